@@ -1,0 +1,641 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Assembles the memory picture of a host from /proc and /sys.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import): ``gather()`` returns the dict that
+``memops.linux.mem_facts`` publishes as ``ansible_facts.memops``. Each
+subset reads its files once; files several subsets need (meminfo, vmstat)
+are read once per call.
+"""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import os
+import pwd
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+
+SUBSETS = (
+    "overview", "swap", "processes", "oom", "tunables", "commit",
+    "slab", "fragmentation", "pressure", "cgroup", "capabilities",
+)
+# overview is published under the name of what it describes
+FACT_KEYS = {"overview": "memory"}
+
+CAP_SYS_ADMIN = 21
+CAP_SYS_RESOURCE = 24
+CAP_SYSLOG = 34
+CMDLINE_LIMIT = 4096
+# vm files whose read or write is an action, not a setting
+_VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
+
+
+class SubsetError(procfs.ProcfsError):
+    """gather_subset names something that does not exist."""
+
+
+def resolve_subsets(requested):
+    """['all', '!slab'] -> ordered tuple of subsets. Raises SubsetError."""
+    selected = set()
+    excluded = set()
+    for item in requested or ["all"]:
+        name = str(item).strip()
+        negate = name.startswith("!")
+        name = name.lstrip("!")
+        if name == "all":
+            names = set(SUBSETS)
+        elif name in SUBSETS:
+            names = {name}
+        elif name == "memory":
+            names = {"overview"}
+        else:
+            raise SubsetError(
+                "gather_subset: unknown subset %r; expected 'all' or one of %s, each optionally prefixed with '!'"
+                % (name, ", ".join(SUBSETS)))
+        (excluded if negate else selected).update(names)
+    if not selected and excluded:
+        selected = set(SUBSETS)
+    return tuple(s for s in SUBSETS if s in selected and s not in excluded)
+
+
+class Gatherer:
+    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=True):
+        self.reader = reader
+        self.top = top
+        self.kmsg_path = kmsg_path
+        self.use_kernel_log = use_kernel_log
+        self.log_commands = log_commands
+        self.notes = []
+        self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._cache = {}
+        self._log_source = None
+
+    # shared inputs, read once ------------------------------------------------
+    def _once(self, key, produce):
+        if key not in self._cache:
+            self._cache[key] = produce()
+        return self._cache[key]
+
+    def _safe_proc(self, *parts):
+        try:
+            return self.reader.proc(*parts)
+        except procfs.AccessDenied:
+            self.notes.append("%s: permission denied" % "/".join(parts))
+            return None
+
+    def _safe_sys(self, *parts):
+        try:
+            return self.reader.sys(*parts)
+        except procfs.AccessDenied:
+            self.notes.append("%s: permission denied" % "/".join(parts))
+            return None
+
+    @property
+    def meminfo(self):
+        def produce():
+            text = self._safe_proc("meminfo")
+            if text is None:
+                self.notes.append("meminfo: not readable")
+                return {}
+            return procfs.parse_meminfo(text, self.notes)
+        return self._once("meminfo", produce)
+
+    @property
+    def vmstat(self):
+        def produce():
+            text = self._safe_proc("vmstat")
+            return procfs.parse_vmstat(text, self.notes) if text else {}
+        return self._once("vmstat", produce)
+
+    # subsets -------------------------------------------------------------------
+    def overview(self):
+        mi = self.meminfo
+        total = mi.get("MemTotal")
+        if total is None:
+            return {"total_bytes": None, "meminfo": mi}
+        free = mi.get("MemFree", 0)
+        buffers = mi.get("Buffers", 0)
+        cached = mi.get("Cached", 0) + mi.get("SReclaimable", 0)
+        available = mi.get("MemAvailable")
+        available_estimated = available is None
+        if available is None:  # kernels before 3.14
+            available = min(total, free + buffers + cached)
+        # procps-ng 4 counts used as total - available (so does this)
+        used = total - available if 0 < available <= total else total - free - buffers - cached
+        return {
+            "total_bytes": total,
+            "used_bytes": used,
+            "free_bytes": free,
+            "shared_bytes": mi.get("Shmem", 0),
+            "buffers_bytes": buffers,
+            "cached_bytes": cached,
+            "buff_cache_bytes": buffers + cached,
+            "available_bytes": available,
+            "available_estimated": available_estimated,
+            "available_pct": _pct(available, total),
+            "used_pct": _pct(used, total),
+            "free_pct": _pct(free, total),
+            "page_size": self.page_size,
+            "hugepages": {
+                "total": mi.get("HugePages_Total", 0),
+                "free": mi.get("HugePages_Free", 0),
+                "size_bytes": mi.get("Hugepagesize"),
+                "hugetlb_bytes": mi.get("Hugetlb", mi.get("HugePages_Total", 0) * mi.get("Hugepagesize", 0)),
+            },
+            "anon_hugepages_bytes": mi.get("AnonHugePages", 0),
+            "meminfo": mi,
+        }
+
+    def swap(self):
+        mi = self.meminfo
+        text = self._safe_proc("swaps")
+        devices = procfs.parse_swaps(text, self.notes) if text else []
+        total = mi.get("SwapTotal", sum(d["size_bytes"] for d in devices))
+        free = mi.get("SwapFree", total - sum(d["used_bytes"] for d in devices))
+        if free > total:  # seen on WSL: SwapFree larger than SwapTotal
+            self.notes.append("meminfo: SwapFree (%d) exceeds SwapTotal (%d); using /proc/swaps" % (free, total))
+            free = max(total - sum(d["used_bytes"] for d in devices), 0)
+        used = total - free
+        vm = self.vmstat
+        return {
+            "total_bytes": total,
+            "used_bytes": used,
+            "free_bytes": free,
+            "used_pct": _pct(used, total) if total else 0.0,
+            "cached_bytes": mi.get("SwapCached", 0),
+            "devices": devices,
+            "pswpin": vm.get("pswpin"),
+            "pswpout": vm.get("pswpout"),
+        }
+
+    def processes(self):
+        reader = self.reader
+        total_memory = self.meminfo.get("MemTotal") or 0
+        rows = []
+        vanished = denied = kthreads = 0
+        for pid in reader.pids():
+            try:
+                stat = procfs.parse_pid_stat(reader.read_pid(pid, "stat"))
+                if stat["flags"] & procfs.PF_KTHREAD:
+                    kthreads += 1
+                    continue
+                status = procfs.parse_status(reader.read_pid(pid, "status"))
+                oom_score = _int_or_none(reader.read_pid(pid, "oom_score"))
+                oom_score_adj = _int_or_none(reader.read_pid(pid, "oom_score_adj"))
+            except procfs.ProcessGone:
+                vanished += 1
+                continue
+            except procfs.AccessDenied:
+                denied += 1
+                continue
+            except procfs.ParseError as exc:
+                self.notes.append("process %s: %s" % (pid, exc))
+                continue
+            uid = status.get("Uid", "").split()
+            rows.append({
+                "pid": pid,
+                "name": status.get("Name", stat["comm"]),
+                "uid": _int_or_none(uid[0]) if uid else None,
+                "state": stat["state"],
+                "ppid": stat["ppid"],
+                "starttime": stat["starttime"],
+                "rss_bytes": _int_value(status.get("VmRSS", stat["rss_pages"] * self.page_size)),
+                "swap_bytes": _int_value(status.get("VmSwap", 0)),
+                "oom_score": oom_score,
+                "oom_score_adj": oom_score_adj,
+            })
+        top = self.top
+        by_rss = heapq.nlargest(top, rows, key=lambda r: r["rss_bytes"])
+        by_swap = [r for r in heapq.nlargest(top, rows, key=lambda r: r["swap_bytes"]) if r["swap_bytes"] > 0]
+        by_oom = heapq.nlargest(top, rows, key=lambda r: (r["oom_score"] or 0, r["rss_bytes"]))
+        # PSS costs a walk of the page tables: only for the likely top consumers.
+        candidates = {r["pid"]: r for r in heapq.nlargest(2 * top, rows, key=lambda r: r["rss_bytes"])}
+        candidates.update((r["pid"], r) for r in by_swap)
+        for row in candidates.values():
+            self._add_pss(row)
+        by_pss = heapq.nlargest(top, [r for r in candidates.values() if r.get("pss_bytes") is not None],
+                                key=lambda r: r["pss_bytes"])
+        reported = {}
+        for row in by_rss + by_swap + by_oom + by_pss:
+            reported.setdefault(row["pid"], row)
+        for row in reported.values():
+            self._complete(row, total_memory)
+        hidepid = self._hidepid()
+        return {
+            "count": len(rows),
+            "kernel_threads": kthreads,
+            "vanished": vanished,
+            "access_denied": denied,
+            "hidepid": hidepid,
+            "partial_view": bool(denied) or (hidepid not in (None, "0", "off") and os.geteuid() != 0),
+            "rss_bytes_total": sum(r["rss_bytes"] for r in rows),
+            "swap_bytes_total": sum(r["swap_bytes"] for r in rows),
+            "top_rss": [_public(r) for r in by_rss],
+            "top_pss": [_public(r) for r in by_pss],
+            "top_swap": [_public(r) for r in by_swap],
+            "top_oom_score": [_public(r) for r in by_oom],
+            "by_name": self._by_name(rows, total_memory),
+        }
+
+    def _add_pss(self, row):
+        row["pss_bytes"] = None
+        for name in ("smaps_rollup", "smaps"):  # smaps_rollup needs kernel 4.14
+            try:
+                text = self.reader.read_pid(row["pid"], name)
+            except procfs.ProcfsError:
+                return
+            totals = procfs.parse_smaps(text)
+            if "Pss" in totals:
+                row["pss_bytes"] = totals["Pss"]
+                if "Swap" in totals:
+                    row["swap_bytes"] = max(row["swap_bytes"], totals["Swap"])
+                return
+
+    def _complete(self, row, total_memory):
+        if "pss_bytes" not in row:
+            row["pss_bytes"] = None
+        row["mem_pct"] = _pct(row["rss_bytes"], total_memory) if total_memory else None
+        try:
+            argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
+                                                             limit=CMDLINE_LIMIT))
+            row["cmdline"] = " ".join(argv)[:CMDLINE_LIMIT]
+        except procfs.ProcfsError:
+            row["cmdline"] = ""
+        row["user"] = _user_name(row["uid"])
+
+    def _by_name(self, rows, total_memory):
+        groups = {}
+        for row in rows:
+            group = groups.setdefault(row["name"], {"name": row["name"], "count": 0, "rss_bytes": 0, "swap_bytes": 0})
+            group["count"] += 1
+            group["rss_bytes"] += row["rss_bytes"]
+            group["swap_bytes"] += row["swap_bytes"]
+        ranked = heapq.nlargest(self.top, groups.values(), key=lambda g: g["rss_bytes"])
+        for group in ranked:
+            group["mem_pct"] = _pct(group["rss_bytes"], total_memory) if total_memory else None
+        return ranked
+
+    def _hidepid(self):
+        text = self._safe_proc("self", "mountinfo")
+        if not text:
+            return None
+        options = procfs.parse_mount_options(text, self.reader.proc_root) or {}
+        value = options.get("hidepid")
+        return None if value is None else str(value)
+
+    def oom(self):
+        events, source = self._oom_events()
+        counter = self.vmstat.get("oom_kill")  # kernel 4.13 and later
+        return {
+            "kill_count": counter,
+            "kill_count_available": counter is not None,
+            "log_source": source,
+            "log_readable": source != "none",
+            "events": events,
+            "recent_events": events[-self.top:] if self.top else [],
+        }
+
+    def _oom_events(self):
+        text = None
+        source = "none"
+        if not self.use_kernel_log:
+            self._log_source = source
+            return [], source
+        try:
+            text = procfs.read_kmsg(self.kmsg_path)
+            source = "kmsg" if text is not None else "none"
+        except procfs.AccessDenied:
+            self.notes.append("%s: permission denied (kernel.dmesg_restrict?)" % self.kmsg_path)
+        except procfs.ProcfsError as exc:
+            self.notes.append(str(exc))
+        if text is None and self.log_commands:
+            for name, argv in (("dmesg", ["dmesg"]),
+                               ("journal", ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager", "-q"])):
+                text = procfs.run_log_command(argv)
+                if text is not None:
+                    source = name
+                    break
+        self._log_source = source
+        if text is None:
+            self.notes.append("kernel log: not readable; OOM events come from the oom_kill counter only")
+            return [], "none"
+        events = procfs.parse_kernel_log(text)
+        boot = self._boot_time()
+        for event in events:
+            if boot is not None and event["uptime_seconds"] is not None and event["logged_at"] is None:
+                moment = datetime.datetime.fromtimestamp(boot + event["uptime_seconds"], tz=datetime.timezone.utc)
+                event["logged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return events, source
+
+    def _boot_time(self):
+        text = self._safe_proc("stat") or ""
+        for line in text.splitlines():
+            if line.startswith("btime "):
+                return _int_or_none(line.split()[1])
+        return None
+
+    def tunables(self):
+        vm = {}
+        vm_dir = self.reader.proc_path("sys", "vm")
+        try:
+            names = sorted(os.listdir(vm_dir))
+        except OSError:
+            names = []
+            self.notes.append("sys/vm: not readable")
+        for name in names:
+            path = os.path.join(vm_dir, name)
+            if name in _VM_ACTIONS:
+                continue
+            try:
+                if not os.stat(path).st_mode & 0o444:
+                    continue  # write-only knobs
+                text = self.reader.read(path)
+            except (OSError, procfs.ProcfsError):
+                continue
+            if text is not None:
+                vm[name] = _scalar(text)
+        fs = {}
+        for name in ("inode-nr", "dentry-state", "file-nr"):
+            text = self._safe_proc("sys", "fs", name)
+            if text is not None:
+                fs[name.replace("-", "_")] = [_int_or_none(v) for v in text.split()]
+        return {"vm": vm, "fs": fs, "thp": self._thp(), "ksm": self._ksm()}
+
+    def _thp(self):
+        for base in ("transparent_hugepage", "redhat_transparent_hugepage"):
+            root = ("kernel", "mm", base)
+            enabled = self._safe_sys(*(root + ("enabled",)))
+            if enabled is None:
+                continue
+            result = {
+                "available": True,
+                "path": self.reader.sys_path(*root),
+                "enabled": procfs.parse_selector(enabled),
+            }
+            for name in ("defrag", "shmem_enabled", "use_zero_page"):
+                text = self._safe_sys(*(root + (name,)))
+                if text is not None:
+                    result[name] = procfs.parse_selector(text)
+            text = self._safe_sys(*(root + ("khugepaged", "defrag")))
+            if text is not None:
+                result["khugepaged_defrag"] = procfs.parse_selector(text)
+            sizes = {}
+            try:
+                entries = sorted(os.listdir(self.reader.sys_path(*root)))
+            except OSError:
+                entries = []
+            for entry in entries:  # multi-size THP (6.8+): hugepages-<N>kB/enabled
+                if entry.startswith("hugepages-"):
+                    text = self._safe_sys(*(root + (entry, "enabled")))
+                    if text is not None:
+                        sizes[entry[len("hugepages-"):]] = procfs.parse_selector(text)
+            result["sizes"] = sizes
+            return result
+        return {"available": False, "path": None}
+
+    def _ksm(self):
+        text = self._safe_sys("kernel", "mm", "ksm", "run")
+        if text is None:
+            return {"available": False}
+        shared = _int_or_none(self._safe_sys("kernel", "mm", "ksm", "pages_sharing") or "")
+        return {"available": True, "run": _int_or_none(text), "pages_sharing": shared}
+
+    def commit(self):
+        mi = self.meminfo
+        vm_values = {}
+        for name in ("overcommit_memory", "overcommit_ratio", "overcommit_kbytes"):
+            vm_values[name] = _int_or_none(self._safe_proc("sys", "vm", name) or "")
+        limit = mi.get("CommitLimit")
+        committed = mi.get("Committed_AS")
+        return {
+            "limit_bytes": limit,
+            "committed_as_bytes": committed,
+            "committed_pct_of_limit": _pct(committed, limit) if limit and committed is not None else None,
+            "overcommit_memory": vm_values["overcommit_memory"],
+            "overcommit_ratio": vm_values["overcommit_ratio"],
+            "overcommit_kbytes": vm_values["overcommit_kbytes"],
+            "strict": vm_values["overcommit_memory"] == 2,
+            "headroom_bytes": (limit - committed) if limit is not None and committed is not None else None,
+        }
+
+    def slab(self):
+        mi = self.meminfo
+        caches = []
+        readable = False
+        try:
+            text = self.reader.proc("slabinfo")
+        except procfs.AccessDenied:
+            text = None
+            self.notes.append("slabinfo: permission denied (root only)")
+        if text is not None:
+            readable = True
+            caches = procfs.parse_slabinfo(text, self.page_size, self.notes)
+        inode = procfs.parse_inode_nr(self._safe_proc("sys", "fs", "inode-nr") or "")
+        dentry = procfs.parse_dentry_state(self._safe_proc("sys", "fs", "dentry-state") or "")
+        total = mi.get("Slab")
+        unreclaimable = mi.get("SUnreclaim")
+        return {
+            "total_bytes": total,
+            "reclaimable_bytes": mi.get("SReclaimable"),
+            "unreclaimable_bytes": unreclaimable,
+            "unreclaimable_pct_of_ram": _pct(unreclaimable, mi.get("MemTotal")) if unreclaimable is not None and mi.get("MemTotal") else None,
+            "slabinfo_readable": readable,
+            "top_caches": caches[:self.top],
+            "inodes": inode,
+            "dentries": dentry,
+        }
+
+    def fragmentation(self):
+        text = self._safe_proc("buddyinfo")
+        zones = procfs.parse_buddyinfo(text, self.page_size, self.notes) if text else []
+        return {
+            "zones": zones,
+            "max_order": max((len(z["free_blocks_by_order"]) - 1 for z in zones), default=None),
+            "compact_stall": self.vmstat.get("compact_stall"),
+            "compact_fail": self.vmstat.get("compact_fail"),
+            "compact_success": self.vmstat.get("compact_success"),
+        }
+
+    def pressure(self):
+        text = self._safe_proc("pressure", "memory")
+        if text is None:
+            return {"available": False}
+        result = {"available": True}
+        result.update(procfs.parse_pressure(text, self.notes))
+        return result
+
+    def cgroup(self):
+        text = self._safe_proc("self", "cgroup")
+        if text is None:
+            return {"hierarchy": "none"}
+        info = procfs.parse_proc_cgroup(text)
+        result = dict(info)
+        base = self.reader.sys_path("fs", "cgroup")
+        if info["memory_path"] is not None:  # v1 memory controller (v1 or hybrid)
+            directory = _cgroup_dir(os.path.join(base, "memory"), info["memory_path"])
+            result.update(self._cgroup_files(directory, "v1"))
+        elif info["hierarchy"] == "v2":
+            directory = _cgroup_dir(base, info["unified_path"])
+            result.update(self._cgroup_files(directory, "v2"))
+        return result
+
+    def _cgroup_files(self, directory, version):
+        def read(name):
+            try:
+                return self.reader.read(os.path.join(directory, name))
+            except procfs.ProcfsError:
+                return None
+
+        if directory is None:
+            return {"memory_controller": False}
+        result = {"memory_controller": True, "memory_version": version, "directory": directory}
+        if version == "v1":
+            result["limit_bytes"] = procfs.parse_cgroup_limit(read("memory.limit_in_bytes") or "")
+            result["usage_bytes"] = _int_or_none(read("memory.usage_in_bytes") or "")
+            result["max_usage_bytes"] = _int_or_none(read("memory.max_usage_in_bytes") or "")
+            result["swap_limit_bytes"] = procfs.parse_cgroup_limit(read("memory.memsw.limit_in_bytes") or "")
+            result["failcnt"] = _int_or_none(read("memory.failcnt") or "")
+            control = procfs.parse_vmstat(read("memory.oom_control") or "", None)
+            result["oom_kill_count"] = control.get("oom_kill")
+            result["oom_kill_disable"] = bool(control.get("oom_kill_disable"))
+        else:
+            result["limit_bytes"] = procfs.parse_cgroup_limit(read("memory.max") or "")
+            result["high_bytes"] = procfs.parse_cgroup_limit(read("memory.high") or "")
+            result["usage_bytes"] = _int_or_none(read("memory.current") or "")
+            result["max_usage_bytes"] = _int_or_none(read("memory.peak") or "")
+            result["swap_limit_bytes"] = procfs.parse_cgroup_limit(read("memory.swap.max") or "")
+            events = procfs.parse_vmstat(read("memory.events") or "", None)
+            result["oom_kill_count"] = events.get("oom_kill")
+            result["oom_count"] = events.get("oom")
+        return result
+
+    def capabilities(self):
+        status = procfs.parse_status(self._safe_proc("self", "status") or "")
+        cap_eff = procfs.parse_cap_mask(status.get("CapEff", ""))
+        has = (lambda bit: bool(cap_eff is not None and cap_eff >> bit & 1))
+        container, kind = self._container()
+        init_userns = (self._safe_proc("self", "uid_map") or "").split() in (["0", "0", "4294967295"], [])
+        euid = os.geteuid()
+        vm_dir = self.reader.proc_path("sys", "vm")
+        systemd_comm = (self._safe_proc("1", "comm") or "").strip()
+        return {
+            "is_root": euid == 0,
+            "container": container,
+            "container_type": kind,
+            "init_user_namespace": init_userns,
+            "cap_eff": status.get("CapEff"),
+            "cap_sys_admin": has(CAP_SYS_ADMIN),
+            "cap_sys_resource": has(CAP_SYS_RESOURCE),
+            "proc_sys_vm_writable": os.path.isdir(vm_dir) and os.access(os.path.join(vm_dir, "swappiness"), os.W_OK),
+            "thp_writable": os.access(self.reader.sys_path("kernel", "mm", "transparent_hugepage", "enabled"), os.W_OK),
+            "swapon_permitted": euid == 0 and has(CAP_SYS_ADMIN) and init_userns,
+            "kernel_log_readable": self._kernel_log_readable(has(CAP_SYSLOG)),
+            "systemd": systemd_comm == "systemd",
+        }
+
+    def _kernel_log_readable(self, cap_syslog):
+        if self._log_source is not None:
+            return self._log_source != "none"
+        try:
+            fd = os.open(self.kmsg_path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            restrict = _int_or_none(self._safe_proc("sys", "kernel", "dmesg_restrict") or "")
+            return bool(cap_syslog) if restrict else os.path.exists(self.kmsg_path)
+        os.close(fd)
+        return True
+
+    def _container(self):
+        """(in a container, its kind). A PID namespace of its own hides the kernel
+        threads, so a missing kthreadd is the signal that holds for every engine;
+        marker files (which may linger in images turned into VMs) only name the kind."""
+        kind = None
+        try:
+            environ = self.reader.read_pid(1, "environ", binary=True)
+            for item in environ.split(b"\0"):
+                if item.startswith(b"container="):
+                    kind = item.split(b"=", 1)[1].decode("utf-8", "replace") or "unknown"
+        except procfs.ProcfsError:
+            pass
+        if kind is None and os.path.exists("/run/.containerenv"):
+            kind = "podman"
+        own_pid_namespace = (self._safe_proc("2", "comm") or "").strip() != "kthreadd"
+        if kind is None and own_pid_namespace:
+            cgroup = self._safe_proc("1", "cgroup") or ""
+            markers = (("kubepods", "kubernetes"), ("libpod", "podman"), ("docker", "docker"), ("lxc", "lxc"))
+            kind = next((k for marker, k in markers if marker in cgroup), None)
+            if kind is None:
+                kind = "docker" if os.path.exists("/.dockerenv") else "unknown"
+        return kind is not None, kind
+
+    # ---------------------------------------------------------------------------
+    def gather(self, subsets):
+        facts = {}
+        for name in subsets:
+            facts[FACT_KEYS.get(name, name)] = getattr(self, name)()
+        facts["gather_subset"] = list(subsets)
+        facts["notes"] = self.notes
+        return facts
+
+
+def gather(reader, subsets=SUBSETS, top=10, **options):
+    return Gatherer(reader, top=top, **options).gather(subsets)
+
+
+def _cgroup_dir(mount, path):
+    """The directory of ``path`` below a cgroup mount; inside a cgroup namespace
+    the process sees its own group at the mount's root."""
+    if not os.path.isdir(mount):
+        return None
+    candidate = os.path.join(mount, (path or "/").lstrip("/"))
+    return candidate if os.path.isdir(candidate) else mount
+
+
+def _pct(part, whole):
+    if not whole or part is None:
+        return 0.0
+    return round(100.0 * part / whole, 2)
+
+
+def _int_or_none(text):
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return None
+
+
+def _int_value(value):
+    return value if isinstance(value, int) else (_int_or_none(value) or 0)
+
+
+def _scalar(text):
+    text = text.strip()
+    number = _int_or_none(text)
+    return number if number is not None else text
+
+
+_USERS = {}
+
+
+def _user_name(uid):
+    if uid is None:
+        return None
+    if uid not in _USERS:
+        try:
+            _USERS[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            _USERS[uid] = str(uid)
+    return _USERS[uid]
+
+
+PUBLIC_PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss_bytes", "pss_bytes", "swap_bytes",
+                       "oom_score", "oom_score_adj", "mem_pct", "state", "ppid", "starttime")
+
+
+def _public(row):
+    return {key: row.get(key) for key in PUBLIC_PROCESS_KEYS}

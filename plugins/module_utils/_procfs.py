@@ -1,0 +1,718 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Parsers for /proc and /sys memory files, and a race-safe reader.
+
+Private to this collection: the API may change without notice.
+
+Everything here is plain Python (no Ansible import) so that modules, filter
+plugins and the on-host checker share one implementation. Parsers take text
+and return plain dicts and lists; they skip what they cannot read and, where
+a caller passes a ``notes`` list, say so there. The only exception they raise
+is :class:`ParseError` (a :class:`ProcfsError`), for input that has none of
+the expected shape at all (a process ``stat`` line without its name).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+
+KIB = 1024
+
+
+class ProcfsError(Exception):
+    """Base class of every error raised by this module."""
+
+
+class ParseError(ProcfsError):
+    """The text has none of the expected shape."""
+
+
+class ProcessGone(ProcfsError):
+    """The process exited (or its pid was reused) while being read."""
+
+
+class AccessDenied(ProcfsError):
+    """The file exists but this process may not read it."""
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+
+
+def _to_int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _note(notes, message):
+    if notes is not None:
+        notes.append(message)
+
+
+def _kv_size(value):
+    """'1234 kB' -> bytes, '17' -> 17 (unitless counters), else None."""
+    parts = value.split()
+    if not parts:
+        return None
+    number = _to_int(parts[0])
+    if number is None:
+        return None
+    if len(parts) == 1:
+        return number
+    if len(parts) == 2 and parts[1] in ("kB", "KB", "kb"):
+        return number * KIB
+    return None
+
+
+# ---------------------------------------------------------------------------
+# system-wide files
+
+
+def parse_meminfo(text, notes=None):
+    """/proc/meminfo -> {key: int}. ``kB`` values become bytes; unitless
+    values (HugePages_*) stay counts. Lines that do not parse are skipped."""
+    result = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        number = _kv_size(value) if sep else None
+        if not key or number is None or number < 0:
+            _note(notes, "meminfo: skipped line %r" % line[:80])
+            continue
+        result[key] = number
+    return result
+
+
+def _unescape_octal(text):
+    # /proc/swaps and mountinfo escape space, tab, newline and backslash as \ooo.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def parse_swaps(text, notes=None):
+    """/proc/swaps -> list of {path, type, size_bytes, used_bytes, priority, deleted}."""
+    devices = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("Filename"):
+            continue
+        fields = line.split()
+        if len(fields) < 5:
+            _note(notes, "swaps: skipped line %r" % line[:80])
+            continue
+        # The path itself may hold spaces only in escaped form, except for the
+        # " (deleted)" suffix the kernel appends when the file was unlinked.
+        deleted = False
+        if len(fields) >= 6 and fields[-5] == "(deleted)":
+            deleted = True
+            fields = [" ".join(fields[:-5])] + fields[-4:]
+        path_field = " ".join(fields[:-4])
+        swap_type, size, used, priority = fields[-4:]
+        size, used, priority = _to_int(size), _to_int(used), _to_int(priority)
+        if size is None or used is None or priority is None:
+            _note(notes, "swaps: skipped line %r" % line[:80])
+            continue
+        devices.append({
+            "path": _unescape_octal(path_field),
+            "type": swap_type,
+            "size_bytes": size * KIB,
+            "used_bytes": used * KIB,
+            "priority": priority,
+            "deleted": deleted,
+        })
+    return devices
+
+
+def parse_key_int_lines(text, notes=None, source="vmstat"):
+    """'key value' per line (/proc/vmstat) -> {key: int}."""
+    result = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        value = _to_int(fields[1]) if len(fields) == 2 else None
+        if value is None:
+            _note(notes, "%s: skipped line %r" % (source, line[:80]))
+            continue
+        result[fields[0]] = value
+    return result
+
+
+parse_vmstat = parse_key_int_lines
+
+
+def parse_slabinfo(text, page_size=4096, notes=None):
+    """/proc/slabinfo (version 2.x) -> list of caches, largest first.
+
+    ``size_bytes`` is what slabtop shows as cache size: slabs x pages per slab x page size."""
+    caches = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("slabinfo", "#")):
+            continue
+        head, _, rest = line.partition(":")
+        fields = head.split()
+        slabdata = re.search(r"slabdata\s+(\d+)\s+(\d+)", rest)
+        numbers = [_to_int(f) for f in fields[1:6]]
+        if len(fields) < 6 or None in numbers or not slabdata:
+            _note(notes, "slabinfo: skipped line %r" % line[:80])
+            continue
+        active_objs, num_objs, objsize, objperslab, pagesperslab = numbers
+        num_slabs = int(slabdata.group(2))
+        caches.append({
+            "name": fields[0],
+            "active_objs": active_objs,
+            "num_objs": num_objs,
+            "objsize": objsize,
+            "objperslab": objperslab,
+            "pagesperslab": pagesperslab,
+            "num_slabs": num_slabs,
+            "size_bytes": num_slabs * pagesperslab * page_size,
+            "active_bytes": active_objs * objsize,
+        })
+    caches.sort(key=lambda c: c["size_bytes"], reverse=True)
+    return caches
+
+
+def unusable_free_index(free_by_order):
+    """Unusable free space index per order (0 = every free page is usable for an
+    allocation of that order, 1 = none is). None when the zone has nothing free."""
+    total = sum(count << order for order, count in enumerate(free_by_order))
+    if total == 0:
+        return [None] * len(free_by_order)
+    index = []
+    for order in range(len(free_by_order)):
+        usable = sum(count << o for o, count in enumerate(free_by_order) if o >= order)
+        index.append(round((total - usable) / total, 3))
+    return index
+
+
+def parse_buddyinfo(text, page_size=4096, notes=None):
+    """/proc/buddyinfo -> list of zones. The number of orders varies with the
+    kernel's MAX_ORDER, so it is taken from each line."""
+    zones = []
+    pattern = re.compile(r"^Node\s+(\d+),\s*zone\s+(\S+)\s+(.*)$")
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = pattern.match(line.strip())
+        counts = [_to_int(f) for f in match.group(3).split()] if match else []
+        if not match or not counts or None in counts or min(counts) < 0:
+            _note(notes, "buddyinfo: skipped line %r" % line[:80])
+            continue
+        free_pages = sum(count << order for order, count in enumerate(counts))
+        largest = max((o for o, c in enumerate(counts) if c > 0), default=None)
+        zones.append({
+            "node": int(match.group(1)),
+            "zone": match.group(2),
+            "free_blocks_by_order": counts,
+            "free_pages": free_pages,
+            "free_bytes": free_pages * page_size,
+            "largest_free_order": largest,
+            "largest_free_block_bytes": (page_size << largest) if largest is not None else 0,
+            "unusable_index": unusable_free_index(counts),
+        })
+    return zones
+
+
+def parse_pressure(text, notes=None):
+    """/proc/pressure/memory -> {some: {avg10, avg60, avg300, total_us}, full: {...}}."""
+    result = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0] not in ("some", "full"):
+            if line.strip():
+                _note(notes, "pressure: skipped line %r" % line[:80])
+            continue
+        entry = {}
+        for item in fields[1:]:
+            key, _, value = item.partition("=")
+            try:
+                number = float(value) if key.startswith("avg") else int(value)
+            except ValueError:
+                continue
+            entry["total_us" if key == "total" else key] = number
+        result[fields[0]] = entry
+    return result
+
+
+def parse_inode_nr(text):
+    """/proc/sys/fs/inode-nr -> {nr_inodes, nr_free_inodes} (empty if unreadable)."""
+    values = [_to_int(f) for f in text.split()]
+    if len(values) < 2 or None in values[:2]:
+        return {}
+    return {"nr_inodes": values[0], "nr_free_inodes": values[1]}
+
+
+def parse_dentry_state(text):
+    """/proc/sys/fs/dentry-state -> {nr_dentry, nr_unused, age_limit, want_pages[, nr_negative]}."""
+    names = ("nr_dentry", "nr_unused", "age_limit", "want_pages", "nr_negative")
+    values = [_to_int(f) for f in text.split()]
+    return {name: value for name, value in zip(names, values) if value is not None}
+
+
+def parse_selector(text):
+    """'always [madvise] never' -> {selected: 'madvise', allowed: [...]}.
+
+    Used for transparent_hugepage files; values the kernel offers are read from
+    the file itself since they differ by kernel version."""
+    tokens = text.split()
+    selected = None
+    allowed = []
+    for token in tokens:
+        if token.startswith("[") and token.endswith("]") and len(token) > 2:
+            token = token[1:-1]
+            selected = token
+        allowed.append(token)
+    if selected is None and len(allowed) == 1:
+        selected = allowed[0]  # plain value files such as khugepaged/defrag (0/1)
+        allowed = []
+    return {"selected": selected, "allowed": allowed}
+
+
+# ---------------------------------------------------------------------------
+# per-process files
+
+
+def parse_pid_stat(text):
+    """/proc/PID/stat -> {pid, comm, state, ppid, flags, starttime, vsize_bytes, rss_pages}.
+
+    The name sits between the first '(' and the LAST ')' and may itself hold
+    spaces, parentheses or newlines."""
+    open_paren = text.find("(")
+    close_paren = text.rfind(")")
+    if open_paren < 0 or close_paren < open_paren:
+        raise ParseError("stat line without a (name): %r" % text[:80])
+    pid = _to_int(text[:open_paren].strip())
+    rest = text[close_paren + 1:].split()
+    # rest[0] is field 3 (state); field N sits at rest[N - 3].
+    if pid is None or len(rest) < 22:
+        raise ParseError("stat line too short: %r" % text[:80])
+    numbers = [_to_int(f) for f in (rest[1], rest[6], rest[19], rest[20], rest[21])]
+    if None in numbers:
+        raise ParseError("stat line with non-numeric fields: %r" % text[:80])
+    ppid, flags, starttime, vsize, rss = numbers
+    return {
+        "pid": pid,
+        "comm": text[open_paren + 1:close_paren],
+        "state": rest[0],
+        "ppid": ppid,
+        "flags": flags,
+        "starttime": starttime,
+        "vsize_bytes": vsize,
+        "rss_pages": rss,
+    }
+
+
+PF_KTHREAD = 0x00200000
+
+
+def parse_status(text):
+    """/proc/PID/status -> {key: value}. Tolerant: '... kB' values become bytes,
+    other values stay strings; kernel threads simply lack the Vm* keys."""
+    result = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or not key:
+            continue
+        value = value.strip()
+        if value.endswith(" kB"):
+            size = _to_int(value[:-3])
+            if size is not None:
+                result[key] = size * KIB
+                continue
+        result[key] = value
+    return result
+
+
+def parse_statm(text):
+    """/proc/PID/statm -> {size, resident, shared, text, lib, data, dt} in pages."""
+    names = ("size", "resident", "shared", "text", "lib", "data", "dt")
+    values = [_to_int(f) for f in text.split()]
+    if len(values) < 3 or None in values:
+        raise ParseError("statm line not numeric: %r" % text[:80])
+    return dict(zip(names, values))
+
+
+def parse_smaps(text):
+    """smaps_rollup or smaps -> sums of every 'Key: N kB' line, in bytes.
+
+    The same parser serves both: smaps_rollup is one block, smaps one block
+    per mapping (mapping header lines hold no ':' + kB value and are skipped)."""
+    totals = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or " " in key or not value.endswith("kB"):
+            continue
+        size = _to_int(value[:-2].strip())
+        if size is None:
+            continue
+        totals[key] = totals.get(key, 0) + size * KIB
+    return totals
+
+
+def parse_cmdline(data):
+    """/proc/PID/cmdline bytes -> argv list (NUL separated, undecodable bytes replaced)."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    args = data.split("\0")
+    while args and args[-1] == "":
+        args.pop()
+    return args
+
+
+def parse_cap_mask(hex_text):
+    """'000001ffffffffff' -> int; None when not hex."""
+    try:
+        return int(hex_text.strip(), 16)
+    except (AttributeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# cgroups
+
+
+CGROUP_V1_UNLIMITED_MIN = 1 << 62  # v1 prints PAGE_COUNTER_MAX * page size (9223372036854771712)
+
+
+def parse_proc_cgroup(text):
+    """/proc/PID/cgroup -> {hierarchy: v1|v2|hybrid|none, memory_path, unified_path}."""
+    memory_path = None
+    unified_path = None
+    v1_seen = False
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy_id, controllers, path = parts
+        if hierarchy_id == "0" and controllers == "":
+            unified_path = path
+        else:
+            v1_seen = True
+            if "memory" in controllers.split(","):
+                memory_path = path
+    if v1_seen and unified_path is not None:
+        hierarchy = "hybrid"
+    elif v1_seen:
+        hierarchy = "v1"
+    elif unified_path is not None:
+        hierarchy = "v2"
+    else:
+        hierarchy = "none"
+    return {"hierarchy": hierarchy, "memory_path": memory_path, "unified_path": unified_path}
+
+
+def parse_cgroup_limit(text):
+    """A cgroup memory limit file -> bytes, or None for 'no limit' (v2 'max',
+    v1's page-counter maximum) or unreadable text."""
+    value = text.strip()
+    if value == "max":
+        return None
+    number = _to_int(value)
+    if number is None or number < 0 or number >= CGROUP_V1_UNLIMITED_MIN:
+        return None
+    return number
+
+
+# ---------------------------------------------------------------------------
+# kernel log (OOM events)
+
+_LOG_KMSG = re.compile(r"^\d+,\d+,(\d+),[^;]*;(.*)$")
+_LOG_BRACKET = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
+_LOG_SYSLOG = re.compile(
+    r"^(\w{3}\s+\d+\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+kernel:\s?(.*)$")
+_INVOKED = re.compile(r"^(.*) invoked oom-killer: (.*)$")
+_KILLED = re.compile(
+    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
+    r"Killed process (\d+) \((.*)\) (total-vm:.*)$")
+_LEGACY_SELECTED = re.compile(
+    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
+    r"Kill process (\d+) \((.*)\) score (\d+) or sacrifice child")
+_LEGACY_KILLED = re.compile(r"^Killed process (\d+) \((.*)\) (total-vm:.*)$")
+_CONSTRAINT = re.compile(r"^oom-kill:(.*)$")
+_MEMCG_USAGE = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)")
+_TASK_IN = re.compile(r"^Task in (\S+) killed as a result of limit of (\S+)")
+_COUNTERS = re.compile(r"([A-Za-z_-]+):(-?\d+)(kB)?")
+_LOG_KEYWORDS = ("oom", "out of memory", "Killed process", "Kill process", "memory: usage", "Task in ")
+
+
+def _split_log_line(line):
+    """-> (uptime seconds or None, wall-clock text or None, message)."""
+    match = _LOG_KMSG.match(line)
+    if match:
+        return int(match.group(1)) / 1e6, None, match.group(2)
+    wallclock = None
+    match = _LOG_SYSLOG.match(line)
+    if match:
+        wallclock, line = match.group(1), match.group(2)
+    match = _LOG_BRACKET.match(line)
+    if match:
+        return float(match.group(1)), wallclock, match.group(2)
+    return None, wallclock, line
+
+
+def _victim(pid, name, counters):
+    values = {}
+    for key, number, unit in _COUNTERS.findall(counters):
+        values[key] = int(number) * (KIB if unit else 1)
+    victim = {
+        "pid": int(pid),
+        "name": name,
+        "uid": values.get("UID"),
+        "total_vm_bytes": values.get("total-vm"),
+        "anon_rss_bytes": values.get("anon-rss"),
+        "file_rss_bytes": values.get("file-rss"),
+        "shmem_rss_bytes": values.get("shmem-rss"),
+        "pgtables_bytes": values.get("pgtables"),
+        "oom_score_adj": values.get("oom_score_adj"),
+    }
+    parts = [victim[k] for k in ("anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes")]
+    victim["rss_bytes"] = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+    return victim
+
+
+def parse_kernel_log(text):
+    """Kernel log text (``/dev/kmsg`` records, ``dmesg``, ``journalctl -k`` or
+    syslog lines) -> list of OOM kill events, oldest first.
+
+    Handles the pre-5.0 pair ("Kill process N (x) score S or sacrifice child"
+    then "Killed process ..."), the 5.x single line ("Killed process ...
+    oom_score_adj:") and memcg kills with their ``oom-kill:constraint=`` line.
+    A bare "Killed process" line with no OOM context is not taken as a kill."""
+    events = []
+    context = {}
+    legacy = None
+    for raw in text.splitlines():
+        if not any(k in raw for k in _LOG_KEYWORDS) and "Out of memory" not in raw:
+            continue
+        uptime, wallclock, message = _split_log_line(raw)
+        message = message.strip()
+        match = _INVOKED.match(message)
+        if match:
+            details = dict(re.findall(r"(gfp_mask|order|oom_score_adj)=([^,\s]+)", match.group(2)))
+            context = {
+                "invoker": match.group(1),
+                "gfp_mask": details.get("gfp_mask"),
+                "order": _to_int(details.get("order")),
+                "invoker_oom_score_adj": _to_int(details.get("oom_score_adj")),
+            }
+            legacy = None
+            continue
+        match = _CONSTRAINT.match(message)
+        if match:
+            fields = dict(item.partition("=")[::2] for item in re.split(r",(?=\w+=)", match.group(1)))
+            context["constraint"] = fields.get("constraint")
+            context["memcg"] = fields.get("oom_memcg")
+            context["task_memcg"] = fields.get("task_memcg")
+            continue
+        match = _MEMCG_USAGE.match(message)
+        if match:
+            context["memcg_usage_bytes"] = int(match.group(1)) * KIB
+            context["memcg_limit_bytes"] = int(match.group(2)) * KIB
+            continue
+        match = _TASK_IN.match(message)
+        if match:
+            context.setdefault("task_memcg", match.group(1))
+            context.setdefault("memcg", match.group(2))
+            continue
+        match = _LEGACY_SELECTED.match(message)
+        if match:
+            legacy = {"scope_text": match.group(1), "score": int(match.group(4))}
+            continue
+        match = _KILLED.match(message)
+        scope_text = None
+        victim = None
+        style = "modern"
+        if match:
+            scope_text = match.group(1)
+            victim = _victim(match.group(2), match.group(3), match.group(4))
+        else:
+            match = _LEGACY_KILLED.match(message)
+            if match and legacy is not None:
+                scope_text = legacy["scope_text"]
+                victim = _victim(match.group(1), match.group(2), match.group(3))
+                victim["score"] = legacy["score"]
+                style = "legacy"
+        if victim is None:
+            continue
+        constraint = context.get("constraint")
+        memcg_scope = scope_text.startswith("Memory cgroup") or constraint == "CONSTRAINT_MEMCG"
+        events.append({
+            "uptime_seconds": uptime,
+            "logged_at": wallclock,
+            "format": style,
+            "scope": "memcg" if memcg_scope else "system",
+            "constraint": constraint or ("CONSTRAINT_MEMCG" if memcg_scope else None),
+            "memcg": context.get("memcg"),
+            "task_memcg": context.get("task_memcg"),
+            "memcg_usage_bytes": context.get("memcg_usage_bytes"),
+            "memcg_limit_bytes": context.get("memcg_limit_bytes"),
+            "invoker": context.get("invoker"),
+            "gfp_mask": context.get("gfp_mask"),
+            "order": context.get("order"),
+            "victim": victim,
+        })
+        context = {}
+        legacy = None
+    return events
+
+
+def parse_mount_options(mountinfo_text, mount_point):
+    """Super-block options of the filesystem mounted at ``mount_point``
+    (last mount wins) -> {option: value or True}, or None when not mounted."""
+    found = None
+    for line in mountinfo_text.splitlines():
+        pre, sep, post = line.partition(" - ")
+        fields = pre.split()
+        if not sep or len(fields) < 5 or _unescape_octal(fields[4]) != mount_point:
+            continue
+        post_fields = post.split()
+        options = {}
+        for item in (fields[5].split(",") + (post_fields[2].split(",") if len(post_fields) > 2 else [])):
+            key, eq, value = item.partition("=")
+            options[key] = value if eq else True
+        found = options
+    return found
+
+
+# ---------------------------------------------------------------------------
+# the reader
+
+
+class Reader:
+    """Reads files below ``proc_root`` and ``sys_root``.
+
+    ``read`` returns None for a file that does not exist and raises
+    :class:`AccessDenied` for one it may not read; ``read_pid`` raises
+    :class:`ProcessGone` when the process is gone (ENOENT, ESRCH) so that
+    callers count vanished processes instead of failing."""
+
+    def __init__(self, proc_root="/proc", sys_root="/sys"):
+        self.proc_root = proc_root.rstrip("/") or "/"
+        self.sys_root = sys_root.rstrip("/") or "/"
+
+    def proc_path(self, *parts):
+        return os.path.join(self.proc_root, *parts)
+
+    def sys_path(self, *parts):
+        return os.path.join(self.sys_root, *parts)
+
+    @staticmethod
+    def _read_raw(path, limit=None):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            chunks = []
+            size = 0
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if limit is not None and size >= limit:
+                    break
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def read_bytes(self, path, limit=None):
+        try:
+            return self._read_raw(path, limit)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESRCH, errno.ENODEV):
+                return None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise AccessDenied("%s: permission denied" % path)
+            if exc.errno == errno.EINVAL:  # e.g. a write-only sysctl read by mistake
+                return None
+            raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
+
+    def read(self, path):
+        data = self.read_bytes(path)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def proc(self, *parts):
+        return self.read(self.proc_path(*parts))
+
+    def sys(self, *parts):
+        return self.read(self.sys_path(*parts))
+
+    def pids(self):
+        """Numeric entries of proc_root, sorted."""
+        try:
+            names = os.listdir(self.proc_root)
+        except OSError as exc:
+            raise ProcfsError("%s: cannot list processes: %s" % (self.proc_root, exc.strerror or exc))
+        return sorted(int(name) for name in names if name.isdigit())
+
+    def read_pid(self, pid, name, binary=False, limit=None):
+        path = os.path.join(self.proc_root, str(pid), name)
+        try:
+            data = self._read_raw(path, limit)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+                raise ProcessGone("process %s is gone" % pid)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise AccessDenied("%s: permission denied" % path)
+            raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
+        return data if binary else data.decode("utf-8", "replace")
+
+    def pid_owner(self, pid):
+        try:
+            return os.stat(os.path.join(self.proc_root, str(pid))).st_uid
+        except OSError:
+            raise ProcessGone("process %s is gone" % pid)
+
+
+def read_kmsg(path="/dev/kmsg", max_bytes=32 << 20):
+    """All records currently in the kernel ring buffer, as /dev/kmsg lines.
+
+    Raises AccessDenied (dmesg_restrict, missing CAP_SYSLOG) or returns None
+    when the device does not exist (typical in containers)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise AccessDenied("%s: permission denied" % path)
+        return None
+    records = []
+    size = 0
+    try:
+        while size < max_bytes:
+            try:
+                record = os.read(fd, 8192)
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # record overwritten while reading: skip it
+                    continue
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    break
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    raise AccessDenied("%s: permission denied" % path)
+                raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
+            if not record:
+                break
+            size += len(record)
+            records.append(record)
+    finally:
+        os.close(fd)
+    return b"".join(records).decode("utf-8", "replace")
+
+
+def run_log_command(argv, timeout=30):
+    """Output of a kernel-log command (dmesg, journalctl), or None when the
+    command is missing, fails or prints nothing."""
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    return proc.stdout.decode("utf-8", "replace")

@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mem_facts
+short_description: Gather the memory picture of a Linux host
+version_added: 0.1.0
+description:
+  - Reads C(/proc) and C(/sys) once and returns, structured, what the
+    C(free -h), C(/proc/meminfo), C(ps aux --sort=-%mem), C(dmesg | grep -i oom),
+    C(swapon --show), C(oom_score), C(smaps), C(slabinfo), C(buddyinfo) and
+    C(sysctl vm) recipes of a manual memory diagnosis show.
+  - Needs only the Python standard library on the managed node.
+  - Processes that exit or deny access while being read are counted, never fatal.
+    Proportional set size (PSS) is read only for the largest consumers, since it
+    costs a walk of the process page tables.
+  - Sizes are always bytes.
+author:
+  - memops.linux maintainers
+extends_documentation_fragment:
+  - memops.linux._attributes
+  - memops.linux._attributes.FACTS
+  - memops.linux._attributes.INFO_MODULE
+  - memops.linux._attributes.LINUX
+options:
+  gather_subset:
+    description:
+      - What to gather. V(all) or any of V(overview) (published as RV(ansible_facts.memops.memory)),
+        V(swap), V(processes), V(oom), V(tunables), V(commit), V(slab), V(fragmentation),
+        V(pressure), V(cgroup), V(capabilities).
+      - Prefix a name with C(!) to leave it out, for example C(['all', '!processes']).
+    type: list
+    elements: str
+    default: [all]
+  top:
+    description:
+      - How many entries the top-N lists (processes, process names, slab caches, recent OOM events) hold.
+    type: int
+    default: 10
+  proc_root:
+    description:
+      - Where procfs is mounted. Point it at the host's procfs mounted into a container
+        (for example C(/host/proc)) to inspect the host from inside the container.
+    type: path
+    default: /proc
+  sys_root:
+    description:
+      - Where sysfs is mounted.
+    type: path
+    default: /sys
+  kernel_log:
+    description:
+      - Where OOM events are read from. V(auto) reads C(/dev/kmsg), falls back to
+        C(dmesg), then to C(journalctl -k). V(none) skips the kernel log; the
+        C(oom_kill) counter of C(/proc/vmstat) is still returned.
+    type: str
+    choices: [auto, none]
+    default: auto
+notes:
+  - The C(oom_kill) counter needs kernel 4.13 or later; older kernels return V(null) for it.
+  - Without C(smaps_rollup) (kernels before 4.14) PSS is summed from C(smaps).
+  - When C(/proc) is mounted with C(hidepid) and the module does not run as root,
+    only the user's own processes are visible; RV(ansible_facts.memops.processes.partial_view) says so.
+seealso:
+  - name: proc(5)
+    description: The files this module reads.
+    link: https://man7.org/linux/man-pages/man5/proc.5.html
+"""
+
+EXAMPLES = r"""
+- name: Gather the whole memory picture
+  memops.linux.mem_facts:
+
+- name: Show available memory
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.memops.memory.available_bytes | human_readable }} available"
+
+- name: Only swap and OOM information, top 5
+  memops.linux.mem_facts:
+    gather_subset: [swap, oom]
+    top: 5
+
+- name: Everything but the per-process scan
+  memops.linux.mem_facts:
+    gather_subset: ['all', '!processes']
+
+- name: Inspect the host from a container that mounts its procfs at /host/proc
+  memops.linux.mem_facts:
+    proc_root: /host/proc
+    sys_root: /host/sys
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: dict
+  contains:
+    memops:
+      description: The memory picture, one key per gathered subset plus RV(ansible_facts.memops.notes).
+      returned: always
+      type: dict
+      contains:
+        memory:
+          description:
+            - The C(free) overview. C(used_bytes) is C(total - available), as procps-ng 4 computes it;
+              C(cached_bytes) includes reclaimable slab, as C(free) does.
+            - C(meminfo) holds every C(/proc/meminfo) line (kB values in bytes, C(HugePages_*) as counts).
+          returned: when overview is gathered
+          type: dict
+          sample:
+            total_bytes: 25276502016
+            used_bytes: 386101248
+            free_bytes: 23127224320
+            shared_bytes: 9084928
+            buffers_bytes: 38404096
+            cached_bytes: 2010558464
+            buff_cache_bytes: 2048962560
+            available_bytes: 24890400768
+            available_estimated: false
+            available_pct: 98.47
+            used_pct: 1.53
+            free_pct: 91.5
+            page_size: 4096
+            hugepages: {total: 0, free: 0, size_bytes: 2097152, hugetlb_bytes: 0}
+            anon_hugepages_bytes: 0
+            meminfo: {MemTotal: 25276502016}
+        swap:
+          description: Swap totals, each active swap area from C(/proc/swaps), and the swap-in/out page counters.
+          returned: when swap is gathered
+          type: dict
+          sample:
+            total_bytes: 4294967296
+            used_bytes: 3758096384
+            free_bytes: 536870912
+            used_pct: 87.5
+            cached_bytes: 1048576
+            devices:
+              - {path: /swapfile, type: file, size_bytes: 4294963200, used_bytes: 3758096384, priority: -2, deleted: false}
+            pswpin: 1200
+            pswpout: 98000
+        processes:
+          description:
+            - Counts and top lists. Every process entry has C(pid), C(name), C(cmdline), C(user),
+              C(rss_bytes), C(pss_bytes) (V(null) when not measured), C(swap_bytes), C(oom_score),
+              C(oom_score_adj), C(mem_pct) (RSS against RAM), C(state), C(ppid), C(starttime) (clock ticks after boot).
+            - C(by_name) sums RSS and swap per process name.
+            - C(vanished) and C(access_denied) count processes that could not be read.
+          returned: when processes is gathered
+          type: dict
+          sample:
+            count: 212
+            kernel_threads: 96
+            vanished: 1
+            access_denied: 0
+            hidepid: null
+            partial_view: false
+            rss_bytes_total: 4000000000
+            swap_bytes_total: 0
+            top_rss:
+              - {pid: 1234, name: mysqld, cmdline: /usr/sbin/mysqld, user: mysql, rss_bytes: 2147483648,
+                 pss_bytes: 2100000000, swap_bytes: 0, oom_score: 690, oom_score_adj: 0, mem_pct: 8.5,
+                 state: S, ppid: 1, starttime: 1200}
+            top_pss: []
+            top_swap: []
+            top_oom_score: []
+            by_name:
+              - {name: php-fpm, count: 32, rss_bytes: 3221225472, swap_bytes: 0, mem_pct: 12.7}
+        oom:
+          description:
+            - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
+            - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
+              (C(pid), C(name), C(uid), C(rss_bytes), C(anon_rss_bytes), C(file_rss_bytes), C(shmem_rss_bytes),
+              C(total_vm_bytes), C(pgtables_bytes), C(oom_score_adj)), C(constraint), C(scope) (V(system) or V(memcg)),
+              C(memcg), C(invoker), C(order) and when it happened.
+          returned: when oom is gathered
+          type: dict
+          sample:
+            kill_count: 1
+            kill_count_available: true
+            log_source: kmsg
+            log_readable: true
+            events:
+              - uptime_seconds: 5120.33
+                logged_at: "2026-11-26T13:40:02Z"
+                format: modern
+                scope: memcg
+                constraint: CONSTRAINT_MEMCG
+                memcg: /oomtest
+                task_memcg: /oomtest
+                memcg_usage_bytes: 52428800
+                memcg_limit_bytes: 52428800
+                invoker: python3
+                gfp_mask: 0xcc0(GFP_KERNEL)
+                order: 0
+                victim: {pid: 4242, name: python3, uid: 0, rss_bytes: 52000768, anon_rss_bytes: 51000000,
+                         file_rss_bytes: 1000768, shmem_rss_bytes: 0, total_vm_bytes: 220000000,
+                         pgtables_bytes: 151552, oom_score_adj: 0}
+            recent_events: []
+        tunables:
+          description:
+            - Every readable C(/proc/sys/vm) value (integers where they are numbers), C(fs) inode, dentry and
+              file counters, transparent huge pages (selected and allowed values as the running kernel offers them,
+              including per-size C(sizes) on kernels with multi-size THP) and KSM.
+          returned: when tunables is gathered
+          type: dict
+          sample:
+            vm: {swappiness: 60, overcommit_memory: 0, overcommit_ratio: 50, vfs_cache_pressure: 100}
+            fs: {inode_nr: [12631, 0], dentry_state: [15642, 14274, 45, 0, 2854, 0], file_nr: [1024, 0, 9223372036854775807]}
+            thp:
+              available: true
+              path: /sys/kernel/mm/transparent_hugepage
+              enabled: {selected: madvise, allowed: [always, madvise, never]}
+              defrag: {selected: madvise, allowed: [always, defer, defer+madvise, madvise, never]}
+              khugepaged_defrag: {selected: "1", allowed: []}
+              sizes: {2048kB: {selected: inherit, allowed: [always, inherit, madvise, never]}}
+            ksm: {available: true, run: 0, pages_sharing: 0}
+        commit:
+          description: Commit accounting (C(CommitLimit), C(Committed_AS)) and the overcommit policy.
+          returned: when commit is gathered
+          type: dict
+          sample:
+            limit_bytes: 12638253056
+            committed_as_bytes: 2000000000
+            committed_pct_of_limit: 15.82
+            overcommit_memory: 0
+            overcommit_ratio: 50
+            overcommit_kbytes: 0
+            strict: false
+            headroom_bytes: 10638253056
+        slab:
+          description: Kernel slab totals, the largest caches (when C(/proc/slabinfo) is readable) and inode/dentry counts.
+          returned: when slab is gathered
+          type: dict
+          sample:
+            total_bytes: 300000000
+            reclaimable_bytes: 120000000
+            unreclaimable_bytes: 180000000
+            unreclaimable_pct_of_ram: 0.71
+            slabinfo_readable: true
+            top_caches:
+              - {name: dentry, active_objs: 15000, num_objs: 15600, objsize: 192, objperslab: 21, pagesperslab: 1,
+                 num_slabs: 743, size_bytes: 3043328, active_bytes: 2880000}
+            inodes: {nr_inodes: 12631, nr_free_inodes: 0}
+            dentries: {nr_dentry: 15642, nr_unused: 14274, age_limit: 45, want_pages: 0, nr_negative: 2854}
+        fragmentation:
+          description:
+            - Free blocks per order for every zone of C(/proc/buddyinfo), the largest free order, and the
+              unusable free space index per order (0 all free memory usable for that order, 1 none).
+          returned: when fragmentation is gathered
+          type: dict
+          sample:
+            max_order: 10
+            compact_stall: 0
+            compact_fail: 0
+            compact_success: 0
+            zones:
+              - {node: 0, zone: Normal, free_blocks_by_order: [1351, 1206, 591, 338, 215, 120, 86, 52, 35, 34, 97],
+                 free_pages: 120000, free_bytes: 491520000, largest_free_order: 10,
+                 largest_free_block_bytes: 4194304, unusable_index: [0.0, 0.011, 0.03]}
+        pressure:
+          description: Memory pressure stall information (C(/proc/pressure/memory)); C(available) is false without PSI.
+          returned: when pressure is gathered
+          type: dict
+          sample:
+            available: true
+            some: {avg10: 0.0, avg60: 0.0, avg300: 0.0, total_us: 0}
+            full: {avg10: 0.0, avg60: 0.0, avg300: 0.0, total_us: 0}
+        cgroup:
+          description:
+            - The cgroup hierarchy (V(v1), V(v2), V(hybrid)) and the memory limits of the group the module runs in.
+              Limits are V(null) when unlimited.
+          returned: when cgroup is gathered
+          type: dict
+          sample:
+            hierarchy: hybrid
+            memory_path: /
+            unified_path: /
+            memory_controller: true
+            memory_version: v1
+            directory: /sys/fs/cgroup/memory
+            limit_bytes: null
+            usage_bytes: 1000000000
+            max_usage_bytes: 1200000000
+            swap_limit_bytes: null
+            failcnt: 0
+            oom_kill_count: 0
+            oom_kill_disable: false
+        capabilities:
+          description: What the host lets this collection do there, so that roles can refuse early with a clear reason.
+          returned: when capabilities is gathered
+          type: dict
+          sample:
+            is_root: true
+            container: false
+            container_type: null
+            init_user_namespace: true
+            cap_eff: 000001ffffffffff
+            cap_sys_admin: true
+            cap_sys_resource: false
+            proc_sys_vm_writable: true
+            thp_writable: true
+            swapon_permitted: true
+            kernel_log_readable: true
+            systemd: false
+        gather_subset:
+          description: The subsets that were gathered, after C(all) and C(!name) were resolved.
+          returned: always
+          type: list
+          elements: str
+          sample: [overview, swap, oom]
+        notes:
+          description: What could not be read or parsed (skipped lines, files without permission); empty when all went well.
+          returned: always
+          type: list
+          elements: str
+          sample: ["slabinfo: permission denied (root only)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.memops.linux.plugins.module_utils import _memfacts
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
+            "top": {"type": "int", "default": 10},
+            "proc_root": {"type": "path", "default": "/proc"},
+            "sys_root": {"type": "path", "default": "/sys"},
+            "kernel_log": {"type": "str", "choices": ["auto", "none"], "default": "auto"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["top"] < 0:
+        module.fail_json(msg="mem_facts: top must be 0 or more, got %d" % params["top"])
+    try:
+        subsets = _memfacts.resolve_subsets(params["gather_subset"])
+        reader = _procfs.Reader(params["proc_root"], params["sys_root"])
+        if not reader.proc("meminfo"):
+            module.fail_json(
+                msg="mem_facts: %s/meminfo is missing; proc_root must point at a mounted procfs"
+                    % reader.proc_root)
+        facts = _memfacts.gather(reader, subsets, top=params["top"],
+                                 use_kernel_log=params["kernel_log"] == "auto")
+    except _procfs.ProcfsError as exc:
+        module.fail_json(msg="mem_facts: %s" % exc)
+    module.exit_json(changed=False, ansible_facts={"memops": facts})
+
+
+if __name__ == "__main__":
+    main()

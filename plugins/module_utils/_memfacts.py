@@ -18,7 +18,9 @@ import datetime
 import heapq
 import os
 import pwd
+import time
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 
 SUBSETS = (
@@ -34,6 +36,15 @@ CAP_SYSLOG = 34
 CMDLINE_LIMIT = 4096
 # vm files whose read or write is an action, not a setting
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
+_RUNTIMES = {"java": "jvm", "node": "node", "nodejs": "node"}
+_HEAP_FLAGS = {
+    "jvm": (("-Xmx", "-XX:MaxRAM", "-XX:MaxHeapSize"), ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")),
+    "node": (("--max-old-space-size", "--max_old_space_size"), ("NODE_OPTIONS",)),
+}
+
+
+# process names whose presence the diagnosis rules ask about
+WATCHED_PROCESSES = tuple(sorted(set(diagnosis.DATABASES) | set(diagnosis.DEFAULT_THRESHOLDS["critical_processes"])))
 
 
 class SubsetError(procfs.ProcfsError):
@@ -65,9 +76,12 @@ def resolve_subsets(requested):
 
 
 class Gatherer:
-    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=True):
+    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=True,
+                 watch=None):
         self.reader = reader
         self.top = top
+        self.watch = tuple(watch) if watch is not None else WATCHED_PROCESSES
+        self.last_rows = None
         self.kmsg_path = kmsg_path
         self.use_kernel_log = use_kernel_log
         self.log_commands = log_commands
@@ -174,9 +188,12 @@ class Gatherer:
             "pswpout": vm.get("pswpout"),
         }
 
-    def processes(self):
+    def scan(self):
+        """One pass over every process: (rows, vanished, access_denied, kernel_threads).
+
+        Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
+        are counted from stat alone."""
         reader = self.reader
-        total_memory = self.meminfo.get("MemTotal") or 0
         rows = []
         vanished = denied = kthreads = 0
         for pid in reader.pids():
@@ -210,6 +227,12 @@ class Gatherer:
                 "oom_score": oom_score,
                 "oom_score_adj": oom_score_adj,
             })
+        return rows, vanished, denied, kthreads
+
+    def processes(self):
+        total_memory = self.meminfo.get("MemTotal") or 0
+        rows, vanished, denied, kthreads = self.scan()
+        self.last_rows = rows
         top = self.top
         by_rss = heapq.nlargest(top, rows, key=lambda r: r["rss_bytes"])
         by_swap = [r for r in heapq.nlargest(top, rows, key=lambda r: r["swap_bytes"]) if r["swap_bytes"] > 0]
@@ -241,7 +264,51 @@ class Gatherer:
             "top_swap": [_public(r) for r in by_swap],
             "top_oom_score": [_public(r) for r in by_oom],
             "by_name": self._by_name(rows, total_memory),
+            "workloads": self._workloads(rows),
+            "runtimes": self._runtimes(rows),
         }
+
+    def _workloads(self, rows):
+        """Well-known workloads among all processes, by name (comm, 15 characters at most)."""
+        watched = {name[:15]: name for name in self.watch}
+        found = {}
+        for row in rows:
+            name = watched.get(row["name"])
+            if name is None:
+                continue
+            entry = found.setdefault(name, {"count": 0, "pids": [], "rss_bytes": 0, "min_oom_score_adj": None})
+            entry["count"] += 1
+            entry["rss_bytes"] += row["rss_bytes"]
+            if len(entry["pids"]) < 10:
+                entry["pids"].append(row["pid"])
+            adj = row["oom_score_adj"]
+            if adj is not None and (entry["min_oom_score_adj"] is None or adj < entry["min_oom_score_adj"]):
+                entry["min_oom_score_adj"] = adj
+        return found
+
+    def _runtimes(self, rows):
+        """JVMs and Node.js processes, and whether their heap is capped (command
+        line or the runtime's options variable in the environment)."""
+        result = []
+        for row in rows:
+            runtime = _RUNTIMES.get(row["name"])
+            if runtime is None:
+                continue
+            try:
+                argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True))
+                try:
+                    environ = self.reader.read_pid(row["pid"], "environ", binary=True).decode("utf-8", "replace")
+                except procfs.AccessDenied:
+                    environ = ""
+            except procfs.ProcfsError:
+                continue
+            flags, variables = _HEAP_FLAGS[runtime]
+            words = argv + [item.partition("=")[2] for item in environ.split("\0")
+                            if item.partition("=")[0] in variables]
+            limit = next((w for text in words for w in text.split() if w.startswith(flags)), None)
+            result.append({"pid": row["pid"], "name": row["name"], "runtime": runtime, "heap_limit": limit,
+                           "rss_bytes": row["rss_bytes"], "cmdline": " ".join(argv)[:CMDLINE_LIMIT]})
+        return result
 
     def _add_pss(self, row):
         row["pss_bytes"] = None
@@ -578,13 +645,68 @@ class Gatherer:
         facts = {}
         for name in subsets:
             facts[FACT_KEYS.get(name, name)] = getattr(self, name)()
+        uptime = (self._safe_proc("uptime") or "").split()
+        facts["uptime_seconds"] = float(uptime[0]) if uptime and _is_number(uptime[0]) else None
         facts["gather_subset"] = list(subsets)
         facts["notes"] = self.notes
         return facts
 
+    # growth sampling -------------------------------------------------------------
+    def _sample_point(self, clock, with_processes):
+        vmstat = procfs.parse_vmstat(self._safe_proc("vmstat") or "", None)
+        rows = self.scan()[0] if with_processes else []
+        return clock(), vmstat, rows
 
-def gather(reader, subsets=SUBSETS, top=10, **options):
-    return Gatherer(reader, top=top, **options).gather(subsets)
+    def sample(self, subsets, count, interval, sleep=time.sleep, clock=time.monotonic):
+        """Gather ``subsets`` after ``count - 1`` light samples (vmstat and the
+        process scan) taken ``interval`` seconds apart; adds ``samples`` (RSS
+        growth per process) and swap-in/out rates to the facts."""
+        with_processes = "processes" in subsets
+        points = []
+        for _ in range(count - 1):
+            points.append(self._sample_point(clock, with_processes))
+            sleep(interval)
+        facts = self.gather(subsets)
+        points.append((clock(), self.vmstat, self.last_rows or []))
+        window = points[-1][0] - points[0][0]
+        first_vm, last_vm = points[0][1], points[-1][1]
+        if "swap" in facts and window > 0:
+            for counter in ("pswpin", "pswpout"):
+                if counter in first_vm and counter in last_vm:
+                    facts["swap"][counter + "_rate"] = round((last_vm[counter] - first_vm[counter]) / window, 2)
+        series = {}
+        for _, _, rows in points:
+            for row in rows:
+                # pid and start time together survive pid reuse between samples
+                series.setdefault((row["pid"], row["starttime"]), (row["name"], []))[1].append(row["rss_bytes"])
+        growing = [
+            {"pid": pid, "name": name, "starttime": start, "rss_series": values,
+             "growth_bytes": values[-1] - values[0]}
+            for (pid, start), (name, values) in series.items()
+            if len(values) == len(points) and values[-1] > values[0]
+        ]
+        facts["samples"] = {
+            "count": len(points),
+            "interval": interval,
+            "window_seconds": round(window, 3),
+            "growth": heapq.nlargest(max(self.top, 10), growing, key=lambda g: g["growth_bytes"]),
+        }
+        return facts
+
+
+def gather(reader, subsets=SUBSETS, top=10, samples=1, sample_interval=5.0, thresholds=None, **options):
+    """The facts dict of mem_facts; with ``thresholds`` (merged with the guide's
+    defaults by _diagnosis.merge_thresholds) also its ``health``."""
+    if thresholds is not None and "watch" not in options:
+        options["watch"] = sorted(set(diagnosis.DATABASES) | set(thresholds["critical_processes"]))
+    gatherer = Gatherer(reader, top=top, **options)
+    if samples > 1:
+        facts = gatherer.sample(subsets, samples, sample_interval)
+    else:
+        facts = gatherer.gather(subsets)
+    if thresholds is not None:
+        facts["health"] = diagnosis.diagnose(facts, thresholds)
+    return facts
 
 
 def _cgroup_dir(mount, path):
@@ -607,6 +729,14 @@ def _int_or_none(text):
         return int(str(text).strip())
     except ValueError:
         return None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _int_value(value):

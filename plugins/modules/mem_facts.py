@@ -52,6 +52,36 @@ options:
       - Where sysfs is mounted.
     type: path
     default: /sys
+  thresholds:
+    description:
+      - Overrides of the thresholds the diagnosis in RV(ansible_facts.memops.health) compares against.
+        Keys left out keep the guide's values. Unknown keys are an error.
+      - V(available_pct_low) (5.0) and V(swap_used_pct_high) (50.0), the guide's flowchart;
+        V(memory_used_pct_high) (90.0) and V(swap_used_pct_exhausted) (80.0), its alert rules;
+        V(available_pct_tight) (10.0), V(swap_pages_per_second) (100.0), V(psi_some_avg10) (10.0),
+        V(psi_full_avg10) (5.0) for too little RAM; V(leak_min_growth_bytes) (4 MiB) and
+        V(leak_min_growth_pct) (5.0) for leak suspects; V(oom_recent_seconds) (3600),
+        V(oom_likely_victims) (3) and V(critical_processes) (sshd, mysqld, mariadbd, postgres, mongod,
+        redis-server) for the OOM killer; V(commit_pct_monitor) (80.0), V(commit_pct_critical) (95.0),
+        V(commit_limit_min_pct_of_ram) (75.0) for strict overcommit; V(no_swap_max_ram_bytes) (4 GiB);
+        V(slab_unreclaimable_pct_monitor) (10.0), V(slab_unreclaimable_pct_critical) (25.0),
+        V(slab_reclaimable_pct_monitor) (30.0); V(fragmentation_order) (4),
+        V(fragmentation_unusable_index) (0.9), V(fragmentation_min_free_pct) (5.0);
+        V(swappiness_database_max) (10).
+    type: dict
+    default: {}
+  samples:
+    description:
+      - How many times to sample process RSS and the swap-in/out counters, O(sample_interval) apart.
+        With more than one sample, steadily growing processes are reported as leak suspects and swap
+        traffic is measured. V(1) takes a single snapshot.
+    type: int
+    default: 1
+  sample_interval:
+    description:
+      - Seconds between samples.
+    type: float
+    default: 5.0
   kernel_log:
     description:
       - Where OOM events are read from. V(auto) reads C(/dev/kmsg), falls back to
@@ -87,6 +117,18 @@ EXAMPLES = r"""
 - name: Everything but the per-process scan
   memops.linux.mem_facts:
     gather_subset: ['all', '!processes']
+
+- name: Sample three times, 5 seconds apart, to find growing processes, with a stricter low-memory line
+  memops.linux.mem_facts:
+    samples: 3
+    sample_interval: 5
+    thresholds:
+      available_pct_low: 10
+
+- name: Fail when the host is critical
+  ansible.builtin.assert:
+    that: ansible_facts.memops.health.status != 'critical'
+    fail_msg: "{{ ansible_facts.memops.health.findings | map(attribute='title') | list }}"
 
 - name: Inspect the host from a container that mounts its procfs at /host/proc
   memops.linux.mem_facts:
@@ -307,6 +349,52 @@ ansible_facts:
             swapon_permitted: true
             kernel_log_readable: true
             systemd: false
+        health:
+          description:
+            - The verdict. C(status) is V(ok), V(monitor) or V(critical) (the most severe finding; V(info)
+              findings do not count), C(counts) the number of findings per severity, and C(findings) the
+              findings, most severe first.
+            - Each finding has C(id) (stable, for example V(memory.available_low), V(leak.suspect),
+              V(ram.insufficient), V(oom.kills), V(oom.likely_victims), V(oom.critical_unprotected),
+              V(commit.near_limit), V(commit.limit_low), V(swap.exhausted), V(swap.high), V(swap.none),
+              V(slab.unreclaimable_high), V(slab.dentry_inode_bloat), V(fragmentation.high),
+              V(tuning.swappiness), V(tuning.thp), V(tuning.redis_overcommit), V(tuning.heap_unbounded)),
+              C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and
+              C(remedy) (C(summary), and where this collection applies the fix, the C(role) and its C(variable)
+              with a suggested C(value), or the C(module)).
+          returned: always
+          type: dict
+          sample:
+            status: monitor
+            counts: {critical: 0, monitor: 1, info: 0}
+            findings:
+              - id: swap.high
+                severity: monitor
+                title: More than 50% of swap is in use
+                evidence: ["swap used 62.5%", "top swap users: java[2211] 1.1 GiB"]
+                data: {used_pct: 62.5}
+                remedy: {summary: Find what was swapped out; add swap or RAM if it keeps growing.,
+                         role: memops.linux.swap, variable: swap_files, value: null, module: null}
+        samples:
+          description:
+            - Present when O(samples) is more than 1. C(growth) lists the processes whose RSS grew between the
+              first and the last sample, most growth first, each with C(pid), C(name), C(starttime),
+              C(rss_series) and C(growth_bytes). The swap subset then also has C(pswpin_rate) and
+              C(pswpout_rate) (pages per second).
+          returned: when samples > 1
+          type: dict
+          sample:
+            count: 3
+            interval: 5.0
+            window_seconds: 10.02
+            growth:
+              - {pid: 4242, name: myapp, starttime: 1200, rss_series: [100000000, 120000000, 140000000],
+                 growth_bytes: 40000000}
+        uptime_seconds:
+          description: Seconds since boot, from C(/proc/uptime).
+          returned: always
+          type: float
+          sample: 5133.2
         gather_subset:
           description: The subsets that were gathered, after C(all) and C(!name) were resolved.
           returned: always
@@ -323,6 +411,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
@@ -335,12 +424,25 @@ def main():
             "proc_root": {"type": "path", "default": "/proc"},
             "sys_root": {"type": "path", "default": "/sys"},
             "kernel_log": {"type": "str", "choices": ["auto", "none"], "default": "auto"},
+            "thresholds": {"type": "dict", "default": {}},
+            "samples": {"type": "int", "default": 1},
+            "sample_interval": {"type": "float", "default": 5.0},
         },
         supports_check_mode=True,
     )
     params = module.params
     if params["top"] < 0:
         module.fail_json(msg="mem_facts: top must be 0 or more, got %d" % params["top"])
+    if params["samples"] < 1:
+        module.fail_json(msg="mem_facts: samples must be 1 or more (1 takes a single snapshot), got %d"
+                             % params["samples"])
+    if params["sample_interval"] < 0:
+        module.fail_json(msg="mem_facts: sample_interval must be 0 seconds or more, got %s"
+                             % params["sample_interval"])
+    try:
+        thresholds = _diagnosis.merge_thresholds(params["thresholds"])
+    except _diagnosis.ThresholdError as exc:
+        module.fail_json(msg="mem_facts: %s" % exc)
     try:
         subsets = _memfacts.resolve_subsets(params["gather_subset"])
         reader = _procfs.Reader(params["proc_root"], params["sys_root"])
@@ -348,7 +450,8 @@ def main():
             module.fail_json(
                 msg="mem_facts: %s/meminfo is missing; proc_root must point at a mounted procfs"
                     % reader.proc_root)
-        facts = _memfacts.gather(reader, subsets, top=params["top"],
+        facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
+                                 sample_interval=params["sample_interval"], thresholds=thresholds,
                                  use_kernel_log=params["kernel_log"] == "auto")
     except _procfs.ProcfsError as exc:
         module.fail_json(msg="mem_facts: %s" % exc)

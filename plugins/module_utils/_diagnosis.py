@@ -1,0 +1,450 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Rules that turn memory facts into a verdict, findings and fixes.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). ``diagnose(facts, thresholds)`` takes the
+dict that mem_facts gathers and returns ``{status, findings}``. Each rule
+looks only at the subsets it needs and stays silent when they were not
+gathered. Every number a rule compares against is a threshold with the
+guide's value as default.
+"""
+
+from __future__ import annotations
+
+SEVERITIES = ("info", "monitor", "critical")
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+DEFAULT_THRESHOLDS = {
+    # the guide's flowchart: available < 5%? then swap used > 50%?
+    "available_pct_low": 5.0,
+    "swap_used_pct_high": 50.0,
+    # the guide's alert rules: used > 90%, swap free < 20%
+    "memory_used_pct_high": 90.0,
+    "swap_used_pct_exhausted": 80.0,
+    # too little RAM: swap traffic between samples and PSI
+    "available_pct_tight": 10.0,
+    "swap_pages_per_second": 100.0,
+    "psi_some_avg10": 10.0,
+    "psi_full_avg10": 5.0,
+    # leak suspects across samples
+    "leak_min_growth_bytes": 4 * MIB,
+    "leak_min_growth_pct": 5.0,
+    # OOM killer
+    "oom_recent_seconds": 3600,
+    "oom_likely_victims": 3,
+    "critical_processes": ["sshd", "mysqld", "mariadbd", "postgres", "mongod", "redis-server"],
+    # fork/exec under strict overcommit
+    "commit_pct_monitor": 80.0,
+    "commit_pct_critical": 95.0,
+    "commit_limit_min_pct_of_ram": 75.0,
+    # no swap on a small host
+    "no_swap_max_ram_bytes": 4 * GIB,
+    # kernel slab
+    "slab_unreclaimable_pct_monitor": 10.0,
+    "slab_unreclaimable_pct_critical": 25.0,
+    "slab_reclaimable_pct_monitor": 30.0,
+    # fragmentation: free memory present but high orders empty
+    "fragmentation_order": 4,
+    "fragmentation_unusable_index": 0.9,
+    "fragmentation_min_free_pct": 5.0,
+    # tuning advice
+    "swappiness_database_max": 10,
+}
+
+# workloads the tuning advice looks for, by process name
+DATABASES = ("mysqld", "mariadbd", "postgres", "mongod", "redis-server")
+THP_SENSITIVE = ("redis-server", "mongod")
+
+
+class ThresholdError(ValueError):
+    """thresholds holds an unknown key or a value of the wrong kind."""
+
+
+def merge_thresholds(overrides):
+    """Guide defaults updated by ``overrides``; unknown keys and wrong kinds are errors."""
+    merged = dict(DEFAULT_THRESHOLDS)
+    for key, value in (overrides or {}).items():
+        if key not in DEFAULT_THRESHOLDS:
+            raise ThresholdError(
+                "thresholds: unknown key %r; known keys are %s" % (key, ", ".join(sorted(DEFAULT_THRESHOLDS))))
+        default = DEFAULT_THRESHOLDS[key]
+        if isinstance(default, list):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ThresholdError("thresholds: %s must be a list of process names, got %r" % (key, value))
+            merged[key] = list(value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = float(value) if isinstance(default, float) else int(value)
+            except (TypeError, ValueError):
+                raise ThresholdError("thresholds: %s must be a number like %r, got %r" % (key, default, value))
+        if value < 0:
+            raise ThresholdError("thresholds: %s must not be negative, got %r" % (key, value))
+        merged[key] = value
+    return merged
+
+
+def _finding(finding_id, severity, title, evidence, remedy, data=None):
+    return {
+        "id": finding_id,
+        "severity": severity,
+        "title": title,
+        "evidence": evidence,
+        "remedy": remedy,
+        "data": data or {},
+    }
+
+
+def _remedy(summary, role=None, variable=None, value=None, module=None):
+    return {"summary": summary, "role": role, "variable": variable, "value": value, "module": module}
+
+
+def _size(value):
+    """Bytes as a short human string for evidence lines."""
+    if value is None:
+        return "unknown"
+    for unit, factor in (("GiB", GIB), ("MiB", MIB), ("KiB", 1024)):
+        if abs(value) >= factor:
+            return "%.1f %s" % (value / factor, unit)
+    return "%d B" % value
+
+
+def _procs_line(rows, key="rss_bytes", limit=5):
+    return ", ".join("%s[%s] %s" % (r["name"], r["pid"], _size(r.get(key))) for r in rows[:limit])
+
+
+def _running(facts, names):
+    """Running workloads among ``names`` -> {name: entry}."""
+    workloads = (facts.get("processes") or {}).get("workloads") or {}
+    return {name: workloads[name] for name in names if name in workloads}
+
+
+# ---------------------------------------------------------------------------
+# rules: each takes (facts, thresholds) and yields findings
+
+
+def rule_low_available(facts, t):
+    mem = facts.get("memory") or {}
+    swap = facts.get("swap") or {}
+    if not mem.get("total_bytes"):
+        return
+    available_pct = mem["available_pct"]
+    swap_total = swap.get("total_bytes") or 0
+    swap_pct = swap.get("used_pct", 0.0) if swap_total else None
+    if available_pct < t["available_pct_low"]:
+        # the guide's flowchart: swap above 50% (or none at all) makes it critical
+        # no swap at all leaves nothing to fall back on: as bad as swap above the line
+        critical = bool(swap) and (swap_pct is None or swap_pct > t["swap_used_pct_high"])
+        evidence = ["available %s of %s (%.1f%% < %.1f%%)" % (
+            _size(mem["available_bytes"]), _size(mem["total_bytes"]), available_pct, t["available_pct_low"])]
+        if swap:
+            evidence.append("swap used %s" % ("%.1f%%" % swap_pct if swap_pct is not None else "n/a: no swap"))
+        top = (facts.get("processes") or {}).get("top_rss") or []
+        if top:
+            evidence.append("top consumers: " + _procs_line(top))
+        yield _finding(
+            "memory.available_low", "critical" if critical else "monitor",
+            "Available memory is below %g%%" % t["available_pct_low"], evidence,
+            _remedy("Stop or cap the largest consumers, add swap for relief, or add RAM.",
+                    role="memops.linux.memory_limits", variable="memory_limits_services"),
+            {"available_pct": available_pct, "swap_used_pct": swap_pct})
+    elif mem.get("used_pct", 0.0) > t["memory_used_pct_high"]:
+        yield _finding(
+            "memory.used_high", "monitor", "Memory use is above %g%%" % t["memory_used_pct_high"],
+            ["used %.1f%% (total - available)" % mem["used_pct"]],
+            _remedy("Watch the trend; find the top consumers before available memory runs out.",
+                    role="memops.linux.monitoring", variable="monitoring_thresholds"),
+            {"used_pct": mem["used_pct"]})
+
+
+def rule_leak_suspects(facts, t):
+    samples = facts.get("samples") or {}
+    if samples.get("count", 1) < 2:
+        return
+    suspects = []
+    for row in samples.get("growth") or []:
+        series = row["rss_series"]
+        growth = series[-1] - series[0]
+        steady = all(b >= a for a, b in zip(series, series[1:]))
+        pct = 100.0 * growth / series[0] if series[0] else 100.0
+        if steady and growth >= t["leak_min_growth_bytes"] and pct >= t["leak_min_growth_pct"]:
+            suspects.append(dict(row, growth_bytes=growth, growth_pct=round(pct, 1)))
+    for row in suspects:
+        yield _finding(
+            "leak.suspect", "monitor", "%s[%d] grows steadily" % (row["name"], row["pid"]),
+            ["RSS %s -> %s over %d samples %gs apart (+%s, +%.1f%%)" % (
+                _size(row["rss_series"][0]), _size(row["rss_series"][-1]), len(row["rss_series"]),
+                samples.get("interval", 0), _size(row["growth_bytes"]), row["growth_pct"])],
+            _remedy("Restart the application now; cap it with MemoryMax= so systemd restarts it before the host suffers; "
+                    "set heap limits (-Xmx, --max-old-space-size).",
+                    role="memops.linux.memory_limits", variable="memory_limits_services"),
+            {"pid": row["pid"], "name": row["name"], "rss_series": row["rss_series"], "growth_bytes": row["growth_bytes"]})
+
+
+def rule_insufficient_ram(facts, t):
+    mem = facts.get("memory") or {}
+    swap = facts.get("swap") or {}
+    pressure = facts.get("pressure") or {}
+    evidence = []
+    rate = None
+    if swap.get("pswpin_rate") is not None:
+        rate = swap["pswpin_rate"] + swap["pswpout_rate"]
+    tight = mem.get("total_bytes") and mem["available_pct"] < t["available_pct_tight"]
+    if tight and rate is not None and rate >= t["swap_pages_per_second"]:
+        evidence.append("swap traffic %.0f pages/s while available is %.1f%%" % (rate, mem["available_pct"]))
+    some = (pressure.get("some") or {}).get("avg10")
+    full = (pressure.get("full") or {}).get("avg10")
+    if full is not None and full >= t["psi_full_avg10"]:
+        evidence.append("memory PSI full avg10 %.2f%% (>= %g%%)" % (full, t["psi_full_avg10"]))
+    elif some is not None and some >= t["psi_some_avg10"]:
+        evidence.append("memory PSI some avg10 %.2f%% (>= %g%%)" % (some, t["psi_some_avg10"]))
+    if not evidence:
+        return
+    critical = full is not None and full >= t["psi_full_avg10"]
+    yield _finding(
+        "ram.insufficient", "critical" if critical else "monitor", "Too little RAM for the workload", evidence,
+        _remedy("Add swap for relief, reduce workers or caches, or add RAM.",
+                role="memops.linux.swap", variable="swap_files"),
+        {"swap_pages_per_second": rate, "psi_some_avg10": some, "psi_full_avg10": full})
+
+
+def rule_oom(facts, t):
+    oom = facts.get("oom") or {}
+    if not oom:
+        return
+    count = oom.get("kill_count")
+    events = oom.get("events") or []
+    if count or events:
+        uptime = facts.get("uptime_seconds")
+        recent = [e for e in events if uptime is not None and e.get("uptime_seconds") is not None
+                  and uptime - e["uptime_seconds"] <= t["oom_recent_seconds"]]
+        evidence = ["%s OOM kill(s) since boot" % (count if count is not None else len(events))]
+        for event in events[-5:]:
+            victim = event["victim"]
+            evidence.append("%s killed %s[%d] (RSS %s, %s%s)" % (
+                event.get("logged_at") or "at %ss" % event.get("uptime_seconds"), victim["name"], victim["pid"],
+                _size(victim.get("rss_bytes")), event.get("constraint") or event["scope"],
+                ", memcg %s" % event["memcg"] if event.get("memcg") else ""))
+        yield _finding(
+            "oom.kills", "critical" if recent else "monitor",
+            "The OOM killer has killed processes" + (" in the last %ds" % t["oom_recent_seconds"] if recent else ""),
+            evidence,
+            _remedy("Find what grew (top consumers, leak suspects), cap it with MemoryMax=, protect critical services.",
+                    role="memops.linux.oom_protect", variable="oom_protect_services"),
+            {"kill_count": count, "victims": [e["victim"] for e in events[-5:]], "recent": len(recent)})
+    procs = facts.get("processes") or {}
+    likely = [r for r in procs.get("top_oom_score") or [] if (r.get("oom_score") or 0) > 0]
+    if likely:
+        yield _finding(
+            "oom.likely_victims", "info", "Most likely next OOM victims",
+            ["%s[%d] oom_score %s (adj %s, RSS %s)" % (r["name"], r["pid"], r["oom_score"], r["oom_score_adj"],
+                                                      _size(r["rss_bytes"])) for r in likely[:t["oom_likely_victims"]]],
+            _remedy("Lower oom_score_adj of what must survive; cap what may die.",
+                    role="memops.linux.oom_protect", variable="oom_protect_processes"),
+            {"pids": [r["pid"] for r in likely[:t["oom_likely_victims"]]]})
+    unprotected = []
+    for name, entry in _running(facts, t["critical_processes"]).items():
+        if entry.get("min_oom_score_adj", 0) >= 0:
+            unprotected.append(name)
+    if unprotected:
+        yield _finding(
+            "oom.critical_unprotected", "monitor", "Critical services are not protected from the OOM killer",
+            ["%s runs with oom_score_adj >= 0" % name for name in unprotected],
+            _remedy("Give them a negative OOMScoreAdjust= (for example -500).",
+                    role="memops.linux.oom_protect", variable="oom_protect_services",
+                    value=[{"name": name, "score_adj": -500} for name in unprotected]),
+            {"names": unprotected})
+
+
+def rule_commit(facts, t):
+    commit = facts.get("commit") or {}
+    mem = facts.get("memory") or {}
+    if not commit.get("strict"):
+        return
+    pct = commit.get("committed_pct_of_limit")
+    limit = commit.get("limit_bytes")
+    evidence = ["vm.overcommit_memory = 2 (never overcommit)",
+                "Committed_AS %s of CommitLimit %s (%s%%)" % (
+                    _size(commit.get("committed_as_bytes")), _size(limit), pct)]
+    remedy = _remedy("Allow heuristic overcommit (0), raise overcommit_ratio, or add swap to raise CommitLimit.",
+                     role="memops.linux.vm_tuning", variable="vm_tuning_overcommit_memory", value=0)
+    if pct is not None and pct >= t["commit_pct_monitor"]:
+        yield _finding(
+            "commit.near_limit", "critical" if pct >= t["commit_pct_critical"] else "monitor",
+            "fork() and exec() will fail with ENOMEM: commit limit nearly reached", evidence, remedy,
+            {"committed_pct_of_limit": pct})
+    elif limit and mem.get("total_bytes") and 100.0 * limit / mem["total_bytes"] < t["commit_limit_min_pct_of_ram"]:
+        yield _finding(
+            "commit.limit_low", "monitor", "Strict overcommit leaves much of RAM unusable",
+            evidence + ["CommitLimit is %.0f%% of RAM (overcommit_ratio %s)" % (
+                100.0 * limit / mem["total_bytes"], commit.get("overcommit_ratio"))],
+            _remedy("Raise vm.overcommit_ratio or add swap, or use heuristic overcommit.",
+                    role="memops.linux.vm_tuning", variable="vm_tuning_overcommit_ratio"),
+            {"limit_pct_of_ram": round(100.0 * limit / mem["total_bytes"], 1)})
+
+
+def rule_swap(facts, t):
+    swap = facts.get("swap") or {}
+    mem = facts.get("memory") or {}
+    if not swap:
+        return
+    total = swap.get("total_bytes") or 0
+    top = (facts.get("processes") or {}).get("top_swap") or []
+    if total and swap["used_pct"] >= t["swap_used_pct_exhausted"]:
+        evidence = ["swap used %s of %s (%.1f%%)" % (_size(swap["used_bytes"]), _size(total), swap["used_pct"])]
+        if top:
+            evidence.append("top swap users: " + _procs_line(top, "swap_bytes"))
+        yield _finding(
+            "swap.exhausted", "critical", "Swap is nearly exhausted", evidence,
+            _remedy("Restart the top swap users when RAM can hold them, or add swap.",
+                    role="memops.linux.swap", variable="swap_files"),
+            {"used_pct": swap["used_pct"], "top_swap": [{"pid": r["pid"], "name": r["name"]} for r in top[:5]]})
+    elif total and swap["used_pct"] > t["swap_used_pct_high"]:
+        yield _finding(
+            "swap.high", "monitor", "More than %g%% of swap is in use" % t["swap_used_pct_high"],
+            ["swap used %.1f%%" % swap["used_pct"]] + (["top swap users: " + _procs_line(top, "swap_bytes")] if top else []),
+            _remedy("Find what was swapped out; add swap or RAM if it keeps growing.",
+                    role="memops.linux.swap", variable="swap_files"),
+            {"used_pct": swap["used_pct"]})
+    elif not total and mem.get("total_bytes") and mem["total_bytes"] <= t["no_swap_max_ram_bytes"]:
+        yield _finding(
+            "swap.none", "monitor", "No swap on a host with little RAM",
+            ["RAM %s, no swap configured" % _size(mem["total_bytes"])],
+            _remedy("Add a swap file for relief from short peaks.", role="memops.linux.swap", variable="swap_files",
+                    value=[{"path": "/swapfile", "size": "2G"}]),
+            {"ram_bytes": mem["total_bytes"]})
+
+
+def rule_slab(facts, t):
+    slab = facts.get("slab") or {}
+    mem = facts.get("memory") or {}
+    ram = mem.get("total_bytes") or (facts.get("memory") or {}).get("meminfo", {}).get("MemTotal")
+    if not slab or not ram:
+        return
+    caches = slab.get("top_caches") or []
+    top_line = ", ".join("%s %s" % (c["name"], _size(c["size_bytes"])) for c in caches[:5])
+    unreclaimable = slab.get("unreclaimable_bytes") or 0
+    pct = 100.0 * unreclaimable / ram
+    if pct >= t["slab_unreclaimable_pct_monitor"]:
+        yield _finding(
+            "slab.unreclaimable_high", "critical" if pct >= t["slab_unreclaimable_pct_critical"] else "monitor",
+            "Kernel memory (unreclaimable slab) is large", [
+                "SUnreclaim %s (%.1f%% of RAM)" % (_size(unreclaimable), pct)] + (
+                ["largest caches: " + top_line] if top_line else []),
+            _remedy("Look for a kernel object leak (a driver or module in the largest caches); a reboot frees it.",
+                    module="memops.linux.mem_reclaim"),
+            {"unreclaimable_pct_of_ram": round(pct, 1)})
+    reclaimable = slab.get("reclaimable_bytes") or 0
+    rpct = 100.0 * reclaimable / ram
+    if rpct >= t["slab_reclaimable_pct_monitor"]:
+        dentries = slab.get("dentries") or {}
+        inodes = slab.get("inodes") or {}
+        yield _finding(
+            "slab.dentry_inode_bloat", "monitor", "Dentry and inode caches hold much memory",
+            ["SReclaimable %s (%.1f%% of RAM)" % (_size(reclaimable), rpct),
+             "dentries %s (negative %s), inodes %s" % (
+                 dentries.get("nr_dentry"), dentries.get("nr_negative"), inodes.get("nr_inodes"))],
+            _remedy("Reclaim them sooner: raise vm.vfs_cache_pressure (the guide uses 150); "
+                    "for immediate relief drop caches (level 2).",
+                    role="memops.linux.vm_tuning", variable="vm_tuning_vfs_cache_pressure", value=150),
+            {"reclaimable_pct_of_ram": round(rpct, 1)})
+
+
+def rule_fragmentation(facts, t):
+    frag = facts.get("fragmentation") or {}
+    mem = facts.get("memory") or {}
+    if not frag.get("zones") or not mem.get("total_bytes"):
+        return
+    order = int(t["fragmentation_order"])
+    free_pct = 100.0 * mem.get("free_bytes", 0) / mem["total_bytes"]
+    if free_pct < t["fragmentation_min_free_pct"]:
+        return  # low memory, not fragmentation: other rules speak
+    bad = []
+    for zone in frag["zones"]:
+        index = zone.get("unusable_index") or []
+        if zone["free_bytes"] >= mem["total_bytes"] * 0.01 and order < len(index) and index[order] is not None \
+                and index[order] >= t["fragmentation_unusable_index"]:
+            bad.append(zone)
+    if bad:
+        yield _finding(
+            "fragmentation.high", "monitor", "Free memory is fragmented: large allocations can fail",
+            ["node %d zone %s: %s free, unusable index %.2f at order %d, largest free block %s" % (
+                z["node"], z["zone"], _size(z["free_bytes"]), z["unusable_index"][order], order,
+                _size(z["largest_free_block_bytes"])) for z in bad] + (
+                ["compaction failed %s times" % frag["compact_fail"]] if frag.get("compact_fail") else []),
+            _remedy("Compact memory now; enable proactive compaction (the guide uses 20).",
+                    role="memops.linux.vm_tuning", variable="vm_tuning_compaction_proactiveness", value=20,
+                    module="memops.linux.mem_reclaim"),
+            {"zones": ["%d/%s" % (z["node"], z["zone"]) for z in bad], "order": order})
+
+
+def rule_tuning(facts, t):
+    tunables = facts.get("tunables") or {}
+    vm = tunables.get("vm") or {}
+    procs = facts.get("processes") or {}
+    if not tunables or not procs:
+        return
+    databases = _running(facts, DATABASES)
+    swappiness = vm.get("swappiness")
+    if databases and isinstance(swappiness, int) and swappiness > t["swappiness_database_max"]:
+        yield _finding(
+            "tuning.swappiness", "info", "Swappiness is high for a database host",
+            ["vm.swappiness = %d with %s running" % (swappiness, ", ".join(sorted(databases)))],
+            _remedy("Prefer keeping data in RAM: the guide uses 10 for databases.",
+                    role="memops.linux.vm_tuning", variable="vm_tuning_profile", value="database"),
+            {"swappiness": swappiness})
+    thp = (tunables.get("thp") or {}).get("enabled") or {}
+    sensitive = _running(facts, THP_SENSITIVE)
+    if sensitive and thp.get("selected") == "always":
+        yield _finding(
+            "tuning.thp", "monitor", "Transparent huge pages are always on with %s running" % ", ".join(sorted(sensitive)),
+            ["transparent_hugepage/enabled = always", "running: %s" % ", ".join(
+                "%s %s" % (name, entry["pids"][:3]) for name, entry in sorted(sensitive.items()))],
+            _remedy("Disable THP (never) for Redis and MongoDB: latency spikes and memory bloat.",
+                    role="memops.linux.vm_tuning", variable="vm_tuning_thp_enabled", value="never",
+                    module="memops.linux.thp"),
+            {"names": sorted(sensitive)})
+    if "redis-server" in databases and vm.get("overcommit_memory") != 1:
+        yield _finding(
+            "tuning.redis_overcommit", "monitor", "Redis runs without vm.overcommit_memory = 1",
+            ["vm.overcommit_memory = %s" % vm.get("overcommit_memory"),
+             "background saves (fork) can fail with 'Cannot allocate memory'"],
+            _remedy("Set vm.overcommit_memory = 1 as Redis asks.", role="memops.linux.vm_tuning",
+                    variable="vm_tuning_profile", value="redis"),
+            {"overcommit_memory": vm.get("overcommit_memory")})
+    for runtime in procs.get("runtimes") or []:
+        if runtime.get("heap_limit"):
+            continue
+        if runtime["runtime"] == "jvm":
+            advice = "Set -Xmx (or -XX:MaxRAMPercentage) so the heap cannot outgrow the host."
+        else:
+            advice = "Set --max-old-space-size so the heap cannot outgrow the host."
+        yield _finding(
+            "tuning.heap_unbounded", "info", "%s[%d] runs without a heap limit" % (runtime["name"], runtime["pid"]),
+            ["%s: %s" % (runtime["runtime"], runtime.get("cmdline", "")[:200])],
+            _remedy(advice, role="memops.linux.memory_limits", variable="memory_limits_services"),
+            {"pid": runtime["pid"], "runtime": runtime["runtime"]})
+
+
+RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
+         rule_swap, rule_slab, rule_fragmentation, rule_tuning)
+
+
+def diagnose(facts, thresholds=None):
+    """facts (mem_facts) -> {status: ok|monitor|critical, findings: [...]}, most severe first."""
+    merged = thresholds if thresholds is not None else DEFAULT_THRESHOLDS
+    findings = []
+    for rule in RULES:
+        findings.extend(rule(facts, merged))
+    rank = {name: index for index, name in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: -rank[f["severity"]])
+    worst = max((rank[f["severity"]] for f in findings), default=0)
+    status = {2: "critical", 1: "monitor"}.get(worst, "ok")
+    counts = {name: sum(1 for f in findings if f["severity"] == name) for name in SEVERITIES}
+    return {"status": status, "findings": findings, "counts": counts}

@@ -79,11 +79,12 @@ def merge_thresholds(overrides):
                 raise ThresholdError("thresholds: %s must be a list of process names, got %r" % (key, value))
             merged[key] = list(value)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                value = float(value) if isinstance(default, float) else int(value)
-            except (TypeError, ValueError):
-                raise ThresholdError("thresholds: %s must be a number like %r, got %r" % (key, default, value))
+        try:
+            if isinstance(value, bool):  # True would pass as 1
+                raise TypeError(value)
+            value = float(value) if isinstance(default, float) else int(value)
+        except (TypeError, ValueError):
+            raise ThresholdError("thresholds: %s must be a number like %r, got %r" % (key, default, value))
         if value < 0:
             raise ThresholdError("thresholds: %s must not be negative, got %r" % (key, value))
         merged[key] = value

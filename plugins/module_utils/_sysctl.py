@@ -1,0 +1,781 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Kernel settings under /proc/sys: validate, apply, read back, persist.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import), shared by ``memops.linux.sysctl`` and the
+roles built on it. The order of work is what keeps a host safe:
+
+1. every name and value is validated before anything is touched;
+2. runtime values are written one by one and read back; a value the kernel
+   refuses (or stores differently) undoes the ones already written;
+3. only then are our own keys written to our own file, every other line
+   kept byte for byte, through a temporary file and a rename;
+4. files read later at boot that set our keys to something else are named.
+
+Errors are typed (:class:`SysctlError` and its subclasses); their text says
+what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+
+DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/60-memops.conf"
+# systemd-sysctl reads *.conf from these directories, a file name found in an
+# earlier directory hiding the same name in later ones, all names in lexical
+# order; procps `sysctl --system` reads /etc/sysctl.conf after them.
+DEFAULT_SYSCTL_DIRS = (
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+    "/etc/sysctl.conf",
+)
+FILE_MODE = 0o644
+
+OVERCOMMIT_MEMORY = "vm.overcommit_memory"
+OVERCOMMIT_RATIO = "vm.overcommit_ratio"
+OVERCOMMIT_KBYTES = "vm.overcommit_kbytes"
+OVERCOMMIT_NEVER = 2
+
+_BOOLEAN_WORDS = frozenset(("yes", "no", "true", "false", "on", "off", "y", "n", "t", "f"))
+_INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]*)$")
+
+
+class SysctlError(Exception):
+    """Base class of every error raised by this module."""
+
+
+class InvalidName(SysctlError):
+    """A name that cannot be a kernel setting."""
+
+
+class InvalidValue(SysctlError):
+    """A value that is not an integer or a list of integers."""
+
+
+class UnknownKey(SysctlError):
+    """The running kernel has no such setting (no file under /proc/sys)."""
+
+
+class NotSysctl(SysctlError):
+    """The name belongs to sysfs (THP, KSM) or is an action, not a setting."""
+
+
+class ReadOnly(SysctlError):
+    """/proc/sys may not be written from here (read-only mount, no privilege)."""
+
+
+class Rejected(SysctlError):
+    """The kernel refused a value, or stored another one."""
+
+
+class OvercommitRefused(SysctlError):
+    """Strict overcommit would leave less commit room than is already committed."""
+
+
+class ConfigFileError(SysctlError):
+    """Our sysctl file could not be read or written."""
+
+
+# ---------------------------------------------------------------------------
+# names and values
+
+
+def split_name(name):
+    """'vm.swappiness' or 'vm/swappiness' -> ['vm', 'swappiness'].
+
+    As sysctl.d(5) says: when the first separator is a slash, slashes separate
+    and dots are part of a name (net/ipv4/conf/eth0.1/rp_filter); otherwise dots
+    separate and a slash stands for a dot in a name (net.ipv4.conf.eth0/1.rp_filter)."""
+    if not isinstance(name, str):
+        raise InvalidName("%r: setting names are strings such as vm.swappiness" % (name,))
+    text = name.strip().lstrip("-")  # '-' is sysctl.d's "ignore failure" prefix
+    first = re.search(r"[./]", text)
+    if first and first.group() == "/":
+        parts = text.strip("/").split("/")
+    else:
+        parts = [part.replace("/", ".") for part in text.split(".")]
+    if not text or any(part in ("", ".", "..") or re.search(r"[\s\0=]", part) for part in parts):
+        raise InvalidName("%r is not a sysctl name; expected dotted or slashed names such as "
+                          "vm.swappiness or vm/swappiness" % name)
+    return parts
+
+
+def key_name(parts):
+    """['net', 'ipv4', 'conf', 'eth0.1', 'rp_filter'] -> 'net.ipv4.conf.eth0/1.rp_filter'."""
+    return ".".join(part.replace(".", "/") for part in parts)
+
+
+def canonical_name(name):
+    """Any spelling of a name -> its dotted form."""
+    return key_name(split_name(name))
+
+
+def _refuse_sysfs_names(name, parts):
+    lowered = [part.lower() for part in parts]
+    if any("transparent_hugepage" in part or part in ("thp", "khugepaged") for part in lowered):
+        raise NotSysctl(
+            "%s: transparent huge pages are set in sysfs (/sys/kernel/mm/transparent_hugepage), "
+            "not through sysctl; use the memops.linux.thp module (options enabled, defrag)" % name)
+    if "ksm" in lowered:
+        raise NotSysctl(
+            "%s: KSM is set in sysfs (/sys/kernel/mm/ksm), not through sysctl; write "
+            "/sys/kernel/mm/ksm/run (0, 1 or 2) instead" % name)
+
+
+def normalize_value(name, value):
+    """A value from the task -> the text written to the kernel ('10', '256 256 32').
+
+    Integers, strings of whitespace-separated integers and lists of integers are
+    accepted. Booleans and yes/no words are refused rather than guessed at: a
+    sysctl is a number, and `yes` turning into 1 hides typos."""
+    if isinstance(value, bool):
+        raise InvalidValue(
+            "%s: got the boolean %s; sysctl values are numbers, so write 1 or 0 "
+            "(quote nothing, and do not use yes/no or true/false)" % (name, value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise InvalidValue("%s: the list of values is empty" % name)
+        return " ".join(normalize_value(name, item) for item in value)
+    if isinstance(value, float):
+        raise InvalidValue("%s: %r is not an integer; sysctl values are whole numbers" % (name, value))
+    if not isinstance(value, str):
+        raise InvalidValue("%s: %r is not an integer or a list of integers" % (name, value))
+    tokens = value.split()
+    if not tokens:
+        raise InvalidValue("%s: the value is empty; give an integer (or use state=absent to drop the key "
+                           "from the file)" % name)
+    normalized = []
+    for token in tokens:
+        if token.lower() in _BOOLEAN_WORDS:
+            raise InvalidValue(
+                "%s: %r reads as a boolean; sysctl values are numbers, so write 1 or 0" % (name, token))
+        if not _INTEGER.match(token):
+            if re.match(r"^[+-]?0[0-9]+$", token):
+                raise InvalidValue(
+                    "%s: %r has a leading zero, which the kernel reads as octal; write the decimal "
+                    "number without it" % (name, token))
+            raise InvalidValue(
+                "%s: %r is not an integer; this module sets numeric settings (one integer, or "
+                "integers separated by spaces such as '256 256 32 0 0')" % (name, token))
+        normalized.append(str(int(token)))
+    return " ".join(normalized)
+
+
+def same_value(left, right):
+    """Kernel values compare token by token, whitespace ignored ('4096\\t87380' == '4096 87380')."""
+    if left is None or right is None:
+        return left is right
+    a, b = str(left).split(), str(right).split()
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x != y and not (_INTEGER.match(x) and _INTEGER.match(y) and int(x) == int(y)):
+            return False
+    return True
+
+
+def display_value(text):
+    """Kernel text -> int for a single integer, else the tokens joined by one space."""
+    if text is None:
+        return None
+    tokens = text.split()
+    if len(tokens) == 1 and _INTEGER.match(tokens[0]):
+        return int(tokens[0])
+    return " ".join(tokens)
+
+
+def parse_settings(values, state="present"):
+    """The task's ``values`` -> {dotted name: kernel text} (text is None for state=absent).
+
+    Every name and value is checked before anything is done; the first problem
+    raises. Two spellings of one name (vm.swappiness and vm/swappiness) are refused."""
+    if not isinstance(values, dict):
+        raise InvalidValue("values must be a mapping of setting names to values, such as "
+                           "{vm.swappiness: 10}")
+    settings = {}
+    for raw_name, raw_value in values.items():
+        parts = split_name(raw_name)
+        name = key_name(parts)
+        _refuse_sysfs_names(name, parts)
+        if name in settings:
+            raise InvalidName("%s is given twice (as %r and another spelling); give it once" % (name, raw_name))
+        settings[name] = normalize_value(name, raw_value) if state == "present" else None
+    if OVERCOMMIT_RATIO in settings and OVERCOMMIT_KBYTES in settings and state == "present":
+        raise InvalidValue(
+            "vm.overcommit_ratio and vm.overcommit_kbytes exclude each other: the kernel resets one "
+            "to 0 whenever the other is written; set only the one you use")
+    return settings
+
+
+# ---------------------------------------------------------------------------
+# the running kernel
+
+
+class Runtime:
+    """Reads and writes settings below ``proc_root``/sys."""
+
+    def __init__(self, proc_root="/proc"):
+        self.reader = procfs.Reader(proc_root)
+        self.root = self.reader.proc_path("sys")
+
+    def path(self, name):
+        return os.path.join(self.root, *split_name(name))
+
+    def read(self, name):
+        """Current kernel text of a setting. Raises UnknownKey, NotSysctl, SysctlError."""
+        path = self.path(name)
+        try:
+            text = self.reader.read(path)
+        except procfs.AccessDenied:
+            if _write_only(path):
+                raise NotSysctl(
+                    "%s is an action the kernel runs when written (%s is write-only), not a setting "
+                    "to keep; use memops.linux.mem_reclaim for drop_caches and compaction" % (name, path))
+            raise SysctlError("%s: permission denied reading %s; run as root (become: true)" % (name, path))
+        except procfs.ProcfsError as exc:
+            raise SysctlError("%s: %s" % (name, exc))
+        if text is None:
+            if os.path.isdir(path):
+                raise UnknownKey("%s is a group of settings (%s is a directory), not a setting" % (name, path))
+            if not os.path.isdir(self.root):
+                raise UnknownKey("%s: %s does not exist; proc_root must point at a mounted procfs"
+                                 % (name, self.root))
+            raise UnknownKey("%s: the running kernel has no such setting (%s does not exist); check the "
+                             "spelling, or the module that provides it is not loaded" % (name, path))
+        return text.strip()
+
+    def writable(self, name):
+        """Raise ReadOnly when this process may not write the setting."""
+        path = self.path(name)
+        if not os.access(path, os.W_OK):
+            raise _read_only_error(name, path, _access_errno(path))
+
+    def write(self, name, text):
+        """Write without reading back (see apply_settings). Raises ReadOnly, Rejected."""
+        path = self.path(name)
+        try:
+            fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise _read_only_error(name, path, exc.errno)
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise UnknownKey("%s: %s does not exist" % (name, path))
+            raise SysctlError("%s: cannot open %s: %s" % (name, path, exc.strerror or exc))
+        try:
+            os.write(fd, text.encode("ascii"))
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise _read_only_error(name, path, exc.errno)
+            raise Rejected("%s: the kernel rejected %s (%s)" % (name, text, exc.strerror or exc))
+        finally:
+            os.close(fd)
+
+
+def _write_only(path):
+    try:
+        return not os.stat(path).st_mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def _access_errno(path):
+    """Why os.access(W_OK) said no: EROFS for a read-only mount, else EACCES."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as exc:
+        return exc.errno
+    os.close(fd)  # opening alone writes nothing
+    return errno.EACCES
+
+
+def _read_only_error(name, path, err):
+    if err == errno.EROFS:
+        why = "/proc/sys is mounted read-only here"
+    elif hasattr(os, "geteuid") and os.geteuid() != 0:
+        return ReadOnly("%s: permission denied writing %s; kernel settings need root (become: true)"
+                        % (name, path))
+    else:
+        why = "writing %s is not permitted even as root" % path
+    return ReadOnly(
+        "%s: this host does not allow changing kernel settings from here: %s, as in an unprivileged "
+        "container. vm.* settings are not namespaced (they are the host's), so set them on the host "
+        "itself or from a privileged container" % (name, why))
+
+
+def apply_settings(runtime, changes):
+    """Write each (name, before, desired) in order and read it back.
+
+    All or nothing: when the kernel refuses a value (EINVAL, or it reads back
+    as something else), that setting and every one written before it are put
+    back to their ``before`` text and Rejected (or ReadOnly) is raised, its
+    message saying what was restored. Returns {name: text read back}."""
+    applied = []
+    after = {}
+    for name, before, desired in changes:
+        try:
+            runtime.write(name, desired)
+            current = runtime.read(name)
+        except SysctlError as exc:
+            # a multi-value write can store its first numbers before failing
+            restored = _restore(runtime, [(name, before)], quiet_if_same=True)
+            raise type(exc)("%s%s" % (exc, _rollback_text(restored + _restore(runtime, applied))))
+        if not same_value(current, desired):
+            restored = _restore(runtime, [(name, before)], quiet_if_same=True) + _restore(runtime, applied)
+            raise Rejected("%s: wrote %s but the kernel holds %s, so the value was not accepted as given%s"
+                           % (name, desired, current, _rollback_text(restored)))
+        applied.insert(0, (name, before))
+        after[name] = current
+    return after
+
+
+def rollback(runtime, applied):
+    """Put settings back: applied is [(name, before text)]; returns restore notes."""
+    return _restore(runtime, applied)
+
+
+def _restore(runtime, pairs, quiet_if_same=False):
+    notes = []
+    for name, before in pairs:
+        try:
+            if quiet_if_same and same_value(runtime.read(name), before):
+                continue
+            runtime.write(name, before)
+            current = runtime.read(name)
+            if same_value(current, before):
+                notes.append("%s restored to %s" % (name, before))
+            else:
+                notes.append("%s could NOT be restored to %s (holds %s)" % (name, before, current))
+        except SysctlError as exc:
+            notes.append("%s could NOT be restored to %s: %s" % (name, before, exc))
+    return notes
+
+
+def _rollback_text(notes):
+    if not notes:
+        return "; nothing was changed and nothing persisted"
+    return "; nothing persisted, and the settings this run had written were put back: " + ", ".join(notes)
+
+
+# ---------------------------------------------------------------------------
+# strict overcommit guard
+
+
+def hugetlb_bytes(meminfo):
+    if "Hugetlb" in meminfo:
+        return meminfo["Hugetlb"]
+    return meminfo.get("HugePages_Total", 0) * meminfo.get("Hugepagesize", 0)
+
+
+def commit_limit(meminfo, ratio, kbytes):
+    """CommitLimit in bytes as the kernel computes it (mm/util.c vm_commit_limit):
+    overcommit_kbytes when set, else (RAM - huge pages) * overcommit_ratio / 100; plus swap."""
+    swap = meminfo.get("SwapTotal", 0)
+    if kbytes:
+        return kbytes * 1024 + swap
+    return (meminfo.get("MemTotal", 0) - hugetlb_bytes(meminfo)) * ratio // 100 + swap
+
+
+def overcommit_guard(meminfo, current, settings, force=False):
+    """Check the commit room strict overcommit (vm.overcommit_memory=2) would leave.
+
+    ``current`` holds the running ints of overcommit_memory, overcommit_ratio and
+    overcommit_kbytes (dotted names), ``settings`` the values asked for (kernel text).
+    Returns None when the result is not strict mode, else a dict with
+    ``commit_limit_bytes``, ``committed_as_bytes``, ``ratio``, ``kbytes``, ``passed``
+    and ``forced``. Raises OvercommitRefused when CommitLimit would fall below
+    Committed_AS and force is false: fork() and new allocations would fail with
+    ENOMEM on the whole host."""
+    def wanted(name):
+        return int(settings[name]) if name in settings else None
+
+    mode = wanted(OVERCOMMIT_MEMORY)
+    mode = current[OVERCOMMIT_MEMORY] if mode is None else mode
+    if mode != OVERCOMMIT_NEVER:
+        return None
+    ratio, kbytes = wanted(OVERCOMMIT_RATIO), wanted(OVERCOMMIT_KBYTES)
+    # writing one of ratio/kbytes makes the kernel set the other to 0
+    if ratio is not None and kbytes is None:
+        kbytes = 0 if ratio != current[OVERCOMMIT_RATIO] else current[OVERCOMMIT_KBYTES]
+    if kbytes is not None and ratio is None:
+        ratio = 0 if kbytes != current[OVERCOMMIT_KBYTES] else current[OVERCOMMIT_RATIO]
+    if ratio is None:
+        ratio, kbytes = current[OVERCOMMIT_RATIO], current[OVERCOMMIT_KBYTES]
+    limit = commit_limit(meminfo, ratio, kbytes)
+    committed = meminfo.get("Committed_AS")
+    if committed is None:
+        raise SysctlError("vm.overcommit_memory=2: /proc/meminfo has no Committed_AS, so the commit room "
+                          "cannot be checked; set force: true to skip the check")
+    result = {
+        "commit_limit_bytes": limit,
+        "committed_as_bytes": committed,
+        "ratio": ratio,
+        "kbytes": kbytes,
+        "passed": limit >= committed,
+        "forced": False,
+    }
+    if result["passed"]:
+        return result
+    if force:
+        result["forced"] = True
+        return result
+    swap = meminfo.get("SwapTotal", 0)
+    usable = meminfo.get("MemTotal", 0) - hugetlb_bytes(meminfo)
+    need = max(committed - swap, 0)
+    hints = ["add swap", "set force: true if this is really meant"]
+    if usable > 0:
+        hints.insert(0, "raise vm.overcommit_ratio to at least %d" % -(-need * 100 // usable))
+    if kbytes:
+        hints.insert(0, "raise vm.overcommit_kbytes to at least %d" % -(-need // 1024))
+    how = ("overcommit_kbytes %d kB" % kbytes) if kbytes else (
+        "(RAM %d - huge pages %d) x overcommit_ratio %d%%" % (meminfo.get("MemTotal", 0), hugetlb_bytes(meminfo), ratio))
+    raise OvercommitRefused(
+        "vm.overcommit_memory=2 refused: CommitLimit would be %d bytes (swap %d + %s) but %d bytes are "
+        "already committed (Committed_AS); fork() and new allocations would fail with ENOMEM across the "
+        "host. Nothing was changed. To go ahead: %s" % (limit, swap, how, committed, "; or ".join(hints)))
+
+
+# ---------------------------------------------------------------------------
+# sysctl.d files
+
+
+def _lines(text):
+    """Lines with their endings, so that joining them gives the text back byte for byte."""
+    return re.split(r"(?<=\n)", text) if text else []
+
+
+def parse_line(line):
+    """One line of a sysctl.d file -> (dotted name, value text) or None for
+    comments, blank lines and lines that are not assignments."""
+    content = line.rstrip("\r\n").strip()
+    if not content or content[0] in "#;" or "=" not in content:
+        return None
+    raw_name, _, value = content.partition("=")
+    try:
+        parts = split_name(raw_name)
+    except InvalidName:
+        return None
+    if any(ch in raw_name for ch in "*?["):  # glob patterns: not ours to interpret
+        return None
+    return key_name(parts), value.strip()
+
+
+def parse_conf(text):
+    """A sysctl.d file -> {dotted name: value}; the last assignment wins, as at boot."""
+    settings = {}
+    for line in _lines(text or ""):
+        parsed = parse_line(line)
+        if parsed:
+            settings[parsed[0]] = parsed[1]
+    return settings
+
+
+def _line_ending(text):
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def _format_line(name, value, eol):
+    # a name whose parts hold dots is written slashed, which sysctl.d reads unambiguously
+    parts = split_name(name)
+    written = "/".join(parts) if any("." in part for part in parts) else name
+    return "%s = %s%s" % (written, value, eol)
+
+
+def edit_conf(text, settings, state="present"):
+    """Our file's text -> the text with ``settings`` set (present) or removed (absent).
+
+    Lines that hold none of our names stay byte-identical, comments, blank lines,
+    other names and CRLF endings included. An existing line of ours keeps its place
+    and spelling, only its value changes; a repeated one is dropped; new names are
+    appended in the order given. A missing final newline is added before appending."""
+    text = text or ""
+    lines = _lines(text)
+    eol = _line_ending(text)
+    seen = set()
+    out = []
+    for line in lines:
+        parsed = parse_line(line)
+        if not parsed or parsed[0] not in settings:
+            out.append(line)
+            continue
+        name, value = parsed
+        if state == "absent" or name in seen:
+            continue
+        seen.add(name)
+        wanted = settings[name]
+        if same_value(value, wanted):
+            out.append(line)
+            continue
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        head, _, tail = body.partition("=")
+        gap = tail[:len(tail) - len(tail.lstrip())]
+        out.append("%s=%s%s%s" % (head, gap, wanted, ending))
+    if state == "present":
+        missing = [name for name in settings if name not in seen]
+        if missing and out and not out[-1].endswith("\n"):
+            out[-1] += eol
+        out.extend(_format_line(name, settings[name], eol) for name in missing)
+    return "".join(out)
+
+
+def read_conf(path):
+    """Text of a sysctl file (undecodable bytes kept through surrogateescape), None if absent."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise ConfigFileError("cannot read %s: %s" % (path, exc.strerror or exc))
+    return data.decode("utf-8", "surrogateescape")
+
+
+def write_conf(path, text, replace=os.replace):
+    """Replace ``path`` (through symlinks, onto their target) with ``text``, atomically:
+    a temporary file in the same directory, fsync, mode 0644, then ``replace``
+    (os.replace, or the module's atomic_move, which also keeps SELinux labels).
+    An empty text removes the file. Raises ConfigFileError."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    try:
+        if not text:
+            if os.path.lexists(target):
+                os.unlink(target)
+            return
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ConfigFileError("cannot write %s: %s" % (target, exc.strerror or exc))
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE)
+            data = text.encode("utf-8", "surrogateescape")
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        replace(temp, target)
+        os.chmod(target, FILE_MODE)
+    except OSError as exc:
+        raise ConfigFileError("cannot write %s: %s; the file was left as it was" % (target, exc.strerror or exc))
+    finally:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+
+
+# ---------------------------------------------------------------------------
+# boot-time load order
+
+
+def load_order(entries=DEFAULT_SYSCTL_DIRS, expected=None):
+    """The files read at boot, in the order they are applied.
+
+    Directories: their ``*.conf`` files, a name in an earlier directory hiding
+    the same name in later ones (a link to /dev/null masks it), all sorted by
+    name. Plain files in ``entries`` (/etc/sysctl.conf) follow, in the order given.
+    ``expected`` is a file counted as if it existed (ours, before it is written).
+    Returns a list of paths."""
+    expected_dir = os.path.realpath(os.path.dirname(expected)) if expected else None
+    by_name = {}
+    trailing = []
+    for entry in entries:
+        holds_expected = expected is not None and os.path.realpath(entry) == expected_dir
+        if os.path.isdir(entry) or holds_expected:
+            try:
+                names = os.listdir(entry) if os.path.isdir(entry) else []
+            except OSError:
+                names = []
+            if holds_expected:
+                names.append(os.path.basename(expected))
+            for name in sorted(names):
+                if name.endswith(".conf") and name not in by_name:
+                    by_name[name] = os.path.join(entry, name)
+        elif os.path.isfile(entry) or (expected and entry == expected):
+            trailing.append(entry)
+    ordered = [by_name[name] for name in sorted(by_name)] + trailing
+    return [path for path in ordered if os.path.realpath(path) != os.devnull]
+
+
+def find_overrides(sysctl_file, settings, entries=DEFAULT_SYSCTL_DIRS):
+    """Where boot would take another value than ours.
+
+    ``settings`` are the values our file holds (dotted name -> text). Returns
+    (overrides, notes): overrides is a list of {key, file, value} for each of our
+    names whose last setting in load order is another file's, with another value;
+    notes say when our file is not read at boot at all (outside these directories,
+    or hidden by a file of the same name in an earlier directory)."""
+    ours = os.path.realpath(sysctl_file)
+    last = {}
+    read_at_boot = False
+    notes = []
+    order = load_order(entries, expected=sysctl_file)
+    for path in order:
+        if os.path.realpath(path) == ours:
+            read_at_boot = True
+            for name in settings:
+                last[name] = (path, settings[name], True)
+            continue
+        try:
+            text = read_conf(path)
+        except ConfigFileError as exc:
+            notes.append("%s; it was not checked for settings that override ours" % exc)
+            continue
+        for name, value in parse_conf(text).items():
+            if name in settings:
+                last[name] = (path, value, False)
+    if not read_at_boot:
+        hidden = [path for path in order
+                  if os.path.basename(path) == os.path.basename(sysctl_file)]
+        if hidden:
+            notes.append("%s is not read at boot: %s has the same name in a directory read first and hides it"
+                         % (sysctl_file, hidden[0]))
+        else:
+            notes.append("%s is not read at boot: it is in none of the sysctl directories (%s)"
+                         % (sysctl_file, ", ".join(entries)))
+    overrides = []
+    for name in settings:
+        if name not in last:
+            continue
+        path, value, is_ours = last[name]
+        if not is_ours and not same_value(value, settings[name]):
+            overrides.append({"key": name, "file": path, "value": display_value(value)})
+    return overrides, notes
+
+
+# ---------------------------------------------------------------------------
+# one call: what the module does
+
+
+def _runtime_text(values):
+    return "".join("%s = %s\n" % (name, " ".join(text.split()) if text is not None else "(none)")
+                   for name, text in values.items())
+
+
+def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE,
+        sysctl_dirs=DEFAULT_SYSCTL_DIRS, proc_root="/proc", force=False, check_mode=False,
+        replace=os.replace, backup=None):
+    """Bring the host to ``settings`` (from parse_settings) and say what changed.
+
+    Nothing is written in check mode. ``replace(src, dest)`` moves the finished
+    temporary file into place; ``backup(path)`` copies our file before it is
+    changed and returns the copy's path. Returns a dict with changed, values,
+    sysctl_file, overridden_by, overcommit_guard, backup_file, warnings and
+    diff (runtime and file texts before and after)."""
+    runtime = Runtime(proc_root)
+    present = state == "present"
+    warnings = []
+    before = {}
+    for name in settings:
+        try:
+            before[name] = runtime.read(name)
+        except UnknownKey:
+            if present:
+                raise
+            before[name] = None  # state=absent may clean up a setting this kernel lacks
+    changes = [(name, before[name], text) for name, text in settings.items()
+               if present and not same_value(before[name], text)]
+    for name, _, _ in changes:
+        runtime.writable(name)
+
+    guard = None
+    if any(name in settings for name, _, _ in changes
+           if name in (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES)):
+        current = {}
+        for name in (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES):
+            text = before[name] if name in before else runtime.read(name)
+            current[name] = int(text)
+        meminfo = procfs.parse_meminfo(runtime.reader.proc("meminfo") or "")
+        guard = overcommit_guard(meminfo, current, settings, force=force)
+        if guard and guard["forced"]:
+            warnings.append(
+                "vm.overcommit_memory=2 forced although CommitLimit (%d bytes) is below Committed_AS (%d bytes): "
+                "fork() and allocations may fail with ENOMEM" % (guard["commit_limit_bytes"], guard["committed_as_bytes"]))
+        for name, other in ((OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES), (OVERCOMMIT_KBYTES, OVERCOMMIT_RATIO)):
+            if any(c[0] == name for c in changes) and current[other]:
+                warnings.append("writing %s makes the kernel reset %s (now %d) to 0" % (name, other, current[other]))
+
+    file_before = read_conf(sysctl_file)
+    touch_file = persist or not present
+    file_after = edit_conf(file_before, settings, state) if touch_file else file_before
+    file_changed = False
+    if touch_file:
+        file_changed = (file_after or "") != (file_before or "")
+        if not file_changed and file_before is not None and file_after:
+            file_changed = _mode_differs(sysctl_file)
+
+    after = dict(before)
+    backup_file = None
+    if not check_mode:
+        after.update(apply_settings(runtime, changes))
+        if file_changed:
+            try:
+                if backup and file_before is not None:
+                    backup_file = backup(sysctl_file)
+                write_conf(sysctl_file, file_after or "", replace=replace)
+            except (ConfigFileError, OSError) as exc:
+                restored = rollback(runtime, [(name, old) for name, old, _ in reversed(changes)])
+                raise ConfigFileError("%s%s" % (exc, "; runtime settings put back: " + ", ".join(restored)
+                                                if restored else ""))
+    else:
+        after.update({name: text for name, _, text in changes})
+
+    on_disk = parse_conf(file_after) if file_after else {}
+    values = {}
+    for name in settings:
+        values[name] = {
+            "before": display_value(before[name]),
+            "after": display_value(after[name]),
+            "persisted": name in on_disk and same_value(on_disk[name], after[name]),
+        }
+        if present and not persist and name in on_disk and not same_value(on_disk[name], settings[name]):
+            warnings.append("%s: persist is false but %s still sets %s, which boot will apply"
+                            % (name, sysctl_file, on_disk[name]))
+
+    overrides = []
+    if present and persist and settings:
+        overrides, notes = find_overrides(sysctl_file, settings, sysctl_dirs)
+        warnings.extend(notes)
+        for item in overrides:
+            warnings.append(
+                "%s = %s in %s is overridden at boot: %s is read later and sets %s; remove it there, or "
+                "give sysctl_file a name that sorts after it" % (item["key"], settings[item["key"]], sysctl_file,
+                                                                  item["file"], item["value"]))
+
+    return {
+        "changed": bool(changes) or file_changed,
+        "values": values,
+        "sysctl_file": sysctl_file,
+        "overridden_by": overrides,
+        "overcommit_guard": guard,
+        "backup_file": backup_file,
+        "warnings": warnings,
+        "diff": {
+            "runtime": {"before": _runtime_text(before), "after": _runtime_text(after)},
+            "file": {"before": file_before or "", "after": file_after or ""},
+        },
+    }
+
+
+def _mode_differs(path):
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) != FILE_MODE
+    except OSError:
+        return False

@@ -1,0 +1,169 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Controller side of memops.linux.fleet_report: read hosts' memops facts, write the report files."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.memops.linux.plugins.module_utils import _report
+
+FORMATS = {"json": ("report.json", _report.render_json),
+           "markdown": ("report.md", _report.render_markdown),
+           "html": ("report.html", _report.render_html)}
+
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "formats": {"type": "list", "elements": "str", "choices": list(FORMATS), "default": list(FORMATS)},
+    "title": {"type": "str"},
+    "errors": {"type": "dict", "default": {}},
+    "result_var": {"type": "str"},
+    "top": {"type": "int", "default": 5},
+}
+
+
+def _plain(value):
+    """Facts from hostvars as plain dicts, lists and scalars (json round trip drops any wrapper types)."""
+    return json.loads(json.dumps(value, default=to_text))
+
+
+def _reason_from_result(result):
+    """Why a registered mem_facts result has no facts: unreachable, failed or skipped, with its msg."""
+    if not isinstance(result, dict):
+        return None
+    msg = to_text(result.get("msg") or "").strip()
+    if result.get("unreachable"):
+        return "unreachable: %s" % msg if msg else "unreachable"
+    if result.get("failed"):
+        return "failed: %s" % msg if msg else "failed"
+    if result.get("skipped"):
+        return "skipped: %s" % msg if msg else "skipped"
+    return None
+
+
+def _check_dest(dest):
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise AnsibleActionFail("fleet_report: dest %s exists and is not a directory; "
+                                "dest names the directory the report files go into" % dest)
+    parent = dest
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent) or "."
+    if not os.path.isdir(parent):
+        raise AnsibleActionFail("fleet_report: cannot create %s: %s is not a directory" % (dest, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise AnsibleActionFail("fleet_report: cannot write into %s: permission denied; pick a dest the "
+                                "controller user may write to" % parent)
+
+
+def _write_atomic(path, content):
+    """Write to a temporary file in the same directory, then rename over path."""
+    directory = os.path.dirname(path)
+    fd, tmp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+
+
+def _content_changed(path, content):
+    """Whether path would change; a report that differs only in generated_at does not."""
+    try:
+        with open(path, "rb") as handle:
+            old = handle.read()
+    except FileNotFoundError:
+        return True
+    return not _report.same_report(old.decode("utf-8", "replace"), content.decode("utf-8"))
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        dest = os.path.abspath(args["dest"])
+        formats = list(dict.fromkeys(args["formats"]))
+        if not formats:
+            raise AnsibleActionFail("fleet_report: formats is empty; name one or more of json, markdown, html")
+
+        hostvars = task_vars.get("hostvars") or {}
+        hosts_facts = {}
+        errors = {str(k): to_text(v) for k, v in (args["errors"] or {}).items()}
+        for name in args["hosts"]:
+            name = to_text(name)
+            if name not in hostvars:
+                hosts_facts[name] = None
+                errors.setdefault(name, "not in the inventory")
+                continue
+            host = hostvars[name]
+            facts = (host.get("ansible_facts") or {}).get("memops")
+            if facts:
+                hosts_facts[name] = _plain(facts)
+                continue
+            hosts_facts[name] = None
+            if args["result_var"] and name not in errors:
+                reason = _reason_from_result(_plain(host.get(args["result_var"])))
+                if reason:
+                    errors[name] = reason
+
+        try:
+            fleet = _report.build_fleet(hosts_facts, errors, title=args["title"], top=args["top"])
+        except _report.ReportError as exc:
+            raise AnsibleActionFail("fleet_report: %s" % exc)
+
+        _check_dest(dest)
+        files = {}
+        changed = False
+        dest_created = not os.path.isdir(dest)
+        pending = []
+        for fmt in formats:
+            filename, render = FORMATS[fmt]
+            path = os.path.join(dest, filename)
+            files[fmt] = path
+            content = render(fleet).encode("utf-8")
+            if _content_changed(path, content):
+                pending.append((path, content))
+        changed = dest_created or bool(pending)
+
+        if not self._task.check_mode:
+            try:
+                if dest_created:
+                    os.makedirs(dest, mode=0o755, exist_ok=True)
+                    os.chmod(dest, 0o755)
+                for path, content in pending:
+                    _write_atomic(path, content)
+            except OSError as exc:
+                raise AnsibleActionFail("fleet_report: cannot write the report into %s: %s" % (dest, to_native(exc)))
+
+        result.update({
+            "changed": changed,
+            "dest": dest,
+            "files": files,
+            "written": [path for path, _content in pending] if not self._task.check_mode else [],
+            "summary": fleet["summary"],
+            "schema_version": fleet["schema_version"],
+        })
+        if self._task.check_mode and changed:
+            result["msg"] = "check mode: would write %s" % ", ".join(path for path, _c in pending) if pending \
+                else "check mode: would create %s" % dest
+        return result

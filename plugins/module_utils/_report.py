@@ -1,0 +1,758 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fleet report: many hosts' memops facts -> one JSON document, Markdown and HTML.
+
+Private to this collection: the API may change without notice; the JSON schema
+it produces is public, versioned by ``schema_version`` and documented in
+``docs/report.md``.
+
+Plain Python (no Ansible import). ``build_fleet(hosts_facts, errors)`` takes
+``{host name: ansible_facts.memops or None}`` and ``{host name: reason}`` and
+returns the fleet document; ``render_markdown`` and ``render_html`` turn it
+into text. Host names, process names, command lines and finding texts come
+from managed hosts and are treated as untrusted: the HTML escapes every one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import re
+
+SCHEMA_VERSION = 1
+
+# most severe first; unknown ranks right after critical since an unreachable
+# host is often one whose sshd the OOM killer took
+STATUSES = ("critical", "unknown", "monitor", "ok")
+SEVERITIES = ("critical", "monitor", "info")
+_STATUS_RANK = {name: rank for rank, name in enumerate(STATUSES)}
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+DEFAULT_TITLE = "Memory report"
+NO_FACTS_REASON = "no memops facts: mem_facts did not run on this host or the host failed before it"
+
+_PROCESS_KEYS = ("pid", "name", "user", "cmdline", "rss_bytes", "pss_bytes", "swap_bytes", "mem_pct",
+                 "oom_score", "oom_score_adj")
+_VICTIM_KEYS = ("pid", "name", "uid", "rss_bytes", "oom_score_adj")
+
+
+class ReportError(ValueError):
+    """The input to the report is not what it must be."""
+
+
+# ---------------------------------------------------------------------------
+# sizes, the way free -h prints them
+
+
+def human_size(value):
+    """Bytes as ``free -h`` prints them: 15Gi, 2.5Gi, 500Mi, 0B; '-' for unknown."""
+    if value is None:
+        return "-"
+    value = float(value)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for unit in ("B", "Ki", "Mi", "Gi", "Ti", "Pi"):
+        if value < 1024 or unit == "Pi":
+            break
+        value /= 1024.0
+    if unit == "B":
+        return "%s%dB" % (sign, value)
+    if value < 10:
+        return "%s%.1f%s" % (sign, value, unit)
+    return "%s%d%s" % (sign, round(value), unit)
+
+
+def free_lines(memory, swap):
+    """The three lines of ``free -h`` (header, Mem:, Swap:) from the report's numbers."""
+    header = "%-6s %10s %10s %10s %10s %10s %10s" % ("", "total", "used", "free", "shared", "buff/cache",
+                                                      "available")
+    if memory:
+        mem = "%-6s %10s %10s %10s %10s %10s %10s" % (
+            "Mem:", human_size(memory.get("total_bytes")), human_size(memory.get("used_bytes")),
+            human_size(memory.get("free_bytes")), human_size(memory.get("shared_bytes")),
+            human_size(memory.get("buff_cache_bytes")), human_size(memory.get("available_bytes")))
+    else:
+        mem = "Mem:   (not gathered)"
+    if swap:
+        swp = "%-6s %10s %10s %10s" % ("Swap:", human_size(swap.get("total_bytes")), human_size(swap.get("used_bytes")),
+                                       human_size(swap.get("free_bytes")))
+    else:
+        swp = "Swap:  (not gathered)"
+    return [header.rstrip(), mem.rstrip(), swp.rstrip()]
+
+
+# ---------------------------------------------------------------------------
+# build
+
+
+def _pick(row, keys):
+    return {key: row.get(key) for key in keys}
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _host_memory(facts):
+    mem = facts.get("memory")
+    if not isinstance(mem, dict) or not mem:
+        return None
+    return {key: _number(mem.get(key)) for key in (
+        "total_bytes", "used_bytes", "free_bytes", "shared_bytes", "buff_cache_bytes", "available_bytes",
+        "available_pct", "used_pct")}
+
+
+def _host_swap(facts):
+    swap = facts.get("swap")
+    if not isinstance(swap, dict) or not swap:
+        return None
+    out = {key: _number(swap.get(key)) for key in ("total_bytes", "used_bytes", "free_bytes", "used_pct")}
+    out["devices"] = len(swap.get("devices") or [])
+    return out
+
+
+def _host_oom(facts):
+    oom = facts.get("oom")
+    if not isinstance(oom, dict) or not oom:
+        return None
+    events = [e for e in oom.get("events") or [] if isinstance(e, dict)]
+    victims = []
+    for event in reversed(events[-5:]):
+        victim = event.get("victim") or {}
+        row = _pick(victim, _VICTIM_KEYS)
+        row.update({"logged_at": event.get("logged_at"), "uptime_seconds": event.get("uptime_seconds"),
+                    "scope": event.get("scope"), "constraint": event.get("constraint"),
+                    "memcg": event.get("memcg")})
+        victims.append(row)
+    return {
+        "kill_count": _number(oom.get("kill_count")),
+        "events_in_log": len(events),
+        "recent_events": len(oom.get("recent_events") or []),
+        "recent_victims": victims,
+    }
+
+
+def _host_processes(facts, top):
+    procs = facts.get("processes")
+    if not isinstance(procs, dict) or not procs:
+        return [], []
+    consumers = [_pick(r, _PROCESS_KEYS) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
+    swap_users = [_pick(r, _PROCESS_KEYS) for r in (procs.get("top_swap") or [])
+                  if isinstance(r, dict) and (r.get("swap_bytes") or 0) > 0][:top]
+    return consumers, swap_users
+
+
+def _host_findings(health):
+    findings = []
+    for finding in health.get("findings") or []:
+        if not isinstance(finding, dict):
+            continue
+        severity = finding.get("severity")
+        if severity not in _SEVERITY_RANK:
+            severity = "info"
+        remedy = finding.get("remedy") or {}
+        findings.append({
+            "id": str(finding.get("id")),
+            "severity": severity,
+            "title": str(finding.get("title") or finding.get("id")),
+            "evidence": [str(line) for line in finding.get("evidence") or []],
+            "remedy": {key: remedy.get(key) for key in ("summary", "role", "variable", "value", "module")},
+            "data": finding.get("data") or {},
+        })
+    findings.sort(key=lambda f: _SEVERITY_RANK[f["severity"]])
+    return findings
+
+
+def _unknown_host(name, reason):
+    return {
+        "name": name, "status": "unknown", "reason": reason, "counts": {s: 0 for s in SEVERITIES},
+        "memory": None, "swap": None, "free_h": None, "oom": None, "uptime_seconds": None,
+        "top_processes": [], "top_swap": [], "findings": [],
+    }
+
+
+def build_host(name, facts, top=5):
+    """One host's entry of the report from its memops facts."""
+    health = facts.get("health")
+    if not isinstance(health, dict) or health.get("status") not in ("ok", "monitor", "critical"):
+        return _unknown_host(name, "memops facts have no health verdict (mem_facts older than the report?)")
+    memory = _host_memory(facts)
+    swap = _host_swap(facts)
+    consumers, swap_users = _host_processes(facts, top)
+    findings = _host_findings(health)
+    return {
+        "name": name,
+        "status": health["status"],
+        "reason": None,
+        "counts": {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES},
+        "memory": memory,
+        "swap": swap,
+        "free_h": free_lines(memory, swap),
+        "oom": _host_oom(facts),
+        "uptime_seconds": _number(facts.get("uptime_seconds")),
+        "top_processes": consumers,
+        "top_swap": swap_users,
+        "findings": findings,
+    }
+
+
+def _host_sort_key(host):
+    mem = host["memory"] or {}
+    available = mem.get("available_pct")
+    return (_STATUS_RANK[host["status"]], -host["counts"]["critical"], -host["counts"]["monitor"],
+            available if available is not None else 101.0, host["name"])
+
+
+def _summary(hosts):
+    status_counts = {name: 0 for name in ("ok", "monitor", "critical", "unknown")}
+    hosts_by_status = {name: [] for name in ("critical", "unknown", "monitor", "ok")}
+    findings = {}
+    totals = {"memory_total_bytes": 0, "memory_used_bytes": 0, "memory_available_bytes": 0,
+              "swap_total_bytes": 0, "swap_used_bytes": 0, "oom_kills": 0,
+              "findings": {s: 0 for s in SEVERITIES}}
+    for host in hosts:
+        status_counts[host["status"]] += 1
+        hosts_by_status[host["status"]].append(host["name"])
+        mem = host["memory"] or {}
+        swap = host["swap"] or {}
+        totals["memory_total_bytes"] += mem.get("total_bytes") or 0
+        totals["memory_used_bytes"] += mem.get("used_bytes") or 0
+        totals["memory_available_bytes"] += mem.get("available_bytes") or 0
+        totals["swap_total_bytes"] += swap.get("total_bytes") or 0
+        totals["swap_used_bytes"] += swap.get("used_bytes") or 0
+        totals["oom_kills"] += (host["oom"] or {}).get("kill_count") or 0
+        for finding in host["findings"]:
+            totals["findings"][finding["severity"]] += 1
+            entry = findings.get(finding["id"])
+            if entry is None:
+                entry = findings[finding["id"]] = {
+                    "severity": finding["severity"], "title": finding["title"], "count": 0, "hosts": [],
+                    "remedy": finding["remedy"]}
+            elif _SEVERITY_RANK[finding["severity"]] < _SEVERITY_RANK[entry["severity"]]:
+                entry["severity"] = finding["severity"]
+            entry["count"] += 1
+            if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
+                entry["hosts"].append(host["name"])
+    ordered = sorted(findings.items(), key=lambda kv: (_SEVERITY_RANK[kv[1]["severity"]], -len(kv[1]["hosts"]), kv[0]))
+    return {
+        "hosts": len(hosts),
+        "status": next((name for name in STATUSES if status_counts[name]), "ok"),
+        "status_counts": status_counts,
+        "hosts_by_status": hosts_by_status,
+        "findings": dict(ordered),
+        "totals": totals,
+    }
+
+
+def build_fleet(hosts_facts, errors=None, title=None, top=5, now=None):
+    """The fleet report (schema_version 1, see docs/report.md).
+
+    hosts_facts: {host name: ansible_facts.memops, or None when the host has none}.
+    errors: {host name: why it has no facts}; hosts only named here are reported as unknown too.
+    top: how many top consumers and swap users to keep per host.
+    now: a datetime for generated_at (tests); the current UTC time by default.
+    """
+    if not isinstance(hosts_facts, dict):
+        raise ReportError("hosts_facts must be a dict of host name -> memops facts, got %s"
+                          % type(hosts_facts).__name__)
+    errors = errors or {}
+    if not isinstance(errors, dict):
+        raise ReportError("errors must be a dict of host name -> reason, got %s" % type(errors).__name__)
+    hosts = []
+    seen = set()
+    for name, facts in hosts_facts.items():
+        name = str(name)
+        seen.add(name)
+        if isinstance(facts, dict) and facts:
+            hosts.append(build_host(name, facts, top))
+        else:
+            hosts.append(_unknown_host(name, str(errors.get(name) or NO_FACTS_REASON)))
+    for name, reason in errors.items():
+        if str(name) not in seen:
+            hosts.append(_unknown_host(str(name), str(reason or NO_FACTS_REASON)))
+    hosts.sort(key=_host_sort_key)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": str(title or DEFAULT_TITLE),
+        "summary": _summary(hosts),
+        "hosts": hosts,
+    }
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def same_report(old_text, new_text):
+    """True when two renderings differ at most in generated_at (the first timestamp in each)."""
+    return _TIMESTAMP.sub("", old_text, count=1) == _TIMESTAMP.sub("", new_text, count=1)
+
+
+def render_json(fleet):
+    """The fleet document as JSON text (sorted keys off: the schema's order reads best)."""
+    return json.dumps(fleet, indent=1, ensure_ascii=False, default=str) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+
+
+def _md(text):
+    """Text safe inside a Markdown table cell or list item (no HTML, no table breaks)."""
+    text = str(text)
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _md_code(text):
+    text = str(text).replace("`", "'").replace("\n", " ")
+    return "`%s`" % text
+
+
+def _remedy_text(remedy):
+    """The remedy in one line: summary, then where the collection applies it."""
+    parts = [str(remedy.get("summary") or "")]
+    if remedy.get("role"):
+        where = "role %s" % remedy["role"]
+        if remedy.get("variable"):
+            where += ", variable %s" % remedy["variable"]
+            if remedy.get("value") is not None:
+                where += " = %s" % json.dumps(remedy["value"], default=str)
+        parts.append(where)
+    if remedy.get("module"):
+        parts.append("module %s" % remedy["module"])
+    return " — ".join(p for p in parts if p)
+
+
+def _pct(value):
+    return "-" if value is None else "%.1f%%" % value
+
+
+def render_markdown(fleet):
+    summary = fleet["summary"]
+    counts = summary["status_counts"]
+    out = ["# %s" % _md(fleet["title"]), "",
+           "Generated %s · %d hosts · **%d critical**, %d unknown, %d monitor, %d ok" % (
+               fleet["generated_at"], summary["hosts"], counts["critical"], counts["unknown"], counts["monitor"],
+               counts["ok"]), ""]
+    totals = summary["totals"]
+    out += ["Fleet memory: %s total, %s used, %s available; swap %s of %s used; %d OOM kills since boot." % (
+        human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
+        human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
+        human_size(totals["swap_total_bytes"]), totals["oom_kills"]), ""]
+
+    out += ["## Hosts", "",
+            "| Host | Status | Findings (crit/mon/info) | Total | Used | Available | Swap used | OOM kills | Top consumer |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for host in fleet["hosts"]:
+        mem = host["memory"] or {}
+        swap = host["swap"] or {}
+        top = host["top_processes"][0] if host["top_processes"] else None
+        c = host["counts"]
+        out.append("| %s | %s | %d/%d/%d | %s | %s | %s (%s) | %s | %s | %s |" % (
+            _md(host["name"]), host["status"].upper(), c["critical"], c["monitor"], c["info"],
+            human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")),
+            human_size(mem.get("available_bytes")), _pct(mem.get("available_pct")),
+            ("%s (%s)" % (human_size(swap.get("used_bytes")), _pct(swap.get("used_pct"))))
+            if swap.get("total_bytes") else ("no swap" if swap else "-"),
+            "-" if (host["oom"] or {}).get("kill_count") is None else host["oom"]["kill_count"],
+            "%s[%s] %s" % (_md(top["name"]), top["pid"], human_size(top["rss_bytes"])) if top else "-"))
+    out.append("")
+
+    if summary["findings"]:
+        out += ["## Findings across the fleet", ""]
+        for severity in SEVERITIES:
+            rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
+            if not rows:
+                continue
+            out += ["### %s" % severity.capitalize(), "", "| Finding | Hosts | Fix |", "|---|---|---|"]
+            for fid, f in rows:
+                names = ", ".join(_md(n) for n in f["hosts"][:10])
+                if len(f["hosts"]) > 10:
+                    names += " and %d more" % (len(f["hosts"]) - 10)
+                out.append("| %s %s | %d: %s | %s |" % (
+                    _md_code(fid), _md(f["title"]), len(f["hosts"]), names, _md(_remedy_text(f["remedy"]))))
+            out.append("")
+
+    out += ["## Host details", ""]
+    for host in fleet["hosts"]:
+        out += ["### %s — %s" % (_md(host["name"]), host["status"].upper()), ""]
+        if host["status"] == "unknown":
+            out += ["No diagnosis: %s" % _md(host["reason"]), ""]
+            continue
+        out += ["```"] + [line.replace("`", "'") for line in host["free_h"]] + ["```", ""]
+        oom = host["oom"] or {}
+        if oom.get("kill_count") or oom.get("recent_victims"):
+            victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), v["pid"], human_size(v["rss_bytes"]),
+                                                 " at %s" % v["logged_at"] if v.get("logged_at") else "")
+                                for v in oom.get("recent_victims") or [])
+            out += ["OOM kills since boot: %s%s" % (oom.get("kill_count"), "; last victims: " + victims if victims else ""),
+                    ""]
+        if host["top_processes"]:
+            out.append("Top consumers: " + ", ".join(
+                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["rss_bytes"])) for p in host["top_processes"]))
+            out.append("")
+        if host["top_swap"]:
+            out.append("Top swap users: " + ", ".join(
+                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["swap_bytes"])) for p in host["top_swap"]))
+            out.append("")
+        for finding in host["findings"]:
+            out.append("- **%s** %s %s" % (finding["severity"].upper(), _md(finding["title"]), _md_code(finding["id"])))
+            for line in finding["evidence"]:
+                out.append("  - %s" % _md(line))
+            out.append("  - Fix: %s" % _md(_remedy_text(finding["remedy"])))
+        if not host["findings"]:
+            out.append("No findings.")
+        out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# HTML: one self-contained page, no external assets
+
+_CSS = """
+:root{--crit:#b3261e;--crit-bg:#fde7e6;--mon:#8a5a00;--mon-bg:#fff1d6;--ok:#1e6b34;--ok-bg:#e3f4e8;
+--unk:#4a4a5a;--unk-bg:#e8e8ee;--info:#245a9b;--info-bg:#e4eefb;--used:#c2410c;--cache:#60a5fa;--free:#cbd5e1;
+--swap:#7c3aed;--line:#d9dce3;--muted:#5b6170;--bg:#f6f7f9}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1b1e24;background:var(--bg)}
+header{background:#1f2633;color:#fff;padding:16px 24px}
+header h1{margin:0 0 4px;font-size:20px}
+header p{margin:0;color:#c9ced8}
+main{padding:16px 24px;max-width:1600px}
+h2{font-size:17px;margin:24px 0 8px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:4px 0 8px}
+.card{background:#fff;border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:8px 14px;min-width:120px}
+.card b{display:block;font-size:24px}
+.card.critical{border-left-color:var(--crit)}.card.monitor{border-left-color:var(--mon)}
+.card.ok{border-left-color:var(--ok)}.card.unknown{border-left-color:var(--unk)}
+.totals{color:var(--muted);margin:4px 0 0}
+.badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:700;letter-spacing:.03em;white-space:nowrap}
+.badge.critical{background:var(--crit-bg);color:var(--crit)}.badge.monitor{background:var(--mon-bg);color:var(--mon)}
+.badge.ok{background:var(--ok-bg);color:var(--ok)}.badge.unknown{background:var(--unk-bg);color:var(--unk)}
+.badge.info{background:var(--info-bg);color:var(--info)}
+table{border-collapse:collapse;background:#fff;border:1px solid var(--line);width:100%}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+thead th{background:#eef0f4;position:sticky;top:0;z-index:1}
+th button{all:unset;cursor:pointer;font-weight:700;display:inline-flex;gap:4px;align-items:center}
+th button:focus-visible{outline:2px solid #2563eb;outline-offset:2px}
+th button::after{content:"\\2195";color:#9aa1ad;font-weight:400}
+th[aria-sort=ascending] button::after{content:"\\2191";color:#1b1e24}
+th[aria-sort=descending] button::after{content:"\\2193";color:#1b1e24}
+tbody tr:hover{background:#f8fafc}
+tr.critical td:first-child{box-shadow:inset 4px 0 var(--crit)}tr.monitor td:first-child{box-shadow:inset 4px 0 var(--mon)}
+tr.unknown td:first-child{box-shadow:inset 4px 0 var(--unk)}tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
+a{color:#1d4ed8}
+.free{font:12px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;margin:0;color:#333}
+.bars{min-width:220px}
+.bar{display:flex;height:12px;border-radius:3px;overflow:hidden;background:var(--free);margin:2px 0}
+.bar span{display:block;height:100%}
+.bar .used{background:var(--used)}.bar .cache{background:var(--cache)}.bar .free{background:var(--free)}
+.bar.swapbar{height:7px;background:#ede9fe}.bar .swap{background:var(--swap)}
+.bar.none{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#f8f8f8 4px,#f8f8f8 8px)}
+.legend{display:flex;gap:14px;color:var(--muted);font-size:12px;margin:6px 0}
+.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+.muted{color:var(--muted)}
+.group{margin:10px 0 4px;font-weight:700}
+.finding{background:#fff;border:1px solid var(--line);border-left:5px solid var(--info);border-radius:6px;padding:8px 12px;margin:6px 0}
+.finding.critical{border-left-color:var(--crit)}.finding.monitor{border-left-color:var(--mon)}
+.finding h4{margin:0 0 4px;font-size:14px}
+.finding ul{margin:4px 0;padding-left:20px}
+.fix{margin-top:4px}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eef0f4;border-radius:3px;padding:0 3px}
+details.host{background:#fff;border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:6px 12px}
+details.host>summary{cursor:pointer;font-weight:700;padding:2px 0}
+details.host>summary .badge{margin-left:6px}
+.hostgrid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:12px}
+@media (max-width:900px){.hostgrid{grid-template-columns:1fr}}
+.procs td,.procs th{font-size:12px;padding:3px 6px}
+.hosts-list{max-height:6em;overflow:auto}
+"""
+
+_JS = """
+(function(){
+"use strict";
+var table=document.getElementById("hosts");
+if(!table){return;}
+var tbody=table.tBodies[0];
+var headers=Array.prototype.slice.call(table.tHead.rows[0].cells);
+function value(row,index,type){
+  var cell=row.cells[index];
+  var raw=cell.getAttribute("data-sort");
+  if(raw===null){raw=cell.textContent;}
+  if(type==="num"){var n=parseFloat(raw);return isNaN(n)?-Infinity:n;}
+  return raw.toLowerCase();
+}
+function sortBy(index,direction){
+  var th=headers[index];
+  var type=th.getAttribute("data-type")||"text";
+  var sign=direction==="descending"?-1:1;
+  var rows=Array.prototype.slice.call(tbody.rows);
+  var keyed=rows.map(function(row,i){return [value(row,index,type),i,row];});
+  keyed.sort(function(a,b){
+    if(a[0]<b[0]){return -sign;}
+    if(a[0]>b[0]){return sign;}
+    return a[1]-b[1];
+  });
+  var fragment=document.createDocumentFragment();
+  keyed.forEach(function(k){fragment.appendChild(k[2]);});
+  tbody.appendChild(fragment);
+  headers.forEach(function(h){h.removeAttribute("aria-sort");});
+  th.setAttribute("aria-sort",direction);
+  var status=document.getElementById("sort-status");
+  if(status){status.textContent="Sorted by "+th.textContent.trim()+", "+direction;}
+}
+headers.forEach(function(th,index){
+  var button=th.querySelector("button");
+  if(!button){return;}
+  button.addEventListener("click",function(){
+    var current=th.getAttribute("aria-sort");
+    var first=th.getAttribute("data-first")||"ascending";
+    var next=current===first?(first==="ascending"?"descending":"ascending"):first;
+    sortBy(index,next);
+  });
+});
+/* #sort=<column>:<asc|desc> sorts on load: a link that keeps the order */
+var match=/[#&]sort=([\\w-]+)(?::(asc|desc))?/.exec(window.location.hash);
+if(match){
+  headers.forEach(function(th,index){
+    if(th.getAttribute("data-key")===match[1]){sortBy(index,match[2]==="desc"?"descending":"ascending");}
+  });
+}
+})();
+"""
+
+_E = html.escape
+
+
+def _badge(status):
+    return '<span class="badge %s">%s</span>' % (status, status.upper())
+
+
+def _anchor(index):
+    return "host-%d" % index
+
+
+def _bars(host):
+    mem = host["memory"] or {}
+    total = mem.get("total_bytes") or 0
+    out = []
+    if total:
+        available = mem.get("available_bytes") or 0
+        used = max(total - available, 0)
+        cache = min(mem.get("buff_cache_bytes") or 0, available)
+        free = max(total - used - cache, 0)
+        title = "used %s, buff/cache %s, free %s, available %s of %s" % (
+            human_size(used), human_size(mem.get("buff_cache_bytes")), human_size(mem.get("free_bytes")),
+            human_size(available), human_size(total))
+        out.append('<div class="bar" role="img" aria-label="%s" title="%s">'
+                   '<span class="used" style="width:%.2f%%"></span><span class="cache" style="width:%.2f%%"></span>'
+                   '<span class="free" style="width:%.2f%%"></span></div>' % (
+                       title, title, 100.0 * used / total, 100.0 * cache / total, 100.0 * free / total))
+    else:
+        out.append('<div class="bar none" title="memory not gathered"></div>')
+    swap = host["swap"] or {}
+    if swap.get("total_bytes"):
+        pct = 100.0 * (swap.get("used_bytes") or 0) / swap["total_bytes"]
+        title = "swap used %s of %s" % (human_size(swap.get("used_bytes")), human_size(swap["total_bytes"]))
+        out.append('<div class="bar swapbar" role="img" aria-label="%s" title="%s"><span class="swap" '
+                   'style="width:%.2f%%"></span></div>' % (title, title, min(pct, 100.0)))
+    else:
+        out.append('<div class="bar swapbar none" title="no swap"></div>')
+    return "".join(out)
+
+
+# (key, label, type, first direction): the host table's columns
+_COLUMNS = (
+    ("host", "Host", "text", "ascending"),
+    ("status", "Status", "num", "ascending"),
+    ("findings", "Findings", "num", "descending"),
+    ("total", "RAM", "num", "descending"),
+    ("used", "Used", "num", "descending"),
+    ("available", "Available", "num", "ascending"),
+    ("swap", "Swap used", "num", "descending"),
+    ("oom", "OOM kills", "num", "descending"),
+    ("top", "Top consumer", "text", "ascending"),
+    ("bars", "Used / cache / free · swap", None, None),
+)
+
+
+def _host_row(index, host):
+    mem = host["memory"] or {}
+    swap = host["swap"] or {}
+    c = host["counts"]
+    top = host["top_processes"][0] if host["top_processes"] else None
+    oom_count = (host["oom"] or {}).get("kill_count")
+    findings_sort = c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"]
+    if host["status"] == "unknown":
+        detail = '<span class="muted">%s</span>' % _E(host["reason"] or "")
+    else:
+        detail = "%d / %d / %d" % (c["critical"], c["monitor"], c["info"])
+    if swap.get("total_bytes"):
+        swap_cell = '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
+            swap.get("used_pct") or 0, human_size(swap.get("used_bytes")), _pct(swap.get("used_pct")))
+    else:
+        swap_cell = '<td class="num" data-sort="-1">%s</td>' % ("none" if swap else "-")
+    return "".join((
+        '<tr class="%s">' % host["status"],
+        '<td data-sort="%s"><a href="#%s">%s</a></td>' % (_E(host["name"]), _anchor(index), _E(host["name"])),
+        '<td data-sort="%d">%s</td>' % (_STATUS_RANK[host["status"]], _badge(host["status"])),
+        '<td class="num" data-sort="%d">%s</td>' % (findings_sort, detail),
+        '<td class="num" data-sort="%s">%s</td>' % (mem.get("total_bytes") or 0, human_size(mem.get("total_bytes"))),
+        '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
+            mem.get("used_pct") if mem.get("used_pct") is not None else -1, human_size(mem.get("used_bytes")),
+            _pct(mem.get("used_pct"))),
+        '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
+            mem.get("available_pct") if mem.get("available_pct") is not None else 101,
+            human_size(mem.get("available_bytes")), _pct(mem.get("available_pct"))),
+        swap_cell,
+        '<td class="num" data-sort="%s">%s</td>' % (oom_count if oom_count is not None else -1,
+                                                    "-" if oom_count is None else oom_count),
+        '<td data-sort="%s">%s</td>' % (_E(top["name"]) if top else "", "%s[%s] %s" % (
+            _E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"])) if top else "-"),
+        '<td class="bars">%s</td>' % _bars(host),
+        "</tr>",
+    ))
+
+
+def _remedy_html(remedy):
+    parts = ['<div class="fix"><b>Fix:</b> %s' % _E(str(remedy.get("summary") or ""))]
+    if remedy.get("role"):
+        where = " Role <code>%s</code>" % _E(str(remedy["role"]))
+        if remedy.get("variable"):
+            where += ", variable <code>%s</code>" % _E(str(remedy["variable"]))
+            if remedy.get("value") is not None:
+                where += " = <code>%s</code>" % _E(json.dumps(remedy["value"], default=str))
+        parts.append(where + ".")
+    if remedy.get("module"):
+        parts.append(" Module <code>%s</code>." % _E(str(remedy["module"])))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _procs_table(rows, key, label):
+    if not rows:
+        return ""
+    out = ['<table class="procs"><thead><tr><th>%s</th><th class="num">PID</th><th>User</th>'
+           '<th class="num">RSS</th><th class="num">Swap</th><th class="num">oom_score</th></tr></thead><tbody>' % label]
+    for p in rows:
+        out.append('<tr><td title="%s">%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td>'
+                   '<td class="num">%s</td><td class="num">%s</td></tr>' % (
+                       _E(str(p.get("cmdline") or "")), _E(str(p.get("name"))), _E(str(p.get("pid"))),
+                       _E(str(p.get("user") or "")), human_size(p.get("rss_bytes")), human_size(p.get("swap_bytes")),
+                       _E(str(p.get("oom_score") if p.get("oom_score") is not None else "-"))))
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _host_details(index, host):
+    out = ['<details class="host" id="%s"%s><summary>%s%s</summary>' % (
+        _anchor(index), " open" if host["status"] in ("critical", "unknown") and index < 50 else "",
+        _E(host["name"]), _badge(host["status"]))]
+    if host["status"] == "unknown":
+        out.append('<p>No diagnosis: %s</p></details>' % _E(host["reason"] or ""))
+        return "".join(out)
+    out.append('<pre class="free">%s</pre>' % _E("\n".join(host["free_h"])))
+    oom = host["oom"] or {}
+    if oom.get("kill_count") or oom.get("recent_victims"):
+        victims = ", ".join("%s[%s] %s%s" % (_E(str(v.get("name"))), _E(str(v.get("pid"))),
+                                             human_size(v.get("rss_bytes")),
+                                             " at " + _E(str(v["logged_at"])) if v.get("logged_at") else "")
+                            for v in oom.get("recent_victims") or [])
+        out.append("<p><b>OOM kills since boot:</b> %s%s</p>" % (
+            _E(str(oom.get("kill_count"))), "; last victims: " + victims if victims else ""))
+    out.append('<div class="hostgrid"><div>')
+    if host["findings"]:
+        for severity in SEVERITIES:
+            group = [f for f in host["findings"] if f["severity"] == severity]
+            if not group:
+                continue
+            out.append('<div class="group">%s %d</div>' % (_badge(severity), len(group)))
+            for f in group:
+                out.append('<div class="finding %s"><h4>%s <code>%s</code></h4><ul>%s</ul>%s</div>' % (
+                    severity, _E(f["title"]), _E(f["id"]),
+                    "".join("<li>%s</li>" % _E(line) for line in f["evidence"]), _remedy_html(f["remedy"])))
+    else:
+        out.append("<p>No findings.</p>")
+    out.append("</div><div>")
+    out.append(_procs_table(host["top_processes"], "rss_bytes", "Top consumers"))
+    if host["top_swap"]:
+        out.append('<div style="height:8px"></div>')
+        out.append(_procs_table(host["top_swap"], "swap_bytes", "Top swap users"))
+    out.append("</div></div></details>")
+    return "".join(out)
+
+
+def _fleet_findings(summary, index_of):
+    if not summary["findings"]:
+        return "<p>No findings on any host.</p>"
+    out = []
+    for severity in SEVERITIES:
+        rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
+        if not rows:
+            continue
+        out.append('<h3 class="group">%s %d finding kinds</h3>' % (_badge(severity), len(rows)))
+        for fid, f in rows:
+            links = ", ".join('<a href="#%s">%s</a>' % (_anchor(index_of[name]), _E(name)) for name in f["hosts"][:200])
+            if len(f["hosts"]) > 200:
+                links += " and %d more" % (len(f["hosts"]) - 200)
+            out.append('<div class="finding %s"><h4>%s <code>%s</code> · %d host%s</h4>'
+                       '<div class="hosts-list">%s</div>%s</div>' % (
+                           severity, _E(f["title"]), _E(fid), len(f["hosts"]), "" if len(f["hosts"]) == 1 else "s",
+                           links, _remedy_html(f["remedy"])))
+    return "".join(out)
+
+
+def render_html(fleet):
+    summary = fleet["summary"]
+    counts = summary["status_counts"]
+    totals = summary["totals"]
+    index_of = {}
+    for index, host in enumerate(fleet["hosts"]):
+        index_of.setdefault(host["name"], index)
+    head = "".join(
+        '<th scope="col" data-key="%s"%s%s%s>%s</th>' % (
+            key, ' data-type="%s"' % kind if kind else "", ' data-first="%s"' % first if first else "",
+            ' class="num"' if kind == "num" and key not in ("status",) else "",
+            '<button type="button">%s</button>' % label if kind else label)
+        for key, label, kind, first in _COLUMNS)
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        "script-src 'unsafe-inline'; img-src data:\">",
+        "<title>%s</title>" % _E(fleet["title"]),
+        "<style>%s</style></head><body>" % _CSS,
+        "<header><h1>%s</h1><p>Generated %s · %d hosts · schema %d</p></header><main>" % (
+            _E(fleet["title"]), _E(fleet["generated_at"]), summary["hosts"], fleet["schema_version"]),
+        '<section aria-label="Verdicts"><div class="cards">',
+    ]
+    for status in STATUSES:
+        out.append('<div class="card %s"><b>%d</b>%s</div>' % (status, counts[status], status))
+    out.append('</div><p class="totals">Fleet memory %s, used %s, available %s · swap used %s of %s · '
+               '%d OOM kills since boot · findings: %d critical, %d monitor, %d info</p></section>' % (
+                   human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
+                   human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
+                   human_size(totals["swap_total_bytes"]), totals["oom_kills"], totals["findings"]["critical"],
+                   totals["findings"]["monitor"], totals["findings"]["info"]))
+    out.append('<section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2>'
+               '<div class="legend"><span><i style="background:var(--used)"></i>used</span>'
+               '<span><i style="background:var(--cache)"></i>buff/cache</span>'
+               '<span><i style="background:var(--free)"></i>free</span>'
+               '<span><i style="background:var(--swap)"></i>swap used</span>'
+               '<span>available = buff/cache (reclaimable) + free · click a column header to sort</span></div>'
+               '<p id="sort-status" class="muted" aria-live="polite" style="margin:0 0 4px"></p>'
+               '<table id="hosts"><thead><tr>%s</tr></thead><tbody>' % head)
+    out.extend(_host_row(index, host) for index, host in enumerate(fleet["hosts"]))
+    out.append("</tbody></table></section>")
+    out.append('<section aria-labelledby="h-findings"><h2 id="h-findings">Findings by severity</h2>%s</section>'
+               % _fleet_findings(summary, index_of))
+    out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2>')
+    out.extend(_host_details(index, host) for index, host in enumerate(fleet["hosts"]))
+    out.append("</section></main><script>%s</script></body></html>\n" % _JS)
+    return "".join(out)

@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file only documents the module: memops.linux.fleet_report runs as an
+# action plugin on the controller (plugins/action/fleet_report.py).
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_report
+short_description: Write the memory report of a fleet (JSON, Markdown, HTML) on the controller
+version_added: 0.1.0
+description:
+  - Reads the memops facts (C(hostvars[name].ansible_facts.memops), gathered by
+    M(memops.linux.mem_facts)) of every host in O(hosts) and writes the fleet report into the directory O(dest)
+    on the controller.
+  - C(report.json) follows a stable, versioned schema (C(schema_version) 1) documented field by field in
+    C(docs/report.md) of this collection; hosts are sorted most severe first
+    (V(critical), V(unknown), V(monitor), V(ok)).
+  - C(report.md) is the same in Markdown. C(report.html) is one self-contained page (inline CSS and
+    JavaScript, no external assets) with a sortable host table, per-host bars of used, cache, free and swap,
+    and the findings grouped by severity with their evidence and fix.
+  - A host without memops facts is reported as V(unknown), with the reason taken from O(errors), or from the
+    registered result named by O(result_var) (failed or unreachable, with its message).
+  - Files are written atomically (a temporary file in O(dest), then a rename). A file whose content would
+    differ only in the time of generation is left as it is.
+  - Host names, process names and command lines come from the managed hosts; the HTML escapes all of them.
+author:
+  - memops.linux maintainers
+extends_documentation_fragment:
+  - memops.linux._attributes
+options:
+  dest:
+    description:
+      - The directory on the controller the report files go into. Created with mode C(0755) when missing.
+      - An existing path that is not a directory is an error.
+    type: path
+    required: true
+  hosts:
+    description:
+      - Inventory names of the hosts to report on, usually C(ansible_play_hosts_all) of the play that ran
+        M(memops.linux.mem_facts), or C(groups['all']).
+    type: list
+    elements: str
+    required: true
+  formats:
+    description:
+      - Which files to write. V(json) writes C(report.json), V(markdown) C(report.md), V(html) C(report.html).
+    type: list
+    elements: str
+    choices: [json, markdown, html]
+    default: [json, markdown, html]
+  title:
+    description:
+      - The report's title, shown at the top of the Markdown and HTML.
+    type: str
+    default: Memory report
+  errors:
+    description:
+      - Why hosts have no facts, by host name, for example collected in a C(rescue) block.
+        Takes precedence over O(result_var).
+    type: dict
+    default: {}
+  result_var:
+    description:
+      - Name of the variable each host registered the M(memops.linux.mem_facts) result in. For a host
+        without facts, a failed, unreachable (with C(ignore_unreachable)) or skipped result there gives the
+        reason shown in the report.
+    type: str
+  top:
+    description:
+      - How many top consumers and top swap users per host the report keeps.
+    type: int
+    default: 5
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  check_mode:
+    support: full
+    details:
+      - Writes nothing and returns RV(changed) as it would be.
+      - The report lives on the controller; a playbook that wants it even in check mode sets C(check_mode: false) on the task.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details:
+      - Runs on the controller only; the hosts it reports on are never contacted.
+notes:
+  - Run it once, on the controller, after the hosts gathered their facts, for example in a last play on
+    C(localhost), or with C(run_once: true) and C(delegate_to: localhost).
+  - RV(summary) fits M(ansible.builtin.set_stats), for AWX workflows.
+seealso:
+  - module: memops.linux.mem_facts
+  - name: The report schema
+    description: Every field of C(report.json), and jmespath queries over it.
+    link: https://github.com/memops/linux/blob/main/docs/report.md
+"""
+
+EXAMPLES = r"""
+- name: Gather memory facts everywhere
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Gather memory facts
+      memops.linux.mem_facts:
+      register: memops_result
+      ignore_unreachable: true
+      ignore_errors: true
+
+- name: Write the fleet report on the controller
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write JSON, Markdown and HTML into ./memory-report
+      memops.linux.fleet_report:
+        dest: "{{ playbook_dir }}/memory-report"
+        hosts: "{{ groups['all'] }}"
+        result_var: memops_result
+        title: Memory report, production
+      check_mode: false
+      register: report
+
+    - name: Hand the summary to the AWX workflow
+      ansible.builtin.set_stats:
+        data:
+          memops_fleet: "{{ report.summary }}"
+
+    - name: Name the critical hosts
+      ansible.builtin.debug:
+        msg: "Critical: {{ report.summary.hosts_by_status.critical | join(', ') }}; see {{ report.files.html }}"
+
+- name: Only the JSON, for a dashboard
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write report.json
+      memops.linux.fleet_report:
+        dest: /var/lib/memops/report
+        hosts: "{{ groups['databases'] }}"
+        formats: [json]
+"""
+
+RETURN = r"""
+dest:
+  description: The report directory, absolute.
+  returned: always
+  type: str
+  sample: /home/ops/memory-report
+files:
+  description: The path of each report file asked for by O(formats), whether it changed or not.
+  returned: always
+  type: dict
+  contains:
+    json:
+      description: Path of the JSON report.
+      returned: when V(json) is in O(formats)
+      type: str
+      sample: /home/ops/memory-report/report.json
+    markdown:
+      description: Path of the Markdown report.
+      returned: when V(markdown) is in O(formats)
+      type: str
+      sample: /home/ops/memory-report/report.md
+    html:
+      description: Path of the HTML page.
+      returned: when V(html) is in O(formats)
+      type: str
+      sample: /home/ops/memory-report/report.html
+written:
+  description: The files written by this run (empty in check mode and when nothing changed).
+  returned: always
+  type: list
+  elements: str
+  sample: [/home/ops/memory-report/report.json]
+schema_version:
+  description: The schema version of C(report.json).
+  returned: always
+  type: int
+  sample: 1
+summary:
+  description:
+    - The C(summary) of the report, as in C(report.json); see C(docs/report.md).
+  returned: always
+  type: dict
+  contains:
+    hosts:
+      description: Number of hosts in the report.
+      type: int
+      returned: always
+      sample: 6
+    status:
+      description: The worst status in the fleet (V(critical), V(unknown), V(monitor), V(ok), in that order).
+      type: str
+      returned: always
+      sample: critical
+    status_counts:
+      description: Number of hosts per status.
+      type: dict
+      returned: always
+      sample: {ok: 3, monitor: 1, critical: 1, unknown: 1}
+    hosts_by_status:
+      description: Host names per status, most severe hosts first.
+      type: dict
+      returned: always
+      sample: {critical: [db1], unknown: [web3], monitor: [web2], ok: [web1, web4, localhost]}
+    findings:
+      description:
+        - One entry per finding id across the fleet, most severe first, with its worst C(severity), a C(title),
+          C(count) (findings; a host may have several of one id), the C(hosts) that have it and the C(remedy)
+          of its first host.
+      type: dict
+      returned: always
+      sample:
+        swap.exhausted:
+          severity: critical
+          title: Swap is nearly exhausted
+          count: 1
+          hosts: [db1]
+          remedy: {summary: Restart the top swap users when RAM can hold them, or add swap.,
+                   role: memops.linux.swap, variable: swap_files, value: null, module: null}
+    totals:
+      description: Sums over the hosts with facts; C(findings) counts findings per severity.
+      type: dict
+      returned: always
+      sample:
+        memory_total_bytes: 68719476736
+        memory_used_bytes: 40802189312
+        memory_available_bytes: 27917287424
+        swap_total_bytes: 8589934592
+        swap_used_bytes: 4294967296
+        oom_kills: 3
+        findings: {critical: 2, monitor: 4, info: 6}
+"""

@@ -26,9 +26,9 @@ import errno
 import os
 import re
 import stat
-import tempfile
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils import _textfile as textfile
 
 DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/60-memops.conf"
 # systemd-sysctl reads *.conf from these directories, a file name found in an
@@ -48,6 +48,14 @@ OVERCOMMIT_MEMORY = "vm.overcommit_memory"
 OVERCOMMIT_RATIO = "vm.overcommit_ratio"
 OVERCOMMIT_KBYTES = "vm.overcommit_kbytes"
 OVERCOMMIT_NEVER = 2
+OVERCOMMIT_KEYS = (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES)
+# Settings that are two views of one limit: a successful write of either makes
+# the kernel reset the other to 0 (mm/util.c, mm/page-writeback.c).
+EXCLUSIVE_PAIRS = (
+    (OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES),
+    ("vm.dirty_ratio", "vm.dirty_bytes"),
+    ("vm.dirty_background_ratio", "vm.dirty_background_bytes"),
+)
 
 _BOOLEAN_WORDS = frozenset(("yes", "no", "true", "false", "on", "off", "y", "n", "t", "f"))
 _INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]*)$")
@@ -215,10 +223,11 @@ def parse_settings(values, state="present"):
         if name in settings:
             raise InvalidName("%s is given twice (as %r and another spelling); give it once" % (name, raw_name))
         settings[name] = normalize_value(name, raw_value) if state == "present" else None
-    if OVERCOMMIT_RATIO in settings and OVERCOMMIT_KBYTES in settings and state == "present":
-        raise InvalidValue(
-            "vm.overcommit_ratio and vm.overcommit_kbytes exclude each other: the kernel resets one "
-            "to 0 whenever the other is written; set only the one you use")
+    for first, second in EXCLUSIVE_PAIRS:
+        if first in settings and second in settings and state == "present":
+            raise InvalidValue(
+                "%s and %s exclude each other: the kernel resets one to 0 whenever the other is "
+                "written; set only the one you use" % (first, second))
     return settings
 
 
@@ -239,6 +248,8 @@ class Runtime:
     def read(self, name):
         """Current kernel text of a setting. Raises UnknownKey, NotSysctl, SysctlError."""
         path = self.path(name)
+        if os.path.isdir(path):
+            raise UnknownKey("%s is a group of settings (%s is a directory), not a setting" % (name, path))
         try:
             text = self.reader.read(path)
         except procfs.AccessDenied:
@@ -250,8 +261,6 @@ class Runtime:
         except procfs.ProcfsError as exc:
             raise SysctlError("%s: %s" % (name, exc))
         if text is None:
-            if os.path.isdir(path):
-                raise UnknownKey("%s is a group of settings (%s is a directory), not a setting" % (name, path))
             if not os.path.isdir(self.root):
                 raise UnknownKey("%s: %s does not exist; proc_root must point at a mounted procfs"
                                  % (name, self.root))
@@ -269,19 +278,20 @@ class Runtime:
         """Write without reading back (see apply_settings). Raises ReadOnly, Rejected."""
         path = self.path(name)
         try:
-            fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            self._write_file(path, text.encode("ascii"))
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise _read_only_error(name, path, exc.errno)
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 raise UnknownKey("%s: %s does not exist" % (name, path))
-            raise SysctlError("%s: cannot open %s: %s" % (name, path, exc.strerror or exc))
-        try:
-            os.write(fd, text.encode("ascii"))
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise _read_only_error(name, path, exc.errno)
             raise Rejected("%s: the kernel rejected %s (%s)" % (name, text, exc.strerror or exc))
+
+    @staticmethod
+    def _write_file(path, data):
+        # one write() call: a sysctl handler parses what it gets from offset 0
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.write(fd, data)
         finally:
             os.close(fd)
 
@@ -336,8 +346,11 @@ def apply_settings(runtime, changes):
             raise type(exc)("%s%s" % (exc, _rollback_text(restored + _restore(runtime, applied))))
         if not same_value(current, desired):
             restored = _restore(runtime, [(name, before)], quiet_if_same=True) + _restore(runtime, applied)
-            raise Rejected("%s: wrote %s but the kernel holds %s, so the value was not accepted as given%s"
-                           % (name, desired, current, _rollback_text(restored)))
+            count = len(current.split())
+            hint = (" (this setting holds %d numbers; give all of them)" % count
+                    if count != len(desired.split()) else "")
+            raise Rejected("%s: wrote %s but the kernel holds %s, so the value was not accepted as given%s%s"
+                           % (name, desired, current, hint, _rollback_text(restored)))
         applied.insert(0, (name, before))
         after[name] = current
     return after
@@ -453,11 +466,6 @@ def overcommit_guard(meminfo, current, settings, force=False):
 # sysctl.d files
 
 
-def _lines(text):
-    """Lines with their endings, so that joining them gives the text back byte for byte."""
-    return re.split(r"(?<=\n)", text) if text else []
-
-
 def parse_line(line):
     """One line of a sysctl.d file -> (dotted name, value text) or None for
     comments, blank lines and lines that are not assignments."""
@@ -477,16 +485,11 @@ def parse_line(line):
 def parse_conf(text):
     """A sysctl.d file -> {dotted name: value}; the last assignment wins, as at boot."""
     settings = {}
-    for line in _lines(text or ""):
+    for line in textfile.split_lines(text or ""):
         parsed = parse_line(line)
         if parsed:
             settings[parsed[0]] = parsed[1]
     return settings
-
-
-def _line_ending(text):
-    crlf = text.count("\r\n")
-    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
 def _format_line(name, value, eol):
@@ -504,8 +507,8 @@ def edit_conf(text, settings, state="present"):
     and spelling, only its value changes; a repeated one is dropped; new names are
     appended in the order given. A missing final newline is added before appending."""
     text = text or ""
-    lines = _lines(text)
-    eol = _line_ending(text)
+    lines = textfile.split_lines(text)
+    eol = textfile.line_ending(text)
     seen = set()
     out = []
     for line in lines:
@@ -535,50 +538,28 @@ def edit_conf(text, settings, state="present"):
 
 
 def read_conf(path):
-    """Text of a sysctl file (undecodable bytes kept through surrogateescape), None if absent."""
+    """Text of a sysctl file (bytes that are not UTF-8 kept), None if absent."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise ConfigFileError("cannot read %s: %s" % (path, exc.strerror or exc))
-    return data.decode("utf-8", "surrogateescape")
+        return textfile.read_text(path)
+    except textfile.TextFileError as exc:
+        raise ConfigFileError(str(exc))
 
 
 def write_conf(path, text, replace=os.replace):
-    """Replace ``path`` (through symlinks, onto their target) with ``text``, atomically:
-    a temporary file in the same directory, fsync, mode 0644, then ``replace``
-    (os.replace, or the module's atomic_move, which also keeps SELinux labels).
-    An empty text removes the file. Raises ConfigFileError."""
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target)
-    try:
-        if not text:
-            if os.path.lexists(target):
-                os.unlink(target)
-            return
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ConfigFileError("cannot write %s: %s" % (target, exc.strerror or exc))
-    try:
+    """Replace ``path`` with ``text`` atomically, mode 0644 (see _textfile.atomic_write).
+    An empty text removes the file; a symlink is kept and its target emptied.
+    Raises ConfigFileError."""
+    if not text and not os.path.islink(path):
         try:
-            os.fchmod(fd, FILE_MODE)
-            data = text.encode("utf-8", "surrogateescape")
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        replace(temp, target)
-        os.chmod(target, FILE_MODE)
-    except OSError as exc:
-        raise ConfigFileError("cannot write %s: %s; the file was left as it was" % (target, exc.strerror or exc))
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+            if os.path.lexists(path):
+                os.unlink(path)
+        except OSError as exc:
+            raise ConfigFileError("cannot remove %s: %s" % (path, exc.strerror or exc))
+        return
+    try:
+        textfile.atomic_write(path, text, mode=FILE_MODE, replace=replace)
+    except textfile.TextFileError as exc:
+        raise ConfigFileError(str(exc))
 
 
 # ---------------------------------------------------------------------------
@@ -695,22 +676,26 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
     for name, _, _ in changes:
         runtime.writable(name)
 
+    changed_names = [name for name, _, _ in changes]
     guard = None
-    if any(name in settings for name, _, _ in changes
-           if name in (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES)):
-        current = {}
-        for name in (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES):
-            text = before[name] if name in before else runtime.read(name)
-            current[name] = int(text)
+    if any(name in OVERCOMMIT_KEYS for name in changed_names):
+        current = {name: int(before[name] if name in before else runtime.read(name)) for name in OVERCOMMIT_KEYS}
         meminfo = procfs.parse_meminfo(runtime.reader.proc("meminfo") or "")
         guard = overcommit_guard(meminfo, current, settings, force=force)
         if guard and guard["forced"]:
             warnings.append(
                 "vm.overcommit_memory=2 forced although CommitLimit (%d bytes) is below Committed_AS (%d bytes): "
                 "fork() and allocations may fail with ENOMEM" % (guard["commit_limit_bytes"], guard["committed_as_bytes"]))
-        for name, other in ((OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES), (OVERCOMMIT_KBYTES, OVERCOMMIT_RATIO)):
-            if any(c[0] == name for c in changes) and current[other]:
-                warnings.append("writing %s makes the kernel reset %s (now %d) to 0" % (name, other, current[other]))
+    for pair in EXCLUSIVE_PAIRS:
+        for name, other in (pair, pair[::-1]):
+            if name in changed_names:
+                try:
+                    other_text = runtime.read(other)
+                except SysctlError:
+                    continue
+                if not same_value(other_text, "0"):
+                    warnings.append("writing %s makes the kernel reset %s (now %s) to 0"
+                                    % (name, other, other_text))
 
     file_before = read_conf(sysctl_file)
     touch_file = persist or not present
@@ -754,10 +739,11 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
         overrides, notes = find_overrides(sysctl_file, settings, sysctl_dirs)
         warnings.extend(notes)
         for item in overrides:
-            warnings.append(
-                "%s = %s in %s is overridden at boot: %s is read later and sets %s; remove it there, or "
-                "give sysctl_file a name that sorts after it" % (item["key"], settings[item["key"]], sysctl_file,
-                                                                  item["file"], item["value"]))
+            fix = "remove the setting there"
+            if item["file"].endswith(".conf") and item["file"] not in sysctl_dirs:
+                fix += ", or give sysctl_file a name that sorts after %s" % os.path.basename(item["file"])
+            warnings.append("%s = %s in %s is overridden at boot: %s is read later and sets %s; %s"
+                            % (item["key"], settings[item["key"]], sysctl_file, item["file"], item["value"], fix))
 
     return {
         "changed": bool(changes) or file_changed,

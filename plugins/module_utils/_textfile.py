@@ -1,0 +1,113 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Configuration files edited a line at a time, written atomically.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). Text is decoded with ``surrogateescape``,
+so bytes that are not UTF-8 survive a read, edit and write unchanged; lines
+keep their own endings (LF or CRLF); files are replaced through a temporary
+file in the same directory and a rename, so a reader sees the old file or the
+new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import tempfile
+
+_ENCODING = "utf-8"
+_ERRORS = "surrogateescape"
+
+
+class TextFileError(Exception):
+    """A file could not be read or written."""
+
+
+def decode(data):
+    return data.decode(_ENCODING, _ERRORS)
+
+
+def encode(text):
+    return text.encode(_ENCODING, _ERRORS)
+
+
+def read_text(path):
+    """The text of ``path``, or None when it does not exist."""
+    try:
+        with open(path, "rb") as handle:
+            return decode(handle.read())
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise TextFileError("cannot read %s: %s" % (path, exc.strerror or exc))
+
+
+def split_lines(text):
+    """Lines with their endings; joining them gives the text back byte for byte.
+    Splits on '\\n' only: a lone '\\r' or form feed stays inside its line."""
+    return re.split(r"(?<=\n)", text) if text else []
+
+
+def line_ending(text):
+    """The ending new lines should get: CRLF when most lines of ``text`` have it."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def atomic_write(path, text, mode=None, replace=os.replace):
+    """Replace ``path`` with ``text`` atomically.
+
+    A symlink is followed and its target replaced. The directory is created
+    (0755) when missing. The temporary file gets ``mode``, or when None the old
+    file's mode and owner (0644 for a new file), is synced, then ``replace(tmp,
+    target)`` renames it into place (a module passes ``AnsibleModule.atomic_move``,
+    which also keeps SELinux labels) and the directory is synced. The temporary
+    file never outlives a failure. Raises TextFileError."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    temp = None
+    try:
+        try:
+            current = os.stat(target)
+        except FileNotFoundError:
+            current = None
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp", dir=directory)
+        try:
+            if mode is not None or current is None:
+                os.fchmod(fd, 0o644 if mode is None else mode)
+            else:
+                os.fchmod(fd, current.st_mode & 0o7777)
+                os.fchown(fd, current.st_uid, current.st_gid)
+            data = encode(text)
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        replace(temp, target)
+        temp = None
+        if mode is not None:
+            os.chmod(target, mode)  # atomic_move copies the old file's mode onto the new one
+        _sync_directory(directory)
+    except Exception as exc:  # atomic_move raises plain Exception on newer ansible-core
+        raise TextFileError("cannot write %s: %s; the file was left as it was"
+                            % (target, getattr(exc, "strerror", None) or exc))
+    finally:
+        if temp is not None and os.path.lexists(temp):
+            os.unlink(temp)
+    return target
+
+
+def _sync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

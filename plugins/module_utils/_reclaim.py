@@ -1,0 +1,91 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The guide's emergency levers: drop caches, compact memory, cycle swap.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). The plans are pure functions of meminfo
+and /proc/swaps so that the guards are tested without touching a kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+
+
+class ReclaimError(procfs.ProcfsError):
+    """The action is refused or the kernel would not take it."""
+
+
+def memory_snapshot(reader):
+    """The numbers an operator compares before and after a reclaim."""
+    text = reader.proc("meminfo")
+    if not text:
+        raise ReclaimError("%s is not readable; proc_root must point at a mounted procfs"
+                           % reader.proc_path("meminfo"))
+    mi = procfs.parse_meminfo(text)
+    swap_total = mi.get("SwapTotal", 0)
+    swap_free = min(mi.get("SwapFree", 0), swap_total)
+    return {
+        "free_bytes": mi.get("MemFree", 0),
+        "available_bytes": mi.get("MemAvailable", mi.get("MemFree", 0)),
+        "cached_bytes": mi.get("Cached", 0),
+        "buffers_bytes": mi.get("Buffers", 0),
+        "slab_reclaimable_bytes": mi.get("SReclaimable", 0),
+        "swap_used_bytes": swap_total - swap_free,
+        "swap_cached_bytes": mi.get("SwapCached", 0),
+    }
+
+
+def largest_free_orders(reader):
+    """{'node/zone': largest free order} from buddyinfo (compaction raises them)."""
+    text = reader.proc("buddyinfo") or ""
+    return {"%d/%s" % (z["node"], z["zone"]): z["largest_free_order"] for z in procfs.parse_buddyinfo(text)}
+
+
+def swap_cycle_plan(snapshot, devices, min_available):
+    """Whether RAM can take back every swapped-out page and still keep
+    ``min_available`` bytes available. Pages in the swap cache are already in
+    RAM, so they do not count."""
+    must_move = max(snapshot["swap_used_bytes"] - snapshot["swap_cached_bytes"], 0)
+    left = snapshot["available_bytes"] - must_move
+    plan = {
+        "devices": [d["path"] for d in devices],
+        "swap_to_move_bytes": must_move,
+        "available_bytes": snapshot["available_bytes"],
+        "available_after_bytes": left,
+        "min_available_bytes": min_available,
+        "needed": bool(devices) and snapshot["swap_used_bytes"] > 0,
+        "allowed": left >= min_available,
+    }
+    return plan
+
+
+def write_knob(reader, name, value):
+    """Write an action knob below proc_root/sys/vm; permission problems are
+    reported as what they are: the host does not allow it."""
+    path = reader.proc_path("sys", "vm", name)
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as exc:
+        raise ReclaimError(_denied(path, exc))
+    try:
+        os.write(fd, str(value).encode("ascii"))
+    except OSError as exc:
+        raise ReclaimError(_denied(path, exc))
+    finally:
+        os.close(fd)
+
+
+def _denied(path, exc):
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ("%s is read-only here (%s): this host or container does not allow reclaiming memory; "
+                "run the task on the host itself, as root" % (path, exc.strerror))
+    if exc.errno == errno.ENOENT:
+        return "%s does not exist: this kernel does not offer it" % path
+    return "%s: %s" % (path, exc.strerror or exc)

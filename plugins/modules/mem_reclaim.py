@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mem_reclaim
+short_description: Reclaim memory now - drop caches, compact, or bring swapped pages back into RAM
+version_added: 0.1.0
+description:
+  - The emergency levers of a memory incident, with the guards an operator applies by hand.
+  - V(drop_caches) flushes dirty pages (C(sync)) and then writes O(level) to C(/proc/sys/vm/drop_caches).
+  - V(compact) writes to C(/proc/sys/vm/compact_memory) so that free memory forms larger blocks again.
+  - V(swap_cycle) turns each active swap area off and on again, one at a time, which moves swapped-out pages
+    back into RAM. It runs only when RAM can take every swapped page and still keep O(min_available) available;
+    otherwise it fails without touching anything.
+  - Returns memory before and after and the bytes freed.
+author:
+  - memops.linux maintainers
+extends_documentation_fragment:
+  - memops.linux._attributes
+  - memops.linux._attributes.LINUX
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports what would happen, including whether the O(min_available) guard allows V(swap_cycle), and changes nothing.
+  diff_mode:
+    support: none
+options:
+  action:
+    description:
+      - What to reclaim.
+    type: str
+    required: true
+    choices: [drop_caches, compact, swap_cycle]
+  level:
+    description:
+      - For V(drop_caches). V(1) page cache, V(2) reclaimable slab (dentries and inodes), V(3) both.
+    type: int
+    choices: [1, 2, 3]
+    default: 3
+  min_available:
+    description:
+      - For V(swap_cycle), how much memory must still be available after every swapped page is back in RAM.
+      - A size such as V(512M), V(1G), V(1.5GiB) or a number of bytes.
+    type: str
+    default: 256M
+  proc_root:
+    description:
+      - Where procfs is mounted.
+    type: path
+    default: /proc
+notes:
+  - V(drop_caches) and V(compact) are actions, not states, and report C(changed) every time they run, as a command does.
+    V(swap_cycle) reports C(changed) only when there was swap in use to bring back.
+  - Dropping caches costs I/O later, when the data is read again; it is relief, not a fix.
+seealso:
+  - name: Documentation for /proc/sys/vm
+    description: drop_caches and compact_memory.
+    link: https://docs.kernel.org/admin-guide/sysctl/vm.html
+"""
+
+EXAMPLES = r"""
+- name: Drop page cache, dentries and inodes
+  memops.linux.mem_reclaim:
+    action: drop_caches
+    level: 3
+
+- name: Compact memory before starting a service that needs huge pages
+  memops.linux.mem_reclaim:
+    action: compact
+
+- name: Bring swapped pages back into RAM when at least 1 GiB stays available
+  memops.linux.mem_reclaim:
+    action: swap_cycle
+    min_available: 1G
+  register: cycled
+
+- name: Show what moved
+  ansible.builtin.debug:
+    msg: "{{ cycled.plan.swap_to_move_bytes | human_readable }} moved back into RAM"
+"""
+
+RETURN = r"""
+action:
+  description: The action that ran (or would run in check mode).
+  returned: always
+  type: str
+  sample: drop_caches
+before:
+  description: Memory before the action, in bytes.
+  returned: always
+  type: dict
+  sample: {free_bytes: 1073741824, available_bytes: 3221225472, cached_bytes: 2147483648, buffers_bytes: 10485760,
+           slab_reclaimable_bytes: 209715200, swap_used_bytes: 0, swap_cached_bytes: 0}
+after:
+  description: Memory after the action, in bytes, with the same keys as RV(before). Equal to RV(before) in check mode.
+  returned: always
+  type: dict
+  sample: {free_bytes: 3221225472, available_bytes: 3300000000, cached_bytes: 52428800, buffers_bytes: 1048576,
+           slab_reclaimable_bytes: 20971520, swap_used_bytes: 0, swap_cached_bytes: 0}
+freed_bytes:
+  description: How much free memory grew (never negative). For V(swap_cycle) free memory shrinks; see RV(plan).
+  returned: always
+  type: int
+  sample: 2147483648
+largest_free_order:
+  description: For V(compact), the largest free block order per C(node/zone) before and after.
+  returned: when action is compact
+  type: dict
+  sample: {before: {"0/Normal": 3}, after: {"0/Normal": 10}}
+plan:
+  description:
+    - For V(swap_cycle), the guard's numbers - C(devices), C(swap_to_move_bytes) (swapped pages not already in the
+      swap cache), C(available_bytes), C(available_after_bytes), C(min_available_bytes), C(needed), C(allowed).
+  returned: when action is swap_cycle
+  type: dict
+  sample: {devices: [/swapfile], swap_to_move_bytes: 536870912, available_bytes: 4294967296,
+           available_after_bytes: 3758096384, min_available_bytes: 268435456, needed: true, allowed: true}
+msg:
+  description: What happened, in a sentence.
+  returned: always
+  type: str
+  sample: Dropped page cache and reclaimable slab (level 3); 2.0 GiB freed.
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.module_utils import _reclaim
+from ansible_collections.memops.linux.plugins.module_utils import _units
+
+LEVELS = {1: "page cache", 2: "reclaimable slab (dentries and inodes)", 3: "page cache and reclaimable slab"}
+
+
+def _swap_devices(reader):
+    return _procfs.parse_swaps(reader.proc("swaps") or "")
+
+
+def _cycle_swap(module, reader, min_available):
+    before = _reclaim.memory_snapshot(reader)
+    plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available)
+    if not plan["needed"]:
+        return False, plan, "No swap is in use; nothing to bring back."
+    if not plan["allowed"]:
+        module.fail_json(
+            msg="mem_reclaim: refusing swap_cycle: %d bytes must move back into RAM and %d bytes are available, "
+                "which would leave %d bytes, below min_available (%d); free memory first or lower min_available"
+                % (plan["swap_to_move_bytes"], plan["available_bytes"], plan["available_after_bytes"],
+                   min_available), action="swap_cycle", plan=plan, before=before, after=before, freed_bytes=0)
+    if module.check_mode:
+        return True, plan, "Would cycle %d swap area(s)." % len(plan["devices"])
+    for device in _swap_devices(reader):
+        # re-check before each area: the previous one took memory
+        current = _reclaim.swap_cycle_plan(_reclaim.memory_snapshot(reader), [device], min_available)
+        if not current["allowed"]:
+            module.fail_json(msg="mem_reclaim: stopped before %s: RAM can no longer take its pages with "
+                                 "min_available left; areas cycled so far are back on" % device["path"], plan=plan)
+        rc, out, err = module.run_command(["swapoff", device["path"]])
+        if rc != 0:
+            module.fail_json(msg="mem_reclaim: swapoff %s failed (%s); it is still active" % (
+                device["path"], (err or out).strip()), plan=plan)
+        command = ["swapon", device["path"]]
+        if device["priority"] >= 0:
+            command[1:1] = ["--priority", str(device["priority"])]
+        rc, out, err = module.run_command(command)
+        if rc != 0:
+            module.fail_json(msg="mem_reclaim: %s was turned off but swapon failed (%s); turn it on again with "
+                                 "'%s'" % (device["path"], (err or out).strip(), " ".join(command)), plan=plan)
+    return True, plan, "Cycled %d swap area(s); %d bytes moved back into RAM." % (
+        len(plan["devices"]), plan["swap_to_move_bytes"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "required": True, "choices": ["drop_caches", "compact", "swap_cycle"]},
+            "level": {"type": "int", "default": 3, "choices": [1, 2, 3]},
+            "min_available": {"type": "str", "default": "256M"},
+            "proc_root": {"type": "path", "default": "/proc"},
+        },
+        supports_check_mode=True,
+    )
+    action = module.params["action"]
+    reader = _procfs.Reader(module.params["proc_root"])
+    try:
+        min_available = _units.parse_size(module.params["min_available"], name="min_available", allow_zero=True)
+    except _units.SizeError as exc:
+        module.fail_json(msg="mem_reclaim: %s" % exc)
+    result = {"action": action}
+    try:
+        before = _reclaim.memory_snapshot(reader)
+        if action == "drop_caches":
+            level = module.params["level"]
+            changed = True
+            if not module.check_mode:
+                os.sync()
+                _reclaim.write_knob(reader, "drop_caches", level)
+            msg = "%s %s (level %d)." % ("Would drop" if module.check_mode else "Dropped", LEVELS[level], level)
+        elif action == "compact":
+            orders_before = _reclaim.largest_free_orders(reader)
+            changed = True
+            if not module.check_mode:
+                _reclaim.write_knob(reader, "compact_memory", 1)
+            result["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
+            msg = "Would compact memory." if module.check_mode else "Compacted memory."
+        else:
+            changed, result["plan"], msg = _cycle_swap(module, reader, min_available)
+        after = before if module.check_mode else _reclaim.memory_snapshot(reader)
+    except _procfs.ProcfsError as exc:
+        module.fail_json(msg="mem_reclaim: %s" % exc, **result)
+    result.update(before=before, after=after, freed_bytes=max(after["free_bytes"] - before["free_bytes"], 0))
+    module.exit_json(changed=changed, msg=msg, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -121,7 +121,9 @@ run_diagnose() {
     local default_inventory=()
     if [[ "$inventory_given" == 0 ]]; then
         mkdir -p "$MEMOPS_WORK"
-        printf '%s\n' 'localhost ansible_connection=local ansible_python_interpreter=auto_silent' \
+        # The controller's own interpreter: discovery may pick a pyenv shim
+        # that does not run.
+        printf '%s\n' 'localhost ansible_connection=local ansible_python_interpreter="{{ ansible_playbook_python }}"' \
             >"$MEMOPS_WORK/localhost.ini"
         default_inventory=(-i "$MEMOPS_WORK/localhost.ini")
     fi

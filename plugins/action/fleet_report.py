@@ -24,7 +24,7 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
     "hosts": {"type": "list", "elements": "str", "required": True},
     "formats": {"type": "list", "elements": "str", "choices": list(FORMATS), "default": list(FORMATS)},
-    "title": {"type": "str"},
+    "title": {"type": "str", "default": _report.DEFAULT_TITLE},
     "errors": {"type": "dict", "default": {}},
     "result_var": {"type": "str"},
     "top": {"type": "int", "default": 5},
@@ -118,7 +118,7 @@ class ActionModule(ActionBase):
             host = hostvars[name]
             facts = (host.get("ansible_facts") or {}).get("memops")
             if facts:
-                hosts_facts[name] = _plain(facts)
+                hosts_facts[name] = _plain(_report.report_input(facts, args["top"]))
                 continue
             hosts_facts[name] = None
             if args["result_var"] and name not in errors:

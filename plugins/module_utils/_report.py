@@ -18,6 +18,7 @@ from managed hosts and are treated as untrusted: the HTML escapes every one.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import html
 import json
 import re
@@ -37,6 +38,16 @@ NO_FACTS_REASON = "no memops facts: mem_facts did not run on this host or the ho
 _PROCESS_KEYS = ("pid", "name", "user", "cmdline", "rss_bytes", "pss_bytes", "swap_bytes", "mem_pct",
                  "oom_score", "oom_score_adj")
 _VICTIM_KEYS = ("pid", "name", "uid", "rss_bytes", "oom_score_adj")
+_MEMORY_KEYS = ("total_bytes", "used_bytes", "free_bytes", "shared_bytes", "buff_cache_bytes", "available_bytes",
+                "available_pct", "used_pct")
+_SWAP_KEYS = ("total_bytes", "used_bytes", "free_bytes", "used_pct")
+
+
+# fleet-wide titles for findings whose title names one host's process
+_FLEET_TITLES = {
+    "leak.suspect": "Processes grow steadily (leak suspects)",
+    "tuning.heap_unbounded": "Runtimes run without a heap limit",
+}
 
 
 class ReportError(ValueError):
@@ -100,16 +111,14 @@ def _host_memory(facts):
     mem = facts.get("memory")
     if not isinstance(mem, dict) or not mem:
         return None
-    return {key: _number(mem.get(key)) for key in (
-        "total_bytes", "used_bytes", "free_bytes", "shared_bytes", "buff_cache_bytes", "available_bytes",
-        "available_pct", "used_pct")}
+    return {key: _number(mem.get(key)) for key in _MEMORY_KEYS}
 
 
 def _host_swap(facts):
     swap = facts.get("swap")
     if not isinstance(swap, dict) or not swap:
         return None
-    out = {key: _number(swap.get(key)) for key in ("total_bytes", "used_bytes", "free_bytes", "used_pct")}
+    out = {key: _number(swap.get(key)) for key in _SWAP_KEYS}
     out["devices"] = len(swap.get("devices") or [])
     return out
 
@@ -164,6 +173,33 @@ def _host_findings(health):
         })
     findings.sort(key=lambda f: _SEVERITY_RANK[f["severity"]])
     return findings
+
+
+def report_input(facts, top=5):
+    """The part of a host's memops facts the report reads.
+
+    A host's full facts weigh some 100 KB in memory (meminfo, tunables, every top list); a caller holding
+    thousands of hosts passes this instead.
+    """
+    if not isinstance(facts, dict):
+        return facts
+    out = {"health": facts.get("health"), "uptime_seconds": facts.get("uptime_seconds")}
+    mem = facts.get("memory")
+    if isinstance(mem, dict):
+        out["memory"] = {key: mem.get(key) for key in _MEMORY_KEYS}
+    swap = facts.get("swap")
+    if isinstance(swap, dict):
+        out["swap"] = {key: swap.get(key) for key in _SWAP_KEYS}
+        out["swap"]["devices"] = list(swap.get("devices") or [])
+    oom = facts.get("oom")
+    if isinstance(oom, dict):
+        out["oom"] = {"kill_count": oom.get("kill_count"), "events": list(oom.get("events") or [])[-5:],
+                      "recent_events": list(oom.get("recent_events") or [])}
+    procs = facts.get("processes")
+    if isinstance(procs, dict):
+        out["processes"] = {"top_rss": list(procs.get("top_rss") or [])[:top],
+                            "top_swap": list(procs.get("top_swap") or [])[:top]}
+    return out
 
 
 def _unknown_host(name, reason):
@@ -229,10 +265,13 @@ def _summary(hosts):
             entry = findings.get(finding["id"])
             if entry is None:
                 entry = findings[finding["id"]] = {
-                    "severity": finding["severity"], "title": finding["title"], "count": 0, "hosts": [],
-                    "remedy": finding["remedy"]}
-            elif _SEVERITY_RANK[finding["severity"]] < _SEVERITY_RANK[entry["severity"]]:
-                entry["severity"] = finding["severity"]
+                    "severity": finding["severity"], "title": _FLEET_TITLES.get(finding["id"], finding["title"]),
+                    "count": 0, "hosts": [], "remedy": dict(finding["remedy"])}
+            else:
+                if _SEVERITY_RANK[finding["severity"]] < _SEVERITY_RANK[entry["severity"]]:
+                    entry["severity"] = finding["severity"]
+                if entry["remedy"]["value"] != finding["remedy"]["value"]:
+                    entry["remedy"]["value"] = None  # hosts need different values: each host's remedy says
             entry["count"] += 1
             if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
                 entry["hosts"].append(host["name"])
@@ -295,6 +334,68 @@ def same_report(old_text, new_text):
 def render_json(fleet):
     """The fleet document as JSON text (sorted keys off: the schema's order reads best)."""
     return json.dumps(fleet, indent=1, ensure_ascii=False, default=str) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# queries over a fleet document (the filter plugins)
+
+PROCESS_SORT_KEYS = ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score")
+
+
+def _hosts_of(fleet):
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("hosts"), list):
+        raise ReportError("expected a fleet report (the content of report.json, schema_version %d), got %s"
+                          % (SCHEMA_VERSION, type(fleet).__name__))
+    if fleet.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError("fleet report has schema_version %r; this collection reads %d"
+                          % (fleet.get("schema_version"), SCHEMA_VERSION))
+    return fleet["hosts"]
+
+
+def top_processes(fleet, key="rss_bytes", n=10):
+    """The n processes with the largest key across all hosts, each with its ``host``.
+
+    Reads each host's top consumers and top swap users (a process in both counts once).
+    """
+    if key not in PROCESS_SORT_KEYS:
+        raise ReportError("top_processes: key must be one of %s, got %r" % (", ".join(PROCESS_SORT_KEYS), key))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ReportError("top_processes: n must be a whole number, 0 or more, got %r" % (n,))
+    rows = []
+    for host in _hosts_of(fleet):
+        seen = set()
+        for proc in (host.get("top_processes") or []) + (host.get("top_swap") or []):
+            if proc.get("pid") in seen or not isinstance(proc.get(key), (int, float)):
+                continue
+            seen.add(proc.get("pid"))
+            row = dict(proc)
+            row["host"] = host["name"]
+            rows.append(row)
+    rows.sort(key=lambda r: (-r[key], r["host"], r.get("pid") or 0))
+    return rows[:n]
+
+
+def host_findings(fleet, finding_id="*", severity=None):
+    """Findings across the fleet whose id matches finding_id (a name or glob), each with its ``host``."""
+    if severity is not None and severity not in SEVERITIES:
+        raise ReportError("severity must be one of %s, got %r" % (", ".join(SEVERITIES), severity))
+    rows = []
+    for host in _hosts_of(fleet):
+        for finding in host.get("findings") or []:
+            if fnmatch.fnmatchcase(finding["id"], finding_id) and severity in (None, finding["severity"]):
+                row = dict(finding)
+                row["host"] = host["name"]
+                rows.append(row)
+    return rows
+
+
+def hosts_with_finding(fleet, finding_id, severity=None):
+    """Names of the hosts with a finding whose id matches finding_id (a name or glob), most severe host first."""
+    names = []
+    for row in host_findings(fleet, finding_id, severity):
+        if not names or names[-1] != row["host"]:
+            names.append(row["host"])
+    return names
 
 
 # ---------------------------------------------------------------------------
@@ -444,11 +545,11 @@ th button::after{content:"\\2195";color:#9aa1ad;font-weight:400}
 th[aria-sort=ascending] button::after{content:"\\2191";color:#1b1e24}
 th[aria-sort=descending] button::after{content:"\\2193";color:#1b1e24}
 tbody tr:hover{background:#f8fafc}
-tr.critical td:first-child{box-shadow:inset 4px 0 var(--crit)}tr.monitor td:first-child{box-shadow:inset 4px 0 var(--mon)}
-tr.unknown td:first-child{box-shadow:inset 4px 0 var(--unk)}tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
+tr.critical>:first-child{box-shadow:inset 4px 0 var(--crit)}tr.monitor>:first-child{box-shadow:inset 4px 0 var(--mon)}
+tr.unknown>:first-child{box-shadow:inset 4px 0 var(--unk)}tr.ok>:first-child{box-shadow:inset 4px 0 var(--ok)}
 a{color:#1d4ed8}
 .free{font:12px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;margin:0;color:#333}
-.bars{min-width:220px}
+.bars{min-width:150px;width:12%}
 .bar{display:flex;height:12px;border-radius:3px;overflow:hidden;background:var(--free);margin:2px 0}
 .bar span{display:block;height:100%}
 .bar .used{background:var(--used)}.bar .cache{background:var(--cache)}.bar .free{background:var(--free)}
@@ -471,6 +572,16 @@ details.host>summary .badge{margin-left:6px}
 @media (max-width:900px){.hostgrid{grid-template-columns:1fr}}
 .procs td,.procs th{font-size:12px;padding:3px 6px}
 .hosts-list{max-height:6em;overflow:auto}
+#hosts td,#hosts th{white-space:nowrap;font-size:13px;padding:5px 6px}
+.scroll{overflow-x:auto}
+#hosts tbody th{font-weight:600}
+#hosts small{color:var(--muted);font-size:11px}
+.pct{color:var(--muted);font-size:12px}.pct.low{color:var(--crit);font-weight:700}
+#hosts td.findings{max-width:260px;white-space:normal;line-height:1.3}
+td.findings .first{margin-left:2px;color:#333}
+.reason{color:var(--unk);white-space:normal;display:inline-block;max-width:250px;font-size:12px}
+.pill{display:inline-block;min-width:20px;text-align:center;border-radius:9px;padding:0 6px;margin-right:3px;font-size:12px;font-weight:700}
+.pill.critical{background:var(--crit);color:#fff}.pill.monitor{background:#e0a100;color:#1b1e24}.pill.info{background:var(--info-bg);color:var(--info)}
 """
 
 _JS = """
@@ -566,55 +677,69 @@ def _bars(host):
     return "".join(out)
 
 
-# (key, label, type, first direction): the host table's columns
+# (key, label, type, first direction): the host table's columns; the Mem columns are free -h's
 _COLUMNS = (
     ("host", "Host", "text", "ascending"),
     ("status", "Status", "num", "ascending"),
     ("findings", "Findings", "num", "descending"),
-    ("total", "RAM", "num", "descending"),
+    ("total", "Total", "num", "descending"),
     ("used", "Used", "num", "descending"),
+    ("free", "Free", "num", "ascending"),
+    ("cache", "Buff/cache", "num", "descending"),
     ("available", "Available", "num", "ascending"),
     ("swap", "Swap used", "num", "descending"),
+    ("bars", "Memory · swap", None, None),
     ("oom", "OOM kills", "num", "descending"),
     ("top", "Top consumer", "text", "ascending"),
-    ("bars", "Used / cache / free · swap", None, None),
 )
+
+
+def _num_cell(sort_value, text, extra=""):
+    return '<td class="num" data-sort="%s">%s%s</td>' % (sort_value, text, extra)
+
+
+def _findings_cell(host):
+    c = host["counts"]
+    if host["status"] == "unknown":
+        return '<td class="findings" data-sort="-1"><span class="reason">%s</span></td>' % _E(host["reason"] or "")
+    pills = "".join('<span class="pill %s" title="%d %s">%d</span>' % (s, c[s], s, c[s]) for s in SEVERITIES if c[s])
+    first = next((f for f in host["findings"] if f["severity"] != "info"), None)
+    title = '<span class="first" title="%s">%s</span>' % (_E(first["title"]), _E(first["title"])) if first else ""
+    return '<td class="findings" data-sort="%d">%s%s</td>' % (
+        c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"], pills or '<span class="muted">none</span>', title)
 
 
 def _host_row(index, host):
     mem = host["memory"] or {}
     swap = host["swap"] or {}
-    c = host["counts"]
     top = host["top_processes"][0] if host["top_processes"] else None
     oom_count = (host["oom"] or {}).get("kill_count")
-    findings_sort = c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"]
-    if host["status"] == "unknown":
-        detail = '<span class="muted">%s</span>' % _E(host["reason"] or "")
-    else:
-        detail = "%d / %d / %d" % (c["critical"], c["monitor"], c["info"])
     if swap.get("total_bytes"):
-        swap_cell = '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
-            swap.get("used_pct") or 0, human_size(swap.get("used_bytes")), _pct(swap.get("used_pct")))
+        swap_cell = _num_cell(swap.get("used_pct") or 0, '<span title="of %s">%s</span>' % (
+            human_size(swap["total_bytes"]), human_size(swap.get("used_bytes"))),
+            ' <span class="pct">%s</span>' % _pct(swap.get("used_pct")))
     else:
-        swap_cell = '<td class="num" data-sort="-1">%s</td>' % ("none" if swap else "-")
+        swap_cell = _num_cell(-1, "none" if swap else "-")
+    available_pct = mem.get("available_pct")
+    low = ' class="pct low"' if available_pct is not None and host["counts"]["critical"] and available_pct < 10 else \
+        ' class="pct"'
     return "".join((
         '<tr class="%s">' % host["status"],
-        '<td data-sort="%s"><a href="#%s">%s</a></td>' % (_E(host["name"]), _anchor(index), _E(host["name"])),
+        '<th scope="row" data-sort="%s"><a href="#%s">%s</a></th>' % (_E(host["name"]), _anchor(index),
+                                                                       _E(host["name"])),
         '<td data-sort="%d">%s</td>' % (_STATUS_RANK[host["status"]], _badge(host["status"])),
-        '<td class="num" data-sort="%d">%s</td>' % (findings_sort, detail),
-        '<td class="num" data-sort="%s">%s</td>' % (mem.get("total_bytes") or 0, human_size(mem.get("total_bytes"))),
-        '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
-            mem.get("used_pct") if mem.get("used_pct") is not None else -1, human_size(mem.get("used_bytes")),
-            _pct(mem.get("used_pct"))),
-        '<td class="num" data-sort="%s">%s <span class="muted">%s</span></td>' % (
-            mem.get("available_pct") if mem.get("available_pct") is not None else 101,
-            human_size(mem.get("available_bytes")), _pct(mem.get("available_pct"))),
+        _findings_cell(host),
+        _num_cell(mem.get("total_bytes") or 0, human_size(mem.get("total_bytes"))),
+        _num_cell(mem.get("used_bytes") or 0, human_size(mem.get("used_bytes"))),
+        _num_cell(mem.get("free_bytes") or 0, human_size(mem.get("free_bytes"))),
+        _num_cell(mem.get("buff_cache_bytes") or 0, human_size(mem.get("buff_cache_bytes"))),
+        _num_cell(available_pct if available_pct is not None else 101, human_size(mem.get("available_bytes")),
+                  ' <span%s>%s</span>' % (low, _pct(available_pct)) if mem else ""),
         swap_cell,
-        '<td class="num" data-sort="%s">%s</td>' % (oom_count if oom_count is not None else -1,
-                                                    "-" if oom_count is None else oom_count),
-        '<td data-sort="%s">%s</td>' % (_E(top["name"]) if top else "", "%s[%s] %s" % (
-            _E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"])) if top else "-"),
         '<td class="bars">%s</td>' % _bars(host),
+        _num_cell(oom_count if oom_count is not None else -1, "-" if oom_count is None else oom_count),
+        '<td data-sort="%s">%s</td>' % (_E(top["name"]) if top else "", "%s<small>[%s]</small> %s" % (
+            _E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"])) if top else "-"),
         "</tr>",
     ))
 
@@ -717,7 +842,7 @@ def render_html(fleet):
     head = "".join(
         '<th scope="col" data-key="%s"%s%s%s>%s</th>' % (
             key, ' data-type="%s"' % kind if kind else "", ' data-first="%s"' % first if first else "",
-            ' class="num"' if kind == "num" and key not in ("status",) else "",
+            ' class="num"' if key in ("total", "used", "free", "cache", "available", "swap", "oom") else "",
             '<button type="button">%s</button>' % label if kind else label)
         for key, label, kind, first in _COLUMNS)
     out = [
@@ -747,9 +872,9 @@ def render_html(fleet):
                '<span><i style="background:var(--swap)"></i>swap used</span>'
                '<span>available = buff/cache (reclaimable) + free · click a column header to sort</span></div>'
                '<p id="sort-status" class="muted" aria-live="polite" style="margin:0 0 4px"></p>'
-               '<table id="hosts"><thead><tr>%s</tr></thead><tbody>' % head)
+               '<div class="scroll"><table id="hosts"><thead><tr>%s</tr></thead><tbody>' % head)
     out.extend(_host_row(index, host) for index, host in enumerate(fleet["hosts"]))
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table></div></section>")
     out.append('<section aria-labelledby="h-findings"><h2 id="h-findings">Findings by severity</h2>%s</section>'
                % _fleet_findings(summary, index_of))
     out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2>')

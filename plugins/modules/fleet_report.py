@@ -82,7 +82,7 @@ attributes:
     support: full
     details:
       - Writes nothing and returns RV(changed) as it would be.
-      - The report lives on the controller; a playbook that wants it even in check mode sets C(check_mode: false) on the task.
+      - "The report lives on the controller; a playbook that wants it even in check mode sets C(check_mode: false) on the task."
   diff_mode:
     support: none
   platform:
@@ -91,8 +91,8 @@ attributes:
     details:
       - Runs on the controller only; the hosts it reports on are never contacted.
 notes:
-  - Run it once, on the controller, after the hosts gathered their facts, for example in a last play on
-    C(localhost), or with C(run_once: true) and C(delegate_to: localhost).
+  - "Run it once, on the controller, after the hosts gathered their facts, for example in a last play on
+    C(localhost), or with C(run_once: true) and C(delegate_to: localhost)."
   - RV(summary) fits M(ansible.builtin.set_stats), for AWX workflows.
 seealso:
   - module: memops.linux.mem_facts

@@ -148,10 +148,18 @@ def _host_processes(facts, top):
     procs = facts.get("processes")
     if not isinstance(procs, dict) or not procs:
         return [], []
-    consumers = [_pick(r, _PROCESS_KEYS) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
-    swap_users = [_pick(r, _PROCESS_KEYS) for r in (procs.get("top_swap") or [])
-                  if isinstance(r, dict) and (r.get("swap_bytes") or 0) > 0][:top]
+    consumers = [_process(r) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
+    swap_users = [_process(r) for r in (procs.get("top_swap") or [])
+                  if isinstance(r, dict) and (_number(r.get("swap_bytes")) or 0) > 0][:top]
     return consumers, swap_users
+
+
+def _process(row):
+    out = _pick(row, _PROCESS_KEYS)
+    out["name"] = str(out["name"]) if out["name"] is not None else "?"
+    for key in ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score", "oom_score_adj"):
+        out[key] = _number(out[key])
+    return out
 
 
 def _host_findings(health):

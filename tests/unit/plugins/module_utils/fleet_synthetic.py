@@ -73,7 +73,8 @@ def host_facts(rng, profile, process_name=None, now_uptime=None):
         swap = int(swap_used * rng.uniform(0.05, 0.4)) if swap_used else 0
         # critical services are protected, except where the profile says the OOM killer is at work
         adj = -500 if name in _diagnosis.DEFAULT_THRESHOLDS["critical_processes"] and profile != "oom_recent" else 0
-        rows.append(_proc(rng, pid, name, user, cmdline, total, swap=swap, oom_adj=adj))
+        rss = total // 4 if name == process_name else None  # the named process is the top consumer
+        rows.append(_proc(rng, pid, name, user, cmdline, total, rss=rss, swap=swap, oom_adj=adj))
     rows.sort(key=lambda r: -r["rss_bytes"])
     top_swap = sorted((r for r in rows if r["swap_bytes"]), key=lambda r: -r["swap_bytes"])
     workloads = {}

@@ -1,0 +1,345 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fleet report: schema, order, unknown hosts, escaping, Markdown and HTML content."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import html.parser
+import json
+
+import pytest
+
+from ansible_collections.memops.linux.plugins.module_utils import _report as report
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
+
+NOW = datetime.datetime(2026, 11, 26, 13, 40, 2, tzinfo=datetime.timezone.utc)
+EVIL = '<script>alert("x")</script>'
+EVIL_PROCESS = '<img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    return synthetic.fleet_facts(26, seed=7)
+
+
+@pytest.fixture(scope="module")
+def fleet(hosts):
+    return report.build_fleet(hosts, {"gone.example.com": "unreachable: ssh timed out"}, title="Test", now=NOW)
+
+
+def evil_facts():
+    facts = synthetic.host_facts(synthetic.random.Random(3), "swap_exhausted", process_name=EVIL_PROCESS)
+    facts["health"]["findings"][0]["evidence"].append("</pre><b>" + EVIL)
+    return facts
+
+
+# ---------------------------------------------------------------------------
+# schema
+
+
+HOST_KEYS = {"name", "status", "reason", "counts", "memory", "swap", "free_h", "oom", "uptime_seconds",
+             "top_processes", "top_swap", "findings"}
+
+
+def test_top_level_schema(fleet):
+    assert list(fleet) == ["schema_version", "generated_at", "title", "summary", "hosts"]
+    assert fleet["schema_version"] == 1
+    assert fleet["generated_at"] == "2026-11-26T13:40:02Z"
+    assert fleet["title"] == "Test"
+    assert set(fleet["summary"]) == {"hosts", "status", "status_counts", "hosts_by_status", "findings", "totals"}
+    assert json.loads(report.render_json(fleet)) == fleet
+
+
+def test_host_schema(fleet):
+    for host in fleet["hosts"]:
+        assert set(host) == HOST_KEYS
+        assert host["status"] in ("ok", "monitor", "critical", "unknown")
+        assert set(host["counts"]) == {"critical", "monitor", "info"}
+        if host["status"] == "unknown":
+            continue
+        assert set(host["memory"]) == {"total_bytes", "used_bytes", "free_bytes", "shared_bytes", "buff_cache_bytes",
+                                       "available_bytes", "available_pct", "used_pct"}
+        assert set(host["swap"]) == {"total_bytes", "used_bytes", "free_bytes", "used_pct", "devices"}
+        assert set(host["oom"]) == {"kill_count", "events_in_log", "recent_events", "recent_victims"}
+        assert len(host["free_h"]) == 3 and host["free_h"][1].startswith("Mem:")
+        assert len(host["top_processes"]) <= 5
+        for proc in host["top_processes"] + host["top_swap"]:
+            assert set(proc) == set(report._PROCESS_KEYS)
+        for finding in host["findings"]:
+            assert set(finding) == {"id", "severity", "title", "evidence", "remedy", "data"}
+            assert set(finding["remedy"]) == {"summary", "role", "variable", "value", "module"}
+
+
+def test_summary_counts_agree_with_hosts(fleet):
+    summary = fleet["summary"]
+    assert summary["hosts"] == len(fleet["hosts"]) == 27
+    for status, count in summary["status_counts"].items():
+        assert count == sum(1 for h in fleet["hosts"] if h["status"] == status)
+        assert summary["hosts_by_status"][status] == [h["name"] for h in fleet["hosts"] if h["status"] == status]
+    assert summary["status"] == "critical"
+    assert summary["totals"]["memory_total_bytes"] == sum((h["memory"] or {}).get("total_bytes") or 0
+                                                          for h in fleet["hosts"])
+    assert summary["totals"]["oom_kills"] == sum(((h["oom"] or {}).get("kill_count") or 0) for h in fleet["hosts"])
+    for finding_id, entry in summary["findings"].items():
+        with_it = [h["name"] for h in fleet["hosts"] if any(f["id"] == finding_id for f in h["findings"])]
+        assert entry["hosts"] == with_it
+        assert entry["count"] >= len(with_it)
+    severities = [entry["severity"] for entry in summary["findings"].values()]
+    assert severities == sorted(severities, key=report.SEVERITIES.index)
+
+
+def test_fleet_remedy_value_is_dropped_when_hosts_differ():
+    hosts = synthetic.fleet_facts(13, seed=2)
+    first, second = [h for h in hosts.values() if h["health"]["status"] != "unknown"][:2]
+    finding = {"id": "oom.critical_unprotected", "severity": "monitor", "title": "t", "evidence": [],
+               "remedy": {"summary": "s", "role": "memops.linux.oom_protect", "variable": "oom_protect_services",
+                          "value": [{"name": "sshd", "score_adj": -500}], "module": None}, "data": {}}
+    first["health"]["findings"].append(copy.deepcopy(finding))
+    finding["remedy"]["value"] = [{"name": "mysqld", "score_adj": -500}]
+    second["health"]["findings"].append(finding)
+    summary = report.build_fleet(hosts, now=NOW)["summary"]
+    assert summary["findings"]["oom.critical_unprotected"]["remedy"]["value"] is None
+    assert summary["findings"]["oom.critical_unprotected"]["remedy"]["variable"] == "oom_protect_services"
+
+
+def test_report_input_gives_the_same_report(hosts):
+    trimmed = {name: report.report_input(facts) for name, facts in hosts.items()}
+    assert report.build_fleet(trimmed, now=NOW) == report.build_fleet(hosts, now=NOW)
+
+
+# ---------------------------------------------------------------------------
+# order and unknown hosts
+
+
+def test_hosts_sorted_most_severe_first(fleet):
+    ranks = [report.STATUSES.index(h["status"]) for h in fleet["hosts"]]
+    assert ranks == sorted(ranks)
+    assert [h["status"] for h in fleet["hosts"]][0] == "critical"
+    for a, b in zip(fleet["hosts"], fleet["hosts"][1:]):
+        if a["status"] == b["status"]:
+            assert (-a["counts"]["critical"], -a["counts"]["monitor"]) <= (-b["counts"]["critical"], -b["counts"]["monitor"])
+
+
+def test_sort_within_a_status_by_critical_count_then_available():
+    def host(name, critical, available_pct):
+        return {"name": name, "status": "critical", "counts": {"critical": critical, "monitor": 0, "info": 0},
+                "memory": {"available_pct": available_pct}}
+    rows = [host("c", 1, 50.0), host("a", 2, 80.0), host("b", 1, 3.0), host("d", 1, None)]
+    assert [h["name"] for h in sorted(rows, key=report._host_sort_key)] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("facts, errors, reason", [
+    (None, {}, report.NO_FACTS_REASON),
+    ({}, {}, report.NO_FACTS_REASON),
+    (None, {"h": "unreachable: timeout"}, "unreachable: timeout"),
+    ({"memory": {"total_bytes": 1}}, {}, "memops facts have no health verdict"),
+])
+def test_unknown_hosts(facts, errors, reason):
+    fleet = report.build_fleet({"h": facts}, errors, now=NOW)
+    host = fleet["hosts"][0]
+    assert host["status"] == "unknown"
+    assert host["reason"].startswith(reason)
+    assert host["findings"] == [] and host["memory"] is None
+    assert fleet["summary"]["status_counts"]["unknown"] == 1
+    assert fleet["summary"]["status"] == "unknown"
+
+
+def test_hosts_only_in_errors_are_reported(fleet):
+    gone = [h for h in fleet["hosts"] if h["name"] == "gone.example.com"]
+    assert gone and gone[0]["status"] == "unknown" and gone[0]["reason"] == "unreachable: ssh timed out"
+
+
+def test_unknown_ranks_after_critical_before_monitor(fleet):
+    statuses = [h["status"] for h in fleet["hosts"]]
+    assert statuses.index("unknown") > max(i for i, s in enumerate(statuses) if s == "critical")
+    assert statuses.index("unknown") < statuses.index("monitor")
+
+
+def test_empty_fleet():
+    fleet = report.build_fleet({}, now=NOW)
+    assert fleet["summary"]["hosts"] == 0 and fleet["summary"]["status"] == "ok"
+    assert "No findings on any host" in report.render_html(fleet)
+    assert "# Memory report" in report.render_markdown(fleet)
+
+
+@pytest.mark.parametrize("hosts_facts, errors", [([], None), ({}, ["h"])])
+def test_bad_input(hosts_facts, errors):
+    with pytest.raises(report.ReportError):
+        report.build_fleet(hosts_facts, errors)
+
+
+def test_odd_facts_do_not_break_the_report():
+    facts = {"health": {"status": "monitor", "findings": [
+        {"id": "x.y", "severity": "weird", "title": None, "evidence": [1, None]}, "not a dict"]},
+        "memory": "garbage", "swap": {"total_bytes": "12"}, "processes": {"top_rss": ["x", {"pid": 1}]}}
+    fleet = report.build_fleet({"odd": facts}, now=NOW)
+    host = fleet["hosts"][0]
+    assert host["findings"][0]["severity"] == "info" and host["findings"][0]["evidence"] == ["1", "None"]
+    assert host["memory"] is None and host["swap"]["total_bytes"] is None
+    report.render_html(fleet)
+    report.render_markdown(fleet)
+
+
+# ---------------------------------------------------------------------------
+# sizes, free -h
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "-"), (0, "0B"), (1023, "1023B"), (1024, "1.0Ki"), (500 * 1 << 20, "500Mi"),
+    (int(2.5 * (1 << 30)), "2.5Gi"), (15 * (1 << 30) + 1, "15Gi"), (1 << 40, "1.0Ti"), (-2048, "-2.0Ki"),
+])
+def test_human_size(value, text):
+    assert report.human_size(value) == text
+
+
+def test_free_lines_match_free_h():
+    gib, mib = 1 << 30, 1 << 20
+    lines = report.free_lines(
+        {"total_bytes": 15 * gib, "used_bytes": 12 * gib, "free_bytes": 500 * mib, "shared_bytes": 200 * mib,
+         "buff_cache_bytes": int(2.5 * gib), "available_bytes": 2 * gib},
+        {"total_bytes": 4 * gib, "used_bytes": int(3.5 * gib), "free_bytes": 500 * mib})
+    assert lines[0].split() == ["total", "used", "free", "shared", "buff/cache", "available"]
+    assert lines[1].split() == ["Mem:", "15Gi", "12Gi", "500Mi", "200Mi", "2.5Gi", "2.0Gi"]
+    assert lines[2].split() == ["Swap:", "4.0Gi", "3.5Gi", "500Mi"]
+
+
+def test_same_report_ignores_only_generated_at(fleet):
+    later = dict(fleet, generated_at="2027-01-01T00:00:00Z")
+    for render in (report.render_json, report.render_markdown, report.render_html):
+        assert report.same_report(render(fleet), render(later))
+    changed = dict(fleet, title="Other")
+    assert not report.same_report(report.render_json(fleet), report.render_json(changed))
+
+
+# ---------------------------------------------------------------------------
+# escaping: host names, process names and finding texts are untrusted
+
+
+class _Collector(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+        self.scripts = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def test_html_escapes_untrusted_text():
+    fleet = report.build_fleet({EVIL: evil_facts(), "ok": None}, {"ok": EVIL}, now=NOW, title=EVIL)
+    page = report.render_html(fleet)
+    assert EVIL not in page and EVIL_PROCESS not in page and "</pre><b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    parser = _Collector()
+    parser.feed(page)
+    assert [tag for tag, _ in parser.tags].count("script") == 1  # only the page's own
+    assert not [tag for tag, _ in parser.tags if tag in ("img", "iframe", "object", "embed")]
+    assert not [attrs for _, attrs in parser.tags if any(name.startswith("on") for name in attrs)]
+    assert all("alert" not in script for script in parser.scripts)
+
+
+def test_html_is_self_contained(fleet):
+    page = report.render_html(fleet)
+    parser = _Collector()
+    parser.feed(page)
+    for tag, attrs in parser.tags:
+        assert "src" not in attrs, tag
+        if tag == "link":
+            raise AssertionError("external stylesheet or icon: %r" % attrs)
+        if tag == "a":
+            assert attrs["href"].startswith("#"), attrs
+    assert "http://" not in page and "https://" not in page and "@import" not in page and "url(" not in page
+    assert "default-src 'none'" in page  # and the CSP forbids any load
+
+
+def test_html_content(fleet):
+    page = report.render_html(fleet)
+    assert page.count('<tr class="') == len(fleet["hosts"])
+    for host in fleet["hosts"]:
+        assert 'href="#host-' in page and report.html.escape(host["name"]) in page
+    for status in ("CRITICAL", "MONITOR", "OK", "UNKNOWN"):
+        assert '<span class="badge %s">%s</span>' % (status.lower(), status) in page
+    for entry in fleet["summary"]["findings"].values():
+        assert report.html.escape(entry["title"]) in page
+    assert 'aria-sort="' not in page  # unsorted until asked
+    assert page.count("<button type=\"button\">") == len([c for c in report._COLUMNS if c[2]])
+    assert 'class="bar"' in page and 'class="bar swapbar"' in page
+    assert "Mem:" in page and "buff/cache" in page
+
+
+def test_markdown_content(fleet):
+    text = report.render_markdown(fleet)
+    assert text.startswith("# Test\n")
+    assert "| Host | Status |" in text
+    for host in fleet["hosts"]:
+        assert "### %s — %s" % (host["name"], host["status"].upper()) in text
+    critical = next(h for h in fleet["hosts"] if h["status"] == "critical")
+    assert "\n".join(critical["free_h"]) in text
+    assert "Fix: " in text and "role memops.linux." in text and "variable " in text
+    assert "No diagnosis: unreachable: ssh timed out" in text
+    for entry in fleet["summary"]["findings"].values():
+        assert entry["title"] in text
+
+
+def test_markdown_escapes_untrusted_text():
+    fleet = report.build_fleet({EVIL: evil_facts(), "x|y": None}, now=NOW)
+    text = report.render_markdown(fleet)
+    assert EVIL not in text and EVIL_PROCESS not in text
+    assert "x\\|y" in text
+
+
+# ---------------------------------------------------------------------------
+# queries behind the filter plugins
+
+
+def test_top_processes(fleet):
+    rows = report.top_processes(fleet, "swap_bytes", 5)
+    assert len(rows) == 5
+    assert [r["swap_bytes"] for r in rows] == sorted((r["swap_bytes"] for r in rows), reverse=True)
+    assert all(r["host"] in fleet["summary"]["hosts_by_status"][h["status"]]
+               for r in rows for h in fleet["hosts"] if h["name"] == r["host"])
+    everything = [p["swap_bytes"] for h in fleet["hosts"] for p in h["top_processes"] + h["top_swap"]]
+    assert rows[0]["swap_bytes"] == max(everything)
+
+
+def test_top_processes_counts_a_process_once(fleet):
+    rows = report.top_processes(fleet, "swap_bytes", 10000)
+    keys = [(r["host"], r["pid"]) for r in rows]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("kwargs", [{"key": "name"}, {"n": -1}, {"n": "3"}])
+def test_top_processes_bad_arguments(fleet, kwargs):
+    with pytest.raises(report.ReportError):
+        report.top_processes(fleet, **kwargs)
+
+
+def test_hosts_with_finding(fleet):
+    exhausted = report.hosts_with_finding(fleet, "swap.exhausted")
+    assert exhausted == fleet["summary"]["findings"]["swap.exhausted"]["hosts"]
+    oom = report.hosts_with_finding(fleet, "oom.*")
+    assert set(exhausted) <= set(oom) or exhausted
+    assert len(oom) == len(set(oom))
+    assert report.hosts_with_finding(fleet, "no.such") == []
+    assert report.hosts_with_finding(fleet, "*", severity="critical") == fleet["summary"]["hosts_by_status"]["critical"]
+
+
+def test_queries_refuse_other_documents():
+    with pytest.raises(report.ReportError, match="schema_version"):
+        report.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
+    with pytest.raises(report.ReportError, match="expected a fleet report"):
+        report.top_processes(["not", "a", "report"])

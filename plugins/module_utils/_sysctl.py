@@ -43,6 +43,7 @@ DEFAULT_SYSCTL_DIRS = (
     "/etc/sysctl.conf",
 )
 FILE_MODE = 0o644
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 OVERCOMMIT_MEMORY = "vm.overcommit_memory"
 OVERCOMMIT_RATIO = "vm.overcommit_ratio"
@@ -184,15 +185,26 @@ def normalize_value(name, value):
     return " ".join(normalized)
 
 
+def _kernel_int(token):
+    """A number as the kernel's sysctl parser reads it (base 0: 010 is 8, 0x10 is 16), or None."""
+    match = re.match(r"^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$", token)
+    if not match:
+        return None
+    sign, digits = match.groups()
+    value = int(digits, 16) if digits[:2].lower() == "0x" else int(digits, 8) if digits[0] == "0" else int(digits)
+    return -value if sign == "-" else value
+
+
 def same_value(left, right):
-    """Kernel values compare token by token, whitespace ignored ('4096\\t87380' == '4096 87380')."""
+    """Kernel values compare token by token, whitespace ignored ('4096\t87380' == '4096 87380');
+    numbers compare as the kernel reads them, so a file's '0x10' equals 16."""
     if left is None or right is None:
         return left is right
     a, b = str(left).split(), str(right).split()
     if len(a) != len(b):
         return False
     for x, y in zip(a, b):
-        if x != y and not (_INTEGER.match(x) and _INTEGER.match(y) and int(x) == int(y)):
+        if x != y and (_kernel_int(x) is None or _kernel_int(x) != _kernel_int(y)):
             return False
     return True
 
@@ -394,16 +406,20 @@ def hugetlb_bytes(meminfo):
     return meminfo.get("HugePages_Total", 0) * meminfo.get("Hugepagesize", 0)
 
 
-def commit_limit(meminfo, ratio, kbytes):
-    """CommitLimit in bytes as the kernel computes it (mm/util.c vm_commit_limit):
-    overcommit_kbytes when set, else (RAM - huge pages) * overcommit_ratio / 100; plus swap."""
-    swap = meminfo.get("SwapTotal", 0)
+def commit_limit(meminfo, ratio, kbytes, page_size=None):
+    """CommitLimit in bytes, computed in pages as the kernel does (mm/util.c
+    vm_commit_limit): overcommit_kbytes when set, else (RAM - huge pages) x
+    overcommit_ratio / 100; plus swap. Equals /proc/meminfo's CommitLimit for the
+    running ratio and kbytes."""
+    page = page_size or PAGE_SIZE
     if kbytes:
-        return kbytes * 1024 + swap
-    return (meminfo.get("MemTotal", 0) - hugetlb_bytes(meminfo)) * ratio // 100 + swap
+        allowed = kbytes * 1024 // page
+    else:
+        allowed = (meminfo.get("MemTotal", 0) // page - hugetlb_bytes(meminfo) // page) * ratio // 100
+    return (allowed + meminfo.get("SwapTotal", 0) // page) * page
 
 
-def overcommit_guard(meminfo, current, settings, force=False):
+def overcommit_guard(meminfo, current, settings, force=False, page_size=None):
     """Check the commit room strict overcommit (vm.overcommit_memory=2) would leave.
 
     ``current`` holds the running ints of overcommit_memory, overcommit_ratio and
@@ -428,7 +444,7 @@ def overcommit_guard(meminfo, current, settings, force=False):
         ratio = 0 if kbytes != current[OVERCOMMIT_KBYTES] else current[OVERCOMMIT_RATIO]
     if ratio is None:
         ratio, kbytes = current[OVERCOMMIT_RATIO], current[OVERCOMMIT_KBYTES]
-    limit = commit_limit(meminfo, ratio, kbytes)
+    limit = commit_limit(meminfo, ratio, kbytes, page_size)
     committed = meminfo.get("Committed_AS")
     if committed is None:
         raise SysctlError("vm.overcommit_memory=2: /proc/meminfo has no Committed_AS, so the commit room "
@@ -451,9 +467,15 @@ def overcommit_guard(meminfo, current, settings, force=False):
     need = max(committed - swap, 0)
     hints = ["add swap", "set force: true if this is really meant"]
     if usable > 0:
-        hints.insert(0, "raise vm.overcommit_ratio to at least %d" % -(-need * 100 // usable))
+        least = -(-need * 100 // usable)
+        while commit_limit(meminfo, least, 0, page_size) < committed:  # page rounding
+            least += 1
+        hints.insert(0, "raise vm.overcommit_ratio to at least %d" % least)
     if kbytes:
-        hints.insert(0, "raise vm.overcommit_kbytes to at least %d" % -(-need // 1024))
+        least = -(-need // 1024)
+        while commit_limit(meminfo, 0, least, page_size) < committed:
+            least += 1
+        hints.insert(0, "raise vm.overcommit_kbytes to at least %d" % least)
     how = ("overcommit_kbytes %d kB" % kbytes) if kbytes else (
         "(RAM %d - huge pages %d) x overcommit_ratio %d%%" % (meminfo.get("MemTotal", 0), hugetlb_bytes(meminfo), ratio))
     raise OvercommitRefused(

@@ -50,7 +50,10 @@ def read_text(path):
 def split_lines(text):
     """Lines with their endings; joining them gives the text back byte for byte.
     Splits on '\\n' only: a lone '\\r' or form feed stays inside its line."""
-    return re.split(r"(?<=\n)", text) if text else []
+    lines = re.split(r"(?<=\n)", text) if text else []
+    if lines and not lines[-1]:
+        lines.pop()  # the empty remainder after a final newline
+    return lines
 
 
 def line_ending(text):

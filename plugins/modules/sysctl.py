@@ -48,7 +48,7 @@ attributes:
 options:
   values:
     description:
-      - The settings, a mapping of name to value, for example C({vm.swappiness: 10, vm.overcommit_memory: 1}).
+      - "The settings, a mapping of name to value, for example C({vm.swappiness: 10, vm.overcommit_memory: 1})."
       - Names are dotted (C(vm.swappiness)) or slashed (C(vm/swappiness)), as in sysctl.d(5).
         A name the running kernel does not have (no file under C(/proc/sys)) is an error.
       - Values are integers, or whitespace-separated integers for settings that hold
@@ -270,18 +270,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.memops.linux.plugins.module_utils import _sysctl
 
 
+ARGUMENT_SPEC = {
+    "values": {"type": "dict", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "persist": {"type": "bool", "default": True},
+    "sysctl_file": {"type": "path", "default": _sysctl.DEFAULT_SYSCTL_FILE},
+    "sysctl_dirs": {"type": "list", "elements": "path", "default": list(_sysctl.DEFAULT_SYSCTL_DIRS)},
+    "proc_root": {"type": "path", "default": "/proc"},
+    "force": {"type": "bool", "default": False},
+    "backup": {"type": "bool", "default": False},
+}
+
+
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "values": {"type": "dict", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "persist": {"type": "bool", "default": True},
-            "sysctl_file": {"type": "path", "default": _sysctl.DEFAULT_SYSCTL_FILE},
-            "sysctl_dirs": {"type": "list", "elements": "path", "default": list(_sysctl.DEFAULT_SYSCTL_DIRS)},
-            "proc_root": {"type": "path", "default": "/proc"},
-            "force": {"type": "bool", "default": False},
-            "backup": {"type": "bool", "default": False},
-        },
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     params = module.params

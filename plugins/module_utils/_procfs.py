@@ -17,6 +17,7 @@ the expected shape at all (a process ``stat`` line without its name).
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import subprocess
@@ -160,11 +161,11 @@ def parse_slabinfo(text, page_size=4096, notes=None):
         fields = head.split()
         slabdata = re.search(r"slabdata\s+(\d+)\s+(\d+)", rest)
         numbers = [_to_int(f) for f in fields[1:6]]
-        if len(fields) < 6 or None in numbers or not slabdata:
+        num_slabs = _to_int(slabdata.group(2)) if slabdata else None
+        if len(fields) < 6 or None in numbers or num_slabs is None:
             _note(notes, "slabinfo: skipped line %r" % line[:80])
             continue
         active_objs, num_objs, objsize, objperslab, pagesperslab = numbers
-        num_slabs = int(slabdata.group(2))
         caches.append({
             "name": fields[0],
             "active_objs": active_objs,
@@ -203,13 +204,14 @@ def parse_buddyinfo(text, page_size=4096, notes=None):
             continue
         match = pattern.match(line.strip())
         counts = [_to_int(f) for f in match.group(3).split()] if match else []
-        if not match or not counts or None in counts or min(counts) < 0:
+        node = _to_int(match.group(1)) if match else None
+        if node is None or not counts or None in counts or min(counts) < 0:
             _note(notes, "buddyinfo: skipped line %r" % line[:80])
             continue
         free_pages = sum(count << order for order, count in enumerate(counts))
         largest = max((o for o, c in enumerate(counts) if c > 0), default=None)
         zones.append({
-            "node": int(match.group(1)),
+            "node": node,
             "zone": match.group(2),
             "free_blocks_by_order": counts,
             "free_pages": free_pages,
@@ -426,6 +428,8 @@ def parse_cgroup_limit(text):
 
 _LOG_KMSG = re.compile(r"^\d+,\d+,(\d+),[^;]*;(.*)$")
 _LOG_BRACKET = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
+# journalctl -k -o short-monotonic: "[ 7312.005190] web01 kernel: message"
+_LOG_JOURNAL_HOST = re.compile(r"^\S+ kernel: ?(.*)$")
 _LOG_SYSLOG = re.compile(
     r"^(\w{3}\s+\d+\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+kernel:\s?(.*)$")
 _INVOKED = re.compile(r"^(.*) invoked oom-killer: (.*)$")
@@ -443,27 +447,47 @@ _COUNTERS = re.compile(r"([A-Za-z_-]+):(-?\d+)(kB)?")
 _LOG_KEYWORDS = ("oom", "out of memory", "Killed process", "Kill process", "memory: usage", "Task in ")
 
 
+def _seconds(text, divisor=1):
+    """A log timestamp -> seconds, or None when it is no finite number."""
+    try:
+        value = float(text) / divisor
+    except (OverflowError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _split_log_line(line):
     """-> (uptime seconds or None, wall-clock text or None, message)."""
     match = _LOG_KMSG.match(line)
     if match:
-        return int(match.group(1)) / 1e6, None, match.group(2)
+        return _seconds(match.group(1), 1e6), None, match.group(2)
     wallclock = None
     match = _LOG_SYSLOG.match(line)
     if match:
         wallclock, line = match.group(1), match.group(2)
     match = _LOG_BRACKET.match(line)
     if match:
-        return float(match.group(1)), wallclock, match.group(2)
+        message = match.group(2)
+        if wallclock is None:
+            journal = _LOG_JOURNAL_HOST.match(message)
+            if journal:
+                message = journal.group(1)
+        return _seconds(match.group(1)), wallclock, message
     return None, wallclock, line
 
 
 def _victim(pid, name, counters):
+    """The victim of a "Killed process" line, or None without a readable pid."""
+    pid = _to_int(pid)
+    if pid is None:
+        return None
     values = {}
     for key, number, unit in _COUNTERS.findall(counters):
-        values[key] = int(number) * (KIB if unit else 1)
+        number = _to_int(number)
+        if number is not None:
+            values[key] = number * (KIB if unit else 1)
     victim = {
-        "pid": int(pid),
+        "pid": pid,
         "name": name,
         "uid": values.get("UID"),
         "total_vm_bytes": values.get("total-vm"),
@@ -514,8 +538,9 @@ def parse_kernel_log(text):
             continue
         match = _MEMCG_USAGE.match(message)
         if match:
-            context["memcg_usage_bytes"] = int(match.group(1)) * KIB
-            context["memcg_limit_bytes"] = int(match.group(2)) * KIB
+            usage, limit = _to_int(match.group(1)), _to_int(match.group(2))
+            context["memcg_usage_bytes"] = usage * KIB if usage is not None else None
+            context["memcg_limit_bytes"] = limit * KIB if limit is not None else None
             continue
         match = _TASK_IN.match(message)
         if match:
@@ -524,7 +549,7 @@ def parse_kernel_log(text):
             continue
         match = _LEGACY_SELECTED.match(message)
         if match:
-            legacy = {"scope_text": match.group(1), "score": int(match.group(4))}
+            legacy = {"scope_text": match.group(1), "score": _to_int(match.group(4))}
             continue
         match = _KILLED.match(message)
         scope_text = None
@@ -538,7 +563,8 @@ def parse_kernel_log(text):
             if match and legacy is not None:
                 scope_text = legacy["scope_text"]
                 victim = _victim(match.group(1), match.group(2), match.group(3))
-                victim["score"] = legacy["score"]
+                if victim is not None:
+                    victim["score"] = legacy["score"]
                 style = "legacy"
         if victim is None:
             continue
@@ -650,7 +676,8 @@ class Reader:
             names = os.listdir(self.proc_root)
         except OSError as exc:
             raise ProcfsError("%s: cannot list processes: %s" % (self.proc_root, exc.strerror or exc))
-        return sorted(int(name) for name in names if name.isdigit())
+        # isdigit() alone admits digits int() refuses, such as '\u00b2'
+        return sorted(int(name) for name in names if name.isascii() and name.isdigit())
 
     def read_pid(self, pid, name, binary=False, limit=None):
         path = os.path.join(self.proc_root, str(pid), name)

@@ -1,0 +1,317 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Property tests: every parser in _procfs takes any text (random, or lines
+that are nearly right) and returns its documented types. None raises, except
+parse_pid_stat and parse_statm, which may raise ParseError (a ProcfsError)
+for text with none of their shape.
+
+The number of examples comes from the Hypothesis profile loaded in
+tests/conftest.py (``ci`` draws the same examples on every run) times
+MEMOPS_FUZZ_SCALE (default 1), so a parser change can be searched harder with
+``MEMOPS_FUZZ_SCALE=20 pytest tests/unit/plugins/module_utils/test_procfs_fuzz.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import string
+import tempfile
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs  # noqa: E402
+
+SCALE = max(1, int(os.environ.get("MEMOPS_FUZZ_SCALE", "1")))
+FUZZ = settings(max_examples=120 * SCALE)
+
+# ---------------------------------------------------------------------------
+# strategies
+
+# what Reader.read returns: text decoded with errors="replace"
+decoded = st.binary(max_size=600).map(lambda b: b.decode("utf-8", "replace"))
+any_text = st.one_of(st.text(max_size=600), decoded)
+# numbers as the kernel prints them, and as it never would
+numbers = st.one_of(
+    st.integers(min_value=-(10 ** 20), max_value=10 ** 20).map(str),
+    st.integers(min_value=0, max_value=2 ** 64).map(str),
+    st.sampled_from(["9" * 4301, "1" + "0" * 5000, "0" * 4400 + "7"]),  # past int()'s 4300-digit limit
+    st.sampled_from(["", "-", "+1", "1e3", "0x1f", "1_000", "\u0663", "\u00b2", "inf", "nan", "1.5", " 7 "]),
+)
+words = st.text(string.ascii_letters + string.digits + "_-()/.:+[]", min_size=0, max_size=24)
+blank = st.sampled_from(["", " ", "\t", "  \t ", "\r", "\x0b", "\x0c", "\x85", "\u2028"])
+
+
+def lines_of(line, max_size=12):
+    """Text made of near-valid lines, garbage lines and blank ones, with odd line breaks."""
+    return st.lists(st.one_of(line, line, st.text(max_size=60), blank), max_size=max_size).flatmap(
+        lambda parts: st.sampled_from(["\n", "\r\n", "\n\n"]).map(lambda sep: sep.join(parts)))
+
+
+meminfo_line = st.builds(lambda k, sp, n, u: "%s:%s%s%s" % (k, sp, n, u), words, st.sampled_from(["", " ", "\t", "   "]),
+                         numbers, st.sampled_from(["", " kB", " KB", " kb", " MB", " kB kB"]))
+swaps_line = st.builds(lambda p, d, t, a, b, c: "\t".join([p + d, t, a, b, c]), words,
+                       st.sampled_from(["", " (deleted)", "\\040x", "\\777"]),
+                       st.sampled_from(["file", "partition", ""]), numbers, numbers, numbers)
+key_int_line = st.builds(lambda k, n, extra: "%s %s%s" % (k, n, extra), words, numbers,
+                         st.sampled_from(["", " 1", " x"]))
+slab_line = st.builds(
+    lambda name, nums, sd: "%s %s : tunables 0 0 0 : slabdata %s" % (name, " ".join(nums), " ".join(sd)),
+    words, st.lists(numbers, min_size=0, max_size=7), st.lists(numbers, min_size=0, max_size=4))
+buddy_line = st.builds(lambda node, zone, counts: "Node %s, zone %s %s" % (node, zone, " ".join(counts)),
+                       numbers, words, st.lists(numbers, max_size=16))
+pressure_line = st.builds(lambda kind, items: "%s %s" % (kind, " ".join(items)),
+                          st.sampled_from(["some", "full", "other"]),
+                          st.lists(st.builds(lambda k, v: "%s=%s" % (k, v),
+                                             st.sampled_from(["avg10", "avg60", "avg300", "total", "x", ""]),
+                                             numbers), max_size=5))
+selector_text = st.lists(st.one_of(words, words.map(lambda w: "[%s]" % w)), max_size=8).map(" ".join)
+stat_text = st.builds(lambda pid, comm, rest: "%s (%s) %s" % (pid, comm, " ".join(rest)),
+                      numbers, st.text(max_size=20), st.lists(st.one_of(numbers, words), max_size=55))
+status_line = st.builds(lambda k, v: "%s:\t%s" % (k, v), words,
+                        st.one_of(numbers.map(lambda n: n + " kB"), st.text(max_size=30)))
+statm_text = st.lists(numbers, max_size=9).map(" ".join)
+smaps_line = st.one_of(
+    st.builds(lambda k, n: "%s: %s kB" % (k, n), words, numbers),
+    st.builds(lambda a, p: "%s rw-p 00000000 08:01 12 %s" % (a, p), words, st.text(max_size=30)),
+)
+cgroup_line = st.builds(lambda h, c, p: "%s:%s:%s" % (h, c, p), st.sampled_from(["0", "1", "12", "x", ""]),
+                        st.sampled_from(["", "memory", "cpu,memory", "name=systemd", "pids"]), st.text(max_size=30))
+log_prefix = st.sampled_from(["", "[ 12.345678] ", "[99999999999999999999.1] ", "6,812,1203345,-;",
+                              "3,1,99999999999999999999999,c;", "Nov 26 13:40:02 db01 kernel: ",
+                              "2026-11-26T13:40:02+00:00 db01 kernel: [ 5.0] ", "[ 1.5] web01 kernel: "])
+log_message = st.one_of(
+    st.builds(lambda c, g, o, a: "%s invoked oom-killer: gfp_mask=%s, order=%s, oom_score_adj=%s" % (c, g, o, a),
+              st.text(max_size=15), words, numbers, numbers),
+    st.builds(lambda s, pid, name, nums: "%s: Killed process %s (%s) total-vm:%skB, anon-rss:%skB, file-rss:%skB, "
+                                         "shmem-rss:%skB, UID:%s pgtables:%skB oom_score_adj:%s"
+                                         % ((s, pid, name) + tuple(nums)),
+              st.sampled_from(["Out of memory", "Memory cgroup out of memory", "Out of memory (oom_kill_allocating_task)"]),
+              numbers, st.text(max_size=20), st.lists(numbers, min_size=7, max_size=7)),
+    st.builds(lambda s, pid, name, score: "%s: Kill process %s (%s) score %s or sacrifice child" % (s, pid, name, score),
+              st.sampled_from(["Out of memory", "Memory cgroup out of memory"]), numbers, st.text(max_size=20), numbers),
+    st.builds(lambda pid, name, a, b: "Killed process %s (%s) total-vm:%skB, anon-rss:%skB, file-rss:0kB" % (pid, name, a, b),
+              numbers, st.text(max_size=20), numbers, numbers),
+    st.builds(lambda items: "oom-kill:" + ",".join(items),
+              st.lists(st.builds(lambda k, v: "%s=%s" % (k, v),
+                                 st.sampled_from(["constraint", "oom_memcg", "task_memcg", "task", "pid", "x"]),
+                                 st.text(max_size=12)), max_size=6)),
+    st.builds(lambda a, b, c: "memory: usage %skB, limit %skB, failcnt %s" % (a, b, c), numbers, numbers, numbers),
+    st.builds(lambda a, b: "Task in %s killed as a result of limit of %s" % (a, b), words, words),
+)
+log_line = st.builds(lambda prefix, message: prefix + message, log_prefix, st.one_of(log_message, st.text(max_size=40)))
+mountinfo_line = st.builds(
+    lambda mp, opts, sopts: "25 29 0:23 / %s %s shared:12 - proc proc %s" % (mp, opts, sopts),
+    st.sampled_from(["/proc", "/proc\\040x", "/sys", ""]), words, st.lists(
+        st.one_of(words, st.builds(lambda k, v: "%s=%s" % (k, v), words, words)), max_size=5).map(",".join))
+
+# ---------------------------------------------------------------------------
+# return-type checks
+
+INT = int
+
+
+def is_int_dict(value):
+    return isinstance(value, dict) and all(isinstance(k, str) and type(v) is INT for k, v in value.items())
+
+
+def check_devices(devices):
+    assert isinstance(devices, list)
+    for device in devices:
+        assert set(device) == {"path", "type", "size_bytes", "used_bytes", "priority", "deleted"}
+        assert isinstance(device["path"], str) and isinstance(device["type"], str)
+        assert all(type(device[k]) is INT for k in ("size_bytes", "used_bytes", "priority"))
+        assert isinstance(device["deleted"], bool)
+
+
+def check_caches(caches):
+    assert isinstance(caches, list)
+    for cache in caches:
+        assert isinstance(cache["name"], str)
+        assert all(type(v) is INT for k, v in cache.items() if k != "name")
+    sizes = [c["size_bytes"] for c in caches]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def check_zones(zones):
+    assert isinstance(zones, list)
+    for zone in zones:
+        assert type(zone["node"]) is INT and isinstance(zone["zone"], str)
+        counts = zone["free_blocks_by_order"]
+        assert counts and all(type(c) is INT and c >= 0 for c in counts)
+        assert type(zone["free_pages"]) is INT and type(zone["free_bytes"]) is INT
+        assert zone["largest_free_order"] is None or 0 <= zone["largest_free_order"] < len(counts)
+        assert len(zone["unusable_index"]) == len(counts)
+        assert all(i is None or 0.0 <= i <= 1.0 for i in zone["unusable_index"])
+
+
+def check_pressure(result):
+    assert isinstance(result, dict) and set(result) <= {"some", "full"}
+    for entry in result.values():
+        for key, value in entry.items():
+            assert isinstance(key, str)
+            assert isinstance(value, float) if key.startswith("avg") else type(value) is INT
+
+
+def check_selector(result):
+    assert set(result) == {"selected", "allowed"}
+    assert result["selected"] is None or isinstance(result["selected"], str)
+    assert all(isinstance(a, str) for a in result["allowed"])
+
+
+def check_stat(stat):
+    assert set(stat) == {"pid", "comm", "state", "ppid", "flags", "starttime", "vsize_bytes", "rss_pages"}
+    assert isinstance(stat["comm"], str) and isinstance(stat["state"], str)
+    assert all(type(stat[k]) is INT for k in ("pid", "ppid", "flags", "starttime", "vsize_bytes", "rss_pages"))
+
+
+def check_status(status):
+    assert all(isinstance(k, str) and (type(v) is INT or isinstance(v, str)) for k, v in status.items())
+
+
+def check_cgroup(result):
+    assert result["hierarchy"] in ("v1", "v2", "hybrid", "none")
+    assert all(result[k] is None or isinstance(result[k], str) for k in ("memory_path", "unified_path"))
+
+
+def check_limit(value):
+    assert value is None or (type(value) is INT and value >= 0)
+
+
+def check_events(events):
+    assert isinstance(events, list)
+    for event in events:
+        assert event["format"] in ("modern", "legacy") and event["scope"] in ("system", "memcg")
+        assert event["uptime_seconds"] is None or isinstance(event["uptime_seconds"], float)
+        victim = event["victim"]
+        assert type(victim["pid"]) is INT and isinstance(victim["name"], str)
+        for key in ("uid", "total_vm_bytes", "anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes",
+                    "pgtables_bytes", "oom_score_adj", "rss_bytes"):
+            assert victim[key] is None or type(victim[key]) is INT
+        for key in ("memcg_usage_bytes", "memcg_limit_bytes", "order"):
+            assert event[key] is None or type(event[key]) is INT
+
+
+def check_mount_options(options):
+    assert options is None or all(isinstance(k, str) and (v is True or isinstance(v, str))
+                                  for k, v in options.items())
+
+
+# name -> (call, strategy, check, may raise ParseError)
+PARSERS = {
+    "parse_meminfo": (lambda t: procfs.parse_meminfo(t, []), lines_of(meminfo_line), is_int_dict, False),
+    "parse_swaps": (lambda t: procfs.parse_swaps(t, []), lines_of(swaps_line), check_devices, False),
+    "parse_key_int_lines": (lambda t: procfs.parse_key_int_lines(t, [], "memory.events"), lines_of(key_int_line),
+                            is_int_dict, False),
+    "parse_vmstat": (lambda t: procfs.parse_vmstat(t, []), lines_of(key_int_line), is_int_dict, False),
+    "parse_slabinfo": (lambda t: procfs.parse_slabinfo(t, 4096, []), lines_of(slab_line), check_caches, False),
+    "parse_buddyinfo": (lambda t: procfs.parse_buddyinfo(t, 4096, []), lines_of(buddy_line), check_zones, False),
+    "parse_pressure": (lambda t: procfs.parse_pressure(t, []), lines_of(pressure_line), check_pressure, False),
+    "parse_inode_nr": (procfs.parse_inode_nr, statm_text, is_int_dict, False),
+    "parse_dentry_state": (procfs.parse_dentry_state, statm_text, is_int_dict, False),
+    "parse_selector": (procfs.parse_selector, selector_text, check_selector, False),
+    "parse_pid_stat": (procfs.parse_pid_stat, stat_text, check_stat, True),
+    "parse_status": (procfs.parse_status, lines_of(status_line, 20), check_status, False),
+    "parse_statm": (procfs.parse_statm, statm_text, is_int_dict, True),
+    "parse_smaps": (procfs.parse_smaps, lines_of(smaps_line, 20), is_int_dict, False),
+    "parse_cap_mask": (procfs.parse_cap_mask, st.one_of(st.text("0123456789abcdefABCDEFx_ ", max_size=20), any_text),
+                       lambda v: v is None or type(v) is INT, False),
+    "parse_proc_cgroup": (procfs.parse_proc_cgroup, lines_of(cgroup_line), check_cgroup, False),
+    "parse_cgroup_limit": (procfs.parse_cgroup_limit, st.one_of(numbers, st.just("max"), any_text), check_limit, False),
+    "parse_kernel_log": (procfs.parse_kernel_log, lines_of(log_line, 16), check_events, False),
+    "parse_mount_options": (lambda t: procfs.parse_mount_options(t, "/proc"), lines_of(mountinfo_line),
+                            check_mount_options, False),
+}
+
+
+def call(name, text):
+    parse, _strategy, check, may_raise = PARSERS[name]
+    try:
+        result = parse(text)
+    except procfs.ParseError:
+        if not may_raise:
+            raise
+        return
+    assert check(result) is not False
+
+
+def test_every_parser_is_fuzzed():
+    parsers = {name for name in dir(procfs) if name.startswith("parse_") and callable(getattr(procfs, name))}
+    assert parsers - set(PARSERS) - {"parse_cmdline", "parse_status_fields"} == set()
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_parser_on_near_valid_lines(name):
+    @FUZZ
+    @given(PARSERS[name][1])
+    def run(text):
+        call(name, text)
+
+    run()
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_parser_on_any_text(name):
+    @FUZZ
+    @given(any_text)
+    def run(text):
+        call(name, text)
+
+    run()
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_cmdline_any_input(data):
+    argv = procfs.parse_cmdline(data)
+    assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+    assert not argv or argv[-1] != ""
+
+
+@pytest.mark.skipif(not hasattr(procfs, "parse_status_fields"), reason="parse_status_fields not in this _procfs")
+@FUZZ
+@given(lines_of(status_line, 20),
+       st.lists(st.one_of(st.sampled_from(["Name", "Uid", "VmRSS", "VmSwap", "State"]),
+                          words.filter(lambda w: w and ":" not in w)), max_size=5))
+def test_status_fields_agree_with_status(text, keys):
+    full = procfs.parse_status(text)
+    assert procfs.parse_status_fields(text, keys) == {key: full[key] for key in keys if key in full}
+
+
+@FUZZ
+@given(st.lists(st.integers(min_value=0, max_value=2 ** 40), max_size=20))
+def test_unusable_free_index_range(counts):
+    index = procfs.unusable_free_index(counts)
+    assert len(index) == len(counts)
+    if sum(counts):
+        assert index[0] == 0.0 and all(0.0 <= i <= 1.0 for i in index)
+        assert index == sorted(index)
+    else:
+        assert index == [None] * len(counts)
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.sampled_from(["1", "42", "self", "12a", "\u00b2", "\u0663\u0664", "007"]),
+                          st.text(st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)),
+                                  min_size=1, max_size=8).filter(lambda n: n not in (".", ".."))),
+                max_size=8, unique=True))
+def test_reader_pids_any_directory(names):
+    root = tempfile.mkdtemp(prefix="memops-pids-")
+    try:
+        for name in names:
+            try:
+                with open(os.path.join(root, name), "w"):
+                    pass
+            except (OSError, ValueError):  # a name the filesystem refuses
+                continue
+        pids = procfs.Reader(proc_root=root).pids()
+        assert all(type(p) is INT for p in pids) and pids == sorted(pids)
+        assert set(pids) <= {int(n) for n in os.listdir(root) if n.isascii() and n.isdigit()}
+    finally:
+        shutil.rmtree(root)

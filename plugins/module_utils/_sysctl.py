@@ -153,7 +153,7 @@ def normalize_value(name, value):
     if isinstance(value, bool):
         raise InvalidValue(
             "%s: got the boolean %s; sysctl values are numbers, so write 1 or 0 "
-            "(quote nothing, and do not use yes/no or true/false)" % (name, value))
+            "instead of true/false or yes/no" % (name, value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -695,9 +695,6 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
             before[name] = None  # state=absent may clean up a setting this kernel lacks
     changes = [(name, before[name], text) for name, text in settings.items()
                if present and not same_value(before[name], text)]
-    for name, _, _ in changes:
-        runtime.writable(name)
-
     changed_names = [name for name, _, _ in changes]
     guard = None
     if any(name in OVERCOMMIT_KEYS for name in changed_names):
@@ -708,6 +705,8 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
             warnings.append(
                 "vm.overcommit_memory=2 forced although CommitLimit (%d bytes) is below Committed_AS (%d bytes): "
                 "fork() and allocations may fail with ENOMEM" % (guard["commit_limit_bytes"], guard["committed_as_bytes"]))
+    for name in changed_names:  # after the guard, so its verdict shows even where nothing may be written
+        runtime.writable(name)
     for pair in EXCLUSIVE_PAIRS:
         for name, other in (pair, pair[::-1]):
             if name in changed_names:

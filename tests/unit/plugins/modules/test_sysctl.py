@@ -6,40 +6,16 @@ on a temporary proc_root (the kernel's answers come from the module_utils tests'
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-
 from ansible_collections.memops.linux.plugins.modules import sysctl as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_sysctl import (  # noqa: F401 (fixtures)
-    FakeKernel, boot, kernel, proc,
+    boot, kernel, proc,
 )
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-
-
-def run_module(capsys, **args):
-    args.setdefault("_ansible_remote_tmp", "/tmp")
-    args.setdefault("_ansible_keep_remote_files", False)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture
@@ -48,20 +24,20 @@ def files(boot):
     return str(dirs["etc"] / "60-memops.conf"), entries, conf
 
 
-def test_four_runs(proc, kernel, files, capsys):
+def test_four_runs(proc, kernel, files, run_module):
     ours, entries, _ = files
     common = {"values": {"vm.swappiness": 10, "vm/vfs_cache_pressure": "50"}, "proc_root": str(proc),
               "sysctl_file": ours, "sysctl_dirs": entries}
-    check = run_module(capsys, _ansible_check_mode=True, _ansible_diff=True, **common)
+    check = run_module(module, _ansible_check_mode=True, _ansible_diff=True, **common)
     assert check["changed"] and not os.path.exists(ours) and kernel.writes == []
     assert [d["before_header"] for d in check["diff"]] == ["runtime (/proc/sys)", ours]
-    apply = run_module(capsys, **common)
+    apply = run_module(module, **common)
     assert apply["changed"]
     assert apply["values"] == {"vm.swappiness": {"before": 60, "after": 10, "persisted": True},
                                "vm.vfs_cache_pressure": {"before": 100, "after": 50, "persisted": True}}
     assert apply["overridden_by"] == [] and "overcommit_guard" not in apply and "backup_file" not in apply
-    assert not run_module(capsys, _ansible_check_mode=True, **common)["changed"]
-    assert not run_module(capsys, **common)["changed"]
+    assert not run_module(module, _ansible_check_mode=True, **common)["changed"]
+    assert not run_module(module, **common)["changed"]
 
 
 @pytest.mark.parametrize("values, says", [
@@ -71,37 +47,37 @@ def test_four_runs(proc, kernel, files, capsys):
     ({"transparent_hugepage": "never"}, "memops.linux.thp"),
     ({"vm.overcommit_ratio": 50, "vm.overcommit_kbytes": 0}, "exclude each other"),
 ])
-def test_clear_failures(proc, kernel, files, capsys, values, says):
+def test_clear_failures(proc, kernel, files, run_module, values, says):
     ours, entries, _ = files
-    result = run_module(capsys, values=values, proc_root=str(proc), sysctl_file=ours, sysctl_dirs=entries)
+    result = run_module(module, values=values, proc_root=str(proc), sysctl_file=ours, sysctl_dirs=entries)
     assert result["failed"] and says in result["msg"] and result["msg"].startswith("sysctl: ")
     assert kernel.writes == [] and not os.path.exists(ours)
 
 
-def test_rejected_value_fails_and_persists_nothing(proc, kernel, files, capsys):
+def test_rejected_value_fails_and_persists_nothing(proc, kernel, files, run_module):
     ours, entries, _ = files
-    result = run_module(capsys, values={"vm.vfs_cache_pressure": 50, "vm.swappiness": 500},
+    result = run_module(module, values={"vm.vfs_cache_pressure": 50, "vm.swappiness": 500},
                         proc_root=str(proc), sysctl_file=ours, sysctl_dirs=entries)
     assert result["failed"] and "rejected 500" in result["msg"] and "restored to 100" in result["msg"]
     assert not os.path.exists(ours)
 
 
-def test_override_is_a_warning(proc, kernel, files, capsys):
+def test_override_is_a_warning(proc, kernel, files, run_module):
     ours, entries, conf = files
     with open(conf, "w", encoding="utf-8") as handle:
         handle.write("vm.swappiness = 60\n")
-    result = run_module(capsys, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
+    result = run_module(module, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
                         sysctl_dirs=entries)
     assert result["overridden_by"] == [{"key": "vm.swappiness", "file": str(conf), "value": 60}]
     # plain strings before ansible-core 2.19, structured summaries after
     assert str(conf) in json.dumps(result["warnings"])
 
 
-def test_backup(proc, kernel, files, capsys):
+def test_backup(proc, kernel, files, run_module):
     ours, entries, _ = files
     with open(ours, "w", encoding="utf-8") as handle:
         handle.write("vm.swappiness = 30\n")
-    result = run_module(capsys, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
+    result = run_module(module, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
                         sysctl_dirs=entries, backup=True)
     with open(result["backup_file"], encoding="utf-8") as handle:
         assert handle.read() == "vm.swappiness = 30\n"

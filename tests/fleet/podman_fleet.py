@@ -168,12 +168,16 @@ class Fleet:
         return result.stdout.splitlines()
 
 
-def ansible_playbook(playbook, inventory, *args, cwd=None, env=None, timeout=900):
-    """Run ansible-playbook (the one next to this Python, else on PATH); returns the CompletedProcess
-    with ``recap`` added: {host: {ok, changed, unreachable, failed, skipped, rescued, ignored}}."""
+def ansible_playbook_command():
+    """The ansible-playbook next to this Python (its virtualenv), else the one on PATH."""
     executable = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    if not os.access(executable, os.X_OK):
-        executable = "ansible-playbook"
+    return executable if os.access(executable, os.X_OK) else "ansible-playbook"
+
+
+def ansible_playbook(playbook, inventory, *args, cwd=None, env=None, timeout=900):
+    """Run ansible-playbook (see ansible_playbook_command); returns the CompletedProcess
+    with ``recap`` added: {host: {ok, changed, unreachable, failed, skipped, rescued, ignored}}."""
+    executable = ansible_playbook_command()
     run_env = podman_env()
     run_env["ANSIBLE_COLLECTIONS_PATH"] = collections_root() + (
         os.pathsep + os.environ["ANSIBLE_COLLECTIONS_PATH"] if os.environ.get("ANSIBLE_COLLECTIONS_PATH") else "")

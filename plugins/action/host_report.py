@@ -1,0 +1,86 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Controller side of memops.linux.host_report: one host's summary, and its JSON on the controller."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.plugins.module_utils import _textfile
+
+ARGUMENT_SPEC = {
+    "dest": {"type": "path"},
+    "findings": {"type": "int", "default": 5},
+    "consumers": {"type": "int", "default": 5},
+}
+
+# inventory names may hold characters a file name should not
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+
+
+def file_name(host):
+    """The report file name of an inventory host name."""
+    name = _UNSAFE.sub("_", host)
+    return (name if name not in (".", "..") else name.replace(".", "_")) + ".json"
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = to_text(task_vars.get("inventory_hostname"))
+        facts = (task_vars.get("ansible_facts") or {}).get("memops")
+        if not facts:
+            raise AnsibleActionFail("host_report: %s has no memops facts (ansible_facts.memops); "
+                                    "run memops.linux.mem_facts on it first" % host)
+        # a json round trip leaves plain dicts, lists and scalars of the facts
+        facts = json.loads(json.dumps(facts, default=to_text))
+        try:
+            lines = _summary.host_summary(facts, args["findings"], args["consumers"])
+        except _summary.SummaryError as exc:
+            raise AnsibleActionFail("host_report: %s" % exc)
+
+        path = None
+        if args["dest"]:
+            path = os.path.join(os.path.abspath(args["dest"]), file_name(host))
+            document = {
+                "host": host,
+                "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "memops": facts,
+            }
+            if not self._task.check_mode:
+                try:
+                    _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
+                                           mode=0o644)
+                except _textfile.TextFileError as exc:
+                    raise AnsibleActionFail("host_report: %s; dest must be a directory the controller user "
+                                            "may write to" % exc)
+
+        result.update({
+            # the host is not changed; the file on the controller is the diagnosis' output
+            "changed": False,
+            "path": path,
+            "status": facts.get("health", {}).get("status", "unknown"),
+            "msg": lines,
+            # shown like the output of debug, without -v
+            "_ansible_verbose_always": True,
+        })
+        return result

@@ -494,7 +494,7 @@ def parse_line(line):
     content = line.rstrip("\r\n").strip()
     if not content or content[0] in "#;" or "=" not in content:
         return None
-    raw_name, _, value = content.partition("=")
+    raw_name, value = content.split("=", 1)
     try:
         parts = split_name(raw_name)
     except InvalidName:
@@ -548,7 +548,7 @@ def edit_conf(text, settings, state="present"):
             continue
         body = line.rstrip("\r\n")
         ending = line[len(body):]
-        head, _, tail = body.partition("=")
+        head, tail = body.split("=", 1)
         gap = tail[:len(tail) - len(tail.lstrip())]
         out.append("%s=%s%s%s" % (head, gap, wanted, ending))
     if state == "present":
@@ -679,7 +679,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
 
     Nothing is written in check mode. ``replace(src, dest)`` moves the finished
     temporary file into place; ``backup(path)`` copies our file before it is
-    changed and returns the copy's path. Returns a dict with changed, values,
+    changed and returns the copy's path. Returns a dict with changed, settings,
     sysctl_file, overridden_by, overcommit_guard, backup_file, warnings and
     diff (runtime and file texts before and after)."""
     runtime = Runtime(proc_root)
@@ -695,7 +695,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
             before[name] = None  # state=absent may clean up a setting this kernel lacks
     changes = [(name, before[name], text) for name, text in settings.items()
                if present and not same_value(before[name], text)]
-    changed_names = [name for name, _, _ in changes]
+    changed_names = [change[0] for change in changes]
     guard = None
     if any(name in OVERCOMMIT_KEYS for name in changed_names):
         current = {name: int(before[name] if name in before else runtime.read(name)) for name in OVERCOMMIT_KEYS}
@@ -737,16 +737,16 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
                     backup_file = backup(sysctl_file)
                 write_conf(sysctl_file, file_after or "", replace=replace)
             except (ConfigFileError, OSError) as exc:
-                restored = rollback(runtime, [(name, old) for name, old, _ in reversed(changes)])
+                restored = rollback(runtime, [change[:2] for change in reversed(changes)])
                 raise ConfigFileError("%s%s" % (exc, "; runtime settings put back: " + ", ".join(restored)
                                                 if restored else ""))
     else:
-        after.update({name: text for name, _, text in changes})
+        after.update({change[0]: change[2] for change in changes})
 
     on_disk = parse_conf(file_after) if file_after else {}
-    values = {}
+    per_setting = {}
     for name in settings:
-        values[name] = {
+        per_setting[name] = {
             "before": display_value(before[name]),
             "after": display_value(after[name]),
             "persisted": name in on_disk and same_value(on_disk[name], after[name]),
@@ -768,7 +768,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
 
     return {
         "changed": bool(changes) or file_changed,
-        "values": values,
+        "settings": per_setting,
         "sysctl_file": sysctl_file,
         "overridden_by": overrides,
         "overcommit_guard": guard,

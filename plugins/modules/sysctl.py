@@ -30,7 +30,7 @@ description:
   - Needs only the Python standard library on the managed node; does not run the
     C(sysctl) command.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
   - memops.linux._attributes.LINUX
@@ -125,8 +125,6 @@ notes:
     strict-overcommit guard."
   - "Writing C(vm.overcommit_ratio) makes the kernel reset C(vm.overcommit_kbytes) to 0 and the
     reverse; giving both in one task is an error."
-  - "In templates, read the per-setting results as C(result['values']): C(result.values) is the
-    dictionary method in Jinja."
 seealso:
   - module: ansible.posix.sysctl
     description: General sysctl editing, including string settings.
@@ -189,7 +187,7 @@ EXAMPLES = r"""
 
 - name: Report the previous value
   ansible.builtin.debug:
-    msg: "swappiness was {{ swappiness['values']['vm.swappiness'].before }}"
+    msg: "swappiness was {{ swappiness.settings['vm.swappiness'].before }}"
 """
 
 RETURN = r"""
@@ -198,14 +196,14 @@ changed:
   returned: always
   type: bool
   sample: true
-values:
+settings:
   description:
-    - One entry per name of O(values), under its dotted name.
+    - One entry per name of O(values), under its dotted name. (Not called C(values), which
+      templates could not reach as C(result.values), the dictionary method.)
     - C(before) and C(after) are the running kernel's values (an integer, or the integers joined by
       single spaces for settings that hold several; V(null) with O(state=absent) for a name the
       kernel lacks). In check mode C(after) is the value that would be written.
     - C(persisted) is true when O(sysctl_file) holds the running value after the task.
-    - Read it as C(result['values']); C(result.values) is the dictionary method in Jinja.
   returned: always
   type: dict
   sample:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import types
 
 import pytest
 
@@ -52,8 +53,7 @@ def _read(path):
         return handle.read()
 
 
-@pytest.fixture
-def proc(tmp_path):
+def make_proc(tmp_path):
     """A proc_root with sys/vm and meminfo, as files."""
     root = tmp_path / "proc"
     vm = root / "sys" / "vm"
@@ -64,6 +64,11 @@ def proc(tmp_path):
     os.chmod(vm / "drop_caches", 0o200)
     _write(root / "meminfo", MEMINFO)
     return root
+
+
+@pytest.fixture
+def proc(tmp_path):
+    return make_proc(tmp_path)
 
 
 def _vm(proc, name):
@@ -114,16 +119,21 @@ class FakeKernel:
             _write(os.path.join(os.path.dirname(path), self.PAIRS[name]), "0\n")
 
 
-@pytest.fixture
-def kernel(monkeypatch):
+def install_kernel(monkeypatch):
+    """Put a FakeKernel behind every runtime write; returns it."""
     fake = FakeKernel()
     monkeypatch.setattr(sysctl.Runtime, "_write_file", staticmethod(fake))
     return fake
 
 
 @pytest.fixture
-def boot(tmp_path):
-    """A set of load-order directories like the systemd ones, and /etc/sysctl.conf."""
+def kernel(monkeypatch):
+    return install_kernel(monkeypatch)
+
+
+def make_boot(tmp_path):
+    """Load-order directories like the systemd ones, and an /etc/sysctl.conf:
+    .dirs (etc, run, usr_local_lib, usr_lib), .conf, .entries (for sysctl_dirs)."""
     dirs = {}
     for name in ("etc", "run", "usr_local_lib", "usr_lib"):
         path = tmp_path / name / "sysctl.d"
@@ -132,7 +142,12 @@ def boot(tmp_path):
     conf = tmp_path / "etc" / "sysctl.conf"
     _write(conf, "# nothing set here\n")
     entries = [str(dirs[n]) for n in ("etc", "run", "usr_local_lib", "usr_lib")] + [str(conf)]
-    return dirs, conf, entries
+    return types.SimpleNamespace(dirs=dirs, conf=conf, entries=entries)
+
+
+@pytest.fixture
+def boot(tmp_path):
+    return make_boot(tmp_path)
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +427,7 @@ def test_write_conf_follows_symlink_and_empty_removes(tmp_path):
 
 
 def test_load_order_lexical_first_dir_wins_sysctl_conf_last(boot, tmp_path):
-    dirs, conf, entries = boot
+    dirs, conf, entries = boot.dirs, boot.conf, boot.entries
     _write(dirs["usr_lib"] / "50-pid-max.conf", "")
     _write(dirs["usr_lib"] / "99-protect-links.conf", "")
     _write(dirs["etc"] / "99-protect-links.conf", "")   # hides the vendor one
@@ -430,7 +445,7 @@ def test_load_order_lexical_first_dir_wins_sysctl_conf_last(boot, tmp_path):
 
 
 def test_override_from_later_file(boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(dirs["usr_lib"] / "99-vendor.conf", "vm/swappiness = 60\nvm.dirty_ratio = 5\n")
     _write(dirs["usr_lib"] / "10-early.conf", "vm.swappiness = 1\n")  # earlier: ours wins
@@ -440,19 +455,19 @@ def test_override_from_later_file(boot):
 
 
 def test_override_by_sysctl_conf_and_last_one_wins(boot):
-    dirs, conf, entries = boot
+    dirs, conf, entries = boot.dirs, boot.conf, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 10\n")
     _write(dirs["etc"] / "80-a.conf", "vm.swappiness = 70\n")
     _write(conf, "vm.swappiness = 80\n")
-    overrides, _ = sysctl.find_overrides(str(ours), {"vm.swappiness": "10"}, entries)
+    overrides = sysctl.find_overrides(str(ours), {"vm.swappiness": "10"}, entries)[0]
     assert overrides == [{"key": "vm.swappiness", "file": str(conf), "value": 80}]
     _write(conf, "vm.swappiness = 10\n")  # the last setter agrees with us
     assert sysctl.find_overrides(str(ours), {"vm.swappiness": "10"}, entries)[0] == []
 
 
 def test_our_file_hidden_or_outside(boot, tmp_path):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["usr_lib"] / "60-memops.conf"
     _write(dirs["etc"] / "60-memops.conf", "vm.swappiness = 33\n")
     overrides, notes = sysctl.find_overrides(str(ours), {"vm.swappiness": "10"}, entries)
@@ -623,7 +638,7 @@ def test_guard_falls_back_to_hugepage_counts():
 
 def _snapshot(proc, *files):
     tree = {}
-    for base, _, names in os.walk(proc):
+    for base, _dirs, names in os.walk(proc):
         for name in names:
             path = os.path.join(base, name)
             tree[path] = _read(path)
@@ -633,7 +648,7 @@ def _snapshot(proc, *files):
 
 
 def test_run_check_mode_writes_nothing(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "# mine\nvm.swappiness = 30\n")
     before = _snapshot(proc, ours)
@@ -642,14 +657,14 @@ def test_run_check_mode_writes_nothing(proc, kernel, boot):
     assert _snapshot(proc, ours) == before
     assert kernel.writes == []
     assert result["changed"]
-    assert result["values"]["vm.swappiness"] == {"before": 60, "after": 10, "persisted": True}
+    assert result["settings"]["vm.swappiness"] == {"before": 60, "after": 10, "persisted": True}
     assert result["diff"]["file"] == {"before": "# mine\nvm.swappiness = 30\n",
                                       "after": "# mine\nvm.swappiness = 10\nvm.overcommit_memory = 1\n"}
     assert result["diff"]["runtime"]["after"] == "vm.swappiness = 10\nvm.overcommit_memory = 1\n"
 
 
 def test_run_apply_then_idempotent(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     settings = {"vm.swappiness": "10", "vm.lowmem_reserve_ratio": "256 256 32 0 0"}
     first = sysctl.run(settings, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
@@ -659,12 +674,12 @@ def test_run_apply_then_idempotent(proc, kernel, boot):
     writes = len(kernel.writes)
     second = sysctl.run(settings, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
     assert not second["changed"] and len(kernel.writes) == writes
-    assert second["values"]["vm.lowmem_reserve_ratio"] == {
+    assert second["settings"]["vm.lowmem_reserve_ratio"] == {
         "before": "256 256 32 0 0", "after": "256 256 32 0 0", "persisted": True}
 
 
 def test_run_rejected_value_is_not_persisted(proc, kernel, boot):  # C4
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 60\n")
     with pytest.raises(sysctl.Rejected):
@@ -675,7 +690,7 @@ def test_run_rejected_value_is_not_persisted(proc, kernel, boot):  # C4
 
 
 def test_run_file_write_failure_puts_runtime_back(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
 
     def full_disk(src, dest):
@@ -690,7 +705,7 @@ def test_run_file_write_failure_puts_runtime_back(proc, kernel, boot):
 
 
 def test_run_unknown_key_changes_nothing(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     with pytest.raises(sysctl.UnknownKey, match="vm.swapiness"):
         sysctl.run({"vm.swappiness": "10", "vm.swapiness": "10"}, proc_root=str(proc),
                    sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
@@ -698,7 +713,7 @@ def test_run_unknown_key_changes_nothing(proc, kernel, boot):
 
 
 def test_run_guard_refuses_before_any_write(proc, kernel, boot):  # C9
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     _write(proc / "meminfo", MEMINFO.replace("Committed_AS:    4194304 kB", "Committed_AS:   12582912 kB"))
     with pytest.raises(sysctl.OvercommitRefused, match="Committed_AS"):
         sysctl.run({"vm.swappiness": "10", "vm.overcommit_memory": "2"}, proc_root=str(proc),
@@ -711,7 +726,7 @@ def test_run_guard_refuses_before_any_write(proc, kernel, boot):  # C9
 
 
 def test_run_warns_when_a_pair_resets(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     _write(proc / "sys" / "vm" / "dirty_bytes", "100000000\n")
     _write(proc / "sys" / "vm" / "dirty_ratio", "0\n")
     result = sysctl.run({"vm.dirty_ratio": "20"}, proc_root=str(proc),
@@ -721,7 +736,7 @@ def test_run_warns_when_a_pair_resets(proc, kernel, boot):
 
 
 def test_run_override_warning(proc, kernel, boot):  # C5
-    dirs, conf, entries = boot
+    dirs, conf, entries = boot.dirs, boot.conf, boot.entries
     _write(conf, "vm.swappiness = 60\n")
     result = sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc),
                         sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
@@ -730,32 +745,32 @@ def test_run_override_warning(proc, kernel, boot):  # C5
 
 
 def test_run_absent_leaves_runtime(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "# keep\nvm.swappiness = 10\n")
     result = sysctl.run({"vm.swappiness": None, "vm.gone_from_this_kernel": None}, state="absent",
                         proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
     assert result["changed"] and _read(ours) == b"# keep\n"
     assert kernel.writes == []
-    assert result["values"]["vm.gone_from_this_kernel"] == {"before": None, "after": None, "persisted": False}
+    assert result["settings"]["vm.gone_from_this_kernel"] == {"before": None, "after": None, "persisted": False}
     again = sysctl.run({"vm.swappiness": None}, state="absent", proc_root=str(proc), sysctl_file=str(ours),
                        sysctl_dirs=entries)
     assert not again["changed"]
 
 
 def test_run_persist_false_touches_no_file_and_warns(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 30\n")
     result = sysctl.run({"vm.swappiness": "10"}, persist=False, proc_root=str(proc), sysctl_file=str(ours),
                         sysctl_dirs=entries)
     assert _read(ours) == b"vm.swappiness = 30\n" and _vm(proc, "swappiness") == "10"
-    assert result["values"]["vm.swappiness"]["persisted"] is False
+    assert result["settings"]["vm.swappiness"]["persisted"] is False
     assert "persist is false" in result["warnings"][0]
 
 
 def test_run_fixes_mode_only(proc, kernel, boot):
-    dirs, _, entries = boot
+    dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 60\n")
     os.chmod(ours, 0o600)

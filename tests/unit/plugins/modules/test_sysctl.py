@@ -13,19 +13,30 @@ import pytest
 import yaml
 
 from ansible_collections.memops.linux.plugins.modules import sysctl as module
-from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_sysctl import (  # noqa: F401 (fixtures)
-    boot, kernel, proc,
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_sysctl import (
+    install_kernel, make_boot, make_proc,
 )
 
 
 @pytest.fixture
-def files(boot):
-    dirs, conf, entries = boot
-    return str(dirs["etc"] / "60-memops.conf"), entries, conf
+def proc(tmp_path):
+    return make_proc(tmp_path)
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    return install_kernel(monkeypatch)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Our file's path in the etc sysctl.d, the load order, and the sysctl.conf read last."""
+    boot = make_boot(tmp_path)
+    return str(boot.dirs["etc"] / "60-memops.conf"), boot.entries, boot.conf
 
 
 def test_four_runs(proc, kernel, files, run_module):
-    ours, entries, _ = files
+    ours, entries = files[:2]
     common = {"values": {"vm.swappiness": 10, "vm/vfs_cache_pressure": "50"}, "proc_root": str(proc),
               "sysctl_file": ours, "sysctl_dirs": entries}
     check = run_module(module, _ansible_check_mode=True, _ansible_diff=True, **common)
@@ -33,8 +44,8 @@ def test_four_runs(proc, kernel, files, run_module):
     assert [d["before_header"] for d in check["diff"]] == ["runtime (/proc/sys)", ours]
     apply = run_module(module, **common)
     assert apply["changed"]
-    assert apply["values"] == {"vm.swappiness": {"before": 60, "after": 10, "persisted": True},
-                               "vm.vfs_cache_pressure": {"before": 100, "after": 50, "persisted": True}}
+    assert apply["settings"] == {"vm.swappiness": {"before": 60, "after": 10, "persisted": True},
+                                 "vm.vfs_cache_pressure": {"before": 100, "after": 50, "persisted": True}}
     assert apply["overridden_by"] == [] and "overcommit_guard" not in apply and "backup_file" not in apply
     assert not run_module(module, _ansible_check_mode=True, **common)["changed"]
     assert not run_module(module, **common)["changed"]
@@ -48,14 +59,14 @@ def test_four_runs(proc, kernel, files, run_module):
     ({"vm.overcommit_ratio": 50, "vm.overcommit_kbytes": 0}, "exclude each other"),
 ])
 def test_clear_failures(proc, kernel, files, run_module, values, says):
-    ours, entries, _ = files
+    ours, entries = files[:2]
     result = run_module(module, values=values, proc_root=str(proc), sysctl_file=ours, sysctl_dirs=entries)
     assert result["failed"] and says in result["msg"] and result["msg"].startswith("sysctl: ")
     assert kernel.writes == [] and not os.path.exists(ours)
 
 
 def test_rejected_value_fails_and_persists_nothing(proc, kernel, files, run_module):
-    ours, entries, _ = files
+    ours, entries = files[:2]
     result = run_module(module, values={"vm.vfs_cache_pressure": 50, "vm.swappiness": 500},
                         proc_root=str(proc), sysctl_file=ours, sysctl_dirs=entries)
     assert result["failed"] and "rejected 500" in result["msg"] and "restored to 100" in result["msg"]
@@ -74,7 +85,7 @@ def test_override_is_a_warning(proc, kernel, files, run_module):
 
 
 def test_backup(proc, kernel, files, run_module):
-    ours, entries, _ = files
+    ours, entries = files[:2]
     with open(ours, "w", encoding="utf-8") as handle:
         handle.write("vm.swappiness = 30\n")
     result = run_module(module, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
@@ -92,7 +103,7 @@ def test_documentation_matches_argument_spec():
         for key, value in expected.items():
             assert doc["options"][name].get(key) == value, (name, key)
     returned = yaml.safe_load(module.RETURN)
-    assert set(returned) == {"changed", "values", "sysctl_file", "overridden_by", "overcommit_guard", "backup_file"}
+    assert set(returned) == {"changed", "settings", "sysctl_file", "overridden_by", "overcommit_guard", "backup_file"}
     yaml.safe_load(module.EXAMPLES)
 
 

@@ -1,0 +1,135 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""host_report run for real: ansible-playbook with local hosts whose mem_facts read captured /proc trees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.memops.linux.plugins.module_utils import _summary
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(os.path.dirname(HERE), "module_utils", "fixtures")
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(_summary.__file__), *[os.pardir] * 5))
+ODD_HOST = "web/01 <b>"
+
+
+def _ansible_playbook():
+    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
+
+
+pytestmark = pytest.mark.skipif(_ansible_playbook() is None, reason="ansible-playbook is not installed")
+
+PLAYBOOK = """
+- name: Summarise and save
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Gather memory facts from a captured tree
+      memops.linux.mem_facts:
+        proc_root: "{{ fixtures }}/{{ tree }}/proc"
+        sys_root: "{{ fixtures }}/{{ tree }}/sys"
+        kernel_log: none
+      when: tree != 'none'
+
+    - name: Summarise and save on the controller
+      memops.linux.host_report:
+        dest: "{{ dest }}"
+        findings: 2
+      register: report
+      %(task_options)s
+
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{ report | to_json }}"
+        dest: "{{ results }}/{{ inventory_hostname | regex_replace('[^a-z0-9]', '_') }}.json"
+        mode: "0644"
+      delegate_to: localhost
+      check_mode: false
+"""
+
+
+def run(tmp_path, hosts, dest, task_options="", check=False):
+    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                         "hosts": {name: {"tree": tree} for name, tree in hosts.items()}}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    (tmp_path / "playbook.yml").write_text(PLAYBOOK % {"task_options": task_options})
+    results = tmp_path / "results"
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir()
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_REMOTE_TEMP=str(tmp_path / "tmp"))
+    command = [_ansible_playbook(), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "playbook.yml"),
+               "-e", json.dumps({"dest": str(dest), "fixtures": FIXTURES, "results": str(results)})]
+    if check:
+        command.append("--check")
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    found = {path.stem: json.loads(path.read_text()) for path in results.iterdir()}
+    return proc, found
+
+
+def test_prints_the_summary_and_writes_the_json(tmp_path):
+    dest = tmp_path / "report" / "hosts"
+    proc, results = run(tmp_path, {"app1": "host", "db1": "low_memory", ODD_HOST: "container"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(os.listdir(dest)) == ["app1.json", "db1.json", "web_01__b_.json"]  # no temporary files left
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o755
+    for name, file_name in (("app1", "app1.json"), ("db1", "db1.json"), (ODD_HOST, "web_01__b_.json")):
+        document = json.loads((dest / file_name).read_text())
+        assert stat.S_IMODE(os.stat(dest / file_name).st_mode) == 0o644
+        assert document["host"] == name
+        assert document["generated_at"].endswith("Z")
+        result = results[name.replace("/", "_").replace(" ", "_").replace("<", "_").replace(">", "_")]
+        assert result["changed"] is False
+        assert result["path"] == str(dest / file_name)
+        assert result["status"] == document["memops"]["health"]["status"]
+        assert result["msg"] == _summary.host_summary(document["memops"], findings=2)
+    # the summary is printed without -v, like debug output
+    assert proc.stdout.count('"Mem: ') == 3
+    assert json.loads((dest / "db1.json").read_text())["memops"]["health"]["status"] == "critical"
+
+
+def test_check_mode_writes_nothing_unless_told(tmp_path):
+    dest = tmp_path / "hosts"
+    proc, results = run(tmp_path, {"app1": "host"}, dest, check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not dest.exists()
+    assert results["app1"]["path"] == str(dest / "app1.json")
+    assert results["app1"]["msg"][0].split(":")[0] in ("OK", "MONITOR", "CRITICAL")
+    proc, _results = run(tmp_path, {"app1": "host"}, dest, task_options="check_mode: false", check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert os.listdir(dest) == ["app1.json"]
+
+
+def test_without_dest_only_summarises(tmp_path):
+    proc, results = run(tmp_path, {"app1": "host"}, "", task_options="vars: {dest: null}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["path"] is None
+    assert results["app1"]["msg"][1].split() == ["total", "used", "free", "shared", "buff/cache", "available"]
+
+
+def test_a_host_without_facts_fails_clearly(tmp_path):
+    proc, _results = run(tmp_path, {"bare1": "none"}, tmp_path / "hosts")
+    assert proc.returncode == 2
+    assert "host_report: bare1 has no memops facts (ansible_facts.memops); run memops.linux.mem_facts on it first" \
+        in proc.stdout
+
+
+def test_a_dest_that_is_a_file_fails_clearly(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    proc, _results = run(tmp_path, {"app1": "host"}, blocker / "hosts")
+    assert proc.returncode == 2
+    assert "host_report: cannot write %s/hosts/app1.json" % blocker in proc.stdout
+    assert "dest must be a directory the controller user may write to" in proc.stdout

@@ -157,6 +157,8 @@ def _host_processes(facts, top):
 def _process(row):
     out = _pick(row, _PROCESS_KEYS)
     out["name"] = str(out["name"]) if out["name"] is not None else "?"
+    for key in ("cmdline", "user"):
+        out[key] = str(out[key]) if out[key] is not None else None
     for key in ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score", "oom_score_adj"):
         out[key] = _number(out[key])
     return out
@@ -585,7 +587,8 @@ details.host>summary .badge{margin-left:6px}
 #hosts tbody th{font-weight:600}
 #hosts small{color:var(--muted);font-size:11px}
 .pct{color:var(--muted);font-size:12px}.pct.low{color:var(--crit);font-weight:700}
-#hosts td.findings{max-width:260px;white-space:normal;line-height:1.3}
+#hosts td.findings{min-width:240px;max-width:300px;white-space:normal;line-height:1.3}
+#hosts td.top{max-width:220px;overflow:hidden;text-overflow:ellipsis}
 td.findings .first{margin-left:2px;color:#333}
 .reason{color:var(--unk);white-space:normal;display:inline-block;max-width:250px;font-size:12px}
 .pill{display:inline-block;min-width:20px;text-align:center;border-radius:9px;padding:0 6px;margin-right:3px;font-size:12px;font-weight:700}
@@ -746,8 +749,10 @@ def _host_row(index, host):
         swap_cell,
         '<td class="bars">%s</td>' % _bars(host),
         _num_cell(oom_count if oom_count is not None else -1, "-" if oom_count is None else oom_count),
-        '<td data-sort="%s">%s</td>' % (_E(top["name"]) if top else "", "%s<small>[%s]</small> %s" % (
-            _E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"])) if top else "-"),
+        '<td class="top" data-sort="%s" title="%s">%s</td>' % (
+            _E(top["name"]) if top else "", _E(top["cmdline"] or top["name"]) if top else "",
+            "%s<small>[%s]</small> %s" % (_E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"]))
+            if top else "-"),
         "</tr>",
     ))
 

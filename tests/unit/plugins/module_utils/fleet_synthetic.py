@@ -68,9 +68,12 @@ def host_facts(rng, profile, process_name=None, now_uptime=None):
         apps.insert(0, ("redis-server", "redis", "/usr/bin/redis-server 127.0.0.1:6379"))
     if profile == "jvm_unbounded":
         apps.insert(0, ("java", "app", "java -jar /opt/billing/billing.jar"))
-    for name, user, cmdline in apps[:10]:
+    apps = apps[:10]
+    # the processes hold most of the used swap between them, some much more than others
+    weights = [rng.random() ** 2 for _ in apps]
+    for (name, user, cmdline), weight in zip(apps, weights):
         pid += rng.randint(1, 400)
-        swap = int(swap_used * rng.uniform(0.05, 0.4)) if swap_used else 0
+        swap = int(swap_used * 0.9 * weight / sum(weights))
         # critical services are protected, except where the profile says the OOM killer is at work
         adj = -500 if name in _diagnosis.DEFAULT_THRESHOLDS["critical_processes"] and profile != "oom_recent" else 0
         rss = total // 4 if name == process_name else None  # the named process is the top consumer

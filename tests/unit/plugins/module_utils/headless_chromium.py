@@ -17,6 +17,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -109,7 +110,8 @@ class Browser:
 
     def _read_message(self, deadline):
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
                 raise BrowserError("no answer from Chromium within %.0fs" % self.timeout)
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
@@ -145,9 +147,11 @@ class Browser:
     # -- what tests use
 
     def open(self, url):
-        self.events = [e for e in self.events if e["method"] != "Page.loadEventFired"]
-        self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
+        """Load url and wait for its load event; always a fresh document, even when only the #fragment differs."""
+        for target in ("about:blank", url):
+            self.events = [e for e in self.events if e["method"] != "Page.loadEventFired"]
+            self.send("Page.navigate", url=target)
+            self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression):
         """The value of a JavaScript expression (JSON-able); a thrown exception is a BrowserError."""
@@ -156,11 +160,16 @@ class Browser:
             raise BrowserError("JavaScript failed: %s" % json.dumps(result["exceptionDetails"])[:2000])
         return result["result"].get("value")
 
-    def press(self, key, code, key_code):
-        """Press and release a key in the focused element, as a keyboard does."""
-        for kind in ("keyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=key_code,
-                      nativeVirtualKeyCode=key_code)
+    def press(self, key, code, key_code, text=None):
+        """Press and release a key in the focused element, as a keyboard does.
+
+        ``text`` is what the key types (Enter types "\\r", Space " "); without it the
+        browser sees a raw key that activates nothing.
+        """
+        down = {"type": "keyDown", "text": text} if text else {"type": "rawKeyDown"}
+        for event in (down, {"type": "keyUp"}):
+            self.send("Input.dispatchKeyEvent", key=key, code=code, windowsVirtualKeyCode=key_code,
+                      nativeVirtualKeyCode=key_code, **event)
 
     def screenshot(self, path, full_page_height=None):
         """Save a PNG of the page (taller than the window when full_page_height is given)."""

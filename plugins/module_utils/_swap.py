@@ -1,0 +1,1056 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Swap files that never lose data and never lie.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import), in three layers:
+
+- :func:`observe` reads the host into a plain dict: the file (kind, size,
+  allocation, swap signature or all-zero content, extents, NOCOW), its entry in
+  /proc/swaps, the filesystem under it, memory, fstab and what the host permits.
+- :func:`plan` is pure: a :class:`Request` and an observation in, a list of
+  steps out, or a :class:`Refused` error when the request is unsafe or
+  impossible. Nothing has been touched at that point, so a refusal changes
+  nothing and check mode is ``plan()`` alone.
+- :class:`Host` runs the steps. A file it made and could not finish is removed;
+  a swap area it brought up is never taken down before another one holds its
+  pages. Failures are :class:`Failed` errors that say what is left.
+
+A swap file whose pages must move (resize, new priority) is retired only after
+a temporary "bridge" swap file next to it is active, unless nothing is swapped
+out on it or RAM can absorb what is; a crash at any point leaves a state the
+next run converges from (an all-zero file is a creation that was interrupted,
+a bridge left behind is finished off), and never a second swap file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import stat
+import struct
+import subprocess
+
+from ansible_collections.memops.linux.plugins.module_utils import _fstab
+from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils._units import MIB, format_size, parse_size
+
+MIN_SIZE = MIB
+PRIORITY_MIN = 0
+PRIORITY_MAX = 32767  # SWAP_FLAG_PRIO_MASK: the kernel takes no other explicit priority
+ALLOCATIONS = ("auto", "fallocate", "dd")
+BRIDGE_SUFFIX = ".memops-bridge"
+SYSTEM_FSTAB = "/etc/fstab"
+# RAM kept free when deciding whether swapped-out pages can come back in:
+# a twentieth of RAM, at least this much.
+RAM_RESERVE_MIN = 128 * MIB
+
+SUPPORTED_FILESYSTEMS = ("ext4", "xfs", "btrfs", "ext3", "ext2")
+_MEMORY_FILESYSTEMS = ("tmpfs", "ramfs", "devtmpfs", "hugetlbfs")
+_LAYERED_FILESYSTEMS = ("overlay", "overlayfs", "aufs", "unionfs")
+_NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs")
+_SUPPORTED_TEXT = "ext4, xfs, btrfs"
+
+_SWAP_SIGNATURES = (b"SWAPSPACE2", b"SWAP-SPACE")
+_SUSPEND_SIGNATURES = (b"S1SUSPEND", b"S2SUSPEND", b"ULSUSPEND", b"LINHIB0001")
+_PAGE_SIZES = (4096, 8192, 16384, 65536)
+_CHUNK = MIB
+_ZEROS = bytes(_CHUNK)
+
+# ioctls (asm-generic numbers: x86, arm64, s390x, ppc64le, riscv)
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_IOC_FIEMAP = 0xC020660B
+_BTRFS_IOC_FS_INFO = 0x8400941F
+_FS_COMPR_FL = 0x00000004
+_FS_NOCOW_FL = 0x00800000
+_FIEMAP_FLAG_SYNC = 0x1
+_FIEMAP_EXTENT_LAST = 0x1
+_FIEMAP_BAD_FLAGS = {0x2: "unknown location", 0x4: "delayed allocation", 0x8: "compressed",
+                     0x80: "encrypted", 0x200: "inline data", 0x2000: "shared (reflink or snapshot)"}
+_FIEMAP_BATCH = 256
+_SWAP_FLAG_PREFER = 0x8000
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+class SwapError(Exception):
+    """Base class; ``reason`` is a short machine-readable name."""
+
+    reason = "error"
+
+
+class Refused(SwapError):
+    """The request is unsafe or impossible here; nothing was changed."""
+
+    reason = "refused"
+
+
+class InvalidRequest(Refused):
+    reason = "invalid_request"
+
+
+class UnsupportedFilesystem(Refused):
+    reason = "unsupported_filesystem"
+
+
+class NotASwapFile(Refused):
+    reason = "not_a_swap_file"
+
+
+class NotEnoughSpace(Refused):
+    reason = "not_enough_space"
+
+
+class CannotAbsorb(Refused):
+    reason = "cannot_absorb"
+
+
+class NotPermitted(Refused):
+    reason = "not_permitted"
+
+
+class Failed(SwapError):
+    """A step failed on the host; the message says what was undone and what is left."""
+
+    reason = "failed"
+
+
+class DiskFull(Failed):
+    reason = "disk_full"
+
+
+class HasHoles(Failed):
+    reason = "holes"
+
+
+# ---------------------------------------------------------------------------
+# the request
+
+
+class Request:
+    """Validated options. Raises InvalidRequest (sizes: the collection's parser)."""
+
+    def __init__(self, path, state="present", size=None, priority=None, persist=True, allocation="auto",
+                 min_free="1G", fstab=SYSTEM_FSTAB, backup=False, page_size=None):
+        if not path or not os.path.isabs(path):
+            raise InvalidRequest("path %r is not absolute; give the full path of the swap file" % (path,))
+        if path.endswith("/"):
+            raise InvalidRequest("path %s ends with '/'; give the path of a file, not of a directory" % path)
+        if state not in ("present", "absent"):
+            raise InvalidRequest("state %r: expected present or absent" % (state,))
+        if allocation not in ALLOCATIONS:
+            raise InvalidRequest("allocation %r: expected one of %s" % (allocation, ", ".join(ALLOCATIONS)))
+        if priority is not None and (isinstance(priority, bool) or not PRIORITY_MIN <= priority <= PRIORITY_MAX):
+            raise InvalidRequest("priority %r is out of range; the kernel takes %d to %d (higher is used first)"
+                                 % (priority, PRIORITY_MIN, PRIORITY_MAX))
+        self.page_size = page_size or os.sysconf("SC_PAGE_SIZE")
+        self.path = os.path.normpath(path)
+        self.state = state
+        self.priority = priority
+        self.persist = persist
+        self.allocation = allocation
+        self.fstab = fstab
+        self.backup = backup
+        self.size = None
+        try:
+            self.min_free = parse_size(min_free, "min_free", allow_zero=True)
+            if state == "present":
+                if size is None:
+                    raise InvalidRequest("size is required with state=present")
+                requested = parse_size(size, "size")
+                if requested < MIN_SIZE:
+                    raise InvalidRequest("size %r is too small; a swap file needs at least %s"
+                                         % (size, format_size(MIN_SIZE)))
+                self.size = -(-requested // self.page_size) * self.page_size  # whole pages
+        except ValueError as exc:
+            raise InvalidRequest(str(exc))
+
+    @property
+    def bridge(self):
+        directory, name = os.path.split(self.path)
+        return os.path.join(directory, "." + name + BRIDGE_SUFFIX)
+
+
+# ---------------------------------------------------------------------------
+# observing the host
+
+
+def _ioctl_flags(fd):
+    buf = bytearray(8)
+    fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf)
+    return struct.unpack_from("=i", buf)[0]
+
+
+def _set_nocow(fd):
+    flags = _ioctl_flags(fd)
+    buf = bytearray(struct.pack("=i", flags | _FS_NOCOW_FL) + bytes(4))
+    fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf)
+
+
+def extents(fd, size):
+    """{holes, problems} of the first ``size`` bytes. A swap file must be fully
+    allocated: unwritten (fallocated) extents are fine, holes are not, nor are
+    compressed, inline, delayed or shared extents.
+
+    FIEMAP is exact. SEEK_HOLE is not usable here: ext4 reports unwritten
+    extents as holes. Without FIEMAP the allocated block count is compared."""
+    covered = 0
+    problems = set()
+    start = 0
+    try:
+        while covered < size:
+            request = struct.pack("=QQIIII", start, (1 << 64) - 1 - start, _FIEMAP_FLAG_SYNC, 0, _FIEMAP_BATCH, 0)
+            buf = bytearray(request + bytes(56 * _FIEMAP_BATCH))
+            fcntl.ioctl(fd, _FS_IOC_FIEMAP, buf)
+            count = struct.unpack_from("=I", buf, 20)[0]
+            if not count:
+                break
+            last = False
+            for index in range(count):
+                logical, _, length, _, _, flags = struct.unpack_from("=QQQQQI", buf, 32 + 56 * index)
+                if logical > covered:
+                    break  # a hole before this extent
+                covered = max(covered, logical + length)
+                problems.update(text for bit, text in _FIEMAP_BAD_FLAGS.items() if flags & bit)
+                last = last or bool(flags & _FIEMAP_EXTENT_LAST)
+            else:
+                if not last:
+                    start = covered
+                    continue
+            break
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS):
+            raise
+        return {"holes": os.fstat(fd).st_blocks * 512 < size, "problems": []}
+    return {"holes": covered < size, "problems": sorted(problems)}
+
+
+def _all_zero(fd, size):
+    """True when no byte of the file is other than zero. Holes and unwritten
+    extents are skipped with SEEK_DATA, so a fallocated file costs nothing."""
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only holes after offset
+                return True
+            if exc.errno != errno.EINVAL:
+                raise
+            start, end = offset, size
+        position = start
+        while position < min(end, size):
+            chunk = os.pread(fd, min(_CHUNK, end - position), position)
+            if not chunk:
+                break
+            if chunk != _ZEROS[:len(chunk)]:
+                return False
+            position += len(chunk)
+        offset = max(end, offset + 1)
+    return True
+
+
+def _classify(fd, size, page_size):
+    """-> (content, header): content is swap | zero | data; header is
+    {page_size, pages, usable} of a swap signature, else None."""
+    head = os.pread(fd, max(_PAGE_SIZES), 0)
+    for candidate in sorted(set(_PAGE_SIZES + (page_size,))):
+        if len(head) < candidate:
+            break
+        signature = head[candidate - 10:candidate]
+        if signature in _SWAP_SIGNATURES or signature.startswith(_SUSPEND_SIGNATURES):
+            version, last_page = struct.unpack_from("=II", head, 1024)
+            usable = (candidate == page_size and signature == b"SWAPSPACE2" and version == 1
+                      and last_page + 1 == size // page_size)
+            return "swap", {"page_size": candidate, "pages": last_page + 1, "usable": usable}
+    return ("zero" if _all_zero(fd, size) else "data"), None
+
+
+def inspect_file(path, page_size):
+    """What is at ``path``, without following a symlink there."""
+    try:
+        lst = os.lstat(path)
+    except FileNotFoundError:
+        return {"kind": "missing"}
+    except OSError as exc:
+        raise Failed("cannot inspect %s: %s" % (path, exc.strerror or exc))
+    mode = lst.st_mode
+    kinds = ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISBLK, "block device"),
+             (stat.S_ISREG, "file"))
+    kind = next((name for test, name in kinds if test(mode)), "special file")
+    info = {"kind": kind, "mode": stat.S_IMODE(mode), "uid": lst.st_uid, "size": lst.st_size,
+            "allocated": lst.st_blocks * 512, "dev": lst.st_dev, "ino": lst.st_ino}
+    if kind != "file":
+        return info
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info["content"], info["header"] = _classify(fd, lst.st_size, page_size)
+        info.update(extents(fd, lst.st_size))
+        try:
+            flags = _ioctl_flags(fd)
+        except OSError:
+            flags = 0
+        info["nocow"] = bool(flags & _FS_NOCOW_FL)
+    finally:
+        os.close(fd)
+    return info
+
+
+def parse_mountinfo(text):
+    """/proc/PID/mountinfo -> list of {mount_point, type, source, options}."""
+    mounts = []
+    for line in text.splitlines():
+        pre, sep, post = line.partition(" - ")
+        fields, post_fields = pre.split(), post.split()
+        if not sep or len(fields) < 6 or len(post_fields) < 2:
+            continue
+        mounts.append({
+            "mount_point": procfs._unescape_octal(fields[4]),
+            "type": post_fields[0],
+            "source": procfs._unescape_octal(post_fields[1]),
+            "options": fields[5] + ("," + post_fields[2] if len(post_fields) > 2 else ""),
+        })
+    return mounts
+
+
+def mount_of(mounts, directory):
+    """The mount that holds ``directory`` (a resolved path): longest mount
+    point that contains it, the later of equal ones (it is mounted over)."""
+    best = None
+    for mount in mounts:
+        point = mount["mount_point"]
+        if directory == point or directory.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best["mount_point"]):
+                best = mount
+    return best
+
+
+def _btrfs_devices(directory):
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        buf = bytearray(1024)
+        fcntl.ioctl(fd, _BTRFS_IOC_FS_INFO, buf)
+        return struct.unpack_from("=QQ", buf)[1]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _directory_compressed(directory):
+    """A btrfs directory whose new files are compressed (chattr +c, or the
+    compression property)."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if _ioctl_flags(fd) & _FS_COMPR_FL:
+            return True
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        return bool(os.getxattr(directory, "btrfs.compression"))
+    except (OSError, AttributeError):
+        return False
+
+
+def filesystem(directory, mountinfo_text):
+    """The filesystem holding ``directory`` -> {type, mount_point, source,
+    options, free_bytes, total_bytes[, devices, compressed_directory]}."""
+    mount = mount_of(parse_mountinfo(mountinfo_text), os.path.realpath(directory)) or {
+        "type": "unknown", "mount_point": None, "source": None, "options": ""}
+    result = dict(mount)
+    vfs = os.statvfs(directory)
+    result["free_bytes"] = vfs.f_bavail * vfs.f_frsize
+    result["total_bytes"] = vfs.f_blocks * vfs.f_frsize
+    if mount["type"] == "btrfs":
+        result["devices"] = _btrfs_devices(directory)
+        result["compressed_directory"] = _directory_compressed(directory)
+    return result
+
+
+def _cgroup_number(reader, directory, name):
+    try:
+        text = reader.read(os.path.join(directory, name))
+    except procfs.ProcfsError:
+        return None
+    return None if text is None else procfs.parse_cgroup_limit(text)
+
+
+def _memcg_excess(reader, directory, version):
+    """usage + swap - limit of one memory cgroup (hierarchical counters), >= 0."""
+    if version == "v1":
+        limit = _cgroup_number(reader, directory, "memory.limit_in_bytes")
+        usage = _cgroup_number(reader, directory, "memory.usage_in_bytes")
+        try:
+            stats = procfs.parse_vmstat(reader.read(os.path.join(directory, "memory.stat")) or "")
+        except procfs.ProcfsError:
+            stats = {}
+        swapped = stats.get("total_swap")
+    else:
+        limit = _cgroup_number(reader, directory, "memory.max")
+        usage = _cgroup_number(reader, directory, "memory.current")
+        swapped = _cgroup_number(reader, directory, "memory.swap.current")
+    if limit is None or usage is None or not swapped:
+        return 0
+    return max(0, usage + swapped - limit)
+
+
+def _memcg_walk(reader, root, directory, version, found):
+    """Appends (cgroup, excess) of every cgroup over its limit below ``directory``."""
+    excess = _memcg_excess(reader, directory, version)
+    if excess:
+        relative = os.path.relpath(directory, root)
+        found.append(("/" if relative == "." else "/" + relative, excess))
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    _memcg_walk(reader, root, entry.path, version, found)
+    except OSError:
+        pass
+
+
+def memcgs_over_limit(reader):
+    """Memory cgroups whose pages do not fit under their limit, so that some
+    must stay in swap -> list of (cgroup path, excess bytes), largest first.
+
+    swapoff charges every page it brings back to the page's cgroup; a cgroup
+    over its limit then reclaims, and when reclaim cannot keep up the kernel
+    OOM-kills one of its processes, however much RAM the host has free (the
+    kernel's own protection, killing the swapoff process first, only works for
+    a system-wide OOM)."""
+    v1 = reader.sys_path("fs", "cgroup", "memory")
+    found = []
+    if os.path.exists(os.path.join(v1, "memory.usage_in_bytes")):
+        _memcg_walk(reader, v1, v1, "v1", found)
+    else:
+        try:
+            controllers = reader.sys("fs", "cgroup", "cgroup.controllers") or ""
+        except procfs.ProcfsError:
+            controllers = ""
+        if "memory" in controllers.split():
+            root = reader.sys_path("fs", "cgroup")
+            _memcg_walk(reader, root, root, "v2", found)
+    return sorted(found, key=lambda item: -item[1])
+
+
+def _capabilities(reader):
+    # The one definition of "may this process swapon here" lives with the facts.
+    from ansible_collections.memops.linux.plugins.module_utils import _memfacts
+
+    return _memfacts.Gatherer(reader, use_kernel_log=False).capabilities()
+
+
+def observe(request, reader, capabilities=None):
+    """Everything plan() needs, read from the host."""
+    page_size = request.page_size
+    swaps = procfs.parse_swaps(reader.proc("swaps") or "")
+    meminfo = procfs.parse_meminfo(reader.proc("meminfo") or "")
+    obs = {"page_size": page_size, "kernel": _kernel_version()}
+    ours = []
+    for key, path in (("file", request.path), ("bridge", request.bridge)):
+        info = inspect_file(path, page_size)
+        info["active"] = None
+        if info["kind"] == "file":
+            for area in swaps:
+                if area["type"] == "file" and _same_inode(area["path"], info):
+                    info["active"] = {k: area[k] for k in ("size_bytes", "used_bytes", "priority")}
+                    ours.append(area)
+        obs[key] = info
+    obs["other_swap_free_bytes"] = sum(max(0, a["size_bytes"] - a["used_bytes"]) for a in swaps if a not in ours)
+    # only pages that would move matter; walking the cgroup tree is skipped otherwise
+    obs["memcgs_over_limit"] = memcgs_over_limit(reader) if any(a["used_bytes"] for a in ours) else []
+    obs["mem_available_bytes"] = meminfo.get("MemAvailable", meminfo.get("MemFree", 0))
+    obs["mem_total_bytes"] = meminfo.get("MemTotal", 0)
+    directory = os.path.dirname(request.path)
+    obs["directory_exists"] = os.path.isdir(directory)
+    obs["fs"] = filesystem(directory, reader.proc("self", "mountinfo") or "") if obs["directory_exists"] else None
+    try:
+        obs["fstab_text"] = _fstab.read(request.fstab)
+    except _fstab.FstabError as exc:
+        raise Refused("fstab: %s" % exc)
+    obs["capabilities"] = capabilities if capabilities is not None else _capabilities(reader)
+    return obs
+
+
+def _same_inode(path, info):
+    try:
+        other = os.stat(path)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (info["dev"], info["ino"])
+
+
+def _kernel_version():
+    numbers = []
+    for part in os.uname().release.split("-")[0].split(".")[:2]:
+        numbers.append(int(part) if part.isdigit() else 0)
+    return tuple(numbers + [0] * (2 - len(numbers)))
+
+
+# ---------------------------------------------------------------------------
+# planning (pure)
+
+
+def _step(action, path=None, **details):
+    details.update(action=action, path=path)
+    return details
+
+
+def describe_step(step):
+    """A step as one line of the ``actions`` list."""
+    action, path = step["action"], step["path"]
+    if action == "create":
+        return "create %s (%s, %s%s)" % (path, format_size(step["size"]), step["method"],
+                                         ", NOCOW" if step["nocow"] else "")
+    if action == "swapon" and step.get("priority") is not None:
+        return "swapon %s (priority %d)" % (path, step["priority"])
+    if action == "fstab":
+        if step["line"]:
+            return "fstab %s: %s" % (step["file"], step["line"])
+        return "fstab %s: remove the entry of %s" % (step["file"], step["entry"])
+    if action == "chmod":
+        return "chmod 0600 %s (was %04o, uid %d)" % (path, step["was"], step["uid"])
+    return "%s %s" % (action, path) if path else action
+
+
+def absorbable(obs):
+    """Bytes of swapped-out pages RAM and the other active swap areas can take
+    in, keeping a reserve of RAM free."""
+    reserve = max(RAM_RESERVE_MIN, obs["mem_total_bytes"] // 20)
+    return max(0, obs["mem_available_bytes"] - reserve) + obs["other_swap_free_bytes"]
+
+
+def _check_filesystem(request, obs):
+    fs = obs["fs"]
+    if fs is None:
+        raise InvalidRequest("directory %s does not exist; create it first" % os.path.dirname(request.path))
+    kind = fs["type"]
+    where = "%s is on %s" % (os.path.dirname(request.path), kind)
+    if kind in _MEMORY_FILESYSTEMS:
+        raise UnsupportedFilesystem("%s, which lives in memory; swap files need a disk-backed filesystem (%s)"
+                                    % (where, _SUPPORTED_TEXT))
+    if kind in _LAYERED_FILESYSTEMS:
+        raise UnsupportedFilesystem("%s (a container's layered root?), which swapon does not support; "
+                                    "put the swap file on a disk-backed filesystem (%s)" % (where, _SUPPORTED_TEXT))
+    if kind in _NETWORK_FILESYSTEMS or kind.startswith("fuse"):
+        raise UnsupportedFilesystem("%s, a network or FUSE filesystem: swapping over it can deadlock when memory "
+                                    "runs short; use a local disk-backed filesystem (%s)" % (where, _SUPPORTED_TEXT))
+    if kind == "zfs":
+        raise UnsupportedFilesystem("%s: swap on ZFS can deadlock under memory pressure (openzfs#7734); use a "
+                                    "partition or a filesystem such as %s" % (where, _SUPPORTED_TEXT))
+    if kind not in SUPPORTED_FILESYSTEMS:
+        raise UnsupportedFilesystem("%s, which is not known to hold swap files safely; use %s"
+                                    % (where, _SUPPORTED_TEXT))
+    if kind == "btrfs":
+        if fs.get("devices") and fs["devices"] > 1:
+            raise UnsupportedFilesystem(
+                "%s spanning %d devices; the kernel takes swap files only on a single-device btrfs: "
+                "use another filesystem" % (where, fs["devices"]))
+        if fs.get("compressed_directory"):
+            raise UnsupportedFilesystem(
+                "%s with compression set on the directory (chattr +c or the compression property); a swap file "
+                "must not be compressed: use a directory without it, e.g. a subvolume of its own"
+                % where)
+
+
+def _check_kind(path, info, what="path"):
+    """Refuses anything at ``path`` that is not a swap file of ours, or a file
+    whose every byte is zero (a creation that was interrupted)."""
+    kind = info["kind"]
+    if kind in ("missing", "file") and info.get("content") != "data":
+        return
+    if kind == "file":
+        raise NotASwapFile("%s exists and holds data but no swap signature; it is not a swap file and was left "
+                           "untouched: move it away or choose another path" % path)
+    if kind == "block device":
+        raise NotASwapFile("%s is a block device; this module manages swap files, not partitions or devices" % path)
+    if kind == "symlink":
+        raise NotASwapFile("%s is a symlink; give the real path of the swap file (links are not followed)" % path)
+    raise NotASwapFile("%s %s is a %s; give the path of a swap file" % (what, path, kind))
+
+
+def _reusable(request, info, fs):
+    """An existing file we may keep as it is (no new allocation)."""
+    return (info["size"] == request.size and not info["holes"] and not info["problems"]
+            and (fs["type"] != "btrfs" or info["nocow"]))
+
+
+def _allocation(request, obs):
+    if request.allocation != "auto":
+        return request.allocation
+    if obs["fs"]["type"] == "xfs" and obs["kernel"] < (4, 18):
+        return "dd"  # XFS before 4.18 maps unwritten extents as holes for swapon
+    return "fallocate"
+
+
+class _Planner:
+    def __init__(self, request, obs):
+        self.request = request
+        self.obs = obs
+        self.steps = []
+        self.free = obs["fs"]["free_bytes"] if obs["fs"] else 0
+        self.bridge_up = obs["bridge"]["active"] is not None
+
+    def add(self, action, path=None, **details):
+        self.steps.append(_step(action, path, **details))
+
+    def unlink(self, path, info):
+        self.add("unlink", path)
+        self.free += info.get("allocated", 0)
+
+    def need_space(self, size, what):
+        if self.free - size < self.request.min_free:
+            raise NotEnoughSpace(
+                "%s needs %s on %s, which has %s free; with min_free %s kept free that leaves too little: free up "
+                "space, choose a smaller size or another filesystem"
+                % (what, format_size(size), self.obs["fs"]["mount_point"], format_size(max(0, self.free)),
+                   format_size(self.request.min_free)))
+        self.free -= size
+
+    def create(self, path, size, what):
+        self.need_space(size, what)
+        method = _allocation(self.request, self.obs)
+        self.add("create", path, size=size, method=method, nocow=self.obs["fs"]["type"] == "btrfs",
+                 fallback=self.request.allocation == "auto")
+        self.add("mkswap", path)
+
+    def leftover_bridge(self):
+        bridge = self.obs["bridge"]
+        if bridge["kind"] == "missing":
+            return
+        _check_kind(self.request.bridge, bridge, "leftover temporary file")
+        if not self.bridge_up:
+            self.unlink(self.request.bridge, bridge)
+
+    def check_absorb(self, used, capacity_after, what):
+        """Refuses unless the ``used`` bytes that must move find room: RAM (less
+        a reserve), free space on the other swap areas and the ``capacity_after``
+        of swap this run leaves active; and while a memory cgroup is over its
+        limit, since moving its pages can OOM-kill its processes."""
+        obs = self.obs
+        reserve = max(RAM_RESERVE_MIN, obs["mem_total_bytes"] // 20)
+        room = absorbable(obs) + capacity_after
+        if used > room:
+            raise CannotAbsorb(
+                "%s: %s is swapped out there, and RAM (keeping %s free), the other swap areas and the swap left "
+                "active can take only %s; nothing was changed: free memory first%s"
+                % (what, format_size(used), format_size(reserve), format_size(room),
+                   " or choose a larger size" if capacity_after else ""))
+        over = obs["memcgs_over_limit"]
+        if used and over:
+            raise CannotAbsorb(
+                "%s: memory cgroups hold swapped-out pages beyond their limits (%s); switching off swap that holds "
+                "pages pushes them back through the cgroup's reclaim, and the kernel OOM-kills a process of the "
+                "cgroup when reclaim cannot keep up. Nothing was changed: raise or lift those limits, or stop "
+                "those processes, first" % (what, ", ".join("%s: %s" % (name, format_size(excess))
+                                                            for name, excess in over[:3])))
+
+    def retire(self, info, capacity_after, what):
+        """swapoff the active file at request.path without losing its pages:
+        with a bridge up when pages must move, or straight when there is no room
+        for one but RAM can take them in meanwhile."""
+        used = info["active"]["used_bytes"]
+        self.check_absorb(used, capacity_after, what)
+        if used and not self.bridge_up:
+            size = -(-(used + max(used // 8, 16 * MIB)) // self.request.page_size) * self.request.page_size
+            if self.free - size >= self.request.min_free:
+                self.create(self.request.bridge, size, "the temporary swap file that holds the pages meanwhile")
+                self.add("swapon", self.request.bridge, priority=self.request.priority)
+                self.bridge_up = True
+            else:
+                try:
+                    self.check_absorb(used, 0, what)
+                except CannotAbsorb as exc:
+                    raise NotEnoughSpace(
+                        "%s; and there is no room for a temporary swap file of %s next to it to hold them "
+                        "meanwhile (min_free %s)" % (exc, format_size(size), format_size(self.request.min_free)))
+        self.add("swapoff", self.request.path)
+
+    def retire_bridge(self, capacity_after):
+        if not self.bridge_up:
+            return
+        bridge = self.obs["bridge"]
+        used = bridge["active"]["used_bytes"] if bridge["active"] else 0
+        self.check_absorb(used, capacity_after, "switching off the temporary swap file %s (it stays active)"
+                          % self.request.bridge)
+        self.add("swapoff", self.request.bridge)
+        self.add("unlink", self.request.bridge)
+
+    def fstab(self, new_text):
+        request, old_text = self.request, self.obs["fstab_text"]
+        if new_text == old_text:
+            return
+        entry = _fstab.swap_entry(new_text, request.path)
+        self.add("fstab", None, file=request.fstab, text=new_text, line=entry["line"] if entry else None,
+                 entry=request.path, backup=request.backup)
+        if os.path.normpath(request.fstab) == SYSTEM_FSTAB and self.obs["capabilities"].get("systemd"):
+            self.add("daemon-reload")
+
+    def present(self):
+        request, obs = self.request, self.obs
+        _check_filesystem(request, obs)
+        info = obs["file"]
+        _check_kind(request.path, info)
+        self.leftover_bridge()
+        active = info["active"]
+        swapon = True
+        if info["kind"] == "missing":
+            self.create(request.path, request.size, "a swap file of %s" % format_size(request.size))
+        elif active:
+            swapon = False
+            if info["size"] != request.size:
+                self.retire(info, request.size, "resizing %s to %s" % (request.path, format_size(request.size)))
+                self.unlink(request.path, info)
+                self.create(request.path, request.size, "a swap file of %s" % format_size(request.size))
+                swapon = True
+            elif request.priority is not None and active["priority"] != request.priority:
+                self.retire(info, request.size, "changing the priority of %s" % request.path)
+                swapon = True
+        elif not _reusable(request, info, obs["fs"]):
+            self.unlink(request.path, info)
+            self.create(request.path, request.size, "a swap file of %s" % format_size(request.size))
+        elif info["content"] == "zero" or not info["header"]["usable"]:
+            self.add("mkswap", request.path)
+        if info["kind"] == "file" and (info["mode"] != 0o600 or info["uid"] != 0) and not any(
+                s["action"] == "create" and s["path"] == request.path for s in self.steps):
+            self.steps.insert(0, _step("chmod", request.path, was=info["mode"], uid=info["uid"]))
+        if swapon:
+            self.add("swapon", request.path, priority=request.priority)
+        self.retire_bridge(request.size)
+        if request.persist:
+            text = _fstab.set_swap(obs["fstab_text"], request.path, request.priority,
+                                   manage_priority=request.priority is not None)
+        else:
+            text = _fstab.remove(obs["fstab_text"], request.path)
+        self.fstab(text)
+
+    def absent(self):
+        request, obs = self.request, self.obs
+        info = obs["file"]
+        _check_kind(request.path, info)
+        self.leftover_bridge()
+        self.retire_bridge(0)
+        if info["active"]:
+            self.check_absorb(info["active"]["used_bytes"], 0, "removing %s" % request.path)
+            self.add("swapoff", request.path)
+        self.fstab(_fstab.remove(obs["fstab_text"], request.path))
+        if info["kind"] == "file":
+            self.add("unlink", request.path)
+
+
+def plan(request, obs):
+    """The steps that bring the host to the request, in order. Raises Refused."""
+    planner = _Planner(request, obs)
+    try:
+        if request.state == "present":
+            planner.present()
+        else:
+            planner.absent()
+    except _fstab.FstabError as exc:
+        raise Refused("%s: %s" % (request.fstab, exc))
+    steps = planner.steps
+    if any(s["action"] in ("swapon", "swapoff") for s in steps) and not obs["capabilities"].get("swapon_permitted"):
+        caps = obs["capabilities"]
+        where = ("in a %s container" % caps["container_type"]) if caps.get("container") else "here"
+        raise NotPermitted(
+            "swapon and swapoff are not permitted %s (they need root with CAP_SYS_ADMIN in the host's user "
+            "namespace); swap is host-wide: manage it on the host, or in a privileged container" % where)
+    return steps
+
+
+def state_of(request, obs):
+    """The user-visible state of the swap file in an observation."""
+    info = obs["file"]
+    entry = _fstab.swap_entry(obs["fstab_text"], request.path)
+    exists = info["kind"] != "missing"
+    return {
+        "exists": exists,
+        "size_bytes": info.get("size") if exists else None,
+        "active": info["active"] is not None,
+        "priority": info["active"]["priority"] if info["active"] else None,
+        "used_bytes": info["active"]["used_bytes"] if info["active"] else 0,
+        "mode": "%04o" % info["mode"] if exists else None,
+        "fstab_line": entry["line"] if entry else None,
+    }
+
+
+def predict(request, before, steps):
+    """The state plan() leads to, for check mode."""
+    after = dict(before)
+    for step in steps:
+        if step["path"] != request.path:
+            if step["action"] == "fstab":
+                after["fstab_line"] = step["line"]
+            continue
+        if step["action"] == "unlink":
+            after.update(exists=False, size_bytes=None, mode=None, active=False, priority=None, used_bytes=0)
+        elif step["action"] == "create":
+            after.update(exists=True, size_bytes=step["size"], mode="0600")
+        elif step["action"] == "chmod":
+            after["mode"] = "0600"
+        elif step["action"] == "swapoff":
+            after.update(active=False, priority=None, used_bytes=0)
+        elif step["action"] == "swapon":
+            after.update(active=True, priority=step["priority"])
+    return after
+
+
+# ---------------------------------------------------------------------------
+# acting on the host
+
+
+def _default_run(argv):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+class Host:
+    """Runs steps on the real host. ``run(argv) -> (rc, stdout, stderr)`` runs
+    commands, ``replace(src, dest)`` renames fstab into place and ``backup(path)``
+    copies it first (a module passes ``run_command``, ``atomic_move`` and
+    ``backup_local``)."""
+
+    def __init__(self, run=None, replace=os.replace, reader=None, backup=_fstab.backup_copy):
+        self.run = run or _default_run
+        self.replace = replace
+        self.backup = backup
+        self.reader = reader or procfs.Reader()
+        self._libc = None
+
+    # --- primitives ---------------------------------------------------------
+    def create(self, path, size, method, nocow=False, fallback=False):
+        """A new file of ``size`` bytes, mode 0600 from its first byte, fully
+        allocated and checked for holes. Returns the method that made it."""
+        previous = os.umask(0o077)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                         0o600)
+        except OSError as exc:
+            raise Failed("cannot create %s: %s" % (path, exc.strerror or exc))
+        finally:
+            os.umask(previous)
+        try:
+            if nocow:
+                try:
+                    _set_nocow(fd)  # only takes effect on an empty file
+                except OSError as exc:
+                    raise Failed("cannot mark %s NOCOW (chattr +C), which btrfs needs for swap files: %s"
+                                 % (path, exc.strerror or exc))
+            method = self._allocate(fd, path, size, method, fallback)
+            found = extents(fd, size)
+            if (found["holes"] or found["problems"]) and method == "fallocate" and fallback:
+                os.ftruncate(fd, 0)
+                method = self._allocate(fd, path, size, "dd", False)
+                found = extents(fd, size)
+            if found["holes"] or found["problems"]:
+                raise HasHoles("%s came out of %s %s; it was removed and never handed to swapon: use allocation: dd"
+                               % (path, method, "with holes" if found["holes"] else
+                                  "with " + ", ".join(found["problems"]) + " extents"))
+        except BaseException:
+            os.close(fd)
+            self._remove_quietly(path)
+            raise
+        os.close(fd)
+        return method
+
+    def _allocate(self, fd, path, size, method, fallback):
+        if method == "fallocate":
+            try:
+                os.posix_fallocate(fd, 0, size)
+                return "fallocate"
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise self._disk_full(path, size, None)
+                if not (fallback and exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)):
+                    raise Failed("fallocate %s: %s" % (path, exc.strerror or exc))
+        written = 0
+        try:
+            while written < size:
+                written += os.write(fd, _ZEROS[:min(_CHUNK, size - written)])
+            os.fsync(fd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise self._disk_full(path, size, written)
+            raise Failed("writing %s: %s" % (path, exc.strerror or exc))
+        return "dd"
+
+    @staticmethod
+    def _disk_full(path, size, written):
+        done = "" if written is None else " (%s of %s written)" % (format_size(written), format_size(size))
+        return DiskFull("the filesystem of %s filled up while the swap file was being allocated%s; the partial "
+                        "file was removed and fstab was not touched: free space (or lower size) and run again"
+                        % (path, done))
+
+    @staticmethod
+    def _remove_quietly(path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def mkswap(self, path, page_size):
+        command = shutil.which("mkswap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        if not command:
+            raise Failed("mkswap was not found (it comes with util-linux); install it and run again")
+        rc, out, err = self.run([command, path])
+        if rc != 0:
+            raise Failed("mkswap %s failed (rc %d): %s" % (path, rc, (err or out).strip()))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        try:
+            content, header = _classify(fd, os.fstat(fd).st_size, page_size)
+        finally:
+            os.close(fd)
+        if content != "swap" or not header["usable"]:
+            raise Failed("mkswap %s reported success but left no swap signature this kernel (page size %d) takes"
+                         % (path, page_size))
+
+    def _call(self, name, path, *args):
+        if self._libc is None:
+            import ctypes
+
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            self._get_errno = ctypes.get_errno
+        if getattr(self._libc, name)(os.fsencode(path), *args) != 0:
+            code = self._get_errno()
+            raise OSError(code, os.strerror(code), path)
+
+    def swapon(self, path, priority):
+        flags = 0 if priority is None else _SWAP_FLAG_PREFER | priority
+        self._call("swapon", path, flags)
+
+    def swapoff(self, path):
+        self._call("swapoff", path)
+
+    def daemon_reload(self):
+        rc, out, err = self.run(["systemctl", "daemon-reload"])
+        if rc != 0:
+            raise Failed("systemctl daemon-reload failed (rc %d): %s; run it by hand so that systemd drops "
+                         "the swap unit of the old fstab entry" % (rc, (err or out).strip()))
+
+    # --- running a plan -----------------------------------------------------
+    def apply(self, request, steps):
+        """Runs ``steps``. Returns {allocation, backup_file, systemd_reloaded}."""
+        done = {"allocation": None, "backup_file": None, "systemd_reloaded": False}
+        made = {}  # path -> create step, for files this run made and has not activated yet
+        for step in steps:
+            try:
+                self._apply_one(request, step, made, done)
+            except SwapError as exc:
+                raise self._failed(request, step, made, exc)
+            except OSError as exc:
+                raise self._failed(request, step, made, Failed(
+                    "%s %s: %s" % (step["action"], step["path"] or "", exc.strerror or exc)))
+        return done
+
+    def _apply_one(self, request, step, made, done):
+        action, path = step["action"], step["path"]
+        if action == "create":
+            made[path] = dict(step, method=self.create(path, step["size"], step["method"], step["nocow"],
+                                                       step["fallback"]))
+            if path == request.path:
+                done["allocation"] = made[path]["method"]
+        elif action == "mkswap":
+            self.mkswap(path, request.page_size)
+        elif action == "swapon":
+            try:
+                self.swapon(path, step["priority"])
+            except OSError as exc:
+                created = made.get(path)
+                if not (exc.errno == errno.EINVAL and created and created["method"] == "fallocate"
+                        and created["fallback"]):
+                    raise self._swapon_error(path, exc)
+                # the kernel found holes the extent map did not show: rebuild with zeros
+                os.unlink(path)
+                created["method"] = self.create(path, created["size"], "dd", created["nocow"])
+                self.mkswap(path, request.page_size)
+                self.swapon(path, step["priority"])
+                if path == request.path:
+                    done["allocation"] = "dd"
+            made.pop(path, None)
+        elif action == "swapoff":
+            try:
+                self.swapoff(path)
+            except OSError as exc:
+                if exc.errno == errno.ENOMEM:
+                    raise Failed("swapoff %s: the kernel could not bring its pages back into memory (ENOMEM); it "
+                                 "stays active and nothing was lost: free memory, then run again" % path)
+                raise
+        elif action == "unlink":
+            os.unlink(path)
+        elif action == "chmod":
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            try:
+                os.fchown(fd, 0, 0)
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        elif action == "fstab":
+            try:
+                done["backup_file"] = _fstab.write(step["file"], step["text"],
+                                                   self.backup if step["backup"] else None, self.replace)
+            except _fstab.FstabError as exc:
+                raise Failed(str(exc))
+        elif action == "daemon-reload":
+            self.daemon_reload()
+            done["systemd_reloaded"] = True
+
+    @staticmethod
+    def _swapon_error(path, exc):
+        if exc.errno == errno.EPERM:
+            return NotPermitted("swapon %s: operation not permitted; swap is host-wide and needs CAP_SYS_ADMIN "
+                                "in the host's user namespace (a container cannot do it)" % path)
+        if exc.errno == errno.EINVAL:
+            return Failed("swapon %s: invalid argument: the kernel refused the file (holes, copy-on-write or "
+                          "compressed extents, or a filesystem without swap file support; see dmesg)" % path)
+        return Failed("swapon %s: %s" % (path, exc.strerror or exc))
+
+    def _failed(self, request, step, made, exc):
+        """Removes files this run made but did not activate; says what is left."""
+        removed = []
+        for path in made:
+            if os.path.lexists(path):
+                self._remove_quietly(path)
+                removed.append(path)
+        left = []
+        bridge = inspect_file(request.bridge, request.page_size)
+        if bridge["kind"] != "missing":
+            left.append("the temporary swap file %s is still there (a later run finishes the job)" % request.bridge)
+        message = str(exc)
+        if removed and "was removed" not in message:
+            message += "; removed the unfinished %s" % ", ".join(removed)
+        if left:
+            message += "; " + "; ".join(left)
+        return type(exc)(message)
+
+
+def verify(request, state):
+    """Raises Failed when the state read back after a run is not what was asked."""
+    problems = []
+    if request.state == "present":
+        if not state["active"]:
+            problems.append("it is not active")
+        if state["size_bytes"] != request.size:
+            problems.append("its size is %s, not %s" % (state["size_bytes"], request.size))
+        if request.priority is not None and state["priority"] != request.priority:
+            problems.append("its priority is %s, not %s" % (state["priority"], request.priority))
+        if state["mode"] != "0600":
+            problems.append("its mode is %s, not 0600" % state["mode"])
+        if request.persist != bool(state["fstab_line"]):
+            problems.append("its fstab entry is %s" % (state["fstab_line"] or "missing"))
+    else:
+        if state["exists"] or state["active"] or state["fstab_line"]:
+            problems.append("it still %s" % ("is active" if state["active"] else "exists" if state["exists"]
+                                             else "has an fstab entry"))
+    if problems:
+        raise Failed("%s reads back wrong after the run: %s" % (request.path, "; ".join(problems)))

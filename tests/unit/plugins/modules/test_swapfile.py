@@ -1,0 +1,229 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests for the swapfile module: arguments in, results, diffs and clear
+failures out, against the fake kernel of the module_utils tests (real files in
+a temporary directory; /proc/swaps, swapon, swapoff and mkswap faked)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+
+from ansible_collections.memops.linux.plugins.module_utils import _swap
+from ansible_collections.memops.linux.plugins.modules import swapfile as module
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_swap import CAPS, PAGE, FakeKernel
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    fake = FakeKernel(tmp_path / "kernel")
+    monkeypatch.setattr(_swap, "filesystem", lambda directory, mountinfo: dict(fake.fs))
+    monkeypatch.setattr(_swap, "_capabilities", lambda reader: dict(fake.caps))
+    monkeypatch.setattr(_swap, "_set_nocow", lambda fd: None)
+    monkeypatch.setattr(module._procfs, "Reader", lambda *args: fake.reader())
+    monkeypatch.setattr(_swap.Request.__init__, "__defaults__",
+                        _swap.Request.__init__.__defaults__[:-1] + (PAGE,))
+    monkeypatch.setattr(_swap.Host, "swapon", lambda self, path, priority: fake.swapon(path, priority))
+    monkeypatch.setattr(_swap.Host, "swapoff", lambda self, path: fake.swapoff(path))
+    monkeypatch.setattr(_swap.Host, "mkswap", lambda self, path, page_size: fake.mkswap(path, page_size))
+    monkeypatch.setattr(_swap.Host, "daemon_reload", lambda self: fake.daemon_reload())
+    fake.caps = dict(CAPS)
+    return fake
+
+
+@pytest.fixture
+def where(tmp_path):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    return {"path": str(directory / "swapfile"), "fstab": str(directory / "fstab"), "min_free": 0}
+
+
+def run_module(capsys, **args):
+    args.setdefault("_ansible_remote_tmp", "/tmp")
+    args.setdefault("_ansible_keep_remote_files", False)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_four_runs_for_each_step(kernel, where, capsys):
+    """check mode, apply, check mode again, apply again: create, grow, shrink, remove."""
+    for options in ({"size": "8M", "priority": 4}, {"size": "16M", "priority": 4}, {"size": "4M", "priority": 4},
+                    {"state": "absent"}):
+        args = dict(where, **options)
+        before_files = sorted(os.listdir(os.path.dirname(where["path"])))
+        before_swaps = [dict(a) for a in kernel.areas]
+        check = run_module(capsys, _ansible_check_mode=True, _ansible_diff=True, **args)
+        assert check["changed"] and check["actions"]
+        assert sorted(os.listdir(os.path.dirname(where["path"]))) == before_files
+        assert kernel.areas == before_swaps
+        applied = run_module(capsys, _ansible_diff=True, **args)
+        assert applied["changed"] and applied["actions"] == check["actions"]
+        for key in ("exists", "size_bytes", "active", "priority", "mode", "fstab_line"):
+            assert applied[key] == check[key], key
+        assert applied["diff"][0]["after"] == check["diff"][0]["after"]
+        assert not run_module(capsys, _ansible_check_mode=True, **args)["changed"]
+        again = run_module(capsys, **args)
+        assert not again["changed"] and again["actions"] == []
+
+
+def test_create_result(kernel, where, capsys):
+    result = run_module(capsys, size="8M", priority=4, _ansible_diff=True, **where)
+    assert result["changed"] is True
+    assert {k: result[k] for k in ("exists", "size_bytes", "active", "priority", "used_bytes", "mode", "fstab_line",
+                                   "fstab", "filesystem", "allocation", "systemd_reloaded")} == {
+        "exists": True, "size_bytes": 8 << 20, "active": True, "priority": 4, "used_bytes": 0, "mode": "0600",
+        "fstab_line": "%s none swap sw,pri=4 0 0" % where["path"], "fstab": where["fstab"], "filesystem": "ext4",
+        "allocation": "fallocate", "systemd_reloaded": False}
+    assert result["actions"] == ["create %s (8 MiB, fallocate)" % where["path"], "mkswap %s" % where["path"],
+                                 "swapon %s (priority 4)" % where["path"],
+                                 "fstab %s: %s none swap sw,pri=4 0 0" % (where["fstab"], where["path"])]
+    assert [d["before_header"] for d in result["diff"]] == ["%s (swap file)" % where["path"], where["fstab"]]
+    assert "active: False" in result["diff"][0]["before"] and "active: True" in result["diff"][0]["after"]
+    assert result["diff"][1] == {"before_header": where["fstab"], "after_header": where["fstab"], "before": "",
+                                 "after": "%s none swap sw,pri=4 0 0\n" % where["path"]}
+    assert stat.S_IMODE(os.stat(where["path"]).st_mode) == 0o600
+    assert "path" not in result and "state" not in result  # exit_json would add the file's stat fields
+
+
+def test_backup(kernel, where, capsys):
+    with open(where["fstab"], "w") as handle:
+        handle.write("UUID=1 / ext4 defaults 0 1\n")
+    result = run_module(capsys, size="8M", backup=True, **where)
+    with open(result["backup_file"]) as handle:
+        assert handle.read() == "UUID=1 / ext4 defaults 0 1\n"
+    assert "backup_file" not in run_module(capsys, size="8M", backup=True, **where)
+
+
+@pytest.mark.parametrize("options, reason, says", [
+    ({"size": "0"}, "invalid_request", "swapfile: size: '0' is zero"),
+    ({"size": "-2G"}, "invalid_request", "negative"),
+    ({"size": "4GB"}, "invalid_request", "ambiguous"),
+    ({"size": "big"}, "invalid_request", "not a size"),
+    ({"size": True}, "invalid_request", "boolean"),
+    ({"size": "100K"}, "invalid_request", "too small"),
+    ({"size": "8M", "priority": 40000}, "invalid_request", "priority 40000 is out of range"),
+    ({"size": "8M", "priority": -5}, "invalid_request", "out of range"),
+    ({"size": "8M", "min_free": "1T"}, "not_enough_space", "min_free 1 TiB"),
+])
+def test_refusals_change_nothing(kernel, where, capsys, options, reason, says):
+    args = dict(where, **options)
+    result = run_module(capsys, **args)
+    assert result["failed"] and result["reason"] == reason and says in result["msg"]
+    assert result["msg"].startswith("swapfile: ")
+    assert "exception" not in result and "Traceback" not in json.dumps(result)
+    assert os.listdir(os.path.dirname(where["path"])) == [] and kernel.calls == []
+
+
+@pytest.mark.parametrize("fs_type", ["tmpfs", "overlay", "nfs", "zfs"])
+def test_unsupported_filesystem(kernel, where, capsys, fs_type):
+    kernel.fs["type"] = fs_type
+    result = run_module(capsys, size="8M", **where)
+    assert result["reason"] == "unsupported_filesystem"
+    assert result["msg"].startswith("swapfile: %s is on %s" % (os.path.dirname(where["path"]), fs_type))
+    assert os.listdir(os.path.dirname(where["path"])) == []
+
+
+def test_existing_data_file_is_left_untouched(kernel, where, capsys):
+    with open(where["path"], "wb") as handle:
+        handle.write(b"precious data\n")
+    for state in ("present", "absent"):
+        result = run_module(capsys, size="8M", state=state, **where)
+        assert result["reason"] == "not_a_swap_file" and "left untouched" in result["msg"]
+        with open(where["path"], "rb") as handle:
+            assert handle.read() == b"precious data\n"
+
+
+def test_container_is_refused(kernel, where, capsys):
+    kernel.caps = {"swapon_permitted": False, "container": True, "container_type": "podman"}
+    result = run_module(capsys, size="8M", **where)
+    assert result["reason"] == "not_permitted"
+    assert "not permitted in a podman container" in result["msg"]
+    assert os.listdir(os.path.dirname(where["path"])) == []
+
+
+def test_required_size(kernel, where, capsys):
+    result = run_module(capsys, **where)
+    assert result["failed"] and "size" in result["msg"]
+
+
+def test_failure_during_apply_reports_reason_and_cleans_up(kernel, where, capsys):
+    kernel.fail["swapon"] = 22  # EINVAL on an explicit fallocate: no fallback
+    result = run_module(capsys, size="8M", allocation="fallocate", **where)
+    assert result["failed"] and result["reason"] == "failed"
+    assert "removed the unfinished" in result["msg"]
+    assert os.listdir(os.path.dirname(where["path"])) == []
+
+
+def test_systemd_reload_for_the_system_fstab_only(kernel, where, capsys, monkeypatch):
+    kernel.caps["systemd"] = True
+    run_module(capsys, size="8M", **where)
+    assert ("daemon-reload",) not in kernel.calls
+
+
+# ---------------------------------------------------------------------------
+# documentation
+
+
+def doc(name):
+    return yaml.safe_load(getattr(module, name))
+
+
+def test_documentation_matches_argument_spec(monkeypatch):
+    captured = {}
+
+    class Capture(Exception):
+        pass
+
+    def fake_init(self, argument_spec, **kwargs):
+        captured.update(argument_spec=argument_spec, **kwargs)
+        raise Capture()
+
+    monkeypatch.setattr(module, "AnsibleModule", type("M", (), {"__init__": fake_init}))
+    with pytest.raises(Capture):
+        module.main()
+    options = doc("DOCUMENTATION")["options"]
+    spec = captured["argument_spec"]
+    assert sorted(options) == sorted(spec)
+    for name, option in options.items():
+        assert option["type"] == spec[name]["type"], name
+        assert option.get("default") == spec[name].get("default"), name
+        assert option.get("choices") == spec[name].get("choices"), name
+        assert bool(option.get("required")) == bool(spec[name].get("required")), name
+    assert captured["supports_check_mode"] is True
+
+
+def test_every_result_key_is_documented(kernel, where, capsys):
+    documented = set(doc("RETURN"))
+    for entry in doc("RETURN").values():
+        assert {"description", "returned", "type", "sample"} <= set(entry)
+    result = run_module(capsys, size="8M", backup=True, **where)
+    result.update(run_module(capsys, size="8M", state="absent", backup=True, **where))
+    result.update(run_module(capsys, size="0", **where))
+    assert set(result) - {"changed", "failed", "msg", "invocation", "diff"} <= documented
+
+
+def test_examples_use_the_fqcn_and_name_every_task():
+    for task in yaml.safe_load(module.EXAMPLES):
+        assert task["name"] and "memops.linux.swapfile" in task

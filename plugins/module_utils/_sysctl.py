@@ -333,10 +333,14 @@ def _read_only_error(name, path, err):
                         % (name, path))
     else:
         why = "writing %s is not permitted even as root" % path
-    return ReadOnly(
-        "%s: this host does not allow changing kernel settings from here: %s, as in an unprivileged "
-        "container. vm.* settings are not namespaced (they are the host's), so set them on the host "
-        "itself or from a privileged container" % (name, why))
+    if name.startswith("net."):
+        where = ("net.* settings belong to the container's network namespace, so let the container "
+                 "runtime set them (podman/docker --sysctl)")
+    else:
+        where = ("%s settings are not namespaced (they are the host's), so set them on the host itself "
+                 "or from a privileged container" % (name.split(".")[0] + ".*"))
+    return ReadOnly("%s: this host does not allow changing kernel settings from here: %s, as in an "
+                    "unprivileged container. %s" % (name, why, where))
 
 
 def apply_settings(runtime, changes):
@@ -650,6 +654,9 @@ def find_overrides(sysctl_file, settings, entries=DEFAULT_SYSCTL_DIRS):
         if hidden:
             notes.append("%s is not read at boot: %s has the same name in a directory read first and hides it"
                          % (sysctl_file, hidden[0]))
+        elif not sysctl_file.endswith(".conf"):
+            notes.append("%s is not read at boot: systemd-sysctl reads only files whose names end in .conf"
+                         % sysctl_file)
         else:
             notes.append("%s is not read at boot: it is in none of the sysctl directories (%s)"
                          % (sysctl_file, ", ".join(entries)))
@@ -682,6 +689,8 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
     changed and returns the copy's path. Returns a dict with changed, settings,
     sysctl_file, overridden_by, overcommit_guard, backup_file, warnings and
     diff (runtime and file texts before and after)."""
+    if not os.path.isabs(sysctl_file):
+        raise ConfigFileError("sysctl_file must be an absolute path, got %r" % sysctl_file)
     runtime = Runtime(proc_root)
     present = state == "present"
     warnings = []

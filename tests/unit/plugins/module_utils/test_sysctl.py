@@ -474,7 +474,14 @@ def test_our_file_hidden_or_outside(boot, tmp_path):
     assert overrides == [{"key": "vm.swappiness", "file": str(dirs["etc"] / "60-memops.conf"), "value": 33}]
     assert "hides it" in notes[0]
     overrides, notes = sysctl.find_overrides(str(tmp_path / "elsewhere.conf"), {"vm.swappiness": "10"}, entries)
-    assert "not read at boot" in notes[0]
+    assert "in none of the sysctl directories" in notes[0]
+    overrides, notes = sysctl.find_overrides(str(dirs["etc"] / "60-memops"), {"vm.swappiness": "10"}, entries)
+    assert "only files whose names end in .conf" in notes[0]
+
+
+def test_relative_sysctl_file_refused(proc):
+    with pytest.raises(sysctl.ConfigFileError, match="absolute path"):
+        sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc), sysctl_file="60-memops.conf", sysctl_dirs=[])
 
 
 # ---------------------------------------------------------------------------
@@ -550,8 +557,18 @@ def test_read_only_at_write_time(proc, kernel):  # C1
     with pytest.raises(sysctl.ReadOnly) as err:
         sysctl.apply_settings(runtime, [("vm.vfs_cache_pressure", "100", "50"), ("vm.swappiness", "60", "10")])
     assert "does not allow changing kernel settings" in str(err.value)
-    assert "not namespaced" in str(err.value)
+    assert "vm.* settings are not namespaced" in str(err.value)
     assert _vm(proc, "vfs_cache_pressure") == "100"
+
+
+@pytest.mark.parametrize("name, says", [
+    ("vm.swappiness", "vm.* settings are not namespaced"),
+    ("kernel.pid_max", "kernel.* settings are not namespaced"),
+    ("net.core.somaxconn", "network namespace"),
+])
+def test_read_only_message_says_where_to_set_it(name, says):
+    message = str(sysctl._read_only_error(name, "/proc/sys/x", errno.EROFS))
+    assert "/proc/sys is mounted read-only here" in message and says in message
 
 
 def test_read_only_proc_sys_found_before_writing(proc, kernel, monkeypatch):  # C1

@@ -358,10 +358,10 @@ def apply_settings(runtime, changes):
             current = runtime.read(name)
         except SysctlError as exc:
             # a multi-value write can store its first numbers before failing
-            restored = _restore(runtime, [(name, before)], quiet_if_same=True)
-            raise type(exc)("%s%s" % (exc, _rollback_text(restored + _restore(runtime, applied))))
+            restored = rollback(runtime, [(name, before)], quiet_if_same=True)
+            raise type(exc)("%s%s" % (exc, _rollback_text(restored + rollback(runtime, applied))))
         if not same_value(current, desired):
-            restored = _restore(runtime, [(name, before)], quiet_if_same=True) + _restore(runtime, applied)
+            restored = rollback(runtime, [(name, before)], quiet_if_same=True) + rollback(runtime, applied)
             count = len(current.split())
             hint = (" (this setting holds %d numbers; give all of them)" % count
                     if count != len(desired.split()) else "")
@@ -372,12 +372,9 @@ def apply_settings(runtime, changes):
     return after
 
 
-def rollback(runtime, applied):
-    """Put settings back: applied is [(name, before text)]; returns restore notes."""
-    return _restore(runtime, applied)
-
-
-def _restore(runtime, pairs, quiet_if_same=False):
+def rollback(runtime, pairs, quiet_if_same=False):
+    """Put settings back: ``pairs`` is [(name, before text)], most recent first.
+    Returns one note per setting written back (or that could not be)."""
     notes = []
     for name, before in pairs:
         try:
@@ -397,7 +394,7 @@ def _restore(runtime, pairs, quiet_if_same=False):
 def _rollback_text(notes):
     if not notes:
         return "; nothing was changed and nothing persisted"
-    return "; nothing persisted, and the settings this run had written were put back: " + ", ".join(notes)
+    return "; nothing persisted; settings this run had written: " + ", ".join(notes)
 
 
 # ---------------------------------------------------------------------------
@@ -450,15 +447,15 @@ def overcommit_guard(meminfo, current, settings, force=False, page_size=None):
         ratio, kbytes = current[OVERCOMMIT_RATIO], current[OVERCOMMIT_KBYTES]
     limit = commit_limit(meminfo, ratio, kbytes, page_size)
     committed = meminfo.get("Committed_AS")
-    if committed is None:
-        raise SysctlError("vm.overcommit_memory=2: /proc/meminfo has no Committed_AS, so the commit room "
-                          "cannot be checked; set force: true to skip the check")
+    if committed is None and not force:
+        raise OvercommitRefused("vm.overcommit_memory=2 refused: /proc/meminfo has no Committed_AS, so the "
+                                "commit room cannot be checked; set force: true to go ahead unchecked")
     result = {
         "commit_limit_bytes": limit,
         "committed_as_bytes": committed,
         "ratio": ratio,
         "kbytes": kbytes,
-        "passed": limit >= committed,
+        "passed": committed is not None and limit >= committed,
         "forced": False,
     }
     if result["passed"]:
@@ -711,9 +708,13 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
         meminfo = procfs.parse_meminfo(runtime.reader.proc("meminfo") or "")
         guard = overcommit_guard(meminfo, current, settings, force=force)
         if guard and guard["forced"]:
-            warnings.append(
-                "vm.overcommit_memory=2 forced although CommitLimit (%d bytes) is below Committed_AS (%d bytes): "
-                "fork() and allocations may fail with ENOMEM" % (guard["commit_limit_bytes"], guard["committed_as_bytes"]))
+            if guard["committed_as_bytes"] is None:
+                warnings.append("vm.overcommit_memory=2 forced without a check: /proc/meminfo has no Committed_AS")
+            else:
+                warnings.append(
+                    "vm.overcommit_memory=2 forced although CommitLimit (%d bytes) is below Committed_AS (%d bytes): "
+                    "fork() and allocations may fail with ENOMEM"
+                    % (guard["commit_limit_bytes"], guard["committed_as_bytes"]))
     for name in changed_names:  # after the guard, so its verdict shows even where nothing may be written
         runtime.writable(name)
     for pair in EXCLUSIVE_PAIRS:

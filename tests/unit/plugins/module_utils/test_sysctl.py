@@ -632,6 +632,13 @@ def test_guard_writing_kbytes_zero_resets_ratio():
                                 {"vm.overcommit_kbytes": "0"}, page_size=4096)
 
 
+def test_guard_without_committed_as_needs_force():
+    meminfo = {"MemTotal": 16 * GIB, "SwapTotal": 0}
+    with pytest.raises(sysctl.OvercommitRefused, match="no Committed_AS"):
+        sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"})
+    assert sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, force=True)["forced"]
+
+
 def test_guard_only_for_strict_mode():
     assert sysctl.overcommit_guard(_meminfo(16, committed_gib=99), CURRENT, {"vm.overcommit_memory": "1"}) is None
 

@@ -246,7 +246,8 @@ overcommit_guard:
       C(vm.overcommit_ratio) or C(vm.overcommit_kbytes) and the result is C(vm.overcommit_memory=2).
     - C(commit_limit_bytes) is what CommitLimit would be (swap + (RAM - huge pages) x ratio / 100, or
       swap + overcommit_kbytes); C(passed) is whether it is at least C(committed_as_bytes);
-      C(forced) whether O(force) let a failed check through.
+      C(forced) whether O(force) let a failed check through. C(committed_as_bytes) is V(null) when
+      C(/proc/meminfo) lacks it (then only O(force=true) goes ahead).
   returned: when the check was made
   type: dict
   sample:

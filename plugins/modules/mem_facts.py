@@ -20,7 +20,7 @@ description:
     costs a walk of the process page tables.
   - Sizes are always bytes.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
   - memops.linux._attributes.FACTS
@@ -94,7 +94,7 @@ notes:
   - The C(oom_kill) counter needs kernel 4.13 or later; older kernels return V(null) for it.
   - Without C(smaps_rollup) (kernels before 4.14) PSS is summed from C(smaps).
   - When C(/proc) is mounted with C(hidepid) and the module does not run as root,
-    only the user's own processes are visible; RV(ansible_facts.memops.processes.partial_view) says so.
+    only the user's own processes are visible; C(partial_view) in RV(ansible_facts.memops.processes) says so.
 seealso:
   - name: proc(5)
     description: The files this module reads.

@@ -18,7 +18,7 @@ description:
     otherwise it fails without touching anything.
   - Returns memory before and after and the bytes freed.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
   - memops.linux._attributes.LINUX

@@ -25,7 +25,7 @@ description:
   - Runs on the controller only, in the process that handles the host's task; it never contacts the host.
     This makes it much cheaper per host than M(ansible.builtin.copy) delegated to localhost.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
 options:
@@ -61,7 +61,7 @@ attributes:
     details:
       - Runs on the controller only.
 notes:
-  - RV(changed) is always V(false). The host is not changed, and the file on the controller is the output of
+  - C(changed) is always V(false). The host is not changed, and the file on the controller is the output of
     the diagnosis, rewritten on every run.
 seealso:
   - module: memops.linux.mem_facts
@@ -98,7 +98,8 @@ msg:
     - "Swap:           0B         0B         0B"
     - "[monitor] Transparent huge pages are always on with redis-server running (tuning.thp)"
     - "    transparent_hugepage/enabled = always"
-    - "    fix: Disable THP (never) for Redis and MongoDB: latency spikes and memory bloat. — role memops.linux.vm_tuning, variable vm_tuning_thp_enabled = \"never\" — module memops.linux.thp"
+    - "    fix: Disable THP (never) for Redis and MongoDB: latency spikes and memory bloat. \
+      — role memops.linux.vm_tuning, variable vm_tuning_thp_enabled = \"never\" — module memops.linux.thp"
     - "Top consumers (RSS): redis-server[4242] 2.0Gi (8.5%)"
 status:
   description: The host's health status, V(ok), V(monitor) or V(critical).

@@ -62,8 +62,8 @@ def podman(*args, check=True, timeout=120):
     result = subprocess.run(["podman"] + list(args), env=podman_env(), capture_output=True, text=True,
                             timeout=timeout, check=False)
     if check and result.returncode != 0:
-        raise FleetError("podman %s failed (exit %d): %s" % (" ".join(args), result.returncode,
-                                                            result.stderr.strip() or result.stdout.strip()))
+        why = result.stderr.strip() or result.stdout.strip()
+        raise FleetError("podman %s failed (exit %d): %s" % (" ".join(args), result.returncode, why))
     return result
 
 

@@ -38,8 +38,8 @@ def test_layout(profile):
         if finding["remedy"].get("role"):
             assert "role %s" % finding["remedy"]["role"] in after[len(finding["evidence"])]
     top = facts["processes"]["top_rss"][0]
-    assert lines[-1].startswith("Top consumers (RSS): %s[%s] %s (" % (top["name"], top["pid"],
-                                                                       report.human_size(top["rss_bytes"])))
+    size = report.human_size(top["rss_bytes"])
+    assert lines[-1].startswith("Top consumers (RSS): %s[%s] %s (" % (top["name"], top["pid"], size))
 
 
 @pytest.mark.parametrize("findings, consumers", [(0, 0), (1, 1), (2, 3), (50, 50)])

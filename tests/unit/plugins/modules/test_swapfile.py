@@ -7,7 +7,6 @@ a temporary directory; /proc/swaps, swapon, swapoff and mkswap faked)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
@@ -15,24 +14,9 @@ import stat
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-
 from ansible_collections.memops.linux.plugins.module_utils import _swap
 from ansible_collections.memops.linux.plugins.modules import swapfile as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_swap import CAPS, PAGE, FakeKernel
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-
 
 @pytest.fixture
 def kernel(tmp_path, monkeypatch):
@@ -58,38 +42,34 @@ def where(tmp_path):
     return {"path": str(directory / "swapfile"), "fstab": str(directory / "fstab"), "min_free": 0}
 
 
-def run_module(capsys, **args):
-    args.setdefault("_ansible_remote_tmp", "/tmp")
-    args.setdefault("_ansible_keep_remote_files", False)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(run_module):
+    return lambda **args: run_module(module, **args)
 
 
-def test_four_runs_for_each_step(kernel, where, capsys):
+def test_four_runs_for_each_step(kernel, where, run):
     """check mode, apply, check mode again, apply again: create, grow, shrink, remove."""
     for options in ({"size": "8M", "priority": 4}, {"size": "16M", "priority": 4}, {"size": "4M", "priority": 4},
                     {"state": "absent"}):
         args = dict(where, **options)
         before_files = sorted(os.listdir(os.path.dirname(where["path"])))
         before_swaps = [dict(a) for a in kernel.areas]
-        check = run_module(capsys, _ansible_check_mode=True, _ansible_diff=True, **args)
+        check = run(_ansible_check_mode=True, _ansible_diff=True, **args)
         assert check["changed"] and check["actions"]
         assert sorted(os.listdir(os.path.dirname(where["path"]))) == before_files
         assert kernel.areas == before_swaps
-        applied = run_module(capsys, _ansible_diff=True, **args)
+        applied = run(_ansible_diff=True, **args)
         assert applied["changed"] and applied["actions"] == check["actions"]
         for key in ("exists", "size_bytes", "active", "priority", "mode", "fstab_line"):
             assert applied[key] == check[key], key
         assert applied["diff"][0]["after"] == check["diff"][0]["after"]
-        assert not run_module(capsys, _ansible_check_mode=True, **args)["changed"]
-        again = run_module(capsys, **args)
+        assert not run(_ansible_check_mode=True, **args)["changed"]
+        again = run(**args)
         assert not again["changed"] and again["actions"] == []
 
 
-def test_create_result(kernel, where, capsys):
-    result = run_module(capsys, size="8M", priority=4, _ansible_diff=True, **where)
+def test_create_result(kernel, where, run):
+    result = run(size="8M", priority=4, _ansible_diff=True, **where)
     assert result["changed"] is True
     assert {k: result[k] for k in ("exists", "size_bytes", "active", "priority", "used_bytes", "mode", "fstab_line",
                                    "fstab", "filesystem", "allocation", "systemd_reloaded")} == {
@@ -107,13 +87,13 @@ def test_create_result(kernel, where, capsys):
     assert "path" not in result and "state" not in result  # exit_json would add the file's stat fields
 
 
-def test_backup(kernel, where, capsys):
+def test_backup(kernel, where, run):
     with open(where["fstab"], "w") as handle:
         handle.write("UUID=1 / ext4 defaults 0 1\n")
-    result = run_module(capsys, size="8M", backup=True, **where)
+    result = run(size="8M", backup=True, **where)
     with open(result["backup_file"]) as handle:
         assert handle.read() == "UUID=1 / ext4 defaults 0 1\n"
-    assert "backup_file" not in run_module(capsys, size="8M", backup=True, **where)
+    assert "backup_file" not in run(size="8M", backup=True, **where)
 
 
 @pytest.mark.parametrize("options, reason, says", [
@@ -127,9 +107,9 @@ def test_backup(kernel, where, capsys):
     ({"size": "8M", "priority": -5}, "invalid_request", "out of range"),
     ({"size": "8M", "min_free": "1T"}, "not_enough_space", "min_free 1 TiB"),
 ])
-def test_refusals_change_nothing(kernel, where, capsys, options, reason, says):
+def test_refusals_change_nothing(kernel, where, run, options, reason, says):
     args = dict(where, **options)
-    result = run_module(capsys, **args)
+    result = run(**args)
     assert result["failed"] and result["reason"] == reason and says in result["msg"]
     assert result["msg"].startswith("swapfile: ")
     assert "exception" not in result and "Traceback" not in json.dumps(result)
@@ -137,48 +117,48 @@ def test_refusals_change_nothing(kernel, where, capsys, options, reason, says):
 
 
 @pytest.mark.parametrize("fs_type", ["tmpfs", "overlay", "nfs", "zfs"])
-def test_unsupported_filesystem(kernel, where, capsys, fs_type):
+def test_unsupported_filesystem(kernel, where, run, fs_type):
     kernel.fs["type"] = fs_type
-    result = run_module(capsys, size="8M", **where)
+    result = run(size="8M", **where)
     assert result["reason"] == "unsupported_filesystem"
     assert result["msg"].startswith("swapfile: %s is on %s" % (os.path.dirname(where["path"]), fs_type))
     assert os.listdir(os.path.dirname(where["path"])) == []
 
 
-def test_existing_data_file_is_left_untouched(kernel, where, capsys):
+def test_existing_data_file_is_left_untouched(kernel, where, run):
     with open(where["path"], "wb") as handle:
         handle.write(b"precious data\n")
     for state in ("present", "absent"):
-        result = run_module(capsys, size="8M", state=state, **where)
+        result = run(size="8M", state=state, **where)
         assert result["reason"] == "not_a_swap_file" and "left untouched" in result["msg"]
         with open(where["path"], "rb") as handle:
             assert handle.read() == b"precious data\n"
 
 
-def test_container_is_refused(kernel, where, capsys):
+def test_container_is_refused(kernel, where, run):
     kernel.caps = {"swapon_permitted": False, "container": True, "container_type": "podman"}
-    result = run_module(capsys, size="8M", **where)
+    result = run(size="8M", **where)
     assert result["reason"] == "not_permitted"
     assert "not permitted in a podman container" in result["msg"]
     assert os.listdir(os.path.dirname(where["path"])) == []
 
 
-def test_required_size(kernel, where, capsys):
-    result = run_module(capsys, **where)
+def test_required_size(kernel, where, run):
+    result = run(**where)
     assert result["failed"] and "size" in result["msg"]
 
 
-def test_failure_during_apply_reports_reason_and_cleans_up(kernel, where, capsys):
+def test_failure_during_apply_reports_reason_and_cleans_up(kernel, where, run):
     kernel.fail["swapon"] = 22  # EINVAL on an explicit fallocate: no fallback
-    result = run_module(capsys, size="8M", allocation="fallocate", **where)
+    result = run(size="8M", allocation="fallocate", **where)
     assert result["failed"] and result["reason"] == "failed"
     assert "removed the unfinished" in result["msg"]
     assert os.listdir(os.path.dirname(where["path"])) == []
 
 
-def test_systemd_reload_for_the_system_fstab_only(kernel, where, capsys, monkeypatch):
+def test_no_systemd_reload_for_another_fstab(kernel, where, run):
     kernel.caps["systemd"] = True
-    run_module(capsys, size="8M", **where)
+    run(size="8M", **where)
     assert ("daemon-reload",) not in kernel.calls
 
 
@@ -214,13 +194,13 @@ def test_documentation_matches_argument_spec(monkeypatch):
     assert captured["supports_check_mode"] is True
 
 
-def test_every_result_key_is_documented(kernel, where, capsys):
+def test_every_result_key_is_documented(kernel, where, run):
     documented = set(doc("RETURN"))
     for entry in doc("RETURN").values():
         assert {"description", "returned", "type", "sample"} <= set(entry)
-    result = run_module(capsys, size="8M", backup=True, **where)
-    result.update(run_module(capsys, size="8M", state="absent", backup=True, **where))
-    result.update(run_module(capsys, size="0", **where))
+    result = run(size="8M", backup=True, **where)
+    result.update(run(size="8M", state="absent", backup=True, **where))
+    result.update(run(size="0", **where))
     assert set(result) - {"changed", "failed", "msg", "invocation", "diff"} <= documented
 
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 
@@ -29,11 +28,6 @@ ARGUMENT_SPEC = {
     "result_var": {"type": "str"},
     "top": {"type": "int", "default": 5},
 }
-
-
-def _plain(value):
-    """Facts from hostvars as plain dicts, lists and scalars (json round trip drops any wrapper types)."""
-    return json.loads(json.dumps(value, default=to_text))
 
 
 def _reason_from_result(result):
@@ -118,11 +112,12 @@ class ActionModule(ActionBase):
             host = hostvars[name]
             facts = (host.get("ansible_facts") or {}).get("memops")
             if facts:
-                hosts_facts[name] = _plain(_report.report_input(facts, args["top"]))
+                # the report copies what it keeps, so the facts themselves are never changed
+                hosts_facts[name] = _report.report_input(facts, args["top"])
                 continue
             hosts_facts[name] = None
             if args["result_var"] and name not in errors:
-                reason = _reason_from_result(_plain(host.get(args["result_var"])))
+                reason = _reason_from_result(host.get(args["result_var"]))
                 if reason:
                     errors[name] = reason
 

@@ -315,6 +315,9 @@ class Gatherer:
         for name in ("smaps_rollup", "smaps"):  # smaps_rollup needs kernel 4.14
             try:
                 text = self.reader.read_pid(row["pid"], name)
+            except procfs.ProcessGone:
+                # ENOENT: no smaps_rollup before 4.14; ESRCH: no mm. smaps says if the process is gone.
+                continue
             except procfs.ProcfsError:
                 return
             totals = procfs.parse_smaps(text)
@@ -396,7 +399,10 @@ class Gatherer:
         boot = self._boot_time()
         for event in events:
             if boot is not None and event["uptime_seconds"] is not None and event["logged_at"] is None:
-                moment = datetime.datetime.fromtimestamp(boot + event["uptime_seconds"], tz=datetime.timezone.utc)
+                try:
+                    moment = datetime.datetime.fromtimestamp(boot + event["uptime_seconds"], tz=datetime.timezone.utc)
+                except (OverflowError, ValueError, OSError):  # a timestamp past year 9999: a garbled record
+                    continue
                 event["logged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         return events, source
 
@@ -714,7 +720,8 @@ def _cgroup_dir(mount, path):
     the process sees its own group at the mount's root."""
     if not os.path.isdir(mount):
         return None
-    candidate = os.path.join(mount, (path or "/").lstrip("/"))
+    relative = (path or "/").strip("/")
+    candidate = os.path.join(mount, relative) if relative else mount  # no trailing "/" for the root group
     return candidate if os.path.isdir(candidate) else mount
 
 

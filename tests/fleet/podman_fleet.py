@@ -142,13 +142,14 @@ class Fleet:
             podman("rm", "--force", "--time", "0", *targets, check=False, timeout=300)
         self.started = []
 
-    def write_inventory(self, path, localhost=True, host_vars=None, group_vars=None, all_vars=None):
+    def write_inventory(self, path, localhost=True, host_vars=None, group_vars=None, all_vars=None, extra=()):
         """A YAML (JSON) inventory: the containers in group ``containers``, plus localhost.
 
-        host_vars: {host: vars}; group_vars: vars of ``containers``; all_vars: vars of ``all``."""
+        host_vars: {host: vars}; group_vars: vars of ``containers``; all_vars: vars of ``all``;
+        extra: more names in ``containers``, for containers that do not exist."""
         host_vars = host_vars or {}
         containers = {
-            "hosts": {name: dict(host_vars.get(name, {})) for name in self.names},
+            "hosts": {name: dict(host_vars.get(name, {})) for name in list(self.names) + list(extra)},
             "vars": dict({"ansible_connection": "containers.podman.podman",
                           "ansible_python_interpreter": "/usr/bin/python3",
                           "ansible_pipelining": True}, **(group_vars or {})),

@@ -43,8 +43,9 @@ def fleet():
         yield running
 
 
-def _run(fleet, tmp_path, *args, host_vars=None, group_vars=None, all_vars=None):
+def _run(fleet, tmp_path, *args, host_vars=None, group_vars=None, all_vars=None, extra=()):
     inventory = fleet.write_inventory(str(tmp_path / "inventory.json"), host_vars=host_vars, group_vars=group_vars,
+                                      extra=extra,
                                       all_vars=all_vars if all_vars is not None else {"diagnose_thresholds": NO_RECENT_OOM})
     result = ansible_playbook(PLAYBOOK, inventory, *args, cwd=str(tmp_path))
     print(result.stdout[-20000:])
@@ -163,3 +164,27 @@ def test_fail_on_none_fails_no_host(fleet, tmp_path):
     assert result.returncode == 0
     assert not any(stats["failed"] for stats in result.recap.values()), result.recap
     assert _report(tmp_path / "memops-report")["summary"]["status"] == "critical"
+
+
+def test_an_unreachable_host_is_in_the_report_and_fails_the_verdict(fleet, tmp_path):
+    """A host that cannot be reached is named in the report with the reason, and only it fails."""
+    gone = fleet.run_id + "-gone"
+    result = _run(fleet, tmp_path, extra=[gone])
+    report = {host["name"]: host for host in _report(tmp_path / "memops-report")["hosts"]}
+    assert set(report) == _all_hosts(fleet) | {gone}
+    assert report[gone]["status"] == "unknown"
+    assert report[gone]["reason"].startswith("unreachable"), report[gone]["reason"]
+    assert result.returncode == 2
+    assert {host for host, stats in result.recap.items() if stats["failed"]} == {gone}, result.recap
+    assert "%s could not be diagnosed: " % gone in result.stdout
+
+
+def test_limit_and_diagnose_hosts_narrow_the_report(fleet, tmp_path):
+    """--limit and the diagnose_hosts pattern both decide which hosts are diagnosed and reported."""
+    result = _run(fleet, tmp_path, "--limit", "%s,localhost" % fleet.names[0])
+    assert result.returncode == 0
+    assert {host["name"] for host in _report(tmp_path / "memops-report")["hosts"]} == {fleet.names[0], "localhost"}
+    result = _run(fleet, tmp_path, "-e", "diagnose_hosts=containers", "-e", "diagnose_report_dir=only-containers")
+    assert result.returncode == 0
+    assert {host["name"] for host in _report(tmp_path / "only-containers")["hosts"]} == set(fleet.names)
+    assert sorted(os.listdir(tmp_path / "only-containers" / "hosts")) == sorted(name + ".json" for name in fleet.names)

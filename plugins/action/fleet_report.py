@@ -35,6 +35,8 @@ def _reason_from_result(result):
     if not isinstance(result, dict):
         return None
     msg = to_text(result.get("msg") or "").strip()
+    if msg.startswith("Task failed: "):  # ansible-core 2.19+ says so before every message
+        msg = msg[len("Task failed: "):]
     if result.get("unreachable"):
         return "unreachable: %s" % msg if msg else "unreachable"
     if result.get("failed"):

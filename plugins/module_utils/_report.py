@@ -78,8 +78,8 @@ def human_size(value):
 
 def free_lines(memory, swap):
     """The three lines of ``free -h`` (header, Mem:, Swap:) from the report's numbers."""
-    header = "%-6s %10s %10s %10s %10s %10s %10s" % ("", "total", "used", "free", "shared", "buff/cache",
-                                                      "available")
+    header = "%-6s %10s %10s %10s %10s %10s %10s" % (
+        "", "total", "used", "free", "shared", "buff/cache", "available")
     if memory:
         mem = "%-6s %10s %10s %10s %10s %10s %10s" % (
             "Mem:", human_size(memory.get("total_bytes")), human_size(memory.get("used_bytes")),
@@ -740,8 +740,8 @@ def _host_row(index, host):
         ' class="pct"'
     return "".join((
         '<tr class="%s">' % host["status"],
-        '<th scope="row" data-sort="%s"><a href="#%s">%s</a></th>' % (_E(host["name"]), _anchor(index),
-                                                                       _E(host["name"])),
+        '<th scope="row" data-sort="%s"><a href="#%s">%s</a></th>' % (
+            _E(host["name"]), _anchor(index), _E(host["name"])),
         '<td data-sort="%d">%s</td>' % (_STATUS_RANK[host["status"]], _badge(host["status"])),
         _findings_cell(host),
         _num_cell(mem.get("total_bytes") or 0, human_size(mem.get("total_bytes"))),

@@ -28,7 +28,7 @@ description:
     differ only in the time of generation is left as it is.
   - Host names, process names and command lines come from the managed hosts; the HTML escapes all of them.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
 options:
@@ -81,7 +81,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Writes nothing and returns RV(changed) as it would be.
+      - Writes nothing and returns C(changed) as it would be.
       - "The report lives on the controller; a playbook that wants it even in check mode sets C(check_mode: false) on the task."
   diff_mode:
     support: none

@@ -70,7 +70,7 @@ def host_facts(rng, profile, process_name=None, now_uptime=None):
         apps.insert(0, ("java", "app", "java -jar /opt/billing/billing.jar"))
     apps = apps[:10]
     # the processes hold most of the used swap between them, some much more than others
-    weights = [rng.random() ** 2 for _ in apps]
+    weights = [rng.random() ** 2 for _app in apps]
     for (name, user, cmdline), weight in zip(apps, weights):
         pid += rng.randint(1, 400)
         swap = int(swap_used * 0.9 * weight / sum(weights))

@@ -194,6 +194,6 @@ class Browser:
                 found.append("uncaught: %s" % (details.get("exception", {}).get("description") or details.get("text")))
             elif event["method"] == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
                 entry = params["entry"]
-                found.append("log.%s (%s): %s %s" % (entry["level"], entry.get("source"), entry.get("text"),
-                                                      entry.get("url", "")))
+                found.append("log.%s (%s): %s %s" % (
+                    entry["level"], entry.get("source"), entry.get("text"), entry.get("url", "")))
         return found

@@ -94,7 +94,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
                             "[tr.cells[0].textContent, tr.cells[1].textContent])")
     assert rows == [[h["name"], h["status"].upper()] for h in fleet["hosts"]]
     assert rows[0][1] == "CRITICAL"
-    assert {status for _, status in rows} == {"CRITICAL", "UNKNOWN", "MONITOR", "OK"}
+    assert {status for _name, status in rows} == {"CRITICAL", "UNKNOWN", "MONITOR", "OK"}
     cards = browser.evaluate("[...document.querySelectorAll('.card')].map(c => c.textContent)")
     counts = fleet["summary"]["status_counts"]
     assert cards == ["%d%s" % (counts[s], s) for s in _report.STATUSES]

@@ -442,6 +442,20 @@ def _remedy_text(remedy):
     return " — ".join(p for p in parts if p)
 
 
+def _findings_text(host):
+    """'1 critical, 2 monitor: <first title>', or why an unknown host has no diagnosis."""
+    if host["status"] == "unknown":
+        return host["reason"] or ""
+    counts = ", ".join("%d %s" % (host["counts"][s], s) for s in SEVERITIES if host["counts"][s]) or "none"
+    first = _first_finding(host)
+    return "%s: %s" % (counts, first["title"]) if first else counts
+
+
+def _first_finding(host):
+    """The most severe finding that counts for the verdict (not info), or None."""
+    return next((f for f in host["findings"] if f["severity"] != "info"), None)
+
+
 def _pct(value):
     return "-" if value is None else "%.1f%%" % value
 
@@ -460,17 +474,18 @@ def render_markdown(fleet):
         human_size(totals["swap_total_bytes"]), totals["oom_kills"]), ""]
 
     out += ["## Hosts", "",
-            "| Host | Status | Findings (crit/mon/info) | Total | Used | Available | Swap used | OOM kills | Top consumer |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|"]
+            "| Host | Status | Findings | Total | Used | Free | Buff/cache | Available | Swap used | OOM kills "
+            "| Top consumer |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for host in fleet["hosts"]:
         mem = host["memory"] or {}
         swap = host["swap"] or {}
         top = host["top_processes"][0] if host["top_processes"] else None
-        c = host["counts"]
-        out.append("| %s | %s | %d/%d/%d | %s | %s | %s (%s) | %s | %s | %s |" % (
-            _md(host["name"]), host["status"].upper(), c["critical"], c["monitor"], c["info"],
-            human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")),
-            human_size(mem.get("available_bytes")), _pct(mem.get("available_pct")),
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            _md(host["name"]), host["status"].upper(), _md(_findings_text(host)),
+            human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
+            human_size(mem.get("buff_cache_bytes")),
+            "%s (%s)" % (human_size(mem.get("available_bytes")), _pct(mem.get("available_pct"))) if mem else "-",
             ("%s (%s)" % (human_size(swap.get("used_bytes")), _pct(swap.get("used_pct"))))
             if swap.get("total_bytes") else ("no swap" if swap else "-"),
             "-" if (host["oom"] or {}).get("kill_count") is None else host["oom"]["kill_count"],
@@ -718,7 +733,7 @@ def _findings_cell(host):
     if host["status"] == "unknown":
         return '<td class="findings" data-sort="-1"><span class="reason">%s</span></td>' % _E(host["reason"] or "")
     pills = "".join('<span class="pill %s" title="%d %s">%d</span>' % (s, c[s], s, c[s]) for s in SEVERITIES if c[s])
-    first = next((f for f in host["findings"] if f["severity"] != "info"), None)
+    first = _first_finding(host)
     title = '<span class="first" title="%s">%s</span>' % (_E(first["title"]), _E(first["title"])) if first else ""
     return '<td class="findings" data-sort="%d">%s%s</td>' % (
         c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"], pills or '<span class="muted">none</span>', title)

@@ -60,7 +60,7 @@ options:
   errors:
     description:
       - Why hosts have no facts, by host name, for example collected in a C(rescue) block.
-        Takes precedence over O(result_var).
+        Takes precedence over O(result_var). A host named here and not in O(hosts) is reported too.
     type: dict
     default: {}
   result_var:

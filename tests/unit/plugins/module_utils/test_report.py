@@ -292,6 +292,9 @@ def test_markdown_content(fleet):
     assert "\n".join(critical["free_h"]) in text
     assert "Fix: " in text and "role memops.linux." in text and "variable " in text
     assert "No diagnosis: unreachable: ssh timed out" in text
+    assert "| gone.example.com | UNKNOWN | unreachable: ssh timed out | - |" in text
+    worst = fleet["hosts"][0]
+    assert "| %s | CRITICAL | %d critical" % (worst["name"], worst["counts"]["critical"]) in text
     for entry in fleet["summary"]["findings"].values():
         assert entry["title"] in text
 

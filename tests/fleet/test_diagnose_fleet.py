@@ -43,11 +43,11 @@ def fleet():
         yield running
 
 
-def _run(fleet, tmp_path, *args, host_vars=None, group_vars=None, all_vars=None, extra=()):
+def _run(fleet, tmp_path, *args, host_vars=None, group_vars=None, all_vars=None, extra=(), env=None):
     inventory = fleet.write_inventory(str(tmp_path / "inventory.json"), host_vars=host_vars, group_vars=group_vars,
                                       extra=extra,
                                       all_vars=all_vars if all_vars is not None else {"diagnose_thresholds": NO_RECENT_OOM})
-    result = ansible_playbook(PLAYBOOK, inventory, *args, cwd=str(tmp_path))
+    result = ansible_playbook(PLAYBOOK, inventory, *args, cwd=str(tmp_path), env=env)
     print(result.stdout[-20000:])
     print(result.stderr[-5000:])
     return result
@@ -64,7 +64,7 @@ def _all_hosts(fleet):
 
 def test_report_names_every_host(fleet, tmp_path):
     """Acceptance 3: five containers plus localhost, the report in ./memops-report by default."""
-    result = _run(fleet, tmp_path)
+    result = _run(fleet, tmp_path, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})
     assert result.returncode == 0
     hosts = _all_hosts(fleet)
     assert set(result.recap) == hosts
@@ -93,6 +93,11 @@ def test_report_names_every_host(fleet, tmp_path):
     container = json.loads((report_dir / "hosts" / ("%s.json" % fleet.names[0])).read_text(encoding="utf-8"))
     assert container["memops"]["capabilities"]["container"] is True
     assert container["memops"]["capabilities"]["systemd"] is True
+
+    # the fleet summary handed to AWX with set_stats is the report's summary
+    stats = result.stdout[result.stdout.index("CUSTOM STATS:"):]
+    assert "memops_fleet" in stats and '"hosts": %d' % len(hosts) in stats.replace("\n", "")
+    assert "memops_report_files" in stats and str(report_dir / "report.html") in stats
 
     # each host's summary: the verdict, the free -h lines, the top consumers
     assert result.stdout.count('"Mem:') == len(hosts)

@@ -1,0 +1,260 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Find processes and set their oom_score_adj, safely.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). A process is matched by pid, by name (its
+``comm``, which the kernel truncates to 15 characters: a longer name matches
+the truncated comm only when argv[0] or the executable carries the full
+name), by a regular expression over its command line, or by a list of pids
+(a systemd unit's). Writing goes through a directory descriptor of
+``/proc/<pid>``: the descriptor pins that process, so once its start time
+(stat field 22) is confirmed unchanged, a pid reused by a new process can no
+longer be written by mistake; the write fails with ESRCH instead.
+
+Results per process: ``set`` (written and read back), ``unchanged`` (already
+at the value), ``vanished`` (exited, or its pid now belongs to another
+process), ``denied`` (EACCES/EPERM: lowering below the value the process was
+last given by a holder of CAP_SYS_RESOURCE needs that capability).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
+
+MIN_SCORE_ADJ = -1000
+MAX_SCORE_ADJ = 1000
+NEVER_KILL = -1000
+COMM_LEN = 15  # TASK_COMM_LEN - 1
+
+SET, UNCHANGED, VANISHED, DENIED = "set", "unchanged", "vanished", "denied"
+
+
+class OomError(Exception):
+    """Base class of the errors raised here."""
+
+
+class Refused(OomError):
+    """The request is unsafe or invalid; nothing was changed."""
+
+
+def check_request(score_adj, allow_never_kill, pids=()):
+    """Refuse out-of-range values, -1000 and PID 1 without the explicit opt-in."""
+    if isinstance(score_adj, bool) or not isinstance(score_adj, int):
+        raise Refused("score_adj %r is not an integer; expected -1000..1000" % (score_adj,))
+    if not MIN_SCORE_ADJ <= score_adj <= MAX_SCORE_ADJ:
+        raise Refused("score_adj %d is out of range; expected -1000..1000 (the legacy oom_adj scale -17..15 "
+                      "is not used)" % score_adj)
+    if score_adj == NEVER_KILL and not allow_never_kill:
+        raise Refused("score_adj -1000 makes a process unkillable by the OOM killer, which can leave the kernel "
+                      "no victim but to panic or kill everything else; set allow_never_kill: true to mean it, "
+                      "or use -999")
+    if 1 in pids and not allow_never_kill:
+        raise Refused("the request matches PID 1 (the init process); changing its oom_score_adj also changes what "
+                      "every process it starts inherits; set allow_never_kill: true to mean it")
+
+
+# ---------------------------------------------------------------------------
+# matching
+
+
+def _snapshot(reader, pid):
+    """{pid, name, starttime, kernel_thread} from /proc/<pid>/stat. Raises ProcessGone."""
+    stat = _procfs.parse_pid_stat(reader.read_pid_record(pid, "stat"))
+    return {"pid": pid, "name": stat["comm"], "starttime": stat["starttime"],
+            "kernel_thread": bool(stat["flags"] & _procfs.PF_KTHREAD)}
+
+
+def _argv(reader, pid):
+    try:
+        return _procfs.parse_cmdline(reader.read_pid(pid, "cmdline", binary=True))
+    except _procfs.ProcfsError:
+        return []
+
+
+def _exe_name(reader, pid):
+    try:
+        target = os.readlink(reader.proc_path(str(pid), "exe"))
+    except OSError:
+        return None
+    if target.endswith(" (deleted)"):
+        target = target[:-len(" (deleted)")]
+    return os.path.basename(target)
+
+
+def name_matches(reader, pid, comm, name):
+    """Whether process ``pid`` with ``comm`` is called ``name``. Names longer
+    than the kernel keeps in comm match the truncated comm AND argv[0] or the
+    executable's basename (a symlink name shows in argv[0], not in exe)."""
+    if len(name) <= COMM_LEN:
+        return comm == name
+    if comm != name[:COMM_LEN]:
+        return False
+    argv = _argv(reader, pid)
+    if argv and os.path.basename(argv[0]) == name:
+        return True
+    return _exe_name(reader, pid) == name
+
+
+def _candidates(reader, exclude):
+    for pid in reader.pids():
+        if pid in exclude:
+            continue
+        try:
+            snap = _snapshot(reader, pid)
+        except (_procfs.ProcessGone, _procfs.AccessDenied, _procfs.ParseError):
+            continue  # exited while listed, or not ours to see
+        if not snap["kernel_thread"]:
+            yield snap
+
+
+def _own_pids():
+    return {os.getpid(), os.getppid()}
+
+
+def find_by_pid(reader, pids):
+    """Snapshots of ``pids``; a pid that does not exist gives a row-only entry
+    with starttime None, reported as vanished."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(_snapshot(reader, pid))
+        except (_procfs.ProcessGone, _procfs.ParseError):
+            found.append({"pid": pid, "name": None, "starttime": None, "kernel_thread": False})
+        except _procfs.AccessDenied:
+            found.append({"pid": pid, "name": None, "starttime": None, "kernel_thread": False, "denied": True})
+    return found
+
+
+def find_by_name(reader, name, exclude=None):
+    exclude = _own_pids() if exclude is None else exclude
+    return [snap for snap in _candidates(reader, exclude) if name_matches(reader, snap["pid"], snap["name"], name)]
+
+
+def compile_regex(pattern):
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise Refused("cmdline_regex %r is not a valid regular expression: %s" % (pattern, exc))
+
+
+def find_by_cmdline(reader, pattern, exclude=None):
+    """Processes whose command line (arguments joined by spaces) matches ``pattern`` (re.search)."""
+    regex = compile_regex(pattern)
+    exclude = _own_pids() if exclude is None else exclude
+    found = []
+    for snap in _candidates(reader, exclude):
+        argv = _argv(reader, snap["pid"])
+        if argv and regex.search(" ".join(argv)):
+            found.append(snap)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# reading and writing through a pinned /proc/<pid> directory
+
+
+def _open_pid_dir(reader, pid):
+    return os.open(reader.proc_path(str(pid)), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def _read_at(dir_fd, name):
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    try:
+        return os.read(fd, 4096).decode("ascii", "replace")
+    finally:
+        os.close(fd)
+
+
+def _write_at(dir_fd, name, text):
+    fd = os.open(name, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode("ascii"))
+    finally:
+        os.close(fd)
+
+
+def _row(snap, before=None, after=None, result=None, reason=None):
+    row = {"pid": snap["pid"], "name": snap["name"], "before": before, "after": after, "result": result}
+    if reason:
+        row["reason"] = reason
+    return row
+
+
+def _errno_result(exc):
+    if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+        return VANISHED, "the process exited"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return DENIED, ("permission denied (%s): lowering oom_score_adj below the value a holder of "
+                        "CAP_SYS_RESOURCE last set needs that capability" % errno.errorcode.get(exc.errno, exc.errno))
+    return None, None
+
+
+def set_score(reader, snap, score_adj, check_mode=False):
+    """Set one process's oom_score_adj; returns its row. Never raises for a
+    process that exits, is replaced or refuses: that is the row's result."""
+    if snap.get("starttime") is None:
+        if snap.get("denied"):
+            return _row(snap, result=DENIED, reason="/proc/%s is not readable" % snap["pid"])
+        return _row(snap, result=VANISHED, reason="no such process")
+    dir_fd = None
+    before = None
+    try:
+        dir_fd = _open_pid_dir(reader, snap["pid"])
+        stat = _procfs.parse_pid_stat(_read_at(dir_fd, "stat"))
+        if stat["starttime"] != snap["starttime"]:
+            return _row(snap, result=VANISHED,
+                        reason="pid %s now belongs to another process (start time changed); not written" % snap["pid"])
+        before = int(_read_at(dir_fd, "oom_score_adj").strip())
+        if before == score_adj:
+            return _row(snap, before, before, UNCHANGED)
+        if check_mode:
+            return _row(snap, before, score_adj, SET)
+        _write_at(dir_fd, "oom_score_adj", "%d" % score_adj)
+        after = int(_read_at(dir_fd, "oom_score_adj").strip())
+        if after != score_adj:
+            return _row(snap, before, after, DENIED, reason="the kernel kept %d after writing %d" % (after, score_adj))
+        return _row(snap, before, after, SET)
+    except OSError as exc:
+        result, reason = _errno_result(exc)
+        if result is None:
+            raise OomError("/proc/%s/oom_score_adj: %s" % (snap["pid"], exc.strerror or exc))
+        return _row(snap, before, None, result, reason)
+    except (ValueError, _procfs.ParseError) as exc:
+        raise OomError("/proc/%s: unexpected content: %s" % (snap["pid"], exc))
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
+def set_scores(reader, snaps, score_adj, check_mode=False):
+    return [set_score(reader, snap, score_adj, check_mode) for snap in snaps]
+
+
+def read_score(reader, pid):
+    """The current oom_score_adj of ``pid``, or None when it is gone."""
+    try:
+        return int(reader.read_pid_record(pid, "oom_score_adj").strip())
+    except (_procfs.ProcfsError, ValueError):
+        return None
+
+
+def started_at(reader, pid, clock_ticks=None):
+    """Wall-clock start time (seconds since the epoch) of ``pid``, or None."""
+    try:
+        stat = _procfs.parse_pid_stat(reader.read_pid_record(pid, "stat"))
+        boot = reader.proc("stat") or ""
+    except _procfs.ProcfsError:
+        return None
+    match = re.search(r"^btime\s+(\d+)", boot, re.MULTILINE)
+    if not match:
+        return None
+    ticks = clock_ticks or os.sysconf("SC_CLK_TCK")
+    return int(match.group(1)) + stat["starttime"] / float(ticks)

@@ -1,0 +1,221 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""systemd unit drop-ins of ours, and what systemd says about a unit.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). Commands run through a ``run(argv)``
+callable returning ``(rc, stdout, stderr)`` (a module passes
+``AnsibleModule.run_command``), so tests replace systemctl with a table.
+
+Drop-ins live at ``<unit_dir>/<unit>.d/50-memops-<topic>.conf``: one file per
+unit and topic (``oom``, ``memory``), rendered whole, compared with what is on
+disk and replaced atomically only when it differs, which is also the only
+case in which systemd needs a ``daemon-reload``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.module_utils import _textfile
+
+UNIT_DIR = "/etc/systemd/system"
+UNIT_SUFFIXES = (".service", ".socket", ".scope", ".slice", ".mount", ".swap", ".timer", ".target", ".path")
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+$")
+_TOPIC = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+class SystemdError(Exception):
+    """systemctl failed, is missing, or a unit name is unusable."""
+
+
+def unit_name(name):
+    """'nginx' -> 'nginx.service'; a name with a unit suffix is kept. Raises
+    SystemdError for names systemd would refuse (slashes, spaces, empty)."""
+    name = (name or "").strip()
+    if not name or not _UNIT_NAME.match(name) or name in (".", ".."):
+        raise SystemdError("%r is not a systemd unit name; give a name such as nginx or nginx.service" % name)
+    return name if name.endswith(UNIT_SUFFIXES) else name + ".service"
+
+
+def dropin_path(unit, topic, unit_dir=UNIT_DIR):
+    """The drop-in of ours for ``unit`` and ``topic``."""
+    if not _TOPIC.match(topic):
+        raise SystemdError("drop-in topic %r: expected lower-case letters, digits and dashes" % topic)
+    return os.path.join(unit_dir, unit_name(unit) + ".d", "50-memops-%s.conf" % topic)
+
+
+def render_dropin(topic, directives, section="Service"):
+    """Drop-in text for ``directives`` (a list of (key, value) pairs, in order)."""
+    lines = ["# Managed by memops.linux (%s); changes made here are overwritten." % topic, "[%s]" % section]
+    lines.extend("%s=%s" % (key, value) for key, value in directives)
+    return "\n".join(lines) + "\n"
+
+
+def plan_dropin(path, text):
+    """{path, before, after, changed}: ``before`` is the file's text or None
+    when it does not exist; ``text`` None means the drop-in should not exist."""
+    before = _textfile.read_text(path)
+    return {"path": path, "before": before, "after": text, "changed": before != text}
+
+
+def apply_dropin(plan, replace=os.replace):
+    """Write (or remove) the drop-in of a plan when it changed. Returns whether
+    systemd needs a daemon-reload, which is exactly when the file changed."""
+    if not plan["changed"]:
+        return False
+    if plan["after"] is None:
+        try:
+            os.unlink(plan["path"])
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise SystemdError("cannot remove %s: %s" % (plan["path"], exc.strerror or exc))
+        _remove_empty_dir(os.path.dirname(plan["path"]))
+        return True
+    try:
+        _textfile.atomic_write(plan["path"], plan["after"], mode=0o644, replace=replace)
+    except _textfile.TextFileError as exc:
+        raise SystemdError(str(exc))
+    return True
+
+
+def dropin_diff(plan):
+    """An Ansible diff entry for a drop-in plan."""
+    return {"before": plan["before"] or "", "after": plan["after"] or "",
+            "before_header": plan["path"], "after_header": plan["path"]}
+
+
+def _remove_empty_dir(directory):
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass  # not empty: other drop-ins live there
+
+
+# ---------------------------------------------------------------------------
+# systemctl
+
+
+def _systemctl(run, args):
+    try:
+        rc, out, err = run(["systemctl"] + list(args))
+    except OSError as exc:
+        raise SystemdError("systemctl cannot run: %s; this host does not seem to run systemd" % (exc.strerror or exc))
+    if rc != 0:
+        message = (err or out or "").strip().splitlines()
+        raise SystemdError("systemctl %s failed (rc %s): %s" % (" ".join(args), rc, message[-1] if message else "no output"))
+    return out
+
+
+def parse_version(text):
+    """'systemd 252 (252.39-1~deb12u2)' -> 252; None when not found."""
+    match = re.search(r"^systemd\s+(\d+)", text or "", re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def version(run):
+    """systemd's version number from ``systemctl --version``."""
+    found = parse_version(_systemctl(run, ["--version"]))
+    if found is None:
+        raise SystemdError("systemctl --version did not name a systemd version")
+    return found
+
+
+def parse_show(text):
+    """``systemctl show`` output -> {Property: value}."""
+    result = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            result[key] = value
+    return result
+
+
+def show(run, unit, properties):
+    return parse_show(_systemctl(run, ["show", unit_name(unit)] + ["-p%s" % p for p in properties]))
+
+
+def is_running_systemd(proc_root="/proc"):
+    """Whether PID 1 of this pid namespace is systemd (what ``systemctl`` needs)."""
+    try:
+        comm = _procfs.Reader(proc_root).read_pid(1, "comm").strip()
+    except _procfs.ProcfsError:
+        return False
+    return comm == "systemd"
+
+
+def unit_state(run, unit):
+    """{load_state, active_state, main_pid, control_group, memory_current, restarts}."""
+    props = show(run, unit, ["LoadState", "ActiveState", "MainPID", "ControlGroup", "MemoryCurrent", "NRestarts"])
+    main_pid = _procfs._to_int(props.get("MainPID"))
+    current = _procfs._to_int(props.get("MemoryCurrent"))
+    return {
+        "load_state": props.get("LoadState", ""),
+        "active_state": props.get("ActiveState", ""),
+        "main_pid": main_pid or None,
+        "control_group": props.get("ControlGroup") or None,
+        # systemd prints [not set] or UINT64_MAX when it does not account memory
+        "memory_current": current if current is not None and current < (1 << 63) else None,
+        "restarts": _procfs._to_int(props.get("NRestarts")),
+    }
+
+
+def main_pid(run, unit):
+    """The unit's MainPID, or None when it has none (not running)."""
+    return unit_state(run, unit)["main_pid"]
+
+
+def daemon_reload(run):
+    _systemctl(run, ["daemon-reload"])
+
+
+def restart(run, unit):
+    _systemctl(run, ["restart", unit_name(unit)])
+
+
+# ---------------------------------------------------------------------------
+# cgroup hierarchy
+
+
+def cgroup_layout(sys_root="/sys"):
+    """{hierarchy: unified|hybrid|legacy|none, memory_controller: v2|v1|None}.
+
+    unified: /sys/fs/cgroup is cgroup2; hybrid: v1 controllers plus a cgroup2
+    tree at /sys/fs/cgroup/unified; legacy: v1 only."""
+    root = os.path.join(sys_root, "fs", "cgroup")
+    reader = _procfs.Reader(sys_root=sys_root)
+    controllers = reader.read(os.path.join(root, "cgroup.controllers"))
+    if controllers is not None:
+        return {"hierarchy": "unified", "memory_controller": "v2" if "memory" in controllers.split() else None}
+    v1_memory = os.path.isdir(os.path.join(root, "memory"))
+    if os.path.isdir(os.path.join(root, "unified")):
+        return {"hierarchy": "hybrid", "memory_controller": "v1" if v1_memory else None}
+    if v1_memory or os.path.isdir(os.path.join(root, "systemd")):
+        return {"hierarchy": "legacy", "memory_controller": "v1" if v1_memory else None}
+    return {"hierarchy": "none", "memory_controller": None}
+
+
+def cgroup_pids(control_group, sys_root="/sys"):
+    """Pids in a unit's cgroup (systemd's ControlGroup property), read from the
+    tree systemd keeps: cgroup2 (unified or hybrid) first, then name=systemd.
+    An empty list when the cgroup cannot be found or read."""
+    if not control_group:
+        return []
+    root = os.path.join(sys_root, "fs", "cgroup")
+    relative = control_group.lstrip("/")
+    reader = _procfs.Reader(sys_root=sys_root)
+    for tree in ("", "unified", "systemd"):
+        path = os.path.join(root, tree, relative, "cgroup.procs")
+        try:
+            text = reader.read(path)
+        except _procfs.ProcfsError:
+            continue
+        if text is not None:
+            return sorted({int(line) for line in text.split() if line.isdigit()})
+    return []

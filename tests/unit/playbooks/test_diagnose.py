@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 
-from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
 
-COLLECTION = os.path.abspath(os.path.join(os.path.dirname(_summary.__file__), os.pardir, os.pardir))
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(COLLECTION, *[os.pardir] * 3))
 PLAYBOOK = os.path.join(COLLECTION, "playbooks", "diagnose.yml")
 
-
-def _ansible_playbook():
-    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
-
-
-pytestmark = pytest.mark.skipif(_ansible_playbook() is None, reason="ansible-playbook is not installed")
+pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +30,7 @@ def run(tmp_path_factory):
                ANSIBLE_INVENTORY=str(cwd / "absent.ini"), ANSIBLE_LOCALHOST_WARNING="False",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     # the diagnosis may find this machine critical; with the default diagnose_fail_on no host fails
-    proc = subprocess.run([_ansible_playbook(), PLAYBOOK], cwd=cwd, env=env, capture_output=True, text=True,
+    proc = subprocess.run([ansible_playbook(), PLAYBOOK], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
     return cwd, proc
 

@@ -16,19 +16,13 @@ import sys
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(os.path.dirname(HERE), "module_utils", "fixtures")
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(_summary.__file__), *[os.pardir] * 5))
 ODD_HOST = "web/01 <b>"
 
-
-def _ansible_playbook():
-    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
-
-
-pytestmark = pytest.mark.skipif(_ansible_playbook() is None, reason="ansible-playbook is not installed")
+pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 
 PLAYBOOK = """
 - name: Summarise and save
@@ -70,7 +64,7 @@ def run(tmp_path, hosts, dest, task_options="", check=False):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
                ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
                ANSIBLE_REMOTE_TEMP=str(tmp_path / "tmp"))
-    command = [_ansible_playbook(), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "playbook.yml"),
+    command = [ansible_playbook(), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "playbook.yml"),
                "-e", json.dumps({"dest": str(dest), "fixtures": FIXTURES, "results": str(results)})]
     if check:
         command.append("--check")

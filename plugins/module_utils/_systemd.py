@@ -219,3 +219,21 @@ def cgroup_pids(control_group, sys_root="/sys"):
         if text is not None:
             return sorted({int(line) for line in text.split() if line.isdigit()})
     return []
+
+
+def cgroup_memory_usage(control_group, sys_root="/sys"):
+    """Bytes charged to a unit's cgroup, read from the memory controller
+    (cgroup2 memory.current, else v1 memory.usage_in_bytes); None when unknown."""
+    if not control_group:
+        return None
+    root = os.path.join(sys_root, "fs", "cgroup")
+    relative = control_group.lstrip("/")
+    reader = _procfs.Reader(sys_root=sys_root)
+    for tree, name in (("", "memory.current"), ("unified", "memory.current"), ("memory", "memory.usage_in_bytes")):
+        try:
+            text = reader.read(os.path.join(root, tree, relative, name))
+        except _procfs.ProcfsError:
+            continue
+        if text is not None and text.strip().isdigit():
+            return int(text)
+    return None

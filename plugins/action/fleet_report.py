@@ -102,7 +102,11 @@ class ActionModule(ActionBase):
         if not formats:
             raise AnsibleActionFail("fleet_report: formats is empty; name one or more of json, markdown, html")
 
-        hostvars = task_vars.get("hostvars") or {}
+        # not "or {}": with only the implicit localhost, HostVars is an empty mapping, falsy,
+        # and still knows localhost
+        hostvars = task_vars.get("hostvars")
+        if hostvars is None:
+            hostvars = {}
         hosts_facts = {}
         errors = {str(k): to_text(v) for k, v in (args["errors"] or {}).items()}
         for name in args["hosts"]:

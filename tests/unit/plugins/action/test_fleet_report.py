@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -21,20 +20,13 @@ import sys
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(os.path.dirname(HERE), "module_utils", "fixtures")
-# .../ansible_collections/memops/linux/plugins/module_utils/_report.py -> the directory holding ansible_collections
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(_report.__file__), *[os.pardir] * 5))
 BAD_HOST = "web<script>alert(1)</script>"
 
-
-def _ansible_playbook():
-    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
-
-
-pytestmark = pytest.mark.skipif(_ansible_playbook() is None, reason="ansible-playbook is not installed")
+pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 
 INVENTORY = {
     "all": {
@@ -52,7 +44,7 @@ INVENTORY = {
 
 GATHER = """
 - name: Gather
-  hosts: all
+  hosts: "{{ gather_hosts | default('all') }}"
   gather_facts: false
   tasks:
     - name: Gather memory facts from a captured tree
@@ -73,7 +65,7 @@ REPORT = """
     - name: Write the fleet report
       memops.linux.fleet_report:
         dest: "{{ dest }}"
-        hosts: "{{ groups['all'] }}"
+        hosts: "{{ report_hosts | default(groups['all']) }}"
         result_var: memops_result
         title: Test fleet
 %(extra)s
@@ -88,9 +80,11 @@ REPORT = """
 """
 
 
-def run_playbook(tmp_path, dest, extra="", task_options="", check=False, gather=True):
-    inventory = json.loads(json.dumps(INVENTORY))
-    inventory["all"]["hosts"]["localhost"] = {"tree": "host"}
+def run_playbook(tmp_path, dest, extra="", task_options="", check=False, gather=True, inventory=None):
+    """Run the gather and report plays; inventory None is INVENTORY plus localhost, {} no inventory at all."""
+    if inventory is None:
+        inventory = json.loads(json.dumps(INVENTORY))
+        inventory["all"]["hosts"]["localhost"] = {"tree": "host"}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
     playbook = (GATHER if gather else "") + REPORT % {"extra": extra, "task_options": task_options}
     (tmp_path / "playbook.yml").write_text(playbook)
@@ -100,8 +94,14 @@ def run_playbook(tmp_path, dest, extra="", task_options="", check=False, gather=
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
                ANSIBLE_REMOTE_TEMP=str(tmp_path / "tmp"))
-    command = [_ansible_playbook(), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "playbook.yml"),
-               "-e", json.dumps({"dest": str(dest), "fixtures": FIXTURES, "result_file": str(result_file)})]
+    extra_vars = {"dest": str(dest), "fixtures": FIXTURES, "result_file": str(result_file)}
+    if not inventory:  # only the implicit localhost, as with no inventory at all
+        extra_vars.update(tree="host", ansible_python_interpreter=sys.executable, gather_hosts="localhost",
+                          report_hosts=["localhost"])
+    # an inventory that does not exist: no inventory at all, as a person running it on their own machine
+    inventory_path = tmp_path / ("inventory.json" if inventory else "absent.ini")
+    command = [ansible_playbook(), "-i", str(inventory_path), str(tmp_path / "playbook.yml"),
+               "-e", json.dumps(extra_vars)]
     if check:
         command.append("--check")
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -165,6 +165,14 @@ def test_second_run_changes_nothing(first_run):
     assert result["changed"] is False, result
     assert result["written"] == []
     assert {name: os.stat(dest / name).st_mtime_ns for name in os.listdir(dest)} == before
+
+
+def test_implicit_localhost_only(tmp_path):
+    """No inventory: hostvars holds only the implicit localhost, and the report still finds its facts."""
+    proc, result = run_playbook(tmp_path, tmp_path / "report", inventory={})
+    assert result is not None, proc.stdout + proc.stderr
+    fleet = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [(h["name"], h["status"]) for h in fleet["hosts"]] == [("localhost", "monitor")], fleet["hosts"][0]["reason"]
 
 
 def test_check_mode_writes_nothing_and_predicts_change(tmp_path):

@@ -31,13 +31,14 @@ class LimitError(Exception):
 
 
 def parse_limit(value, name):
-    """A size or 'infinity' -> bytes or 'infinity'; None stays None."""
+    """A size or 'infinity' -> bytes or 'infinity'; None stays None. Only
+    swap_max may be 0 (no swap at all)."""
     if value is None:
         return None
     if isinstance(value, str) and value.strip().lower() == INFINITY:
         return INFINITY
     try:
-        return _units.parse_size(value, name=name)
+        return _units.parse_size(value, name=name, allow_zero=name == "swap_max")
     except _units.SizeError as exc:
         raise LimitError("%s, or infinity" % exc)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
@@ -174,7 +175,7 @@ def _read_at(dir_fd, name):
 
 
 def _write_at(dir_fd, name, text):
-    fd = os.open(name, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    fd = os.open(name, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
     try:
         os.write(fd, text.encode("ascii"))
     finally:
@@ -246,15 +247,17 @@ def read_score(reader, pid):
         return None
 
 
-def started_at(reader, pid, clock_ticks=None):
-    """Wall-clock start time (seconds since the epoch) of ``pid``, or None."""
+def started_at(reader, pid, clock_ticks=None, now=None):
+    """Wall-clock start time (seconds since the epoch) of ``pid``, or None.
+
+    From /proc/uptime rather than btime, which /proc/stat rounds down to the
+    second: a process started just after a file was written must not look
+    older than the file."""
     try:
         stat = _procfs.parse_pid_stat(reader.read_pid_record(pid, "stat"))
-        boot = reader.proc("stat") or ""
-    except _procfs.ProcfsError:
-        return None
-    match = re.search(r"^btime\s+(\d+)", boot, re.MULTILINE)
-    if not match:
+        uptime = float((reader.proc("uptime") or "").split()[0])
+    except (_procfs.ProcfsError, IndexError, ValueError):
         return None
     ticks = clock_ticks or os.sysconf("SC_CLK_TCK")
-    return int(match.group(1)) + stat["starttime"] / float(ticks)
+    now = time.time() if now is None else now
+    return now - uptime + stat["starttime"] / float(ticks)

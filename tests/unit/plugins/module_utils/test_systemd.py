@@ -1,0 +1,163 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests for _systemd: drop-in paths, rendering, write-only-when-changed, systemctl answers, cgroup trees."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.memops.linux.plugins.module_utils import _systemd
+
+
+class FakeSystemctl:
+    """``run(argv)`` answering systemctl from a table of argv tuples."""
+
+    def __init__(self, answers=None):
+        self.answers = answers or {}
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(tuple(argv))
+        return self.answers.get(tuple(argv[1:]), (0, "", ""))
+
+
+@pytest.mark.parametrize("name, unit", [
+    ("nginx", "nginx.service"), ("nginx.service", "nginx.service"), ("getty@tty1", "getty@tty1.service"),
+    ("user.slice", "user.slice"),
+])
+def test_unit_name(name, unit):
+    assert _systemd.unit_name(name) == unit
+
+
+@pytest.mark.parametrize("name", ["", "a b", "../etc", "x/y", None, ".."])
+def test_unit_name_refused(name):
+    with pytest.raises(_systemd.SystemdError, match="not a systemd unit name"):
+        _systemd.unit_name(name)
+
+
+def test_dropin_path_and_text():
+    assert _systemd.dropin_path("pg", "oom") == "/etc/systemd/system/pg.service.d/50-memops-oom.conf"
+    with pytest.raises(_systemd.SystemdError):
+        _systemd.dropin_path("pg", "../x")
+    assert _systemd.render_dropin("oom", [("OOMScoreAdjust", -500)]) == (
+        "# Managed by memops.linux (oom); changes made here are overwritten.\n[Service]\nOOMScoreAdjust=-500\n")
+
+
+def test_plan_apply_only_when_changed(tmp_path):
+    path = _systemd.dropin_path("pg", "memory", str(tmp_path))
+    text = _systemd.render_dropin("memory", [("MemoryMax", 1 << 30)])
+    plan = _systemd.plan_dropin(path, text)
+    assert plan["changed"] and plan["before"] is None
+    assert _systemd.dropin_diff(plan)["before"] == "" and _systemd.dropin_diff(plan)["after_header"] == path
+    assert _systemd.apply_dropin(plan) is True
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+    again = _systemd.plan_dropin(path, text)
+    assert not again["changed"] and _systemd.apply_dropin(again) is False
+    removal = _systemd.plan_dropin(path, None)
+    assert removal["changed"] and _systemd.apply_dropin(removal) is True
+    assert not os.path.exists(os.path.dirname(path))  # the empty pg.service.d goes too
+    assert _systemd.plan_dropin(path, None)["changed"] is False
+
+
+def test_removal_keeps_other_dropins(tmp_path):
+    path = _systemd.dropin_path("pg", "memory", str(tmp_path))
+    _systemd.apply_dropin(_systemd.plan_dropin(path, "x\n"))
+    other = os.path.join(os.path.dirname(path), "override.conf")
+    with open(other, "w") as handle:
+        handle.write("[Service]\n")
+    _systemd.apply_dropin(_systemd.plan_dropin(path, None))
+    assert os.path.exists(other)
+
+
+@pytest.mark.parametrize("text, version", [
+    ("systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT", 252),
+    ("systemd 219\n+PAM", 219),
+    ("nothing here", None),
+])
+def test_parse_version(text, version):
+    assert _systemd.parse_version(text) == version
+
+
+def test_systemctl_answers_and_failures():
+    run = FakeSystemctl({
+        ("--version",): (0, "systemd 252 (252.39-1~deb12u2)\n", ""),
+        ("show", "pg.service", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup", "-pMemoryCurrent",
+         "-pNRestarts"): (0, "LoadState=loaded\nActiveState=active\nMainPID=812\n"
+                             "ControlGroup=/system.slice/pg.service\nMemoryCurrent=[not set]\nNRestarts=2\n", ""),
+        ("restart", "bad.service"): (1, "", "Job for bad.service failed.\n"),
+    })
+    assert _systemd.version(run) == 252
+    assert _systemd.unit_state(run, "pg") == {
+        "load_state": "loaded", "active_state": "active", "main_pid": 812,
+        "control_group": "/system.slice/pg.service", "memory_current": None, "restarts": 2}
+    assert _systemd.main_pid(run, "pg") == 812
+    with pytest.raises(_systemd.SystemdError, match="restart bad.service failed .rc 1.: Job for bad.service failed"):
+        _systemd.restart(run, "bad")
+    with pytest.raises(_systemd.SystemdError, match="did not name a systemd version"):
+        _systemd.version(FakeSystemctl())
+    _systemd.daemon_reload(run)
+    assert run.calls[-1] == ("systemctl", "daemon-reload")
+
+
+def test_no_systemctl():
+    def missing(argv):
+        raise OSError(2, "No such file or directory")
+
+    with pytest.raises(_systemd.SystemdError, match="does not seem to run systemd"):
+        _systemd.version(missing)
+
+
+def test_memory_current_unlimited_is_none():
+    run = FakeSystemctl({("show", "x.service", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup",
+                          "-pMemoryCurrent", "-pNRestarts"): (0, "MainPID=0\nMemoryCurrent=18446744073709551615\n", "")})
+    state = _systemd.unit_state(run, "x")
+    assert state["main_pid"] is None and state["memory_current"] is None
+
+
+def make_tree(root, files):
+    for path, text in files.items():
+        full = root / path
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.write_text(text)
+
+
+@pytest.mark.parametrize("files, layout", [
+    ({"fs/cgroup/cgroup.controllers": "cpu io memory pids\n"}, {"hierarchy": "unified", "memory_controller": "v2"}),
+    ({"fs/cgroup/cgroup.controllers": "cpu io\n"}, {"hierarchy": "unified", "memory_controller": None}),
+    ({"fs/cgroup/unified/cgroup.controllers": "", "fs/cgroup/memory/memory.limit_in_bytes": "1\n"},
+     {"hierarchy": "hybrid", "memory_controller": "v1"}),
+    ({"fs/cgroup/memory/memory.limit_in_bytes": "1\n"}, {"hierarchy": "legacy", "memory_controller": "v1"}),
+    ({}, {"hierarchy": "none", "memory_controller": None}),
+])
+def test_cgroup_layout(tmp_path, files, layout):
+    make_tree(tmp_path, files)
+    (tmp_path / "fs" / "cgroup").mkdir(parents=True, exist_ok=True)
+    assert _systemd.cgroup_layout(str(tmp_path)) == layout
+
+
+def test_cgroup_pids_and_usage(tmp_path):
+    make_tree(tmp_path, {
+        "fs/cgroup/unified/system.slice/pg.service/cgroup.procs": "812\n813\n",
+        "fs/cgroup/memory/system.slice/pg.service/memory.usage_in_bytes": "73400320\n",
+        "fs/cgroup/systemd/system.slice/old.service/cgroup.procs": "77\n",
+        "fs/cgroup/system.slice/v2.service/memory.current": "4096\n",
+    })
+    assert _systemd.cgroup_pids("/system.slice/pg.service", str(tmp_path)) == [812, 813]
+    assert _systemd.cgroup_pids("/system.slice/old.service", str(tmp_path)) == [77]
+    assert _systemd.cgroup_pids("/system.slice/none.service", str(tmp_path)) == []
+    assert _systemd.cgroup_pids(None, str(tmp_path)) == []
+    assert _systemd.cgroup_memory_usage("/system.slice/pg.service", str(tmp_path)) == 73400320
+    assert _systemd.cgroup_memory_usage("/system.slice/v2.service", str(tmp_path)) == 4096
+    assert _systemd.cgroup_memory_usage("/system.slice/none.service", str(tmp_path)) is None
+
+
+def test_is_running_systemd(tmp_path):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "comm").write_text("systemd\n")
+    assert _systemd.is_running_systemd(str(tmp_path))
+    (tmp_path / "1" / "comm").write_text("process_api\n")
+    assert not _systemd.is_running_systemd(str(tmp_path))
+    assert not _systemd.is_running_systemd(str(tmp_path / "missing"))

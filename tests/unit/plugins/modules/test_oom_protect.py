@@ -1,0 +1,145 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests for the oom_protect module: refusals (O5), and the service path with a
+fake systemctl - drop-in, daemon-reload only on change, pending_restart (O3),
+verification after a restart (O2)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.memops.linux.plugins.module_utils import _systemd
+from ansible_collections.memops.linux.plugins.modules import oom_protect as module
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
+
+
+@pytest.fixture
+def proc(tmp_path):
+    root = tmp_path / "proc"
+    root.mkdir()
+    add_process(root, 1, "systemd", ["/sbin/init"])
+    add_process(root, 812, "postgres", ["postgres", "-D", "/srv"], starttime=100)
+    add_process(root, 813, "postgres", ["postgres: walwriter"], starttime=100)
+    (root / "uptime").write_text("5000.00 9000.00\n")
+    cgroup = tmp_path / "sys" / "fs" / "cgroup" / "unified" / "system.slice" / "pg.service"
+    cgroup.mkdir(parents=True)
+    (cgroup / "cgroup.procs").write_text("812\n813\n")
+    return root
+
+
+class Systemd:
+    """systemctl for one unit ``pg.service``; a restart starts a new MainPID whose
+    oom_score_adj is what systemd could apply (``applies``)."""
+
+    def __init__(self, proc, applies=True):
+        self.proc = proc
+        self.applies = applies
+        self.calls = []
+        self.main_pid = 812
+
+    def __call__(self, argv):
+        args = tuple(argv[1:])
+        self.calls.append(args)
+        if args[0] == "show":
+            return 0, ("LoadState=loaded\nActiveState=active\nMainPID=%d\nControlGroup=/system.slice/pg.service\n"
+                       "MemoryCurrent=1000\nNRestarts=0\n" % self.main_pid), ""
+        if args[0] == "restart":
+            self.main_pid += 100
+            dropin = self.proc.parent / "units" / "pg.service.d" / "50-memops-oom.conf"
+            value = dropin.read_text().split("OOMScoreAdjust=")[1].strip() if self.applies else "0"
+            add_process(self.proc, self.main_pid, "postgres", ["postgres"], score=int(value), starttime=500050)  # just now: after the drop-in
+            cgroup = self.proc.parent / "sys/fs/cgroup/unified/system.slice/pg.service/cgroup.procs"
+            cgroup.write_text("%d\n" % self.main_pid)
+        return 0, "", ""
+
+    def count(self, verb):
+        return sum(1 for call in self.calls if call[0] == verb)
+
+
+@pytest.fixture
+def systemd(proc, monkeypatch):
+    fake = Systemd(proc)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kwargs: fake(argv))
+    monkeypatch.setattr(_systemd, "is_running_systemd", lambda proc_root="/proc": True)
+    return fake
+
+
+def service_args(proc, **extra):
+    args = {"service": "pg", "score_adj": -500, "persist": True, "proc_root": str(proc),
+            "sys_root": str(proc.parent / "sys"), "unit_dir": str(proc.parent / "units")}
+    args.update(extra)
+    return args
+
+
+@pytest.mark.parametrize("args, says", [
+    ({"pid": 812, "score_adj": 1001}, "out of range"),
+    ({"pid": 812, "score_adj": -1001}, "out of range"),
+    ({"pid": 812, "score_adj": -1000}, "allow_never_kill"),
+    ({"pid": 1, "score_adj": 100}, "PID 1"),
+    ({"name": "systemd", "score_adj": 100}, "PID 1"),
+    ({"pid": 812, "score_adj": 10, "persist": True}, "persist applies to a systemd service"),
+    ({"pid": 812, "score_adj": 10, "restart": True}, "restart applies to a systemd service"),
+    ({"service": "pg", "score_adj": 10, "restart": True}, "restart applies with persist"),
+    ({"pid": 812, "name": "postgres", "score_adj": 10}, "mutually exclusive"),
+    ({"score_adj": 10}, "one of the following is required"),
+])
+def test_refusals_write_nothing(proc, run_module, args, says):
+    args.setdefault("proc_root", str(proc))
+    result = run_module(module, **args)
+    assert result["failed"] and says in result["msg"]
+    assert "Traceback" not in result["msg"]
+    assert [(proc / p / "oom_score_adj").read_text() for p in ("1", "812")] == ["0\n", "0\n"]
+
+
+def test_pid1_with_opt_in(proc, run_module):
+    result = run_module(module, pid=1, score_adj=-1000, allow_never_kill=True, proc_root=str(proc))
+    assert result["changed"] and result["processes"][0]["after"] == -1000
+
+
+def test_service_persist_without_restart(proc, systemd, run_module):
+    args = service_args(proc)
+    dropin = str(proc.parent / "units" / "pg.service.d" / "50-memops-oom.conf")
+    check = run_module(module, _ansible_check_mode=True, _ansible_diff=True, **args)
+    assert check["changed"] and check["daemon_reload"] and check["pending_restart"]
+    assert check["diff"]["before"] == "" and "OOMScoreAdjust=-500" in check["diff"]["after"]
+    assert not os.path.exists(dropin) and systemd.count("daemon-reload") == 0
+    assert (proc / "812" / "oom_score_adj").read_text() == "0\n"
+
+    first = run_module(module, **args)
+    assert first["changed"] and first["dropin"] == dropin and first["daemon_reload"]
+    assert first["pending_restart"] and not first["restarted"]
+    assert [(r["pid"], r["result"], r["after"]) for r in first["processes"]] == [(812, "set", -500), (813, "set", -500)]
+    assert systemd.count("daemon-reload") == 1 and systemd.count("restart") == 0
+
+    second = run_module(module, **args)
+    assert not second["changed"] and not second["daemon_reload"]
+    assert second["pending_restart"]  # still running since before the drop-in
+    assert systemd.count("daemon-reload") == 1
+
+
+def test_service_restart_verifies_main_pid(proc, systemd, run_module):
+    args = service_args(proc, restart=True, score_adj=250)
+    first = run_module(module, **args)
+    assert first["changed"] and first["restarted"] and not first["pending_restart"]
+    assert [(r["pid"], r["result"]) for r in first["processes"]] == [(912, "unchanged")]
+    assert systemd.count("restart") == 1 and systemd.count("daemon-reload") == 1
+    second = run_module(module, **args)
+    assert not second["changed"] and not second["restarted"] and systemd.count("restart") == 1
+
+
+def test_service_restart_that_does_not_apply_fails(proc, systemd, run_module):
+    systemd.applies = False  # a container without CAP_SYS_RESOURCE, a user manager
+    result = run_module(module, **service_args(proc, restart=True))
+    assert result["failed"] and result["restarted"]
+    assert "OOMScoreAdjust=-500 but /proc/912/oom_score_adj holds 0" in result["msg"]
+
+
+def test_service_needs_systemd(proc, run_module, monkeypatch):
+    monkeypatch.setattr(_systemd, "is_running_systemd", lambda proc_root="/proc": False)
+    result = run_module(module, **service_args(proc))
+    assert result["failed"] and "PID 1 here is not systemd" in result["msg"]

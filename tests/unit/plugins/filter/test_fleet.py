@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.memops.linux.plugins.filter.fleet import FilterModule
 from ansible_collections.memops.linux.plugins.module_utils import _report
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
 
 NOW = datetime.datetime(2026, 11, 26, 13, 40, 2, tzinfo=datetime.timezone.utc)
 FILTERS = FilterModule().filters()
@@ -74,12 +74,7 @@ def test_errors_are_filter_errors(fleet, name, args):
         FILTERS[name](*args)
 
 
-def _ansible_playbook():
-    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
-
-
-@pytest.mark.skipif(_ansible_playbook() is None, reason="ansible-playbook is not installed")
+@pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 def test_filters_in_a_template(tmp_path, fleet):
     """The documented usage, rendered by Ansible itself from report.json."""
     (tmp_path / "report.json").write_text(json.dumps(fleet))
@@ -99,12 +94,11 @@ def test_filters_in_a_template(tmp_path, fleet):
                       'critical': fleet | memops.linux.host_findings(severity='critical') | map(attribute='id') | list}
                      | to_json }}"
 """)
-    collections = os.path.abspath(os.path.join(os.path.dirname(_report.__file__), *[os.pardir] * 5))
     proc = subprocess.run(
-        [_ansible_playbook(), "-i", "localhost,", "-c", "local", str(tmp_path / "playbook.yml"),
+        [ansible_playbook(), "-i", "localhost,", "-c", "local", str(tmp_path / "playbook.yml"),
          "-e", json.dumps({"report": str(tmp_path / "report.json"), "out": str(tmp_path / "out.json"),
                            "ansible_python_interpreter": sys.executable})],
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp")),
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp")),
         capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     answers = json.loads((tmp_path / "out.json").read_text())

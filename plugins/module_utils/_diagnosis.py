@@ -15,6 +15,8 @@ guide's value as default.
 
 from __future__ import annotations
 
+from ansible_collections.memops.linux.plugins.module_utils._units import format_size
+
 SEVERITIES = ("info", "monitor", "critical")
 
 MIB = 1 << 20
@@ -108,12 +110,7 @@ def _remedy(summary, role=None, variable=None, value=None, module=None):
 
 def _size(value):
     """Bytes as a short human string for evidence lines."""
-    if value is None:
-        return "unknown"
-    for unit, factor in (("GiB", GIB), ("MiB", MIB), ("KiB", 1024)):
-        if abs(value) >= factor:
-            return "%.1f %s" % (value / factor, unit)
-    return "%d B" % value
+    return "unknown" if value is None else format_size(value)
 
 
 def _procs_line(rows, key="rss_bytes", limit=5):

@@ -53,14 +53,14 @@ def directives(systemd_version, memory_controller, max_bytes=None, high_bytes=No
         chosen.append(("MemoryMax" if systemd_version >= MEMORY_MAX_SINCE else "MemoryLimit", max_bytes))
     if high_bytes is not None:
         if systemd_version < MEMORY_MAX_SINCE or not unified:
-            skipped.append({"directive": "MemoryHigh", "reason": _reason(systemd_version, memory_controller,
-                                                                          MEMORY_MAX_SINCE)})
+            reason = _reason(systemd_version, memory_controller, MEMORY_MAX_SINCE)
+            skipped.append({"directive": "MemoryHigh", "reason": reason})
         else:
             chosen.append(("MemoryHigh", high_bytes))
     if swap_max_bytes is not None:
         if systemd_version < MEMORY_SWAP_MAX_SINCE or not unified:
-            skipped.append({"directive": "MemorySwapMax", "reason": _reason(systemd_version, memory_controller,
-                                                                             MEMORY_SWAP_MAX_SINCE)})
+            reason = _reason(systemd_version, memory_controller, MEMORY_SWAP_MAX_SINCE)
+            skipped.append({"directive": "MemorySwapMax", "reason": reason})
         else:
             chosen.append(("MemorySwapMax", swap_max_bytes))
     if restart_on_oom:
@@ -80,8 +80,8 @@ def check_usage(limit, current, force, directive="MemoryMax"):
     if limit in (None, INFINITY) or current is None or limit >= current:
         return None
     message = ("%s=%s is below the %s the service uses now; on cgroup v1 the kernel refuses it (EBUSY), on "
-               "cgroup2 it OOM-kills the service at once" % (directive, _units.format_size(limit),
-                                                            _units.format_size(current)))
+               "cgroup2 it OOM-kills the service at once"
+               % (directive, _units.format_size(limit), _units.format_size(current)))
     if not force:
         raise LimitError(message + "; raise the limit, or set force: true to apply it anyway")
     return message + " (applied because force is set)"

@@ -64,7 +64,7 @@ options:
       - The value, from V(-1000) (never kill) to V(1000) (kill first). The legacy C(oom_adj) scale is not used.
       - V(-1000) needs O(allow_never_kill).
       - Without CAP_SYS_RESOURCE, the kernel refuses to lower a process below the lowest value a holder of that
-        capability gave it or its ancestors (0 unless set): such processes are reported V(denied).
+        capability gave it or its ancestors (0 unless set); such processes are reported V(denied).
     type: int
     required: true
   allow_never_kill:

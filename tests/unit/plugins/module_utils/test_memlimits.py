@@ -25,9 +25,9 @@ def test_directives(version, controller, chosen, skipped):
 
 
 def test_skip_reasons():
-    _, skipped = _memlimits.directives(219, "v2", None, None, 0)
+    skipped = _memlimits.directives(219, "v2", None, None, 0)[1]
     assert skipped[0]["reason"] == "systemd 219 lacks it (needs 232 or newer)"
-    _, skipped = _memlimits.directives(252, "v1", None, None, 0)
+    skipped = _memlimits.directives(252, "v1", None, None, 0)[1]
     assert "cgroup2 (unified) memory controller" in skipped[0]["reason"] and "here is v1" in skipped[0]["reason"]
 
 

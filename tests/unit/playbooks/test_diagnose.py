@@ -45,11 +45,6 @@ def test_diagnoses_localhost_into_memops_report(run):
     assert "PLAY RECAP" in proc.stdout and "localhost" in proc.stdout.split("PLAY RECAP")[1]
 
 
-# strict=False: on ansible-core 2.16 it passes, on 2.21 it fails
-@pytest.mark.xfail(strict=False,
-                   reason="fleet_report reads hostvars with `task_vars.get('hostvars') or {}`; with only the implicit "
-                          "localhost the HostVars mapping of newer ansible-core is empty, hence falsy, and localhost is "
-                          "reported 'not in the inventory'. Remove this mark once fleet_report keeps the HostVars object.")
 def test_the_fleet_report_has_localhost_facts(run):
     cwd, _proc = run
     report = json.loads((cwd / "memops-report" / "report.json").read_text())

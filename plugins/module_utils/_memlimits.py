@@ -15,10 +15,19 @@ Plain Python (no Ansible import).
   systemd would accept and ignore them.
 - A hard limit below what the service uses now is refused unless forced: v1
   answers EBUSY, cgroup2 OOM-kills the service on the spot.
+
+The guide's cgroup example for processes that are not services - a memory
+cgroup ``memops-<name>`` of ours with a cap, processes moved in by pid - is
+here too, for v1 (``memory.limit_in_bytes``) and cgroup2 (``memory.max``).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _units
 
 MEMORY_MAX_SINCE = 231
@@ -75,13 +84,127 @@ def _reason(systemd_version, memory_controller, since):
             % (memory_controller or "not available"))
 
 
-def check_usage(limit, current, force, directive="MemoryMax"):
+def check_usage(limit, current, force, directive="MemoryMax", holder="the service"):
     """Refuse a hard limit below the current usage unless forced; returns a warning or None."""
     if limit in (None, INFINITY) or current is None or limit >= current:
         return None
-    message = ("%s=%s is below the %s the service uses now; on cgroup v1 the kernel refuses it (EBUSY), on "
-               "cgroup2 it OOM-kills the service at once"
-               % (directive, _units.format_size(limit), _units.format_size(current)))
+    message = ("%s=%s is below the current use of %s, %s; on cgroup v1 the kernel refuses it (EBUSY), on "
+               "cgroup2 it OOM-kills at once"
+               % (directive, _units.format_size(limit), holder, _units.format_size(current)))
     if not force:
         raise LimitError(message + "; raise the limit, or set force: true to apply it anyway")
     return message + " (applied because force is set)"
+
+
+# ---------------------------------------------------------------------------
+# a memory cgroup of ours for processes that are not services
+
+
+GROUP_PREFIX = "memops-"
+_GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_GROUP_FILES = {"v1": ("memory.limit_in_bytes", "memory.usage_in_bytes"), "v2": ("memory.max", "memory.current")}
+
+
+def group_path(sys_root, memory_controller, name):
+    """The directory of cgroup ``memops-<name>``: below the v1 memory hierarchy,
+    or at the top of the cgroup2 tree."""
+    if not _GROUP_NAME.match(name or ""):
+        raise LimitError("group name %r: expected lower-case letters, digits, '-' and '_' (up to 63)" % (name,))
+    root = os.path.join(sys_root, "fs", "cgroup")
+    if memory_controller == "v1":
+        return os.path.join(root, "memory", GROUP_PREFIX + name)
+    if memory_controller == "v2":
+        return os.path.join(root, GROUP_PREFIX + name)
+    raise LimitError("this host has no memory cgroup controller (neither v1 nor cgroup2); "
+                     "a memory cap on processes needs one")
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LimitError("cannot read %s: %s" % (path, exc.strerror or exc))
+
+
+def _write(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.write(fd, text.encode("ascii"))
+    finally:
+        os.close(fd)
+
+
+def group_state(path, memory_controller):
+    """{exists, limit, usage, members} of a cgroup directory."""
+    limit_name, usage_name = _GROUP_FILES[memory_controller]
+    if not os.path.isdir(path):
+        return {"exists": False, "limit": None, "usage": None, "members": []}
+    limit = _read(os.path.join(path, limit_name))
+    usage = _read(os.path.join(path, usage_name))
+    members = _read(os.path.join(path, "cgroup.procs")) or ""
+    return {
+        "exists": True,
+        "limit": _procfs.parse_cgroup_limit(limit) if limit is not None else None,
+        "usage": int(usage) if usage and usage.strip().isdigit() else None,
+        "members": sorted(int(pid) for pid in members.split() if pid.isdigit()),
+    }
+
+
+def resident_bytes(reader, pids, page_size=None):
+    """Sum of the resident memory of ``pids`` (those that are gone count 0)."""
+    page_size = page_size or os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid in pids:
+        try:
+            total += _procfs.parse_statm(reader.read_pid(pid, "statm"))["resident"] * page_size
+        except _procfs.ProcfsError:
+            continue
+    return total
+
+
+def apply_group(path, memory_controller, limit, pids):
+    """Create the cgroup, set its limit, move ``pids`` in. Returns the pids that
+    vanished on the way. A limit the kernel refuses (v1 EBUSY below usage) is a LimitError."""
+    limit_name = _GROUP_FILES[memory_controller][0]
+    if limit in (None, INFINITY):
+        value = "max" if memory_controller == "v2" else "-1"
+    else:
+        value = "%d" % limit
+    try:
+        if not os.path.isdir(path):
+            os.mkdir(path, 0o755)
+        _write(os.path.join(path, limit_name), value)
+    except OSError as exc:
+        busy = " (its processes use more than that)" if exc.errno == errno.EBUSY else ""
+        raise LimitError("cannot set %s in %s: %s%s" % (limit_name, path, exc.strerror or exc, busy))
+    vanished = []
+    for pid in pids:
+        try:
+            _write(os.path.join(path, "cgroup.procs"), "%d" % pid)
+        except OSError as exc:
+            if exc.errno in (errno.ESRCH, errno.ENOENT):
+                vanished.append(pid)
+                continue
+            raise LimitError("cannot move pid %d into %s: %s" % (pid, path, exc.strerror or exc))
+    return vanished
+
+
+def remove_group(path, memory_controller):
+    """Move the members back to the parent cgroup and remove the directory."""
+    if not os.path.isdir(path):
+        return False
+    parent = os.path.dirname(path)
+    for pid in group_state(path, memory_controller)["members"]:
+        try:
+            _write(os.path.join(parent, "cgroup.procs"), "%d" % pid)
+        except OSError as exc:
+            if exc.errno not in (errno.ESRCH, errno.ENOENT):
+                raise LimitError("cannot move pid %d out of %s: %s" % (pid, path, exc.strerror or exc))
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        raise LimitError("cannot remove %s: %s" % (path, exc.strerror or exc))
+    return True

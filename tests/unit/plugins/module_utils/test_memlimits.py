@@ -53,6 +53,6 @@ def test_usage_guard():
     assert _memlimits.check_usage(G, G // 2, False) is None
     assert _memlimits.check_usage("infinity", G, False) is None
     assert _memlimits.check_usage(G, None, False) is None
-    with pytest.raises(_memlimits.LimitError, match="MemoryMax=512 MiB is below the 1 GiB .*force: true"):
+    with pytest.raises(_memlimits.LimitError, match="MemoryMax=512 MiB is below the current use of the service, 1 GiB; .*force: true"):
         _memlimits.check_usage(G // 2, G, False)
     assert "applied because force is set" in _memlimits.check_usage(G // 2, G, True, "MemoryLimit")

@@ -94,7 +94,7 @@ def test_unified_gets_every_directive(tmp_path, monkeypatch, run_module):
 
 
 @pytest.mark.parametrize("extra, says", [
-    ({"max": "16M"}, "below the 40 MiB the service uses now"),
+    ({"max": "16M"}, "below the current use of the service, 40 MiB"),
     ({"max": "4GB"}, "ambiguous"),
     ({}, "give max, high, swap_max or restart_on_oom"),
     ({"max": "1G", "service": "a b"}, "not a systemd unit name"),

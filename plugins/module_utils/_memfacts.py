@@ -36,6 +36,8 @@ CAP_SYSLOG = 34
 CMDLINE_LIMIT = 4096
 # vm files whose read or write is an action, not a setting
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
+# the lines of /proc/PID/status a process row is made of
+_STATUS_KEYS = ("Name", "Uid", "VmRSS", "VmSwap")
 _RUNTIMES = {"java": "jvm", "node": "node", "nodejs": "node"}
 _HEAP_FLAGS = {
     "jvm": (("-Xmx", "-XX:MaxRAM", "-XX:MaxHeapSize"), ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")),
@@ -194,17 +196,20 @@ class Gatherer:
         Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
         are counted from stat alone."""
         reader = self.reader
+        read = reader.read_pid_record  # the hot path: four files per process
+        parse_stat = procfs.parse_pid_stat
+        status_fields = procfs.parse_status_fields
         rows = []
         vanished = denied = kthreads = 0
         for pid in reader.pids():
             try:
-                stat = procfs.parse_pid_stat(reader.read_pid(pid, "stat"))
+                stat = parse_stat(read(pid, "stat"))
                 if stat["flags"] & procfs.PF_KTHREAD:
                     kthreads += 1
                     continue
-                status = procfs.parse_status(reader.read_pid(pid, "status"))
-                oom_score = _int_or_none(reader.read_pid(pid, "oom_score"))
-                oom_score_adj = _int_or_none(reader.read_pid(pid, "oom_score_adj"))
+                status = status_fields(read(pid, "status"), _STATUS_KEYS)
+                oom_score = _int_or_none(read(pid, "oom_score"))
+                oom_score_adj = _int_or_none(read(pid, "oom_score_adj"))
             except procfs.ProcessGone:
                 vanished += 1
                 continue

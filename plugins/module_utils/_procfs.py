@@ -315,6 +315,15 @@ def parse_pid_stat(text):
 PF_KTHREAD = 0x00200000
 
 
+def _status_value(value):
+    value = value.strip()
+    if value.endswith(" kB"):
+        size = _to_int(value[:-3])
+        if size is not None:
+            return size * KIB
+    return value
+
+
 def parse_status(text):
     """/proc/PID/status -> {key: value}. Tolerant: '... kB' values become bytes,
     other values stay strings; kernel threads simply lack the Vm* keys."""
@@ -323,13 +332,34 @@ def parse_status(text):
         key, sep, value = line.partition(":")
         if not sep or not key:
             continue
-        value = value.strip()
-        if value.endswith(" kB"):
-            size = _to_int(value[:-3])
-            if size is not None:
-                result[key] = size * KIB
-                continue
-        result[key] = value
+        result[key] = _status_value(value)
+    return result
+
+
+# Line breaks str.splitlines() honours besides "\n". Only a process name can
+# bring them into status (the kernel escapes just "\n" and "\\" there).
+_OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def parse_status_fields(text, keys):
+    """The ``keys`` (names without ':') of ``parse_status(text)``, the same values,
+    found without splitting the other lines of the file: the per-process scan needs
+    four of its ~55 lines. Keys the text lacks are left out."""
+    if _OTHER_LINE_BREAKS.search(text):
+        full = parse_status(text)
+        return {key: full[key] for key in keys if key in full}
+    result = {}
+    for key in keys:
+        tag = "\n" + key + ":"
+        start = text.rfind(tag)  # the last line of a key wins, as in parse_status
+        if start >= 0:
+            start += len(tag)
+        elif text.startswith(tag[1:]):
+            start = len(tag) - 1
+        else:
+            continue
+        end = text.find("\n", start)
+        result[key] = _status_value(text[start:end] if end >= 0 else text[start:])
     return result
 
 
@@ -612,6 +642,19 @@ def parse_mount_options(mountinfo_text, mount_point):
 # the reader
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_RECORD_SIZE = 65536
+
+
+def _pid_error(pid, path, exc):
+    """The ProcfsError for an OSError met reading a file of process ``pid``."""
+    if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+        return ProcessGone("process %s is gone" % pid)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return AccessDenied("%s: permission denied" % path)
+    return ProcfsError("%s: %s" % (path, exc.strerror or exc))
+
+
 class Reader:
     """Reads files below ``proc_root`` and ``sys_root``.
 
@@ -623,6 +666,7 @@ class Reader:
     def __init__(self, proc_root="/proc", sys_root="/sys"):
         self.proc_root = proc_root.rstrip("/") or "/"
         self.sys_root = sys_root.rstrip("/") or "/"
+        self._pid_prefix = os.path.join(self.proc_root, "")
 
     def proc_path(self, *parts):
         return os.path.join(self.proc_root, *parts)
@@ -684,12 +728,32 @@ class Reader:
         try:
             data = self._read_raw(path, limit)
         except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
-                raise ProcessGone("process %s is gone" % pid)
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                raise AccessDenied("%s: permission denied" % path)
-            raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
+            raise _pid_error(pid, path, exc)
         return data if binary else data.decode("utf-8", "replace")
+
+    def read_pid_record(self, pid, name):
+        """``read_pid(pid, name)`` for the small files the kernel writes whole
+        at the first read() (stat, status, oom_score, oom_score_adj): a read
+        shorter than asked is the whole file, which saves the second read()
+        that would only find the end. The per-process scan calls this four
+        times per process."""
+        path = self._pid_prefix + str(pid) + "/" + name
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+            try:
+                data = os.read(fd, _RECORD_SIZE)
+                if len(data) == _RECORD_SIZE:  # larger than one read: the rest as usual
+                    chunks = [data]
+                    chunk = data
+                    while chunk:
+                        chunk = os.read(fd, _RECORD_SIZE)
+                        chunks.append(chunk)
+                    data = b"".join(chunks)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _pid_error(pid, path, exc)
+        return data.decode("utf-8", "replace")
 
     def pid_owner(self, pid):
         try:

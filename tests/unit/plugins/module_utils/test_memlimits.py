@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _memlimits
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
 G = 1 << 30
 
@@ -56,3 +60,98 @@ def test_usage_guard():
     with pytest.raises(_memlimits.LimitError, match="MemoryMax=512 MiB is below the current use of the service, 1 GiB; .*force: true"):
         _memlimits.check_usage(G // 2, G, False)
     assert "applied because force is set" in _memlimits.check_usage(G // 2, G, True, "MemoryLimit")
+
+
+# ---------------------------------------------------------------------------
+# cgroups of ours, on fake sysfs trees (regular files stand in for the kernel's)
+
+
+def make_v1(tmp_path):
+    memory = tmp_path / "fs" / "cgroup" / "memory"
+    memory.mkdir(parents=True)
+    (memory / "cgroup.procs").write_text("1\n")
+    return memory
+
+
+def make_group(path, *names):
+    """What mkdir in a cgroup tree creates: the group's files (the kernel's; here plain files)."""
+    os.mkdir(path)
+    for name in names + ("cgroup.procs",):
+        with open(os.path.join(path, name), "w") as handle:
+            handle.write("")
+
+
+@pytest.mark.parametrize("controller, expected", [
+    ("v1", "fs/cgroup/memory/memops-jobs"), ("v2", "fs/cgroup/memops-jobs"),
+])
+def test_group_path(tmp_path, controller, expected):
+    assert _memlimits.group_path(str(tmp_path), controller, "jobs") == str(tmp_path / expected)
+
+
+@pytest.mark.parametrize("name, controller, says", [
+    ("../x", "v1", "lower-case"), ("Jobs", "v1", "lower-case"), ("", "v1", "lower-case"),
+    ("jobs", None, "no memory cgroup controller"),
+])
+def test_group_path_refused(tmp_path, name, controller, says):
+    with pytest.raises(_memlimits.LimitError, match=says):
+        _memlimits.group_path(str(tmp_path), controller, name)
+
+
+def test_group_lifecycle_v1(tmp_path):
+    memory = make_v1(tmp_path)
+    path = _memlimits.group_path(str(tmp_path), "v1", "jobs")
+    assert _memlimits.group_state(path, "v1") == {"exists": False, "limit": None, "usage": None, "members": []}
+    os.mkdir(path)
+    for name, text in (("memory.limit_in_bytes", "9223372036854771712\n"), ("memory.usage_in_bytes", "4096\n"),
+                       ("cgroup.procs", "")):
+        with open(os.path.join(path, name), "w") as handle:
+            handle.write(text)
+    assert _memlimits.group_state(path, "v1")["limit"] is None  # v1's "no limit"
+    assert _memlimits.apply_group(path, "v1", 64 << 20, [10, 11]) == []
+    state = _memlimits.group_state(path, "v1")
+    assert state["limit"] == 64 << 20 and state["usage"] == 4096
+    assert state["members"] == [11]  # a plain file keeps the last write; the kernel appends
+    for name in os.listdir(path):  # the kernel's files vanish with the directory; plain files must go first
+        if name != "cgroup.procs":
+            os.unlink(os.path.join(path, name))
+    with pytest.raises(_memlimits.LimitError, match="cannot remove"):
+        _memlimits.remove_group(path, "v1")
+    assert (memory / "cgroup.procs").read_text() == "11"  # moved back to the parent before the rmdir
+
+
+def test_apply_group_errors(tmp_path, monkeypatch):
+    make_v1(tmp_path)
+    path = _memlimits.group_path(str(tmp_path), "v1", "jobs")
+    make_group(path, "memory.limit_in_bytes")
+    real_write = _memlimits._write
+
+    def kernel(target, text):
+        if target.endswith("memory.limit_in_bytes") and text == "1":
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        if target.endswith("cgroup.procs") and text == "99":
+            raise OSError(errno.ESRCH, "No such process")
+        return real_write(target, text)
+
+    monkeypatch.setattr(_memlimits, "_write", kernel)
+    with pytest.raises(_memlimits.LimitError, match="its processes use more than that"):
+        _memlimits.apply_group(path, "v1", 1, [])
+    assert _memlimits.apply_group(path, "v1", "infinity", [99, 10]) == [99]
+    with open(os.path.join(path, "memory.limit_in_bytes")) as handle:
+        assert handle.read() == "-1"
+
+
+def test_v2_unlimited_is_max(tmp_path):
+    root = tmp_path / "fs" / "cgroup"
+    root.mkdir(parents=True)
+    path = _memlimits.group_path(str(tmp_path), "v2", "jobs")
+    make_group(path, "memory.max")
+    _memlimits.apply_group(path, "v2", None, [])
+    with open(os.path.join(path, "memory.max")) as handle:
+        assert handle.read() == "max"
+
+
+def test_resident_bytes(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "5").mkdir(parents=True)
+    (proc / "5" / "statm").write_text("1000 256 10 1 0 100 0\n")
+    assert _memlimits.resident_bytes(_procfs.Reader(str(proc)), [5, 6], page_size=4096) == 256 * 4096

@@ -82,9 +82,11 @@ _SWAP_FLAG_PREFER = 0x8000
 
 
 class SwapError(Exception):
-    """Base class; ``reason`` is a short machine-readable name."""
+    """Base class; ``reason`` is a short machine-readable name, ``completed``
+    the steps (as describe_step() lines) a failed run did and left in place."""
 
     reason = "error"
+    completed = ()
 
 
 class Refused(SwapError):
@@ -472,6 +474,13 @@ def observe(request, reader, capabilities=None):
     obs["memcgs_over_limit"] = memcgs_over_limit(reader) if any(a["used_bytes"] for a in ours) else []
     obs["mem_available_bytes"] = meminfo.get("MemAvailable", meminfo.get("MemFree", 0))
     obs["mem_total_bytes"] = meminfo.get("MemTotal", 0)
+    try:
+        overcommit = (reader.proc("sys", "vm", "overcommit_memory") or "").strip()
+    except procfs.ProcfsError:
+        overcommit = ""
+    obs["strict_overcommit"] = overcommit == "2"
+    obs["commit_limit_bytes"] = meminfo.get("CommitLimit", 0)
+    obs["committed_bytes"] = meminfo.get("Committed_AS", 0)
     directory = os.path.dirname(request.path)
     obs["directory_exists"] = os.path.isdir(directory)
     obs["fs"] = filesystem(directory, reader.proc("self", "mountinfo") or "") if obs["directory_exists"] else None
@@ -633,12 +642,21 @@ class _Planner:
         if not self.bridge_up:
             self.unlink(self.request.bridge, bridge)
 
-    def check_absorb(self, used, capacity_after, what):
+    def check_absorb(self, used, capacity_after, what, area_size):
         """Refuses unless the ``used`` bytes that must move find room: RAM (less
         a reserve), free space on the other swap areas and the ``capacity_after``
-        of swap this run leaves active; and while a memory cgroup is over its
-        limit, since moving its pages can OOM-kill its processes."""
+        of swap this run leaves active; while a memory cgroup is over its limit,
+        since moving its pages can OOM-kill its processes; and under strict
+        overcommit when the ``area_size`` less would put CommitLimit below what
+        is committed (the kernel refuses that swapoff with ENOMEM)."""
         obs = self.obs
+        if obs["strict_overcommit"] and obs["committed_bytes"] > obs["commit_limit_bytes"] - area_size:
+            raise CannotAbsorb(
+                "%s: vm.overcommit_memory is 2 (strict) and without these %s CommitLimit would drop to %s, below "
+                "the %s already committed; the kernel refuses such a swapoff. Nothing was changed: add swap "
+                "elsewhere first, or lower what is committed" % (
+                    what, format_size(area_size), format_size(obs["commit_limit_bytes"] - area_size),
+                    format_size(obs["committed_bytes"])))
         reserve = max(RAM_RESERVE_MIN, obs["mem_total_bytes"] // 20)
         room = absorbable(obs) + capacity_after
         if used > room:
@@ -661,7 +679,7 @@ class _Planner:
         with a bridge up when pages must move, or straight when there is no room
         for one but RAM can take them in meanwhile."""
         used = info["active"]["used_bytes"]
-        self.check_absorb(used, capacity_after, what)
+        self.check_absorb(used, capacity_after, what, info["size"])
         if used and not self.bridge_up:
             size = -(-(used + max(used // 8, 16 * MIB)) // self.request.page_size) * self.request.page_size
             if self.free - size >= self.request.min_free:
@@ -670,7 +688,7 @@ class _Planner:
                 self.bridge_up = True
             else:
                 try:
-                    self.check_absorb(used, 0, what)
+                    self.check_absorb(used, 0, what, info["size"])
                 except CannotAbsorb as exc:
                     raise NotEnoughSpace(
                         "%s; and there is no room for a temporary swap file of %s next to it to hold them "
@@ -682,8 +700,9 @@ class _Planner:
             return
         bridge = self.obs["bridge"]
         used = bridge["active"]["used_bytes"] if bridge["active"] else 0
+        size = bridge["active"]["size_bytes"] if bridge["active"] else 0
         self.check_absorb(used, capacity_after, "switching off the temporary swap file %s (it stays active)"
-                          % self.request.bridge)
+                          % self.request.bridge, size)
         self.add("swapoff", self.request.bridge)
         self.add("unlink", self.request.bridge)
 
@@ -699,9 +718,9 @@ class _Planner:
 
     def present(self):
         request, obs = self.request, self.obs
-        _check_filesystem(request, obs)
         info = obs["file"]
-        _check_kind(request.path, info)
+        _check_kind(request.path, info)  # first: a directory or a device is named as such
+        _check_filesystem(request, obs)
         self.leftover_bridge()
         active = info["active"]
         swapon = True
@@ -742,7 +761,7 @@ class _Planner:
         self.leftover_bridge()
         self.retire_bridge(0)
         if info["active"]:
-            self.check_absorb(info["active"]["used_bytes"], 0, "removing %s" % request.path)
+            self.check_absorb(info["active"]["used_bytes"], 0, "removing %s" % request.path, info["size"])
             self.add("swapoff", request.path)
         self.fstab(_fstab.remove(obs["fstab_text"], request.path))
         if info["kind"] == "file":
@@ -943,14 +962,16 @@ class Host:
         """Runs ``steps``. Returns {allocation, backup_file, systemd_reloaded}."""
         done = {"allocation": None, "backup_file": None, "systemd_reloaded": False}
         made = {}  # path -> create step, for files this run made and has not activated yet
+        completed = []
         for step in steps:
             try:
                 self._apply_one(request, step, made, done)
             except SwapError as exc:
-                raise self._failed(request, step, made, exc)
+                raise self._failed(request, made, completed, exc)
             except OSError as exc:
-                raise self._failed(request, step, made, Failed(
+                raise self._failed(request, made, completed, Failed(
                     "%s %s: %s" % (step["action"], step["path"] or "", exc.strerror or exc)))
+            completed.append(step)
         return done
 
     def _apply_one(self, request, step, made, done):
@@ -983,8 +1004,9 @@ class Host:
                 self.swapoff(path)
             except OSError as exc:
                 if exc.errno == errno.ENOMEM:
-                    raise Failed("swapoff %s: the kernel could not bring its pages back into memory (ENOMEM); it "
-                                 "stays active and nothing was lost: free memory, then run again" % path)
+                    raise Failed("swapoff %s: the kernel refused (ENOMEM): its pages do not fit back in memory or "
+                                 "under a memory cgroup's limit, or strict overcommit needs the room; it stays "
+                                 "active and nothing was lost: free memory, then run again" % path)
                 raise
         elif action == "unlink":
             os.unlink(path)
@@ -1015,7 +1037,7 @@ class Host:
                           "compressed extents, or a filesystem without swap file support; see dmesg)" % path)
         return Failed("swapon %s: %s" % (path, exc.strerror or exc))
 
-    def _failed(self, request, step, made, exc):
+    def _failed(self, request, made, completed, exc):
         """Removes files this run made but did not activate; says what is left."""
         removed = []
         for path in made:
@@ -1031,7 +1053,9 @@ class Host:
             message += "; removed the unfinished %s" % ", ".join(removed)
         if left:
             message += "; " + "; ".join(left)
-        return type(exc)(message)
+        failure = type(exc)(message)
+        failure.completed = [describe_step(s) for s in completed if s["path"] not in removed]
+        return failure
 
 
 def verify(request, state):

@@ -193,7 +193,9 @@ allocation:
   type: str
   sample: fallocate
 actions:
-  description: What was done (in check mode, what would be done), in order. Empty when nothing changed.
+  description:
+    - What was done (in check mode, what would be done), in order. Empty when nothing changed.
+    - On a failure, the steps that were done and are still in effect (a file made and then removed is not listed).
   returned: always
   type: list
   elements: str
@@ -284,6 +286,7 @@ def main():
             after = _swap.state_of(request, observed)
             _swap.verify(request, after)
         except _swap.SwapError as exc:
+            result.update(changed=bool(exc.completed), actions=list(exc.completed))
             module.fail_json(msg="swapfile: %s" % exc, reason=exc.reason, **result)
         result.update(allocation=done["allocation"], systemd_reloaded=done["systemd_reloaded"])
         if done["backup_file"]:

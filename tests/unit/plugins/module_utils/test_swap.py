@@ -225,6 +225,7 @@ def obs(file=None, bridge=None, fs_type="ext4", free=50 * GIB, fstab="", caps=No
         "file": file or {"kind": "missing", "active": None},
         "bridge": bridge or {"kind": "missing", "active": None},
         "other_swap_free_bytes": 0, "memcgs_over_limit": [],
+        "strict_overcommit": False, "commit_limit_bytes": 20 * GIB, "committed_bytes": 4 * GIB,
         "mem_available_bytes": 16 * GIB, "mem_total_bytes": 24 * GIB,
         "directory_exists": True,
         "fs": {"type": fs_type, "mount_point": "/srv", "source": "/dev/x", "options": "rw", "free_bytes": free,
@@ -325,6 +326,11 @@ def test_not_a_swap_file(info, says, state):
     with pytest.raises(_swap.NotASwapFile) as caught:
         _swap.plan(req, obs(info))
     assert says in str(caught.value)
+
+
+def test_a_device_is_named_before_its_filesystem():
+    with pytest.raises(_swap.NotASwapFile, match="is a block device"):
+        _swap.plan(REQ, obs({"kind": "block device", "active": None}, fs_type="devtmpfs"))
 
 
 def test_not_enough_space_after_min_free():
@@ -432,6 +438,19 @@ def test_pages_of_cgroups_over_their_limit_are_not_moved():
     # nothing swapped out on our file: nothing moves, nothing to fear
     observation["file"]["active"]["used_bytes"] = 0
     assert _swap.plan(REQ, observation)
+
+
+def test_strict_overcommit_that_needs_the_swap_is_refused():
+    observation = obs(swap_file(size=4 * GIB, active=active(size=4 * GIB)), fstab=LINE)
+    observation.update(strict_overcommit=True, commit_limit_bytes=16 * GIB, committed_bytes=13 * GIB)
+    with pytest.raises(_swap.CannotAbsorb) as caught:
+        _swap.plan(ABSENT, observation)
+    assert "vm.overcommit_memory is 2 (strict) and without these 4 GiB CommitLimit would drop to 12 GiB, below " \
+           "the 13 GiB already committed" in str(caught.value)
+    observation["committed_bytes"] = 12 * GIB
+    assert steps_of(ABSENT, observation)[0] == ("swapoff", "/srv/swapfile")
+    observation.update(strict_overcommit=False, committed_bytes=30 * GIB)  # heuristic overcommit: no limit
+    assert steps_of(ABSENT, observation)[0] == ("swapoff", "/srv/swapfile")
 
 
 def test_leftover_bridges():
@@ -927,9 +946,11 @@ def test_swapoff_enomem_keeps_everything_and_the_next_run_finishes(kernel, data_
     grow = request(path, size="12M")
     with pytest.raises(_swap.Failed) as caught:
         FakeHost(kernel).apply(grow, _swap.plan(grow, observe(kernel, grow)))
-    assert "could not bring its pages back into memory (ENOMEM); it stays active and nothing was lost" in str(
-        caught.value)
+    assert "the kernel refused (ENOMEM)" in str(caught.value)
+    assert "it stays active and nothing was lost" in str(caught.value)
     assert "temporary swap file %s is still there" % grow.bridge in str(caught.value)
+    assert caught.value.completed == ["create %s (17 MiB, fallocate)" % grow.bridge, "mkswap " + grow.bridge,
+                                      "swapon %s" % grow.bridge]
     assert sorted(a["path"] for a in kernel.areas) == sorted([str(path), grow.bridge])
     actions, state = run(kernel, grow)
     assert actions == ["swapoff", "unlink", "create", "mkswap", "swapon", "swapoff", "unlink"]

@@ -153,6 +153,7 @@ def test_failure_during_apply_reports_reason_and_cleans_up(kernel, where, run):
     result = run(size="8M", allocation="fallocate", **where)
     assert result["failed"] and result["reason"] == "failed"
     assert "removed the unfinished" in result["msg"]
+    assert result["changed"] is False and result["actions"] == []
     assert os.listdir(os.path.dirname(where["path"])) == []
 
 

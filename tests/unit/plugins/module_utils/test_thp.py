@@ -35,9 +35,9 @@ def selected(directory, name):
     return thp.read_setting(str(directory), name)["selected"]
 
 
-@pytest.fixture
-def kernel(monkeypatch):
-    """Writes behave like the kernel's: an offered value is selected, others fail with EINVAL."""
+def install_kernel(monkeypatch):
+    """Writes behave like the kernel's: an offered value is selected, others fail with EINVAL.
+    Returns the fake write, whose ``calls`` lists (setting, value)."""
     calls = []
 
     def write(thp_dir, name, value):
@@ -54,6 +54,11 @@ def kernel(monkeypatch):
     monkeypatch.setattr(thp, "write_setting", write)
     write.calls = calls
     return write
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    return install_kernel(monkeypatch)
 
 
 @pytest.fixture

@@ -10,9 +10,14 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _thp
 from ansible_collections.memops.linux.plugins.modules import thp as module
-from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_thp import (  # noqa: F401 (fixture)
-    kernel, make_sys, selected,
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_thp import (
+    install_kernel, make_sys, selected,
 )
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    return install_kernel(monkeypatch)
 
 
 def test_four_runs(tmp_path, kernel, run_module):

@@ -38,6 +38,8 @@ CMDLINE_LIMIT = 4096
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
 # the lines of /proc/PID/status a process row is made of
 _STATUS_KEYS = ("Name", "Uid", "VmRSS", "VmSwap")
+# how the processes of an Ansible run show in their command lines
+_ANSIBLE_MARKS = ("ansible", "AnsiballZ", "&& sleep 0")
 _RUNTIMES = {"java": "jvm", "node": "node", "nodejs": "node"}
 _HEAP_FLAGS = {
     "jvm": (("-Xmx", "-XX:MaxRAM", "-XX:MaxHeapSize"), ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")),
@@ -237,6 +239,9 @@ class Gatherer:
     def processes(self):
         total_memory = self.meminfo.get("MemTotal") or 0
         rows, vanished, denied, kthreads = self.scan()
+        own = self._own_pids(rows)
+        if own:
+            rows = [r for r in rows if r["pid"] not in own]
         self.last_rows = rows
         top = self.top
         by_rss = heapq.nlargest(top, rows, key=lambda r: r["rss_bytes"])
@@ -257,6 +262,7 @@ class Gatherer:
         hidepid = self._hidepid()
         return {
             "count": len(rows),
+            "excluded_pids": sorted(own),
             "kernel_threads": kthreads,
             "vanished": vanished,
             "access_denied": denied,
@@ -315,6 +321,28 @@ class Gatherer:
                            "rss_bytes": row["rss_bytes"], "cmdline": " ".join(argv)[:CMDLINE_LIMIT]})
         return result
 
+    def _own_pids(self, rows):
+        """This process and the chain of Ansible processes that started it
+        (the shell that ran it, the controller on a local connection): the
+        measurement should not list itself among the consumers. Only on the
+        live /proc, where pids are this process's own."""
+        if self.reader.proc_root != "/proc":
+            return set()
+        parents = {r["pid"]: r["ppid"] for r in rows}
+        own = {os.getpid()}
+        pid = parents.get(os.getpid(), os.getppid())
+        while pid and pid > 1 and pid in parents and pid not in own:
+            try:
+                argv = " ".join(procfs.parse_cmdline(self.reader.read_pid(pid, "cmdline", binary=True,
+                                                                          limit=CMDLINE_LIMIT)))
+            except procfs.ProcfsError:
+                break
+            if not any(mark in argv for mark in _ANSIBLE_MARKS):
+                break
+            own.add(pid)
+            pid = parents[pid]
+        return own
+
     def _add_pss(self, row):
         row["pss_bytes"] = None
         for name in ("smaps_rollup", "smaps"):  # smaps_rollup needs kernel 4.14
@@ -327,9 +355,8 @@ class Gatherer:
                 return
             totals = procfs.parse_smaps(text)
             if "Pss" in totals:
+                # swap_bytes stays VmSwap: the lists were ranked by it
                 row["pss_bytes"] = totals["Pss"]
-                if "Swap" in totals:
-                    row["swap_bytes"] = max(row["swap_bytes"], totals["Swap"])
                 return
 
     def _complete(self, row, total_memory):

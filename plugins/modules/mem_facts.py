@@ -192,10 +192,13 @@ ansible_facts:
               C(oom_score_adj), C(mem_pct) (RSS against RAM), C(state), C(ppid), C(starttime) (clock ticks after boot).
             - C(by_name) sums RSS and swap per process name.
             - C(vanished) and C(access_denied) count processes that could not be read.
+            - C(excluded_pids) lists the module's own process and the Ansible processes that started it
+              (the shell, and the controller on a local connection); they are left out of counts and lists.
           returned: when processes is gathered
           type: dict
           sample:
             count: 212
+            excluded_pids: [4410, 4409]
             kernel_threads: 96
             vanished: 1
             access_denied: 0

@@ -658,7 +658,10 @@ class Gatherer:
     def _container(self):
         """(in a container, its kind). A PID namespace of its own hides the kernel
         threads, so a missing kthreadd is the signal that holds for every engine;
-        marker files (which may linger in images turned into VMs) only name the kind."""
+        marker files (which may linger in images turned into VMs) only name the kind,
+        and only on the live /proc: with proc_root at a host's procfs they describe
+        the container doing the reading, not the host read."""
+        live = self.reader.proc_root == "/proc"
         kind = None
         try:
             environ = self.reader.read_pid(1, "environ", binary=True)
@@ -667,7 +670,7 @@ class Gatherer:
                     kind = item.split(b"=", 1)[1].decode("utf-8", "replace") or "unknown"
         except procfs.ProcfsError:
             pass
-        if kind is None and os.path.exists("/run/.containerenv"):
+        if kind is None and live and os.path.exists("/run/.containerenv"):
             kind = "podman"
         own_pid_namespace = (self._safe_proc("2", "comm") or "").strip() != "kthreadd"
         if kind is None and own_pid_namespace:
@@ -675,7 +678,7 @@ class Gatherer:
             markers = (("kubepods", "kubernetes"), ("libpod", "podman"), ("docker", "docker"), ("lxc", "lxc"))
             kind = next((k for marker, k in markers if marker in cgroup), None)
             if kind is None:
-                kind = "docker" if os.path.exists("/.dockerenv") else "unknown"
+                kind = "docker" if live and os.path.exists("/.dockerenv") else "unknown"
         return kind is not None, kind
 
     # ---------------------------------------------------------------------------

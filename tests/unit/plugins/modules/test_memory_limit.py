@@ -6,7 +6,6 @@ hierarchy (G3), the usage guard (G2), daemon-reload only when the drop-in change
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -47,7 +46,11 @@ def hybrid(tmp_path):
 
 
 def install(monkeypatch, fake):
+    """Install the fake systemctl; module warnings are collected in ``fake.warnings``
+    (how ansible-core reports them differs between versions and test orders)."""
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kwargs: fake(argv))
+    fake.warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: fake.warnings.append(warning))
     return fake
 
 
@@ -65,7 +68,7 @@ def test_four_runs_on_hybrid(tmp_path, hybrid, monkeypatch, run_module):
     assert check["changed"] and not os.path.exists(dropin) and fake.reloads() == 0
     assert check["directives"] == {"MemoryMax": 64 * MIB, "Restart": "on-failure"}
     assert [s["directive"] for s in check["skipped"]] == ["MemoryHigh", "MemorySwapMax"]
-    assert "MemorySwapMax left out" in json.dumps(check["warnings"])
+    assert any("MemorySwapMax left out" in w for w in fake.warnings)
     assert check["cgroup"] == {"hierarchy": "hybrid", "memory_controller": "v1"}
     assert check["diff"]["after"].endswith("[Service]\nMemoryMax=67108864\nRestart=on-failure\n")
     apply = run_module(module, **common)
@@ -107,9 +110,9 @@ def test_refusals_write_nothing(tmp_path, hybrid, monkeypatch, run_module, extra
 
 
 def test_force_applies_below_usage_with_a_warning(tmp_path, hybrid, monkeypatch, run_module):
-    install(monkeypatch, Systemctl())
+    fake = install(monkeypatch, Systemctl())
     result = run_module(module, **args(tmp_path, hybrid, max="16M", force=True))
-    assert result["changed"] and "applied because force is set" in json.dumps(result["warnings"])
+    assert result["changed"] and any("applied because force is set" in w for w in fake.warnings)
 
 
 def test_unknown_unit(tmp_path, hybrid, monkeypatch, run_module):

@@ -315,9 +315,10 @@ def parse_pid_stat(text):
 PF_KTHREAD = 0x00200000
 
 
-def _status_value(value):
+def _status_value(value, key):
     value = value.strip()
-    if value.endswith(" kB"):
+    # a process may be named "12 kB": the name is text whatever it looks like
+    if value.endswith(" kB") and key != "Name":
         size = _to_int(value[:-3])
         if size is not None:
             return size * KIB
@@ -332,7 +333,7 @@ def parse_status(text):
         key, sep, value = line.partition(":")
         if not sep or not key:
             continue
-        result[key] = _status_value(value)
+        result[key] = _status_value(value, key)
     return result
 
 
@@ -359,7 +360,7 @@ def parse_status_fields(text, keys):
         else:
             continue
         end = text.find("\n", start)
-        result[key] = _status_value(text[start:end] if end >= 0 else text[start:])
+        result[key] = _status_value(text[start:end] if end >= 0 else text[start:], key)
     return result
 
 

@@ -765,3 +765,9 @@ def test_reader_pids_skip_digits_int_refuses(tmp_path):
     for name in ("12", "\u00b2", "\u0663", "self", "7"):
         (tmp_path / name).mkdir()
     assert procfs.Reader(proc_root=str(tmp_path)).pids() == [7, 12]
+
+
+def test_status_name_that_looks_like_a_size_stays_text():
+    text = "Name:\t12 kB\nVmRSS:\t  100 kB\n"
+    assert procfs.parse_status(text)["Name"] == "12 kB"
+    assert procfs.parse_status_fields(text, ("Name", "VmRSS")) == {"Name": "12 kB", "VmRSS": 102400}

@@ -454,7 +454,9 @@ def _capabilities(reader):
 
 
 def observe(request, reader, capabilities=None):
-    """Everything plan() needs, read from the host."""
+    """Everything plan() needs, read from the host. What the host permits is
+    only asked (capabilities_of) when a plan needs it: a run that changes
+    nothing does not pay for it."""
     page_size = request.page_size
     swaps = procfs.parse_swaps(reader.proc("swaps") or "")
     meminfo = procfs.parse_meminfo(reader.proc("meminfo") or "")
@@ -488,8 +490,15 @@ def observe(request, reader, capabilities=None):
         obs["fstab_text"] = _fstab.read(request.fstab)
     except _fstab.FstabError as exc:
         raise Refused("fstab: %s" % exc)
-    obs["capabilities"] = capabilities if capabilities is not None else _capabilities(reader)
+    obs["capabilities"] = capabilities if capabilities is not None else (lambda: _capabilities(reader))
     return obs
+
+
+def capabilities_of(obs):
+    """obs["capabilities"], asked of the host the first time it is needed."""
+    if callable(obs["capabilities"]):
+        obs["capabilities"] = obs["capabilities"]()
+    return obs["capabilities"]
 
 
 def _same_inode(path, info):
@@ -713,7 +722,7 @@ class _Planner:
         entry = _fstab.swap_entry(new_text, request.path)
         self.add("fstab", None, file=request.fstab, text=new_text, line=entry["line"] if entry else None,
                  entry=request.path, backup=request.backup)
-        if os.path.normpath(request.fstab) == SYSTEM_FSTAB and self.obs["capabilities"].get("systemd"):
+        if os.path.normpath(request.fstab) == SYSTEM_FSTAB and capabilities_of(self.obs).get("systemd"):
             self.add("daemon-reload")
 
     def present(self):
@@ -779,8 +788,8 @@ def plan(request, obs):
     except _fstab.FstabError as exc:
         raise Refused("%s: %s" % (request.fstab, exc))
     steps = planner.steps
-    if any(s["action"] in ("swapon", "swapoff") for s in steps) and not obs["capabilities"].get("swapon_permitted"):
-        caps = obs["capabilities"]
+    if any(s["action"] in ("swapon", "swapoff") for s in steps) and not capabilities_of(obs).get("swapon_permitted"):
+        caps = capabilities_of(obs)
         where = ("in a %s container" % caps["container_type"]) if caps.get("container") else "here"
         raise NotPermitted(
             "swapon and swapoff are not permitted %s (they need root with CAP_SYS_ADMIN in the host's user "

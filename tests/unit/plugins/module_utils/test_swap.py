@@ -981,3 +981,13 @@ def test_crash_recovery_converges_without_a_second_file(kernel, data_dir, leftov
     assert state["active"] and state["fstab_line"] and state["size_bytes"] == 8 * MIB
     assert files_in(data_dir) == ["swap"] and [a["path"] for a in kernel.areas] == [str(path)]
     assert run(kernel, req)[0] == []
+
+
+def test_capabilities_are_asked_only_when_a_plan_needs_them():
+    asked = []
+    observation = obs(swap_file(active=active(priority=5)), fstab=LINE)
+    observation["capabilities"] = lambda: asked.append(1) or dict(CAPS)
+    assert _swap.plan(REQ, observation) == [] and asked == []
+    observation = obs()
+    observation["capabilities"] = lambda: asked.append(1) or dict(CAPS)
+    assert _swap.plan(REQ, observation) and asked == [1]

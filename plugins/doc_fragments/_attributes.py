@@ -25,6 +25,7 @@ options: {}
 attributes:
   facts:
     description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
 """
 
     INFO_MODULE = r"""

@@ -241,8 +241,9 @@ def rule_oom(facts, t):
     if likely:
         yield _finding(
             "oom.likely_victims", "info", "Most likely next OOM victims",
-            ["%s[%d] oom_score %s (adj %s, RSS %s)" % (r["name"], r["pid"], r["oom_score"], r["oom_score_adj"],
-                                                      _size(r["rss_bytes"])) for r in likely[:t["oom_likely_victims"]]],
+            ["%s[%d] oom_score %s (adj %s, RSS %s)" % (
+                r["name"], r["pid"], r["oom_score"], r["oom_score_adj"], _size(r["rss_bytes"]))
+             for r in likely[:t["oom_likely_victims"]]],
             _remedy("Lower oom_score_adj of what must survive; cap what may die.",
                     role="memops.linux.oom_protect", variable="oom_protect_processes"),
             {"pids": [r["pid"] for r in likely[:t["oom_likely_victims"]]]})

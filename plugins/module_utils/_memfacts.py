@@ -80,7 +80,11 @@ def resolve_subsets(requested):
 
 
 class Gatherer:
-    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=True,
+    """Gathers the subsets. ``log_commands`` is a callable ``(argv) -> text or
+    None`` that runs dmesg or journalctl when /dev/kmsg is not readable (the
+    module passes one built on run_command); None skips them."""
+
+    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=None,
                  watch=None):
         self.reader = reader
         self.top = top
@@ -419,7 +423,7 @@ class Gatherer:
         if text is None and self.log_commands:
             for name, argv in (("dmesg", ["dmesg"]),
                                ("journal", ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager", "-q"])):
-                text = procfs.run_log_command(argv)
+                text = self.log_commands(argv)
                 if text is not None:
                     source = name
                     break
@@ -623,7 +627,10 @@ class Gatherer:
     def capabilities(self):
         status = procfs.parse_status(self._safe_proc("self", "status") or "")
         cap_eff = procfs.parse_cap_mask(status.get("CapEff", ""))
-        has = (lambda bit: bool(cap_eff is not None and cap_eff >> bit & 1))
+
+        def has(bit):
+            return bool(cap_eff is not None and cap_eff >> bit & 1)
+
         container, kind = self._container()
         init_userns = (self._safe_proc("self", "uid_map") or "").split() in (["0", "0", "4294967295"], [])
         euid = os.geteuid()
@@ -704,7 +711,7 @@ class Gatherer:
         growth per process) and swap-in/out rates to the facts."""
         with_processes = "processes" in subsets
         points = []
-        for _ in range(count - 1):
+        for dummy in range(count - 1):
             points.append(self._sample_point(clock, with_processes))
             sleep(interval)
         facts = self.gather(subsets)
@@ -716,8 +723,8 @@ class Gatherer:
                 if counter in first_vm and counter in last_vm:
                     facts["swap"][counter + "_rate"] = round((last_vm[counter] - first_vm[counter]) / window, 2)
         series = {}
-        for _, _, rows in points:
-            for row in rows:
+        for point in points:
+            for row in point[2]:
                 # pid and start time together survive pid reuse between samples
                 series.setdefault((row["pid"], row["starttime"]), (row["name"], []))[1].append(row["rss_bytes"])
         growing = [

@@ -20,7 +20,6 @@ import errno
 import math
 import os
 import re
-import subprocess
 
 KIB = 1024
 
@@ -157,7 +156,7 @@ def parse_slabinfo(text, page_size=4096, notes=None):
     for line in text.splitlines():
         if not line.strip() or line.startswith(("slabinfo", "#")):
             continue
-        head, _, rest = line.partition(":")
+        head, dummy, rest = line.partition(":")
         fields = head.split()
         slabdata = re.search(r"slabdata\s+(\d+)\s+(\d+)", rest)
         numbers = [_to_int(f) for f in fields[1:6]]
@@ -234,7 +233,7 @@ def parse_pressure(text, notes=None):
             continue
         entry = {}
         for item in fields[1:]:
-            key, _, value = item.partition("=")
+            key, dummy, value = item.partition("=")
             try:
                 number = float(value) if key.startswith("avg") else int(value)
             except ValueError:
@@ -795,16 +794,3 @@ def read_kmsg(path="/dev/kmsg", max_bytes=32 << 20):
     finally:
         os.close(fd)
     return b"".join(records).decode("utf-8", "replace")
-
-
-def run_log_command(argv, timeout=30):
-    """Output of a kernel-log command (dmesg, journalctl), or None when the
-    command is missing, fails or prints nothing."""
-    try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              timeout=timeout, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0 or not proc.stdout:
-        return None
-    return proc.stdout.decode("utf-8", "replace")

@@ -419,6 +419,18 @@ from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
 
+def _log_runner(module):
+    """Runs dmesg or journalctl for the kernel-log fallback; None when the
+    command is missing, fails or prints nothing."""
+    def run(argv):
+        path = module.get_bin_path(argv[0])
+        if path is None:
+            return None
+        rc, out, dummy = module.run_command([path] + argv[1:])
+        return out if rc == 0 and out else None
+    return run
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -455,7 +467,7 @@ def main():
                     % reader.proc_root)
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto")
+                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module))
     except _procfs.ProcfsError as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     module.exit_json(changed=False, ansible_facts={"memops": facts})

@@ -44,7 +44,6 @@ def host_independent(monkeypatch):
 
 def gatherer(tree, top=10, kmsg=True, reader=None, **options):
     kmsg_path = fixture_path(tree, "kmsg") if kmsg else fixture_path(tree, "no-kmsg-here")
-    options.setdefault("log_commands", False)
     return memfacts.Gatherer(reader or tree_reader(tree), top=top, kmsg_path=kmsg_path, **options)
 
 
@@ -357,8 +356,7 @@ def test_oom_kernel_log_off(monkeypatch):
         raise AssertionError("the kernel log was read")
 
     monkeypatch.setattr(procfs, "read_kmsg", must_not_read)
-    monkeypatch.setattr(procfs, "run_log_command", must_not_read)
-    oom = gatherer("low_memory", use_kernel_log=False, log_commands=True).oom()
+    oom = gatherer("low_memory", use_kernel_log=False, log_commands=must_not_read).oom()
     assert oom["log_source"] == "none" and oom["events"] == [] and oom["kill_count"] == 2
 
 
@@ -373,19 +371,18 @@ def test_oom_fallback_order_when_kmsg_is_restricted(monkeypatch, outputs, source
     def restricted(path):
         raise procfs.AccessDenied("%s: permission denied" % path)
 
-    def run(argv, timeout=30):
+    def run(argv):
         calls.append(argv[0])
         name = outputs[argv[0]]
         return read_fixture("logs", name) if name else None
 
     monkeypatch.setattr(procfs, "read_kmsg", restricted)
-    monkeypatch.setattr(procfs, "run_log_command", run)
-    g = gatherer("hidepid", log_commands=True)
+    g = gatherer("hidepid", log_commands=run)
     oom = g.oom()
     assert oom["log_source"] == source
     assert [e["victim"]["pid"] for e in oom["events"]] == victims
-    assert calls == ["dmesg", "journalctl"][:len(calls)] and calls[-1] == {"dmesg": "dmesg", "journal": "journalctl",
-                                                                          "none": "journalctl"}[source]
+    last_command = {"dmesg": "dmesg", "journal": "journalctl", "none": "journalctl"}[source]
+    assert calls == ["dmesg", "journalctl"][:len(calls)] and calls[-1] == last_command
     assert oom["kill_count"] == 2  # the vmstat counter, whatever the log
     assert any("dmesg_restrict" in note for note in g.notes)
     assert g.capabilities()["kernel_log_readable"] is (source != "none")
@@ -393,10 +390,11 @@ def test_oom_fallback_order_when_kmsg_is_restricted(monkeypatch, outputs, source
 
 def test_oom_journal_events_get_wall_clock_time(monkeypatch):
     monkeypatch.setattr(procfs, "read_kmsg", lambda path: None)
-    monkeypatch.setattr(procfs, "run_log_command",
-                        lambda argv, timeout=30: read_fixture("logs", "journal-5.14.txt") if argv[0] == "journalctl"
-                        else None)
-    (event,) = gatherer("hidepid", log_commands=True).oom()["events"]
+
+    def journal_only(argv):
+        return read_fixture("logs", "journal-5.14.txt") if argv[0] == "journalctl" else None
+
+    (event,) = gatherer("hidepid", log_commands=journal_only).oom()["events"]
     assert event["logged_at"] == _utc(1764100000 + 7312.00519)
 
 

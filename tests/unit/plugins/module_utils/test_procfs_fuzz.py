@@ -114,11 +114,13 @@ mountinfo_line = st.builds(
 # ---------------------------------------------------------------------------
 # return-type checks
 
-INT = int
+def is_int(value):
+    """An int and not a bool (bool is an int subclass)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_int_dict(value):
-    return isinstance(value, dict) and all(isinstance(k, str) and type(v) is INT for k, v in value.items())
+    return isinstance(value, dict) and all(isinstance(k, str) and is_int(v) for k, v in value.items())
 
 
 def check_devices(devices):
@@ -126,7 +128,7 @@ def check_devices(devices):
     for device in devices:
         assert set(device) == {"path", "type", "size_bytes", "used_bytes", "priority", "deleted"}
         assert isinstance(device["path"], str) and isinstance(device["type"], str)
-        assert all(type(device[k]) is INT for k in ("size_bytes", "used_bytes", "priority"))
+        assert all(is_int(device[k]) for k in ("size_bytes", "used_bytes", "priority"))
         assert isinstance(device["deleted"], bool)
 
 
@@ -134,7 +136,7 @@ def check_caches(caches):
     assert isinstance(caches, list)
     for cache in caches:
         assert isinstance(cache["name"], str)
-        assert all(type(v) is INT for k, v in cache.items() if k != "name")
+        assert all(is_int(v) for k, v in cache.items() if k != "name")
     sizes = [c["size_bytes"] for c in caches]
     assert sizes == sorted(sizes, reverse=True)
 
@@ -142,10 +144,10 @@ def check_caches(caches):
 def check_zones(zones):
     assert isinstance(zones, list)
     for zone in zones:
-        assert type(zone["node"]) is INT and isinstance(zone["zone"], str)
+        assert is_int(zone["node"]) and isinstance(zone["zone"], str)
         counts = zone["free_blocks_by_order"]
-        assert counts and all(type(c) is INT and c >= 0 for c in counts)
-        assert type(zone["free_pages"]) is INT and type(zone["free_bytes"]) is INT
+        assert counts and all(is_int(c) and c >= 0 for c in counts)
+        assert is_int(zone["free_pages"]) and is_int(zone["free_bytes"])
         assert zone["largest_free_order"] is None or 0 <= zone["largest_free_order"] < len(counts)
         assert len(zone["unusable_index"]) == len(counts)
         assert all(i is None or 0.0 <= i <= 1.0 for i in zone["unusable_index"])
@@ -156,7 +158,7 @@ def check_pressure(result):
     for entry in result.values():
         for key, value in entry.items():
             assert isinstance(key, str)
-            assert isinstance(value, float) if key.startswith("avg") else type(value) is INT
+            assert isinstance(value, float) if key.startswith("avg") else is_int(value)
 
 
 def check_selector(result):
@@ -168,11 +170,11 @@ def check_selector(result):
 def check_stat(stat):
     assert set(stat) == {"pid", "comm", "state", "ppid", "flags", "starttime", "vsize_bytes", "rss_pages"}
     assert isinstance(stat["comm"], str) and isinstance(stat["state"], str)
-    assert all(type(stat[k]) is INT for k in ("pid", "ppid", "flags", "starttime", "vsize_bytes", "rss_pages"))
+    assert all(is_int(stat[k]) for k in ("pid", "ppid", "flags", "starttime", "vsize_bytes", "rss_pages"))
 
 
 def check_status(status):
-    assert all(isinstance(k, str) and (type(v) is INT or isinstance(v, str)) for k, v in status.items())
+    assert all(isinstance(k, str) and (is_int(v) or isinstance(v, str)) for k, v in status.items())
 
 
 def check_cgroup(result):
@@ -181,7 +183,7 @@ def check_cgroup(result):
 
 
 def check_limit(value):
-    assert value is None or (type(value) is INT and value >= 0)
+    assert value is None or (is_int(value) and value >= 0)
 
 
 def check_events(events):
@@ -190,12 +192,12 @@ def check_events(events):
         assert event["format"] in ("modern", "legacy") and event["scope"] in ("system", "memcg")
         assert event["uptime_seconds"] is None or isinstance(event["uptime_seconds"], float)
         victim = event["victim"]
-        assert type(victim["pid"]) is INT and isinstance(victim["name"], str)
+        assert is_int(victim["pid"]) and isinstance(victim["name"], str)
         for key in ("uid", "total_vm_bytes", "anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes",
                     "pgtables_bytes", "oom_score_adj", "rss_bytes"):
-            assert victim[key] is None or type(victim[key]) is INT
+            assert victim[key] is None or is_int(victim[key])
         for key in ("memcg_usage_bytes", "memcg_limit_bytes", "order"):
-            assert event[key] is None or type(event[key]) is INT
+            assert event[key] is None or is_int(event[key])
 
 
 def check_mount_options(options):
@@ -221,7 +223,7 @@ PARSERS = {
     "parse_statm": (procfs.parse_statm, statm_text, is_int_dict, True),
     "parse_smaps": (procfs.parse_smaps, lines_of(smaps_line, 20), is_int_dict, False),
     "parse_cap_mask": (procfs.parse_cap_mask, st.one_of(st.text("0123456789abcdefABCDEFx_ ", max_size=20), any_text),
-                       lambda v: v is None or type(v) is INT, False),
+                       lambda v: v is None or is_int(v), False),
     "parse_proc_cgroup": (procfs.parse_proc_cgroup, lines_of(cgroup_line), check_cgroup, False),
     "parse_cgroup_limit": (procfs.parse_cgroup_limit, st.one_of(numbers, st.just("max"), any_text), check_limit, False),
     "parse_kernel_log": (procfs.parse_kernel_log, lines_of(log_line, 16), check_events, False),
@@ -311,7 +313,7 @@ def test_reader_pids_any_directory(names):
             except (OSError, ValueError):  # a name the filesystem refuses
                 continue
         pids = procfs.Reader(proc_root=root).pids()
-        assert all(type(p) is INT for p in pids) and pids == sorted(pids)
+        assert all(is_int(p) for p in pids) and pids == sorted(pids)
         assert set(pids) <= {int(n) for n in os.listdir(root) if n.isascii() and n.isdigit()}
     finally:
         shutil.rmtree(root)

@@ -72,7 +72,7 @@ def test_top_not_a_number(run_module):
 
 
 @pytest.mark.parametrize("make_root", [
-    lambda tmp: str(tmp),                                          # an empty directory
+    str,                                                           # an empty directory
     lambda tmp: str(tmp / "missing"),                              # nothing there
     lambda tmp: (tmp / "file").write_text("x") and str(tmp / "file"),  # a file
     lambda tmp: os.path.join(FIXTURES, "host", "sys"),             # sysfs by mistake

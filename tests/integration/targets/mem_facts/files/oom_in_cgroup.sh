@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Makes one real OOM kill inside a memory cgroup of its own (v1 or v2) and
 # removes the group again. Prints "victim=<pid> rc=<exit status>".
 set -u

@@ -26,14 +26,30 @@ except ImportError:  # ansible-core < 2.19
 
 
 @pytest.fixture
-def run_module(capsys):
-    """``run_module(module, **args)`` -> the result the module printed (exit_json or fail_json)."""
+def run_module(capsys, monkeypatch):
+    """``run_module(module, **args)`` -> the result the module printed (exit_json or fail_json).
+
+    Warnings are also recorded as the module gives them: once the controller's
+    display is loaded in the same process (other tests run playbooks or filters),
+    ansible-core 2.19+ sends module warnings there instead of into the result."""
     def run(module, **args):
         args.setdefault("_ansible_remote_tmp", "/tmp")
         args.setdefault("_ansible_keep_remote_files", False)
+        recorded = []
+        original = basic.AnsibleModule.warn
+
+        def warn(self, warning):
+            recorded.append(warning)
+            return original(self, warning)
+
+        monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
         with patch_module_args(args):
             with pytest.raises(SystemExit):
                 module.main()
-        return json.loads(capsys.readouterr().out)
+        monkeypatch.setattr(basic.AnsibleModule, "warn", original)
+        result = json.loads(capsys.readouterr().out)
+        if recorded and "warnings" not in result:
+            result["warnings"] = recorded
+        return result
 
     return run

@@ -183,6 +183,22 @@ def _rollback(thp_dir, items):
     return restored
 
 
+def per_size_overrides(thp_dir):
+    """Multi-size THP (kernel 6.8+): the sizes whose own ``enabled`` does not follow
+    the top-level setting ({'hugepages-64kB': 'always'}); 'inherit' follows it."""
+    found = {}
+    for name in _listdir(thp_dir):
+        if not re.match(r"^hugepages-[0-9]+kB$", name):
+            continue
+        try:
+            selected = read_setting(os.path.join(thp_dir, name), "enabled")["selected"]
+        except ThpError:
+            continue
+        if selected != "inherit":
+            found[name] = selected
+    return found
+
+
 # ---------------------------------------------------------------------------
 # the boot-time unit
 
@@ -444,6 +460,14 @@ def run(desired, persist=False, sys_root="/sys", proc_root="/proc", root="/", ch
                 warnings.append("%s: persist is false but %s still sets %s at boot"
                                 % (name, "/" + os.path.relpath(path, root), on_unit[name]))
 
+    wanted = desired.get("enabled")
+    if wanted == "never":
+        still_on = {name: value for name, value in per_size_overrides(thp_dir).items() if value != "never"}
+        if still_on:
+            warnings.append(
+                "enabled=never applies to the sizes set to 'inherit' only: %s keep their own setting; write never "
+                "to %s/<size>/enabled to turn them off too"
+                % (", ".join("%s (%s)" % item for item in sorted(still_on.items())), "/sys/" + relative))
     conflicts = find_conflicts(root, proc_root, own_unit=path)
     for item in conflicts:
         if item["setting"] in desired:

@@ -25,6 +25,9 @@ description:
   - Other places that set THP are reported as conflicts and warnings, since one of them may win at boot or
     later - C(transparent_hugepage=) on the kernel command line, an active tuned profile with a
     C([vm] transparent_hugepages) setting, another systemd unit, C(rc.local), a tmpfiles.d C(w) line.
+  - On kernels with multi-size THP (6.8 and newer) each size has an C(enabled) of its own
+    (C(hugepages-<size>kB/enabled)); only the sizes set to C(inherit) follow O(enabled). With
+    O(enabled=never) a warning names the sizes that stay on.
   - Needs only the Python standard library on the managed node.
 author:
   - memops.linux maintainers (@memops)

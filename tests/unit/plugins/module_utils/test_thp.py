@@ -318,3 +318,15 @@ def test_unit_rc_local_and_tmpfiles_conflicts_but_not_our_own_unit(tmp_path, roo
 
 def test_no_conflicts_on_a_clean_host(tmp_path, root):
     assert thp.find_conflicts(str(root[0]), str(root[1])) == []
+
+
+def test_multi_size_thp_that_does_not_inherit_is_a_warning(tmp_path, root, kernel):
+    sys_root, directory = make_sys(tmp_path)
+    for size, text in (("64kB", "always [inherit] madvise never"), ("2048kB", "[always] inherit madvise never"),
+                       ("16kB", "always inherit madvise [never]")):
+        (directory / ("hugepages-" + size)).mkdir()
+        (directory / ("hugepages-" + size) / "enabled").write_text(text + "\n")
+    assert thp.per_size_overrides(str(directory)) == {"hugepages-2048kB": "always", "hugepages-16kB": "never"}
+    result = thp.run({"enabled": "never"}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+    assert [w for w in result["warnings"] if "hugepages-2048kB (always) keep their own setting" in w]
+    assert not [w for w in result["warnings"] if "16kB" in w or "64kB" in w]

@@ -65,8 +65,8 @@ def _same_path(field, path):
 
 def _priority(options):
     for option in options.split(","):
-        key, _, value = option.partition("=")
-        if key == "pri":
+        key, equals, value = option.partition("=")
+        if key == "pri" and equals:
             try:
                 return int(value)
             except ValueError:
@@ -129,7 +129,7 @@ def set_swap(text, path, priority=None, manage_priority=True):
         options = fields[3] if len(fields) > 3 else "defaults"
         if manage_priority and _priority(options) != priority:
             lines[index] = render(path, priority, options) + _ending(lines[index])
-        for index, _ in reversed(entries[1:]):
+        for index, unused_fields in reversed(entries[1:]):
             del lines[index]
         return "".join(lines)
     ending = line_ending(text)
@@ -143,7 +143,7 @@ def remove(text, path):
     """``text`` without the swap entries of ``path``."""
     swap_entry(text, path)
     lines = split_lines(text)
-    for index, _ in reversed(find(text, path)):
+    for index, unused_fields in reversed(find(text, path)):
         del lines[index]
     return "".join(lines)
 

@@ -34,7 +34,6 @@ import os
 import shutil
 import stat
 import struct
-import subprocess
 
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -217,7 +216,8 @@ def extents(fd, size):
                 break
             last = False
             for index in range(count):
-                logical, _, length, _, _, flags = struct.unpack_from("=QQQQQI", buf, 32 + 56 * index)
+                # struct fiemap_extent: logical, physical, length, 2 reserved, flags
+                logical, length, flags = (struct.unpack_from("=QQQQQI", buf, 32 + 56 * index)[i] for i in (0, 2, 5))
                 if logical > covered:
                     break  # a hole before this extent
                 covered = max(covered, logical + length)
@@ -838,19 +838,14 @@ def predict(request, before, steps):
 # acting on the host
 
 
-def _default_run(argv):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
-
-
 class Host:
     """Runs steps on the real host. ``run(argv) -> (rc, stdout, stderr)`` runs
     commands, ``replace(src, dest)`` renames fstab into place and ``backup(path)``
     copies it first (a module passes ``run_command``, ``atomic_move`` and
     ``backup_local``)."""
 
-    def __init__(self, run=None, replace=os.replace, reader=None, backup=_fstab.backup_copy):
-        self.run = run or _default_run
+    def __init__(self, run, replace=os.replace, reader=None, backup=_fstab.backup_copy):
+        self.run = run
         self.replace = replace
         self.backup = backup
         self.reader = reader or procfs.Reader()

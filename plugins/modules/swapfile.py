@@ -28,7 +28,7 @@ description:
     leaves behind; the next run finishes the job from there.
   - The fstab entry is keyed on the file's path; every other line of the file stays byte-identical.
 author:
-  - memops.linux maintainers
+  - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
   - memops.linux._attributes.LINUX

@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 import struct
+import subprocess
 
 import pytest
 
@@ -22,6 +23,15 @@ from ansible_collections.memops.linux.plugins.module_utils._procfs import Reader
 from ansible_collections.memops.linux.plugins.module_utils._units import GIB, MIB
 
 PAGE = 4096
+
+
+def run_command(argv):
+    """What AnsibleModule.run_command gives Host: (rc, stdout, stderr)."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+HOST = _swap.Host(run=run_command)
 CAPS = {"swapon_permitted": True, "systemd": False, "container": False, "container_type": None}
 
 
@@ -53,8 +63,8 @@ class FakeKernel:
     def write_swaps(self):
         text = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
         for area in self.areas:
-            text += "%-40s file\t\t%d\t\t%d\t\t%d\n" % (area["path"], area["size"] // 1024 - 4,
-                                                       area["used"] // 1024, area["priority"])
+            text += "%-40s file\t\t%d\t\t%d\t\t%d\n" % (
+                area["path"], area["size"] // 1024 - 4, area["used"] // 1024, area["priority"])
         (self.proc / "swaps").write_text(text)
 
     def area(self, path):
@@ -108,7 +118,7 @@ class FakeKernel:
 
 class FakeHost(_swap.Host):
     def __init__(self, kernel):
-        super().__init__(reader=kernel.reader())
+        super().__init__(run=run_command, reader=kernel.reader())
         self.kernel = kernel
 
     def swapon(self, path, priority):
@@ -238,6 +248,10 @@ def obs(file=None, bridge=None, fs_type="ext4", free=50 * GIB, fstab="", caps=No
 
 def steps_of(req, observation):
     return [(s["action"], s["path"]) for s in _swap.plan(req, observation)]
+
+
+def actions_of(req, observation):
+    return [s["action"] for s in _swap.plan(req, observation)]
 
 
 REQ = _swap.Request("/srv/swapfile", size="8M", priority=5, min_free=0, fstab="/srv/fstab", page_size=PAGE)
@@ -392,7 +406,7 @@ def test_resize_with_pages_brings_a_bridge_up_first():
 def test_priority_change():
     assert steps_of(REQ, obs(swap_file(active=active(priority=1)), fstab=LINE)) == [
         ("swapoff", "/srv/swapfile"), ("swapon", "/srv/swapfile")]
-    assert [a for a, _ in steps_of(REQ, obs(swap_file(active=active(used=MIB, priority=1)), fstab=LINE))] == [
+    assert actions_of(REQ, obs(swap_file(active=active(used=MIB, priority=1)), fstab=LINE)) == [
         "create", "mkswap", "swapon", "swapoff", "swapon", "swapoff", "unlink"]
     no_priority = _swap.Request("/srv/swapfile", size="8M", min_free=0, fstab="/srv/fstab", page_size=PAGE)
     assert _swap.plan(no_priority, obs(swap_file(active=active(priority=1)), fstab=LINE)) == []
@@ -400,7 +414,7 @@ def test_priority_change():
 
 def test_no_room_for_a_bridge_but_ram_takes_the_pages():
     observation = obs(swap_file(size=16 * MIB, active=active(used=3 * MIB, priority=5)), fstab=LINE, free=10 * MIB)
-    assert [a for a, _ in steps_of(REQ, observation)] == ["swapoff", "unlink", "create", "mkswap", "swapon"]
+    assert actions_of(REQ, observation) == ["swapoff", "unlink", "create", "mkswap", "swapon"]
 
 
 def test_no_room_for_a_bridge_and_ram_is_short():
@@ -465,8 +479,8 @@ def test_leftover_bridges():
         ("create", "/srv/swapfile"), ("mkswap", "/srv/swapfile"), ("swapon", "/srv/swapfile"),
         ("swapoff", BRIDGE), ("unlink", BRIDGE)]
     # crash with both up: the resize goes on with the bridge that is there
-    assert [a for a, _ in steps_of(REQ, obs(swap_file(size=16 * MIB, active=active(used=MIB, priority=5)),
-                                            bridge=active_bridge, fstab=LINE))] == [
+    assert actions_of(REQ, obs(swap_file(size=16 * MIB, active=active(used=MIB, priority=5)),
+                               bridge=active_bridge, fstab=LINE)) == [
         "swapoff", "unlink", "create", "mkswap", "swapon", "swapoff", "unlink"]
     with pytest.raises(_swap.NotASwapFile, match="holds data"):
         _swap.plan(REQ, obs(bridge=swap_file(content="data", header=None)))
@@ -743,7 +757,7 @@ def test_create_is_0600_from_the_first_byte(data_dir, monkeypatch, loose_umask):
         return fd
 
     monkeypatch.setattr(os, "open", spy)
-    method = _swap.Host().create(str(data_dir / "swap"), 2 * MIB, "fallocate")
+    method = HOST.create(str(data_dir / "swap"), 2 * MIB, "fallocate")
     assert method == "fallocate"
     flags, mode, mode_at_creation, umask_at_creation = seen[0]
     assert flags & os.O_EXCL and flags & os.O_NOFOLLOW
@@ -755,13 +769,13 @@ def test_create_is_0600_from_the_first_byte(data_dir, monkeypatch, loose_umask):
 def test_create_refuses_an_existing_path(data_dir):
     (data_dir / "swap").write_bytes(b"keep")
     with pytest.raises(_swap.Failed, match="cannot create .*File exists"):
-        _swap.Host().create(str(data_dir / "swap"), 2 * MIB, "fallocate")
+        HOST.create(str(data_dir / "swap"), 2 * MIB, "fallocate")
     assert (data_dir / "swap").read_bytes() == b"keep"
 
 
 def test_create_with_zeros(data_dir):
     path = str(data_dir / "swap")
-    assert _swap.Host().create(path, 3 * MIB + PAGE, "dd") == "dd"
+    assert HOST.create(path, 3 * MIB + PAGE, "dd") == "dd"
     info = _swap.inspect_file(path, PAGE)
     assert (info["size"], info["holes"], info["content"]) == (3 * MIB + PAGE, False, "zero")
 
@@ -778,7 +792,7 @@ def test_disk_full_while_writing_removes_the_partial_file(data_dir, monkeypatch)
 
     monkeypatch.setattr(os, "write", filling_write)
     with pytest.raises(_swap.DiskFull) as caught:
-        _swap.Host().create(str(data_dir / "swap"), 4 * MIB, "dd")
+        HOST.create(str(data_dir / "swap"), 4 * MIB, "dd")
     assert "filled up while the swap file was being allocated (1 MiB of 4 MiB written)" in str(caught.value)
     assert "partial file was removed and fstab was not touched" in str(caught.value)
     assert caught.value.reason == "disk_full"
@@ -791,7 +805,7 @@ def test_disk_full_in_fallocate(data_dir, monkeypatch):
 
     monkeypatch.setattr(os, "posix_fallocate", full)
     with pytest.raises(_swap.DiskFull):
-        _swap.Host().create(str(data_dir / "swap"), 4 * MIB, "fallocate", fallback=True)
+        HOST.create(str(data_dir / "swap"), 4 * MIB, "fallocate", fallback=True)
     assert files_in(data_dir) == []
 
 
@@ -800,9 +814,9 @@ def test_fallocate_unsupported_falls_back_to_zeros(data_dir, monkeypatch):
         raise OSError(errno.EOPNOTSUPP, "Operation not supported")
 
     monkeypatch.setattr(os, "posix_fallocate", unsupported)
-    assert _swap.Host().create(str(data_dir / "a"), 2 * MIB, "fallocate", fallback=True) == "dd"
+    assert HOST.create(str(data_dir / "a"), 2 * MIB, "fallocate", fallback=True) == "dd"
     with pytest.raises(_swap.Failed, match="fallocate .*not supported"):
-        _swap.Host().create(str(data_dir / "b"), 2 * MIB, "fallocate", fallback=False)
+        HOST.create(str(data_dir / "b"), 2 * MIB, "fallocate", fallback=False)
     assert files_in(data_dir) == ["a"]
 
 
@@ -810,14 +824,14 @@ def test_holes_after_fallocate(data_dir, monkeypatch):
     real_extents = _swap.extents
     answers = [{"holes": True, "problems": []}]
     monkeypatch.setattr(_swap, "extents", lambda fd, size: answers.pop() if answers else real_extents(fd, size))
-    assert _swap.Host().create(str(data_dir / "auto"), 2 * MIB, "fallocate", fallback=True) == "dd"
+    assert HOST.create(str(data_dir / "auto"), 2 * MIB, "fallocate", fallback=True) == "dd"
     answers.append({"holes": True, "problems": []})
     with pytest.raises(_swap.HasHoles, match="came out of fallocate with holes; it was removed and never handed "
                                              "to swapon: use allocation: dd"):
-        _swap.Host().create(str(data_dir / "strict"), 2 * MIB, "fallocate")
+        HOST.create(str(data_dir / "strict"), 2 * MIB, "fallocate")
     answers.append({"holes": False, "problems": ["compressed"]})
     with pytest.raises(_swap.HasHoles, match="with compressed extents"):
-        _swap.Host().create(str(data_dir / "btrfs"), 2 * MIB, "fallocate")
+        HOST.create(str(data_dir / "btrfs"), 2 * MIB, "fallocate")
     assert files_in(data_dir) == ["auto"]
 
 
@@ -827,7 +841,7 @@ def test_nocow_failure_is_clear_and_removes_the_file(data_dir, monkeypatch):
 
     monkeypatch.setattr(_swap, "_set_nocow", refuse)
     with pytest.raises(_swap.Failed, match=r"cannot mark .* NOCOW \(chattr \+C\), which btrfs needs"):
-        _swap.Host().create(str(data_dir / "swap"), 2 * MIB, "fallocate", nocow=True)
+        HOST.create(str(data_dir / "swap"), 2 * MIB, "fallocate", nocow=True)
     assert files_in(data_dir) == []
 
 
@@ -927,7 +941,7 @@ def test_mkswap_is_checked_by_reading_the_header(data_dir, kernel):
                     reason="mkswap (util-linux) is not installed")
 def test_real_mkswap(data_dir):
     path = allocated(data_dir / "swap", 2 * MIB)
-    _swap.Host().mkswap(path, os.sysconf("SC_PAGE_SIZE"))
+    HOST.mkswap(path, os.sysconf("SC_PAGE_SIZE"))
     assert _swap.inspect_file(path, os.sysconf("SC_PAGE_SIZE"))["header"]["usable"]
 
 
@@ -935,7 +949,7 @@ def test_real_mkswap_missing(data_dir, monkeypatch):
     monkeypatch.setenv("PATH", str(data_dir))
     monkeypatch.setattr(_swap.shutil, "which", lambda name, path=None: None)
     with pytest.raises(_swap.Failed, match="mkswap was not found"):
-        _swap.Host().mkswap(str(data_dir / "x"), PAGE)
+        HOST.mkswap(str(data_dir / "x"), PAGE)
 
 
 def test_swapoff_enomem_keeps_everything_and_the_next_run_finishes(kernel, data_dir):

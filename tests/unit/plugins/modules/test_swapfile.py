@@ -18,6 +18,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _swap
 from ansible_collections.memops.linux.plugins.modules import swapfile as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_swap import CAPS, PAGE, FakeKernel
 
+
 @pytest.fixture
 def kernel(tmp_path, monkeypatch):
     fake = FakeKernel(tmp_path / "kernel")

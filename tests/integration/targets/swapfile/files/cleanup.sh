@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Put the host back as it was before the swapfile target: stop the memory
 # hog, switch off every swap area under WORK, unmount everything under it,
 # detach its loop devices, remove its memory cgroup and WORK itself.
@@ -20,7 +20,7 @@ if [[ -f "$work/hog.pid" ]]; then
     sleep 0.5
 fi
 ours() { tail -n +2 /proc/swaps | awk -v w="$work/" 'index($1, w) == 1 {print $1}'; }
-for attempt in $(seq 24); do
+for _ in $(seq 24); do
     left="$(ours)"
     [[ -z "$left" ]] && break
     for name in $left; do swapoff "$name" 2>/dev/null; done

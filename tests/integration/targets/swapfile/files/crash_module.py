@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Kill the swapfile module with SIGKILL while it writes a swap file: a real
 crash between allocation and mkswap, for the crash-recovery test.
 

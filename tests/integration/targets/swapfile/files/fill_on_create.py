@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """The other writer of the disk-full test: wait until WATCH appears, then
 take every free block of its filesystem with FILLER, and say how much.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Hold SIZE MiB of random data; on SIGUSR1 write "intact" or "corrupt" to OUT
 after checking it against the digest taken at the start.
 

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # A process with pages in swap, in a memory cgroup of its own (v1 or v2).
 #   hog.sh start WORK LIMIT SIZE_MIB   start it under LIMIT and wait until its data is written
 #   hog.sh limit WORK LIMIT            set the limit (unlimited: "max"); waits for the swap-out

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Make a filesystem on loop devices backed by sparse images in WORK and mount it.
 #   make_fs.sh WORK NAME TYPE SIZE [DEVICES [MOUNT_OPTIONS]]
 # Mounts at WORK/mnt/NAME; DEVICES > 1 (btrfs only) spreads it over that many images.

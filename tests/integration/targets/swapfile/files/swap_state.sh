@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The state of a swap file as the standard tools see it (stat, swapon,
 # grep), independent of the module, as one JSON object:
 #   swap_state.sh PATH FSTAB
@@ -16,7 +16,7 @@ else
     mode="" size=null blocks=0 inode=null exists=false
 fi
 active=false priority=null used=null
-while read -r name _ bytes used_bytes prio; do
+while read -r name _ _ used_bytes prio; do
     if [[ "$name" == "$path" ]]; then active=true priority="$prio" used="$used_bytes"; fi
 done < <(swapon --show=NAME,TYPE,SIZE,USED,PRIO --bytes --raw --noheadings 2>/dev/null)
 line="$(awk -v p="$path" '$1 == p' "$fstab" 2>/dev/null | tr -d '\r' | head -n 1)"
@@ -24,7 +24,7 @@ fstab_sum="$(sha256sum "$fstab" 2>/dev/null | cut -d' ' -f1)"
 directory=""
 case "$(dirname "$path")" in
     /dev | /dev/*) ;; # device nodes come and go with other users of the machine
-    *) directory="$(cd "$(dirname "$path")" 2>/dev/null && stat -c '%n %i %s %a' .[!.]* * 2>/dev/null | tr '\n' ';')" ;;
+    *) directory="$(cd "$(dirname "$path")" 2>/dev/null && stat -c '%n %i %s %a' -- .[!.]* * 2>/dev/null | tr '\n' ';')" ;;
 esac
 data=""
 if [[ -f "$path" && ! -L "$path" && "$size" != null && "$size" -lt 1048576 ]]; then

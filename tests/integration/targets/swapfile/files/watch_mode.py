@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Watch paths until STOP exists (or 120 s): record every mode they are seen
 with, as JSON {path: ["0600", ...]} in OUT. A file that is ever readable by
 others, even for a moment, shows up here.

@@ -114,6 +114,7 @@ mountinfo_line = st.builds(
 # ---------------------------------------------------------------------------
 # return-type checks
 
+
 def is_int(value):
     """An int and not a bool (bool is an int subclass)."""
     return isinstance(value, int) and not isinstance(value, bool)

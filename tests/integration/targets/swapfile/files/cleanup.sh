@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Put the host back as it was before the swapfile target: stop the memory
 # hog, switch off every swap area under WORK, unmount everything under it,
-# detach its loop devices, remove its memory cgroup and WORK itself.
-# Idempotent; touches nothing outside WORK and the target's own cgroup.
+# detach its loop devices, remove its memory cgroup (named after WORK) and
+# WORK itself. Idempotent; touches nothing outside WORK and that cgroup.
 #   cleanup.sh WORK
 #
 # swapoff can be refused for a while (ENOMEM) when another process's memory
@@ -13,7 +13,8 @@
 # named, and the script fails.
 set -u
 work="${1:?usage: cleanup.sh WORK}"
-case "$work" in /var/tmp/memops-it-*) ;; *) echo "cleanup.sh: refusing to clean $work" >&2; exit 2 ;; esac
+case "$work" in /var/tmp/memops-it-swapfile-*) ;; *) echo "cleanup.sh: refusing to clean $work" >&2; exit 2 ;; esac
+name="$(basename "$work")"
 
 if [[ -f "$work/hog.pid" ]]; then
     kill -9 "$(cat "$work/hog.pid")" 2>/dev/null
@@ -44,7 +45,7 @@ for image in "$work"/*.img; do
         losetup -d "$device" || status=1
     done
 done
-for cgroup in /sys/fs/cgroup/memory/memops-it-swapfile /sys/fs/cgroup/memops-it-swapfile; do
+for cgroup in "/sys/fs/cgroup/memory/$name" "/sys/fs/cgroup/$name"; do
     [[ -d "$cgroup" ]] && { rmdir "$cgroup" || status=1; }
 done
 if [[ $status -eq 0 ]]; then

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# A process with pages in swap, in a memory cgroup of its own (v1 or v2).
+# A process with pages in swap, in a memory cgroup of its own (v1 or v2),
+# named after WORK.
 #   hog.sh start WORK LIMIT SIZE_MIB   start it under LIMIT and wait until its data is written
 #   hog.sh limit WORK LIMIT            set the limit (unlimited: "max"); waits for the swap-out
 #   hog.sh check WORK                  prints intact or corrupt (its data against its digest)
 #   hog.sh stop WORK
 set -euo pipefail
 action="$1" work="$2"
+name="$(basename "$work")"
 if [[ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]]; then
-    cgroup=/sys/fs/cgroup/memory/memops-it-swapfile limit_file=memory.limit_in_bytes unlimited=-1
+    cgroup="/sys/fs/cgroup/memory/$name" limit_file=memory.limit_in_bytes unlimited=-1
 else
-    cgroup=/sys/fs/cgroup/memops-it-swapfile limit_file=memory.max unlimited=max
+    cgroup="/sys/fs/cgroup/$name" limit_file=memory.max unlimited=max
 fi
 set_limit() { if [[ "$1" == max ]]; then echo "$unlimited"; else echo "$1"; fi > "$cgroup/$limit_file"; }
 case "$action" in

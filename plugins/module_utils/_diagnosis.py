@@ -323,7 +323,7 @@ def rule_swap(facts, t):
 def rule_slab(facts, t):
     slab = facts.get("slab") or {}
     mem = facts.get("memory") or {}
-    ram = mem.get("total_bytes") or (facts.get("memory") or {}).get("meminfo", {}).get("MemTotal")
+    ram = mem.get("total_bytes")
     if not slab or not ram:
         return
     caches = slab.get("top_caches") or []

@@ -237,9 +237,6 @@ from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _swap
 
 
-# No "path" key in the result: exit_json would add the file's stat fields and overwrite others.
-
-
 def _render(state):
     return "".join("%s: %s\n" % (key, state[key]) for key in sorted(state))
 
@@ -262,6 +259,7 @@ def main():
     )
     params = module.params
     reader = _procfs.Reader()
+    # No "path" key in the result: exit_json would add the file's stat fields and overwrite "state".
     result = {"changed": False, "fstab": params["fstab"], "systemd_reloaded": False, "allocation": None}
     try:
         request = _swap.Request(params["path"], params["state"], params["size"], params["priority"],
@@ -282,11 +280,14 @@ def main():
                           backup=module.backup_local)
         try:
             done = host.apply(request, steps)
-            observed = _swap.observe(request, reader, observed["capabilities"])
-            after = _swap.state_of(request, observed)
-            _swap.verify(request, after)
         except _swap.SwapError as exc:
             result.update(changed=bool(exc.completed), actions=list(exc.completed))
+            module.fail_json(msg="swapfile: %s" % exc, reason=exc.reason, **result)
+        try:
+            observed = _swap.observe(request, reader, observed["capabilities"])
+            after = _swap.state_of(request, observed)
+            _swap.verify(request, after)  # no false success: what the host says now
+        except _swap.SwapError as exc:
             module.fail_json(msg="swapfile: %s" % exc, reason=exc.reason, **result)
         result.update(allocation=done["allocation"], systemd_reloaded=done["systemd_reloaded"])
         if done["backup_file"]:

@@ -158,6 +158,21 @@ def test_failure_during_apply_reports_reason_and_cleans_up(kernel, where, run):
     assert os.listdir(os.path.dirname(where["path"])) == []
 
 
+def test_a_wrong_read_back_fails_and_says_what_was_done(kernel, where, run, monkeypatch):
+    real_swapon = kernel.swapon
+
+    def swapon_then_lose(path, priority):
+        real_swapon(path, priority)
+        kernel.areas.pop()  # the kernel "forgets" the area: the read back must catch it
+        kernel.write_swaps()
+
+    monkeypatch.setattr(kernel, "swapon", swapon_then_lose)
+    result = run(size="8M", **where)
+    assert result["failed"] and result["reason"] == "failed"
+    assert "reads back wrong after the run: it is not active" in result["msg"]
+    assert result["changed"] is True and len(result["actions"]) == 4
+
+
 def test_no_systemd_reload_for_another_fstab(kernel, where, run):
     kernel.caps["systemd"] = True
     run(size="8M", **where)

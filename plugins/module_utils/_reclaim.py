@@ -48,10 +48,12 @@ def largest_free_orders(reader):
     return {"%d/%s" % (z["node"], z["zone"]): z["largest_free_order"] for z in procfs.parse_buddyinfo(text)}
 
 
-def swap_cycle_plan(snapshot, devices, min_available):
+def swap_cycle_plan(snapshot, devices, min_available, memcgs_over_limit=()):
     """Whether RAM can take back every swapped-out page and still keep
     ``min_available`` bytes available. Pages in the swap cache are already in
-    RAM, so they do not count."""
+    RAM, so they do not count. A memory cgroup over its limit (usage + swap)
+    forbids it too: swapoff charges each page back to its cgroup, and the kernel
+    OOM-kills in a cgroup that cannot take them, however much RAM is free."""
     must_move = max(snapshot["swap_used_bytes"] - snapshot["swap_cached_bytes"], 0)
     left = snapshot["available_bytes"] - must_move
     plan = {
@@ -61,7 +63,8 @@ def swap_cycle_plan(snapshot, devices, min_available):
         "available_after_bytes": left,
         "min_available_bytes": min_available,
         "needed": bool(devices) and snapshot["swap_used_bytes"] > 0,
-        "allowed": left >= min_available,
+        "memcgs_over_limit": [{"cgroup": path, "excess_bytes": excess} for path, excess in memcgs_over_limit],
+        "allowed": left >= min_available and not memcgs_over_limit,
     }
     return plan
 

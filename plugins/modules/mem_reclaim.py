@@ -15,7 +15,8 @@ description:
   - V(compact) writes to C(/proc/sys/vm/compact_memory) so that free memory forms larger blocks again.
   - V(swap_cycle) turns each active swap area off and on again, one at a time, which moves swapped-out pages
     back into RAM. It runs only when RAM can take every swapped page and still keep O(min_available) available;
-    otherwise it fails without touching anything.
+    otherwise it fails without touching anything. It also refuses while a memory cgroup holds more than its
+    limit in RAM and swap, since the kernel would OOM-kill there when the pages come back.
   - Returns memory before and after and the bytes freed.
 author:
   - memops.linux maintainers (@memops)
@@ -115,11 +116,13 @@ largest_free_order:
 plan:
   description:
     - For V(swap_cycle), the guard's numbers - C(devices), C(swap_to_move_bytes) (swapped pages not already in the
-      swap cache), C(available_bytes), C(available_after_bytes), C(min_available_bytes), C(needed), C(allowed).
+      swap cache), C(available_bytes), C(available_after_bytes), C(min_available_bytes), C(needed),
+      C(memcgs_over_limit) (each C(cgroup) and its C(excess_bytes)), C(allowed).
   returned: when action is swap_cycle
   type: dict
   sample: {devices: [/swapfile], swap_to_move_bytes: 536870912, available_bytes: 4294967296,
-           available_after_bytes: 3758096384, min_available_bytes: 268435456, needed: true, allowed: true}
+           available_after_bytes: 3758096384, min_available_bytes: 268435456, needed: true,
+           memcgs_over_limit: [], allowed: true}
 msg:
   description: What happened, in a sentence.
   returned: always
@@ -133,6 +136,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _reclaim
+from ansible_collections.memops.linux.plugins.module_utils import _swap
 from ansible_collections.memops.linux.plugins.module_utils import _units
 
 LEVELS = {1: "page cache", 2: "reclaimable slab (dentries and inodes)", 3: "page cache and reclaimable slab"}
@@ -147,6 +151,14 @@ def _cycle_swap(module, reader, min_available):
     plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available)
     if not plan["needed"]:
         return False, plan, "No swap is in use; nothing to bring back."
+    plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available, _swap.memcgs_over_limit(reader))
+    if plan["memcgs_over_limit"]:
+        module.fail_json(
+            msg="mem_reclaim: refusing swap_cycle: memory cgroup(s) %s hold more than their limit in RAM and swap; "
+                "bringing their pages back would OOM-kill their processes; raise those limits or restart what "
+                "runs there first" % ", ".join("%s (%d bytes over)" % (c["cgroup"], c["excess_bytes"])
+                                             for c in plan["memcgs_over_limit"]),
+            action="swap_cycle", plan=plan, before=before, after=before, freed_bytes=0)
     if not plan["allowed"]:
         module.fail_json(
             msg="mem_reclaim: refusing swap_cycle: %d bytes must move back into RAM and %d bytes are available, "
@@ -157,7 +169,8 @@ def _cycle_swap(module, reader, min_available):
         return True, plan, "Would cycle %d swap area(s)." % len(plan["devices"])
     for device in _swap_devices(reader):
         # re-check before each area: the previous one took memory
-        current = _reclaim.swap_cycle_plan(_reclaim.memory_snapshot(reader), [device], min_available)
+        current = _reclaim.swap_cycle_plan(_reclaim.memory_snapshot(reader), [device], min_available,
+                                           _swap.memcgs_over_limit(reader))
         if not current["allowed"]:
             module.fail_json(msg="mem_reclaim: stopped before %s: RAM can no longer take its pages with "
                                  "min_available left; areas cycled so far are back on" % device["path"], plan=plan)

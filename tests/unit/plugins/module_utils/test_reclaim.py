@@ -38,6 +38,13 @@ def test_swap_cycle_guard(available, used, cached, minimum, allowed, to_move):
     assert plan["devices"] == ["/swapfile"]
 
 
+def test_a_memory_cgroup_over_its_limit_forbids_the_cycle():
+    plan = _reclaim.swap_cycle_plan(snapshot(8192 * MIB, 600 * MIB), DEVICES, 256 * MIB,
+                                    [("/kubepods/pod1", 40 * MIB)])
+    assert not plan["allowed"]
+    assert plan["memcgs_over_limit"] == [{"cgroup": "/kubepods/pod1", "excess_bytes": 40 * MIB}]
+
+
 def test_no_devices_means_nothing_to_do():
     assert not _reclaim.swap_cycle_plan(snapshot(MIB, 0), [], 0)["needed"]
 

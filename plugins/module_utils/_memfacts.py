@@ -411,8 +411,7 @@ class Gatherer:
         text = None
         source = "none"
         if not self.use_kernel_log:
-            self._log_source = source
-            return [], source
+            return [], source  # not read, so capabilities still probe whether it could be
         try:
             text = procfs.read_kmsg(self.kmsg_path)
             source = "kmsg" if text is not None else "none"

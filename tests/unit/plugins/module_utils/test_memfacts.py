@@ -356,8 +356,11 @@ def test_oom_kernel_log_off(monkeypatch):
         raise AssertionError("the kernel log was read")
 
     monkeypatch.setattr(procfs, "read_kmsg", must_not_read)
-    oom = gatherer("low_memory", use_kernel_log=False, log_commands=must_not_read).oom()
+    g = gatherer("low_memory", use_kernel_log=False, log_commands=must_not_read)
+    oom = g.oom()
     assert oom["log_source"] == "none" and oom["events"] == [] and oom["kill_count"] == 2
+    # skipping the log does not make it unreadable: the capability is still probed (the fixture kmsg opens)
+    assert g.capabilities()["kernel_log_readable"] is True
 
 
 @pytest.mark.parametrize("outputs, source, victims", [

@@ -153,11 +153,11 @@ def _cycle_swap(module, reader, min_available):
         return False, plan, "No swap is in use; nothing to bring back."
     plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available, _swap.memcgs_over_limit(reader))
     if plan["memcgs_over_limit"]:
+        over = ", ".join("%s (%d bytes over)" % (c["cgroup"], c["excess_bytes"]) for c in plan["memcgs_over_limit"])
         module.fail_json(
             msg="mem_reclaim: refusing swap_cycle: memory cgroup(s) %s hold more than their limit in RAM and swap; "
                 "bringing their pages back would OOM-kill their processes; raise those limits or restart what "
-                "runs there first" % ", ".join("%s (%d bytes over)" % (c["cgroup"], c["excess_bytes"])
-                                             for c in plan["memcgs_over_limit"]),
+                "runs there first" % over,
             action="swap_cycle", plan=plan, before=before, after=before, freed_bytes=0)
     if not plan["allowed"]:
         module.fail_json(

@@ -148,10 +148,12 @@ def _swap_devices(reader):
 
 def _cycle_swap(module, reader, min_available):
     before = _reclaim.memory_snapshot(reader)
-    plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available)
+    devices = _swap_devices(reader)
+    plan = _reclaim.swap_cycle_plan(before, devices, min_available)
     if not plan["needed"]:
         return False, plan, "No swap is in use; nothing to bring back."
-    plan = _reclaim.swap_cycle_plan(before, _swap_devices(reader), min_available, _swap.memcgs_over_limit(reader))
+    # the cgroup walk costs a read per group: only when there are pages to move
+    plan = _reclaim.swap_cycle_plan(before, devices, min_available, _swap.memcgs_over_limit(reader))
     if plan["memcgs_over_limit"]:
         over = ", ".join("%s (%d bytes over)" % (c["cgroup"], c["excess_bytes"]) for c in plan["memcgs_over_limit"])
         module.fail_json(
@@ -167,7 +169,7 @@ def _cycle_swap(module, reader, min_available):
                    min_available), action="swap_cycle", plan=plan, before=before, after=before, freed_bytes=0)
     if module.check_mode:
         return True, plan, "Would cycle %d swap area(s)." % len(plan["devices"])
-    for device in _swap_devices(reader):
+    for device in devices:
         # re-check before each area: the previous one took memory
         current = _reclaim.swap_cycle_plan(_reclaim.memory_snapshot(reader), [device], min_available,
                                            _swap.memcgs_over_limit(reader))

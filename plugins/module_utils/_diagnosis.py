@@ -355,21 +355,31 @@ def rule_slab(facts, t):
             {"reclaimable_pct_of_ram": round(rpct, 1)})
 
 
+def fragmented_zones(zones, total_bytes, free_bytes, t):
+    """The zones (from parse_buddyinfo) whose free memory is mostly in blocks
+    smaller than ``fragmentation_order``. Zones holding under 1% of RAM free are
+    left out, and so is everything when free memory is below
+    ``fragmentation_min_free_pct``: that is low memory, not fragmentation, and
+    compaction has nowhere to move pages to."""
+    if not total_bytes or 100.0 * free_bytes / total_bytes < t["fragmentation_min_free_pct"]:
+        return []
+    order = int(t["fragmentation_order"])
+    bad = []
+    for zone in zones:
+        index = zone.get("unusable_index") or []
+        if zone["free_bytes"] >= total_bytes * 0.01 and order < len(index) and index[order] is not None \
+                and index[order] >= t["fragmentation_unusable_index"]:
+            bad.append(zone)
+    return bad
+
+
 def rule_fragmentation(facts, t):
     frag = facts.get("fragmentation") or {}
     mem = facts.get("memory") or {}
     if not frag.get("zones") or not mem.get("total_bytes"):
         return
     order = int(t["fragmentation_order"])
-    free_pct = 100.0 * mem.get("free_bytes", 0) / mem["total_bytes"]
-    if free_pct < t["fragmentation_min_free_pct"]:
-        return  # low memory, not fragmentation: other rules speak
-    bad = []
-    for zone in frag["zones"]:
-        index = zone.get("unusable_index") or []
-        if zone["free_bytes"] >= mem["total_bytes"] * 0.01 and order < len(index) and index[order] is not None \
-                and index[order] >= t["fragmentation_unusable_index"]:
-            bad.append(zone)
+    bad = fragmented_zones(frag["zones"], mem["total_bytes"], mem.get("free_bytes", 0), t)
     if bad:
         yield _finding(
             "fragmentation.high", "monitor", "Free memory is fragmented: large allocations can fail",

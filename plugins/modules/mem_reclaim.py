@@ -11,8 +11,12 @@ short_description: Reclaim memory now - drop caches, compact, or bring swapped p
 version_added: 0.1.0
 description:
   - The emergency levers of a memory incident, with the guards an operator applies by hand.
-  - V(drop_caches) flushes dirty pages (C(sync)) and then writes O(level) to C(/proc/sys/vm/drop_caches).
-  - V(compact) writes to C(/proc/sys/vm/compact_memory) so that free memory forms larger blocks again.
+  - V(drop_caches) flushes dirty pages (C(sync)) and then writes O(level) to C(/proc/sys/vm/drop_caches). It does so
+    only when at least O(min_reclaimable) is estimated droppable (see RV(reclaimable)), so a second run right after
+    the first reports no change.
+  - V(compact) writes to C(/proc/sys/vm/compact_memory) so that free memory forms larger blocks again. It does so
+    only when a zone is fragmented by the same rule as the diagnosis (O(thresholds)), so a run on memory that is
+    already in large blocks reports no change.
   - V(swap_cycle) turns each active swap area off and on again, one at a time, which moves swapped-out pages
     back into RAM. It runs only when RAM can take every swapped page and still keep O(min_available) available;
     otherwise it fails without touching anything. It also refuses while a memory cgroup holds more than its
@@ -29,7 +33,11 @@ attributes:
     details:
       - Reports what would happen, including whether the O(min_available) guard allows V(swap_cycle), and changes nothing.
   diff_mode:
-    support: none
+    support: partial
+    details:
+      - Shows memory before and after (for V(compact), the largest free block per zone).
+      - In check mode, shows what V(drop_caches) and V(swap_cycle) are expected to leave; V(compact) has no check-mode
+        diff, since its outcome cannot be known before it runs.
 options:
   action:
     description:
@@ -49,14 +57,37 @@ options:
       - A size such as V(512M), V(1G), V(1.5GiB) or a number of bytes.
     type: str
     default: 256M
+  min_reclaimable:
+    description:
+      - For V(drop_caches), the least that must be droppable for the caches to be dropped; less is reported as
+        nothing to do, unchanged.
+      - A size such as V(64M) or V(1G), or V(0) to drop whenever the task runs.
+    type: str
+    default: 64M
+  thresholds:
+    description:
+      - For V(compact), the diagnosis thresholds that decide whether a zone is fragmented, with the keys and guide
+        defaults of the C(thresholds) option of M(memops.linux.mem_facts), so that one dictionary drives both.
+      - V(fragmentation_order) (default V(4)), V(fragmentation_unusable_index) (default V(0.9)) and
+        V(fragmentation_min_free_pct) (default V(5.0)) are the ones that matter here; other known keys are accepted
+        and unknown keys are an error.
+    type: dict
+    default: {}
+  force:
+    description:
+      - Drop caches or compact even when the check finds nothing worth reclaiming.
+      - Not accepted with V(swap_cycle), whose guard protects running processes.
+    type: bool
+    default: false
   proc_root:
     description:
       - Where procfs is mounted.
     type: path
     default: /proc
 notes:
-  - V(drop_caches) and V(compact) are actions, not states, and report C(changed) every time they run, as a command does.
-    V(swap_cycle) reports C(changed) only when there was swap in use to bring back.
+  - Each action reports C(changed) only when it ran, and runs only when there is something to reclaim - droppable
+    cache over O(min_reclaimable), a fragmented zone, swap in use - so a second run reports no change unless memory
+    has filled, fragmented or swapped again in between. O(force) makes V(drop_caches) and V(compact) run regardless.
   - Dropping caches costs I/O later, when the data is read again; it is relief, not a fix.
 seealso:
   - name: Documentation for /proc/sys/vm
@@ -70,9 +101,16 @@ EXAMPLES = r"""
     action: drop_caches
     level: 3
 
-- name: Compact memory before starting a service that needs huge pages
+- name: Compact memory when free memory is fragmented at the order of a 2 MiB huge page
   memops.linux.mem_reclaim:
     action: compact
+    thresholds:
+      fragmentation_order: 9
+
+- name: Compact memory whatever state it is in
+  memops.linux.mem_reclaim:
+    action: compact
+    force: true
 
 - name: Bring swapped pages back into RAM when at least 1 GiB stays available
   memops.linux.mem_reclaim:
@@ -108,11 +146,32 @@ freed_bytes:
   returned: always
   type: int
   sample: 2147483648
+reclaimable:
+  description:
+    - For V(drop_caches), what was estimated droppable before it ran, in bytes. C(page_cache_bytes) is clean page
+      cache that no process maps (levels 1 and 3); C(slab_bytes) is unused dentries and their inodes at about 1 KiB
+      each (levels 2 and 3); C(total_bytes) is compared with O(min_reclaimable).
+  returned: when action is drop_caches
+  type: dict
+  sample: {page_cache_bytes: 2147483648, slab_bytes: 15728640, total_bytes: 2163212288}
+fragmented_zones:
+  description: For V(compact), the C(node/zone) names that were fragmented by O(thresholds) before it ran.
+  returned: when action is compact
+  type: list
+  elements: str
+  sample: ["0/Normal"]
 largest_free_order:
   description: For V(compact), the largest free block order per C(node/zone) before and after.
   returned: when action is compact
   type: dict
   sample: {before: {"0/Normal": 3}, after: {"0/Normal": 10}}
+compact_counters:
+  description:
+    - For V(compact) when it ran, how much the kernel's compaction counters in C(/proc/vmstat) grew during the run
+      (pages scanned for migration, free pages scanned, pages isolated); zero in check mode.
+  returned: when action is compact and it ran or would run
+  type: dict
+  sample: {migrate_scanned: 3526655, free_scanned: 14515, isolated: 11941}
 plan:
   description:
     - For V(swap_cycle), the guard's numbers - C(devices), C(swap_to_move_bytes) (swapped pages not already in the
@@ -127,18 +186,20 @@ msg:
   description: What happened, in a sentence.
   returned: always
   type: str
-  sample: Dropped page cache and reclaimable slab (level 3); 2.0 GiB freed.
+  sample: Dropped page cache and reclaimable slab (level 3), about 2.0 GiB droppable.
 """
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _reclaim
 from ansible_collections.memops.linux.plugins.module_utils import _swap
 from ansible_collections.memops.linux.plugins.module_utils import _units
 
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 LEVELS = {1: "page cache", 2: "reclaimable slab (dentries and inodes)", 3: "page cache and reclaimable slab"}
 
 
@@ -191,46 +252,111 @@ def _cycle_swap(module, reader, min_available):
         len(plan["devices"]), plan["swap_to_move_bytes"])
 
 
+def _expected_after_drop(before, estimate):
+    """The memory numbers drop_caches should leave, for the check-mode diff."""
+    after = dict(before)
+    after["free_bytes"] += estimate["total_bytes"]
+    after["cached_bytes"] = max(before["cached_bytes"] + before["buffers_bytes"] - estimate["page_cache_bytes"], 0)
+    after["buffers_bytes"] = 0
+    after["slab_reclaimable_bytes"] = max(before["slab_reclaimable_bytes"] - estimate["slab_bytes"], 0)
+    return after
+
+
+def _drop_caches(module, reader, level, min_reclaimable, force):
+    estimate = _reclaim.drop_estimate(reader, level)
+    if estimate["total_bytes"] < min_reclaimable and not force:
+        return False, {"reclaimable": estimate}, (
+            "Nothing to drop: about %s of %s is droppable, below min_reclaimable (%s)." % (
+                _units.format_size(estimate["total_bytes"]), LEVELS[level], _units.format_size(min_reclaimable)))
+    if not module.check_mode:
+        os.sync()
+        _reclaim.write_knob(reader, "drop_caches", level)
+    return True, {"reclaimable": estimate}, "%s %s (level %d), about %s droppable." % (
+        "Would drop" if module.check_mode else "Dropped", LEVELS[level], level,
+        _units.format_size(estimate["total_bytes"]))
+
+
+def _compact(module, reader, thresholds, force):
+    zones = _reclaim.fragmented_zones(reader, thresholds, PAGE_SIZE)
+    extra = {"fragmented_zones": zones}
+    orders_before = _reclaim.largest_free_orders(reader)
+    if not zones and not force:
+        extra["largest_free_order"] = {"before": orders_before, "after": orders_before}
+        return False, extra, ("Nothing to compact: no zone has its free memory mostly in blocks below order %d."
+                              % thresholds["fragmentation_order"])
+    counters_before = _reclaim.compact_counters(reader)
+    if not module.check_mode:
+        _reclaim.write_knob(reader, "compact_memory", 1)
+    counters_after = _reclaim.compact_counters(reader)
+    extra["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
+    extra["compact_counters"] = {key: counters_after[key] - counters_before.get(key, 0) for key in counters_after}
+    why = "fragmented zones: %s" % ", ".join(zones) if zones else "forced"
+    return True, extra, "%s memory (%s)." % ("Would compact" if module.check_mode else "Compacted", why)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "action": {"type": "str", "required": True, "choices": ["drop_caches", "compact", "swap_cycle"]},
             "level": {"type": "int", "default": 3, "choices": [1, 2, 3]},
             "min_available": {"type": "str", "default": "256M"},
+            "min_reclaimable": {"type": "str", "default": "64M"},
+            "thresholds": {"type": "dict", "default": {}},
+            "force": {"type": "bool", "default": False},
             "proc_root": {"type": "path", "default": "/proc"},
         },
         supports_check_mode=True,
     )
-    action = module.params["action"]
-    reader = _procfs.Reader(module.params["proc_root"])
+    params = module.params
+    action = params["action"]
+    if params["force"] and action == "swap_cycle":
+        module.fail_json(msg="mem_reclaim: force does not apply to swap_cycle: its guard keeps running processes "
+                             "from being OOM-killed and cannot be overridden; lower min_available instead")
+    reader = _procfs.Reader(params["proc_root"])
     try:
-        min_available = _units.parse_size(module.params["min_available"], name="min_available", allow_zero=True)
-    except _units.SizeError as exc:
+        min_available = _units.parse_size(params["min_available"], name="min_available", allow_zero=True)
+        min_reclaimable = _units.parse_size(params["min_reclaimable"], name="min_reclaimable", allow_zero=True)
+        thresholds = _diagnosis.merge_thresholds(params["thresholds"])
+    except (_units.SizeError, _diagnosis.ThresholdError) as exc:
         module.fail_json(msg="mem_reclaim: %s" % exc)
     result = {"action": action}
     try:
         before = _reclaim.memory_snapshot(reader)
         if action == "drop_caches":
-            level = module.params["level"]
-            changed = True
-            if not module.check_mode:
-                os.sync()
-                _reclaim.write_knob(reader, "drop_caches", level)
-            msg = "%s %s (level %d)." % ("Would drop" if module.check_mode else "Dropped", LEVELS[level], level)
+            changed, extra, msg = _drop_caches(module, reader, params["level"], min_reclaimable, params["force"])
         elif action == "compact":
-            orders_before = _reclaim.largest_free_orders(reader)
-            changed = True
-            if not module.check_mode:
-                _reclaim.write_knob(reader, "compact_memory", 1)
-            result["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
-            msg = "Would compact memory." if module.check_mode else "Compacted memory."
+            changed, extra, msg = _compact(module, reader, thresholds, params["force"])
         else:
-            changed, result["plan"], msg = _cycle_swap(module, reader, min_available)
+            changed, plan, msg = _cycle_swap(module, reader, min_available)
+            extra = {"plan": plan}
+        result.update(extra)
         after = before if module.check_mode else _reclaim.memory_snapshot(reader)
     except _procfs.ProcfsError as exc:
         module.fail_json(msg="mem_reclaim: %s" % exc, **result)
     result.update(before=before, after=after, freed_bytes=max(after["free_bytes"] - before["free_bytes"], 0))
+    if changed and module._diff:
+        result["diff"] = _diff(action, result, module.check_mode)
     module.exit_json(changed=changed, msg=msg, **result)
+
+
+def _diff(action, result, check_mode):
+    """Memory before and after; in check mode, what the action is expected to
+    leave (compaction's outcome cannot be predicted, so its check mode has none)."""
+    before, after = result["before"], result["after"]
+    if action == "compact":
+        if check_mode:
+            return {}
+        orders = result["largest_free_order"]
+        return {"before": {"largest_free_order": orders["before"]}, "after": {"largest_free_order": orders["after"]},
+                "before_header": "buddyinfo", "after_header": "buddyinfo"}
+    if check_mode and action == "drop_caches":
+        after = _expected_after_drop(before, result["reclaimable"])
+    elif check_mode:
+        plan = result["plan"]
+        after = dict(before, swap_used_bytes=0, swap_cached_bytes=0,
+                     available_bytes=plan["available_after_bytes"])
+    header = "meminfo (expected)" if check_mode else "meminfo"
+    return {"before": before, "after": after, "before_header": "meminfo", "after_header": header}
 
 
 if __name__ == "__main__":

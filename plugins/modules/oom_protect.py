@@ -37,6 +37,7 @@ attributes:
   diff_mode:
     support: full
     details:
+      - The oom_score_adj of each process set (or to be set), one line per process as C(PID NAME: VALUE).
       - The drop-in before and after, with O(persist).
 options:
   pid:
@@ -221,7 +222,7 @@ def _service(module, reader, result):
                                 _systemd.render_dropin("oom", [("OOMScoreAdjust", p["score_adj"])]))
     result["dropin"] = plan["path"]
     if module._diff:
-        result["diff"] = _systemd.dropin_diff(plan)
+        result["diff"].append(_systemd.dropin_diff(plan))
     stale = bool(main_pid) and (plan["changed"] or _dropin_newer_than(reader, plan["path"], main_pid))
     result["daemon_reload"] = plan["changed"]
     if not module.check_mode and _systemd.apply_dropin(plan, replace=module.atomic_move):
@@ -246,6 +247,14 @@ def _service(module, reader, result):
     return snaps
 
 
+def _scores_diff(rows):
+    """A diff entry with each changed process's oom_score_adj before and after."""
+    def lines(key):
+        return "".join("%d %s: %d\n" % (row["pid"], row["name"], row[key]) for row in rows)
+    header = "/proc/PID/oom_score_adj"
+    return {"before": lines("before"), "after": lines("after"), "before_header": header, "after_header": header}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -266,7 +275,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    result = {"processes": [], "dropin": None, "daemon_reload": False, "restarted": False, "pending_restart": False}
+    result = {"processes": [], "dropin": None, "daemon_reload": False, "restarted": False, "pending_restart": False,
+              "diff": []}
     for option in ("persist", "restart"):
         if p[option] and not p["service"]:
             module.fail_json(msg="oom_protect: %s applies to a systemd service; set service, or drop %s"
@@ -291,6 +301,11 @@ def main():
     except (_oom.OomError, _systemd.SystemdError, _procfs.ProcfsError) as exc:
         module.fail_json(msg="oom_protect: %s" % exc, **result)
     result["processes"] = rows
+    set_rows = [row for row in rows if row["result"] == _oom.SET]
+    if module._diff and set_rows:
+        result["diff"].append(_scores_diff(set_rows))
+    if not result["diff"]:
+        del result["diff"]
     counts = {outcome: sum(1 for row in rows if row["result"] == outcome)
               for outcome in (_oom.SET, _oom.UNCHANGED, _oom.VANISHED, _oom.DENIED)}
     for row in rows:

@@ -106,7 +106,11 @@ def test_service_persist_without_restart(proc, systemd, run_module):
     dropin = str(proc.parent / "units" / "pg.service.d" / "50-memops-oom.conf")
     check = run_module(module, _ansible_check_mode=True, _ansible_diff=True, **args)
     assert check["changed"] and check["daemon_reload"] and check["pending_restart"]
-    assert check["diff"]["before"] == "" and "OOMScoreAdjust=-500" in check["diff"]["after"]
+    dropin_diff, scores_diff = check["diff"]
+    assert dropin_diff["before"] == "" and "OOMScoreAdjust=-500" in dropin_diff["after"]
+    assert scores_diff["before_header"] == "/proc/PID/oom_score_adj"
+    assert (scores_diff["before"], scores_diff["after"]) == ("812 postgres: 0\n813 postgres: 0\n",
+                                                          "812 postgres: -500\n813 postgres: -500\n")
     assert not os.path.exists(dropin) and systemd.count("daemon-reload") == 0
     assert (proc / "812" / "oom_score_adj").read_text() == "0\n"
 
@@ -143,3 +147,15 @@ def test_service_needs_systemd(proc, run_module, monkeypatch):
     monkeypatch.setattr(_systemd, "is_running_systemd", lambda proc_root="/proc": False)
     result = run_module(module, **service_args(proc))
     assert result["failed"] and "PID 1 here is not systemd" in result["msg"]
+
+
+def test_diff_lists_each_process_set_and_nothing_once_set(proc, run_module):
+    args = {"name": "postgres", "score_adj": 300, "proc_root": str(proc), "_ansible_diff": True}
+    check = run_module(module, _ansible_check_mode=True, **args)
+    assert check["diff"] == [{"before": "812 postgres: 0\n813 postgres: 0\n",
+                              "after": "812 postgres: 300\n813 postgres: 300\n",
+                              "before_header": "/proc/PID/oom_score_adj", "after_header": "/proc/PID/oom_score_adj"}]
+    assert (proc / "812" / "oom_score_adj").read_text() == "0\n"
+    assert run_module(module, **args)["diff"] == check["diff"]
+    again = run_module(module, **args)
+    assert not again["changed"] and "diff" not in again

@@ -620,22 +620,38 @@ def parse_kernel_log(text):
     return events
 
 
-def parse_mount_options(mountinfo_text, mount_point):
-    """Super-block options of the filesystem mounted at ``mount_point``
-    (last mount wins) -> {option: value or True}, or None when not mounted."""
-    found = None
-    for line in mountinfo_text.splitlines():
+def parse_mountinfo(text):
+    """/proc/PID/mountinfo -> list of {mount_point, type, source, options}, in
+    mount order; ``options`` joins the per-mount and super-block options."""
+    mounts = []
+    for line in text.splitlines():
         pre, sep, post = line.partition(" - ")
-        fields = pre.split()
-        if not sep or len(fields) < 5 or _unescape_octal(fields[4]) != mount_point:
+        fields, post_fields = pre.split(), post.split()
+        if not sep or len(fields) < 6 or len(post_fields) < 2:
             continue
-        post_fields = post.split()
-        options = {}
-        for item in (fields[5].split(",") + (post_fields[2].split(",") if len(post_fields) > 2 else [])):
-            key, eq, value = item.partition("=")
-            options[key] = value if eq else True
-        found = options
-    return found
+        mounts.append({
+            "mount_point": _unescape_octal(fields[4]),
+            "type": post_fields[0],
+            "source": _unescape_octal(post_fields[1]),
+            "options": fields[5] + ("," + post_fields[2] if len(post_fields) > 2 else ""),
+        })
+    return mounts
+
+
+def parse_mount_options(mountinfo_text, mount_point):
+    """Options of the filesystem mounted at ``mount_point`` (last mount wins)
+    -> {option: value or True}, or None when not mounted."""
+    found = None
+    for mount in parse_mountinfo(mountinfo_text):
+        if mount["mount_point"] == mount_point:
+            found = mount
+    if found is None:
+        return None
+    options = {}
+    for item in found["options"].split(","):
+        key, eq, value = item.partition("=")
+        options[key] = value if eq else True
+    return options
 
 
 # ---------------------------------------------------------------------------

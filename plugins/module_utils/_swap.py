@@ -307,23 +307,6 @@ def inspect_file(path, page_size):
     return info
 
 
-def parse_mountinfo(text):
-    """/proc/PID/mountinfo -> list of {mount_point, type, source, options}."""
-    mounts = []
-    for line in text.splitlines():
-        pre, sep, post = line.partition(" - ")
-        fields, post_fields = pre.split(), post.split()
-        if not sep or len(fields) < 6 or len(post_fields) < 2:
-            continue
-        mounts.append({
-            "mount_point": procfs._unescape_octal(fields[4]),
-            "type": post_fields[0],
-            "source": procfs._unescape_octal(post_fields[1]),
-            "options": fields[5] + ("," + post_fields[2] if len(post_fields) > 2 else ""),
-        })
-    return mounts
-
-
 def mount_of(mounts, directory):
     """The mount that holds ``directory`` (a resolved path): longest mount
     point that contains it, the later of equal ones (it is mounted over)."""
@@ -368,7 +351,7 @@ def _directory_compressed(directory):
 def filesystem(directory, mountinfo_text):
     """The filesystem holding ``directory`` -> {type, mount_point, source,
     options, free_bytes, total_bytes[, devices, compressed_directory]}."""
-    mount = mount_of(parse_mountinfo(mountinfo_text), os.path.realpath(directory)) or {
+    mount = mount_of(procfs.parse_mountinfo(mountinfo_text), os.path.realpath(directory)) or {
         "type": "unknown", "mount_point": None, "source": None, "options": ""}
     result = dict(mount)
     vfs = os.statvfs(directory)

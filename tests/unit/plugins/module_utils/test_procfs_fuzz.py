@@ -206,6 +206,11 @@ def check_mount_options(options):
                                   for k, v in options.items())
 
 
+def check_mounts(mounts):
+    assert all(set(m) == {"mount_point", "type", "source", "options"} and all(isinstance(v, str) for v in m.values())
+               for m in mounts)
+
+
 # name -> (call, strategy, check, may raise ParseError)
 PARSERS = {
     "parse_meminfo": (lambda t: procfs.parse_meminfo(t, []), lines_of(meminfo_line), is_int_dict, False),
@@ -230,6 +235,7 @@ PARSERS = {
     "parse_kernel_log": (procfs.parse_kernel_log, lines_of(log_line, 16), check_events, False),
     "parse_mount_options": (lambda t: procfs.parse_mount_options(t, "/proc"), lines_of(mountinfo_line),
                             check_mount_options, False),
+    "parse_mountinfo": (procfs.parse_mountinfo, lines_of(mountinfo_line), check_mounts, False),
 }
 
 

@@ -18,6 +18,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _swap
 from ansible_collections.memops.linux.plugins.module_utils._procfs import Reader
 from ansible_collections.memops.linux.plugins.module_utils._units import GIB, MIB
@@ -671,7 +672,7 @@ MOUNTINFO = (
 
 
 def test_mountinfo():
-    mounts = _swap.parse_mountinfo(MOUNTINFO)
+    mounts = _procfs.parse_mountinfo(MOUNTINFO)
     assert len(mounts) == 5
     assert mounts[3] == {"mount_point": "/srv/my data", "type": "btrfs", "source": "/dev/vdc",
                          "options": "rw,rw,compress=zstd:3"}

@@ -168,8 +168,8 @@ largest_free_order:
 compact_counters:
   description:
     - For V(compact) when it ran, how much the kernel's compaction counters in C(/proc/vmstat) grew during the run
-      (pages scanned for migration, free pages scanned, pages isolated); zero in check mode.
-  returned: when action is compact and it ran or would run
+      (pages scanned for migration, free pages scanned, pages isolated).
+  returned: when action is compact and it ran (not in check mode)
   type: dict
   sample: {migrate_scanned: 3526655, free_scanned: 14515, isolated: 11941}
 plan:
@@ -284,12 +284,14 @@ def _compact(module, reader, thresholds, force):
         extra["largest_free_order"] = {"before": orders_before, "after": orders_before}
         return False, extra, ("Nothing to compact: no zone has its free memory mostly in blocks below order %d."
                               % thresholds["fragmentation_order"])
-    counters_before = _reclaim.compact_counters(reader)
-    if not module.check_mode:
+    if module.check_mode:
+        extra["largest_free_order"] = {"before": orders_before, "after": orders_before}
+    else:
+        counters_before = _reclaim.compact_counters(reader)
         _reclaim.write_knob(reader, "compact_memory", 1)
-    counters_after = _reclaim.compact_counters(reader)
-    extra["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
-    extra["compact_counters"] = {key: counters_after[key] - counters_before.get(key, 0) for key in counters_after}
+        counters_after = _reclaim.compact_counters(reader)
+        extra["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
+        extra["compact_counters"] = {key: counters_after[key] - counters_before.get(key, 0) for key in counters_after}
     why = "fragmented zones: %s" % ", ".join(zones) if zones else "forced"
     return True, extra, "%s memory (%s)." % ("Would compact" if module.check_mode else "Compacted", why)
 

@@ -247,6 +247,26 @@ def read_score(reader, pid):
         return None
 
 
+# How long to wait for a just-restarted service's process to show its
+# OOMScoreAdjust= (see await_score).
+SETTLE_SECONDS = 5.0
+
+
+def await_score(reader, pid, expected, timeout=None, sleep=time.sleep, clock=time.monotonic):
+    """The oom_score_adj of ``pid`` once it equals ``expected``, or what it
+    holds when ``timeout`` runs out (None when the process is gone).
+
+    systemd counts a Type=simple service as started right after fork(), before
+    the child has applied OOMScoreAdjust= and called exec: read at once, the new
+    MainPID can still hold its parent's value."""
+    deadline = clock() + (SETTLE_SECONDS if timeout is None else timeout)
+    while True:
+        actual = read_score(reader, pid)
+        if actual == expected or actual is None or clock() >= deadline:
+            return actual
+        sleep(0.05)
+
+
 def started_at(reader, pid, clock_ticks=None, now=None):
     """Wall-clock start time (seconds since the epoch) of ``pid``, or None.
 

@@ -234,7 +234,7 @@ def _service(module, reader, result):
         _systemd.restart(run, unit)
         state = _systemd.unit_state(run, unit)
         main_pid = state["main_pid"]
-        actual = _oom.read_score(reader, main_pid) if main_pid else None
+        actual = _oom.await_score(reader, main_pid, p["score_adj"]) if main_pid else None
         if actual != p["score_adj"]:
             module.fail_json(
                 msg="oom_protect: %s was restarted with OOMScoreAdjust=%d but /proc/%s/oom_score_adj holds %s; "

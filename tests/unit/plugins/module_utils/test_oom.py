@@ -183,3 +183,36 @@ def test_read_score_and_start_time(reader):
     # started 1000 ticks (10 s) after boot, 5000 s ago
     assert _oom.started_at(reader, 100, clock_ticks=100, now=100000.0) == 100000.0 - 5000.0 + 10.0
     assert _oom.started_at(reader, 99999) is None
+
+
+class Clock:
+    """A monotonic clock that moves only when slept; each sleep can change the
+    process's oom_score_adj, as the forked child of systemd does before exec."""
+
+    def __init__(self, path, values):
+        self.now = 0.0
+        self.path = path
+        self.values = list(values)
+        self.sleeps = 0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps += 1
+        if self.values:
+            self.path.write_text("%d\n" % self.values.pop(0))
+
+
+def test_await_score_waits_for_a_restarted_service_to_apply_its_value(proc, reader):
+    clock = Clock(proc / "101" / "oom_score_adj", [300, 300, 250])  # 300 is the parent's value until it applies
+    assert _oom.await_score(reader, 101, 250, timeout=5, sleep=clock.sleep, clock=clock) == 250
+    assert clock.sleeps == 3
+
+
+def test_await_score_gives_up_with_what_the_process_holds(proc, reader):
+    clock = Clock(proc / "101" / "oom_score_adj", [])
+    assert _oom.await_score(reader, 101, -500, timeout=1, sleep=clock.sleep, clock=clock) == 300
+    assert clock.now >= 1
+    assert _oom.await_score(reader, 99999, -500, timeout=1, sleep=clock.sleep, clock=clock) is None

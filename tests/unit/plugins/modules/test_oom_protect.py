@@ -13,6 +13,7 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.memops.linux.plugins.module_utils import _oom
 from ansible_collections.memops.linux.plugins.module_utils import _systemd
 from ansible_collections.memops.linux.plugins.modules import oom_protect as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
@@ -136,8 +137,9 @@ def test_service_restart_verifies_main_pid(proc, systemd, run_module):
     assert not second["changed"] and not second["restarted"] and systemd.count("restart") == 1
 
 
-def test_service_restart_that_does_not_apply_fails(proc, systemd, run_module):
+def test_service_restart_that_does_not_apply_fails(proc, systemd, run_module, monkeypatch):
     systemd.applies = False  # a container without CAP_SYS_RESOURCE, a user manager
+    monkeypatch.setattr(_oom, "SETTLE_SECONDS", 0.2)
     result = run_module(module, **service_args(proc, restart=True))
     assert result["failed"] and result["restarted"]
     assert "OOMScoreAdjust=-500 but /proc/912/oom_score_adj holds 0" in result["msg"]

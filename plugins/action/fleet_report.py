@@ -14,6 +14,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.module_utils import _textfile
 
 FORMATS = {"json": ("report.json", _report.render_json),
            "markdown": ("report.md", _report.render_markdown),
@@ -27,6 +28,7 @@ ARGUMENT_SPEC = {
     "errors": {"type": "dict", "default": {}},
     "result_var": {"type": "str"},
     "top": {"type": "int", "default": 5},
+    "mode": {"type": "raw", "default": "0600"},
 }
 
 
@@ -60,14 +62,14 @@ def _check_dest(dest):
                                 "controller user may write to" % parent)
 
 
-def _write_atomic(path, content):
+def _write_atomic(path, content, mode):
     """Write to a temporary file in the same directory, then rename over path."""
     directory = os.path.dirname(path)
     fd, tmp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
-        os.chmod(tmp_path, 0o644)
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     except BaseException:
         if os.path.exists(tmp_path):
@@ -97,6 +99,10 @@ class ActionModule(ActionBase):
         del tmp
 
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            mode = _textfile.parse_mode(args["mode"])
+        except _textfile.ModeError as exc:
+            raise AnsibleActionFail("fleet_report: %s" % exc)
         dest = os.path.abspath(args["dest"])
         formats = list(dict.fromkeys(args["formats"]))
         if not formats:
@@ -142,17 +148,21 @@ class ActionModule(ActionBase):
             path = os.path.join(dest, filename)
             files[fmt] = path
             content = render(fleet).encode("utf-8")
-            if _content_changed(path, content):
+            try:
+                # a file of another mode is written again, which also replaces one the controller
+                # user does not own and so could not chmod
+                wrong_mode = _textfile.file_mode(path) != mode
+            except _textfile.TextFileError as exc:
+                raise AnsibleActionFail("fleet_report: %s" % exc)
+            if wrong_mode or _content_changed(path, content):
                 pending.append((path, content))
         changed = dest_created or bool(pending)
 
         if not self._task.check_mode:
             try:
-                if dest_created:
-                    os.makedirs(dest, mode=0o755, exist_ok=True)
-                    os.chmod(dest, 0o755)
+                _textfile.make_directories(dest, _textfile.directory_mode(mode))
                 for path, content in pending:
-                    _write_atomic(path, content)
+                    _write_atomic(path, content, mode)
             except OSError as exc:
                 raise AnsibleActionFail("fleet_report: cannot write the report into %s: %s" % (dest, to_native(exc)))
 

@@ -22,6 +22,7 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path"},
     "findings": {"type": "int", "default": 5},
     "consumers": {"type": "int", "default": 5},
+    "mode": {"type": "raw", "default": "0600"},
 }
 
 # inventory names may hold characters a file name should not
@@ -46,6 +47,10 @@ class ActionModule(ActionBase):
         del tmp
 
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            mode = _textfile.parse_mode(args["mode"])
+        except _textfile.ModeError as exc:
+            raise AnsibleActionFail("host_report: %s" % exc)
         host = to_text(task_vars.get("inventory_hostname"))
         facts = (task_vars.get("ansible_facts") or {}).get("memops")
         if not facts:
@@ -59,6 +64,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("host_report: %s" % exc)
 
         path = None
+        changed = False
         if args["dest"]:
             path = os.path.join(os.path.abspath(args["dest"]), file_name(host))
             document = {
@@ -66,17 +72,20 @@ class ActionModule(ActionBase):
                 "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "memops": facts,
             }
-            if not self._task.check_mode:
-                try:
+            try:
+                current_mode = _textfile.file_mode(path)
+                if not self._task.check_mode:
                     _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
-                                           mode=0o644)
-                except _textfile.TextFileError as exc:
-                    raise AnsibleActionFail("host_report: %s; dest must be a directory the controller user "
-                                            "may write to" % exc)
+                                           mode=mode, dir_mode=_textfile.directory_mode(mode))
+            except _textfile.TextFileError as exc:
+                raise AnsibleActionFail("host_report: %s; dest must be a directory the controller user "
+                                        "may write to" % exc)
+            # rewriting the file is not a change; opening it to other users or closing it is
+            changed = current_mode not in (None, mode)
 
         result.update({
             # the host is not changed; the file on the controller is the diagnosis' output
-            "changed": False,
+            "changed": changed,
             "path": path,
             "status": facts.get("health", {}).get("status", "unknown"),
             "msg": lines,

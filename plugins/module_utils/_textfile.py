@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import tempfile
 
 _ENCODING = "utf-8"
@@ -26,6 +27,70 @@ _ERRORS = "surrogateescape"
 
 class TextFileError(Exception):
     """A file could not be read or written."""
+
+
+class ModeError(ValueError):
+    """A file mode that is not octal, above 07777 or keeps the owner from reading and writing."""
+
+
+_MODE_EXAMPLE = 'give it as a quoted octal string, for example mode: "0600" (or "0640" to share with the group)'
+
+
+def parse_mode(value):
+    """The mode bits of ``value``: an octal string ("0600", "600", "0o600") or an int, as an
+    unquoted 0600 in YAML gives. The owner must be able to read and write: the files are
+    rewritten on every run. Raises ModeError naming the option ``mode``."""
+    if isinstance(value, str):
+        value = str(value)  # a plain str, whatever subclass templating gave, for the messages
+    if isinstance(value, str) and re.match(r"^(0o)?[0-7]+$", value, re.IGNORECASE):
+        shown, mode = repr(value), int(value, 8)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        # an unquoted 644 in YAML is the decimal 644, octal 01204
+        shown, mode = "%d (octal %04o)" % (value, value), value
+    else:
+        raise ModeError("mode %r is not an octal file mode; %s" % (value, _MODE_EXAMPLE))
+    if mode > 0o7777:
+        raise ModeError("mode %s is above 07777; %s" % (shown, _MODE_EXAMPLE))
+    if (mode & 0o600) != 0o600:
+        raise ModeError("mode %s does not let the owner read and write the file; %s" % (shown, _MODE_EXAMPLE))
+    return mode
+
+
+def directory_mode(mode):
+    """The mode of a directory that holds files of ``mode``: search (x) wherever read is set,
+    so 0600 gives 0700, 0640 gives 0750, 0644 gives 0755."""
+    return mode | ((mode & 0o444) >> 2)
+
+
+def file_mode(path):
+    """The mode bits of ``path`` (a symlink is followed), or None when it does not exist.
+    Raises TextFileError."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise TextFileError("cannot read the mode of %s: %s" % (path, exc.strerror or exc))
+
+
+def make_directories(path, mode):
+    """Create ``path`` and its missing parents, each with exactly ``mode`` (the umask does not
+    apply), keeping the set-group-ID bit a new directory inherits, as mkdir -m does, so that
+    the files below keep the group of a shared parent. Directories that exist are left as
+    they are. Raises OSError."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_directories(parent, mode)
+    try:
+        # owner-only until the chmod: the directory is never wider than asked, not even briefly
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return  # created meanwhile by someone else
+        raise
+    os.chmod(path, mode | (os.stat(path).st_mode & stat.S_ISGID))
 
 
 def decode(data):
@@ -62,15 +127,16 @@ def line_ending(text):
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
-def atomic_write(path, text, mode=None, replace=os.replace):
+def atomic_write(path, text, mode=None, replace=os.replace, dir_mode=0o755):
     """Replace ``path`` with ``text`` atomically.
 
-    A symlink is followed and its target replaced. The directory is created
-    (0755) when missing. The temporary file gets ``mode``, or when None the old
-    file's mode and owner (0644 for a new file), is synced, then ``replace(tmp,
-    target)`` renames it into place (a module passes ``AnsibleModule.atomic_move``,
-    which also keeps SELinux labels) and the directory is synced. The temporary
-    file never outlives a failure. Raises TextFileError."""
+    A symlink is followed and its target replaced. The directory and its missing
+    parents are created with ``dir_mode`` (see make_directories). The temporary
+    file gets ``mode``, or when None the old file's mode and owner (0644 for a
+    new file), is synced, then ``replace(tmp, target)`` renames it into place (a
+    module passes ``AnsibleModule.atomic_move``, which also keeps SELinux labels)
+    and the directory is synced. The temporary file never outlives a failure.
+    Raises TextFileError."""
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     temp = None
@@ -79,8 +145,7 @@ def atomic_write(path, text, mode=None, replace=os.replace):
             current = os.stat(target)
         except FileNotFoundError:
             current = None
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
+        make_directories(directory, dir_mode)
         fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp", dir=directory)
         try:
             if mode is not None or current is None:

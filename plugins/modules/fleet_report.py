@@ -24,8 +24,8 @@ description:
     and the findings grouped by severity with their evidence and fix.
   - A host without memops facts is reported as V(unknown), with the reason taken from O(errors), or from the
     registered result named by O(result_var) (failed or unreachable, with its message).
-  - Files are written atomically (a temporary file in O(dest), then a rename). A file whose content would
-    differ only in the time of generation is left as it is.
+  - Files are written atomically (a temporary file in O(dest), then a rename), with mode O(mode). A file whose
+    content would differ only in the time of generation, and whose mode is O(mode), is left as it is.
   - Host names, process names and command lines come from the managed hosts; the HTML escapes all of them.
 author:
   - memops.linux maintainers (@memops)
@@ -34,7 +34,7 @@ extends_documentation_fragment:
 options:
   dest:
     description:
-      - The directory on the controller the report files go into. Created with mode C(0755) when missing.
+      - The directory on the controller the report files go into. Created when missing (see O(mode)).
       - An existing path that is not a directory is an error.
     type: path
     required: true
@@ -74,6 +74,24 @@ options:
       - How many top consumers and top swap users per host the report keeps.
     type: int
     default: 5
+  mode:
+    description:
+      - Permissions of the report files, an octal string with its leading zero, quoted, such as V("0600"), like
+        the mode of M(ansible.builtin.file). An unquoted V(0600) in YAML works too; an unquoted V(600) or
+        V(644) is a decimal number, not the mode it looks like, and is refused.
+      - The report holds the command lines of the hosts' largest processes, which often carry passwords or
+        tokens passed as arguments. The default keeps it to the controller user; V("0640") shares it with the
+        files' group (the controller user's primary group, or the group of O(dest) when that directory has the
+        set-group-ID bit), V("0644") with every user of the controller.
+      - A directory this creates (O(dest) and its missing parents) gets this mode with search permission
+        wherever read is given (V("0600") gives C(0700), V("0640") C(0750), V("0644") C(0755)). An existing
+        directory keeps its mode.
+      - A report file already there with another mode is written again with this one, and the task reports
+        C(changed), even when its content is the same.
+      - The owner must be able to read and write the files. A mode that is not octal, is above C(07777) or
+        lacks read or write for the owner fails the task, and nothing is written.
+    type: raw
+    default: "0600"
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -138,11 +156,12 @@ EXAMPLES = r"""
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Write report.json
+    - name: Write report.json, readable by the dashboard's group
       memops.linux.fleet_report:
         dest: /var/lib/memops/report
         hosts: "{{ groups['databases'] }}"
         formats: [json]
+        mode: "0640"
 """
 
 RETURN = r"""

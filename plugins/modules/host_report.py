@@ -31,8 +31,8 @@ extends_documentation_fragment:
 options:
   dest:
     description:
-      - Directory on the controller for the host's JSON file, created (mode C(0755)) when missing.
-        The file is replaced atomically, with mode C(0644).
+      - Directory on the controller for the host's JSON file, created when missing (see O(mode)).
+        The file is replaced atomically, with mode O(mode).
       - A relative path is taken from the directory C(ansible-playbook) runs in.
       - Without it only the summary is returned.
     type: path
@@ -44,6 +44,23 @@ options:
     description: How many of the largest processes the summary names.
     type: int
     default: 5
+  mode:
+    description:
+      - Permissions of the JSON file, an octal string with its leading zero, quoted, such as V("0600"), like the
+        mode of M(ansible.builtin.file). An unquoted V(0600) in YAML works too; an unquoted V(600) or V(644)
+        is a decimal number, not the mode it looks like, and is refused.
+      - The file holds the command lines of the host's largest processes, which often carry passwords or tokens
+        passed as arguments. The default keeps it to the controller user; V("0640") shares it with the file's
+        group (the controller user's primary group, or the group of O(dest) when that directory has the
+        set-group-ID bit), V("0644") with every user of the controller.
+      - A directory this creates (O(dest) and its missing parents) gets this mode with search permission
+        wherever read is given (V("0600") gives C(0700), V("0640") C(0750), V("0644") C(0755)). An existing
+        directory keeps its mode.
+      - A file already there with another mode gets this one, and the task reports C(changed).
+      - The owner must be able to read and write the file. A mode that is not octal, is above C(07777) or
+        lacks read or write for the owner fails the task, and nothing is written.
+    type: raw
+    default: "0600"
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -51,7 +68,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Writes nothing.
+      - Writes nothing; C(changed) says whether the mode of the file would be corrected.
       - "The file lives on the controller; to write it in check mode too, set C(check_mode: false) on the task."
   diff_mode:
     support: none
@@ -61,8 +78,8 @@ attributes:
     details:
       - Runs on the controller only.
 notes:
-  - C(changed) is always V(false). The host is not changed, and the file on the controller is the output of
-    the diagnosis, rewritten on every run.
+  - C(changed) is V(false) unless the mode of the file already in O(dest) differed from O(mode). The host is
+    not changed, and the file on the controller is the output of the diagnosis, rewritten on every run.
 seealso:
   - module: memops.linux.mem_facts
   - module: memops.linux.fleet_report
@@ -83,6 +100,12 @@ EXAMPLES = r"""
   memops.linux.host_report:
     findings: 2
     consumers: 3
+
+- name: Save the diagnosis where the ops group may read it
+  memops.linux.host_report:
+    dest: /srv/memops-report/hosts
+    mode: "0640"
+  check_mode: false
 """
 
 RETURN = r"""

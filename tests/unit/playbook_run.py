@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 
 from ansible_collections.memops.linux.plugins.module_utils import _summary
@@ -22,3 +23,33 @@ def ansible_playbook():
     """The ansible-playbook next to this Python (its virtualenv), else the one on PATH, else None."""
     beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
+
+
+def mode_of(path):
+    """The permission bits of path, as os.stat gives them."""
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# The mode option of host_report and fleet_report, as a line of the task's arguments:
+# the file mode and the mode of a directory the action creates.
+REPORT_MODES = [
+    ('mode: "0640"', 0o640, 0o750),
+    ('mode: "0644"', 0o644, 0o755),
+    ("mode: 0660", 0o660, 0o770),  # unquoted: YAML reads an octal int
+]
+# Modes both refuse, and why.
+BAD_REPORT_MODES = [
+    ('mode: "rw-r--r--"', "mode 'rw-r--r--' is not an octal file mode"),
+    ('mode: "0999"', "mode '0999' is not an octal file mode"),
+    ('mode: "17777"', "mode '17777' is above 07777"),
+    ('mode: "0444"', "mode '0444' does not let the owner read and write the file"),
+    ("mode: 644", "mode 644 (octal 1204) does not let the owner read and write the file"),  # decimal in YAML
+]
+
+
+def assert_mode_refused(proc, action, why):
+    """The run failed on the mode with a clear message that shows a valid one, and no traceback."""
+    assert proc.returncode != 0
+    shown = proc.stdout.replace('\\"', '"')  # the callback prints the message as JSON
+    assert '%s: %s; give it as a quoted octal string, for example mode: "0600"' % (action, why) in shown, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

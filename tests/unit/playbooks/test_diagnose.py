@@ -16,23 +16,38 @@ import subprocess
 
 import pytest
 
-from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.playbook_run import (
+    COLLECTION, COLLECTIONS_ROOT, ansible_playbook, mode_of,
+)
 
 PLAYBOOK = os.path.join(COLLECTION, "playbooks", "diagnose.yml")
 
 pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("no-inventory")
+def run_diagnose(cwd, *args):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
                ANSIBLE_INVENTORY=str(cwd / "absent.ini"), ANSIBLE_LOCALHOST_WARNING="False",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     # the diagnosis may find this machine critical; with the default diagnose_fail_on no host fails
-    proc = subprocess.run([ansible_playbook(), PLAYBOOK], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([ansible_playbook(), PLAYBOOK, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
-    return cwd, proc
+
+
+def report_modes(report_dir):
+    """The mode of every directory and file of the report, by path below report_dir."""
+    modes = {".": mode_of(report_dir)}
+    for directory, dirs, files in os.walk(report_dir):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            modes[os.path.relpath(path, report_dir)] = mode_of(path)
+    return modes
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("no-inventory")
+    return cwd, run_diagnose(cwd)
 
 
 def test_diagnoses_localhost_into_memops_report(run):
@@ -50,3 +65,19 @@ def test_the_fleet_report_has_localhost_facts(run):
     report = json.loads((cwd / "memops-report" / "report.json").read_text())
     assert [(host["name"], host["status"] != "unknown") for host in report["hosts"]] == [("localhost", True)], \
         report["hosts"][0].get("reason")
+
+
+def test_the_reports_are_private_by_default(run):
+    """They hold command lines, which may hold secrets."""
+    cwd, _proc = run
+    assert report_modes(cwd / "memops-report") == {
+        ".": 0o700, "hosts": 0o700, "hosts/localhost.json": 0o600,
+        "report.json": 0o600, "report.md": 0o600, "report.html": 0o600}
+
+
+def test_diagnose_report_mode_reaches_both_reports(tmp_path):
+    proc = run_diagnose(tmp_path, "-e", "diagnose_report_mode=0640")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert report_modes(tmp_path / "memops-report") == {
+        ".": 0o750, "hosts": 0o750, "hosts/localhost.json": 0o640,
+        "report.json": 0o640, "report.md": 0o640, "report.html": 0o640}

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _report
-from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.playbook_run import (
+    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(os.path.dirname(HERE), "module_utils", "fixtures")
@@ -124,9 +125,11 @@ def test_writes_three_files_atomically_with_modes(first_run):
     assert result["files"] == {"json": str(dest / "report.json"), "markdown": str(dest / "report.md"),
                                "html": str(dest / "report.html")}
     assert sorted(result["written"]) == sorted(result["files"].values())
-    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o755
+    # private by default: the report holds command lines, which may hold secrets
+    assert mode_of(dest) == 0o700
+    assert mode_of(dest.parent) == 0o700  # created too
     for path in result["files"].values():
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+        assert mode_of(path) == 0o600
     assert sorted(os.listdir(dest)) == ["report.html", "report.json", "report.md"]  # no temporary files left
 
 
@@ -230,3 +233,67 @@ def test_bad_input_fails_clearly(tmp_path, case):
     assert result is None
     assert expected in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("option, file_mode, dir_mode", REPORT_MODES)
+def test_mode_option(tmp_path, option, file_mode, dir_mode):
+    dest = tmp_path / "report"
+    proc, result = run_playbook(tmp_path, dest, gather=False, extra="        " + option)
+    assert result is not None, proc.stdout + proc.stderr
+    assert mode_of(dest) == dir_mode
+    for path in result["files"].values():
+        assert mode_of(path) == file_mode
+
+
+def test_an_existing_directory_keeps_its_mode(tmp_path):
+    dest = tmp_path / "report"
+    dest.mkdir()
+    os.chmod(dest, 0o755)
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert mode_of(dest) == 0o755
+    for path in result["files"].values():
+        assert mode_of(path) == 0o600
+
+
+def test_a_mode_only_difference_is_a_change(tmp_path):
+    """Files of the same content (bar generated_at) but another mode are rewritten with the mode asked for."""
+    dest = tmp_path / "report"
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    for name in ("report.json", "report.md"):
+        os.chmod(dest / name, 0o644)
+    before = {name: (dest / name).read_bytes() for name in os.listdir(dest)}
+
+    proc, result = run_playbook(tmp_path, dest, gather=False, check=True)
+    assert result is not None, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert result["written"] == []
+    assert "would write %s, %s" % (dest / "report.json", dest / "report.md") in result["msg"]
+    assert {name: mode_of(dest / name) for name in before} == \
+        {"report.json": 0o644, "report.md": 0o644, "report.html": 0o600}
+    assert {name: (dest / name).read_bytes() for name in os.listdir(dest)} == before
+
+    html_mtime = os.stat(dest / "report.html").st_mtime_ns
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert result["written"] == [str(dest / "report.json"), str(dest / "report.md")]
+    assert {name: mode_of(dest / name) for name in before} == \
+        {"report.json": 0o600, "report.md": 0o600, "report.html": 0o600}
+    assert os.stat(dest / "report.html").st_mtime_ns == html_mtime
+    assert sorted(os.listdir(dest)) == ["report.html", "report.json", "report.md"]
+
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert result["changed"] is False
+    assert result["written"] == []
+
+
+@pytest.mark.parametrize("option, why", BAD_REPORT_MODES)
+def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
+    dest = tmp_path / "report"
+    proc, result = run_playbook(tmp_path, dest, gather=False, extra="        " + option)
+    assert_mode_refused(proc, "fleet_report", why)
+    assert result is None
+    assert not dest.exists()

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _summary
-from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.playbook_run import (
+    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(os.path.dirname(HERE), "module_utils", "fixtures")
@@ -40,6 +41,7 @@ PLAYBOOK = """
       memops.linux.host_report:
         dest: "{{ dest }}"
         findings: 2
+%(options)s
       register: report
       %(task_options)s
 
@@ -53,11 +55,12 @@ PLAYBOOK = """
 """
 
 
-def run(tmp_path, hosts, dest, task_options="", check=False):
+def run(tmp_path, hosts, dest, task_options="", check=False, options=""):
+    """``options`` are more lines of the host_report task's arguments, indented by 8."""
     inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                          "hosts": {name: {"tree": tree} for name, tree in hosts.items()}}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
-    (tmp_path / "playbook.yml").write_text(PLAYBOOK % {"task_options": task_options})
+    (tmp_path / "playbook.yml").write_text(PLAYBOOK % {"task_options": task_options, "options": options})
     results = tmp_path / "results"
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir()
@@ -78,10 +81,12 @@ def test_prints_the_summary_and_writes_the_json(tmp_path):
     proc, results = run(tmp_path, {"app1": "host", "db1": "low_memory", ODD_HOST: "container"}, dest)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(os.listdir(dest)) == ["app1.json", "db1.json", "web_01__b_.json"]  # no temporary files left
-    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o755
+    # private by default: command lines in the facts may hold secrets
+    assert mode_of(dest) == 0o700
+    assert mode_of(dest.parent) == 0o700  # created too
     for name, file_name in (("app1", "app1.json"), ("db1", "db1.json"), (ODD_HOST, "web_01__b_.json")):
         document = json.loads((dest / file_name).read_text())
-        assert stat.S_IMODE(os.stat(dest / file_name).st_mode) == 0o644
+        assert mode_of(dest / file_name) == 0o600
         assert document["host"] == name
         assert document["generated_at"].endswith("Z")
         result = results[name.replace("/", "_").replace(" ", "_").replace("<", "_").replace(">", "_")]
@@ -127,3 +132,58 @@ def test_a_dest_that_is_a_file_fails_clearly(tmp_path):
     assert proc.returncode == 2
     assert "host_report: cannot write %s/hosts/app1.json" % blocker in proc.stdout
     assert "dest must be a directory the controller user may write to" in proc.stdout
+
+
+@pytest.mark.parametrize("option, file_mode, dir_mode", REPORT_MODES)
+def test_mode_option(tmp_path, option, file_mode, dir_mode):
+    dest = tmp_path / "hosts"
+    proc, results = run(tmp_path, {"app1": "host"}, dest, options="        " + option)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert mode_of(dest / "app1.json") == file_mode
+    assert mode_of(dest) == dir_mode
+    assert results["app1"]["changed"] is False  # a new file is the diagnosis' output, not a change
+
+
+def test_an_existing_directory_keeps_its_mode(tmp_path):
+    dest = tmp_path / "hosts"
+    dest.mkdir()
+    os.chmod(dest, 0o755)
+    proc, _results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert mode_of(dest) == 0o755
+    assert mode_of(dest / "app1.json") == 0o600
+
+
+def test_a_file_of_another_mode_is_corrected_and_changed(tmp_path):
+    dest = tmp_path / "hosts"
+    dest.mkdir()
+    old = dest / "app1.json"
+    old.write_text('{"host": "app1", "old": true}\n')
+    os.chmod(old, 0o644)
+
+    # check mode: reported, nothing touched
+    proc, results = run(tmp_path, {"app1": "host"}, dest, check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["changed"] is True
+    assert mode_of(old) == 0o644
+    assert json.loads(old.read_text()) == {"host": "app1", "old": True}
+
+    proc, results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["changed"] is True
+    assert mode_of(old) == 0o600
+    assert "memops" in json.loads(old.read_text())
+
+    proc, results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["changed"] is False
+    assert mode_of(old) == 0o600
+
+
+@pytest.mark.parametrize("option, why", BAD_REPORT_MODES)
+def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
+    dest = tmp_path / "hosts"
+    proc, results = run(tmp_path, {"app1": "host"}, dest, options="        " + option)
+    assert_mode_refused(proc, "host_report", why)
+    assert results == {}
+    assert not dest.exists()

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native, to_text
@@ -62,29 +61,14 @@ def _check_dest(dest):
                                 "controller user may write to" % parent)
 
 
-def _write_atomic(path, content, mode):
-    """Write to a temporary file in the same directory, then rename over path."""
-    directory = os.path.dirname(path)
-    fd, tmp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
-
-
-def _content_changed(path, content):
+def _content_changed(path, text):
     """Whether path would change; a report that differs only in generated_at does not."""
     try:
         with open(path, "rb") as handle:
             old = handle.read()
     except FileNotFoundError:
         return True
-    return not _report.same_report(old.decode("utf-8", "replace"), content.decode("utf-8"))
+    return not _report.same_report(old.decode("utf-8", "replace"), text)
 
 
 class ActionModule(ActionBase):
@@ -147,30 +131,30 @@ class ActionModule(ActionBase):
             filename, render = FORMATS[fmt]
             path = os.path.join(dest, filename)
             files[fmt] = path
-            content = render(fleet).encode("utf-8")
+            text = render(fleet)
             try:
                 # a file of another mode is written again, which also replaces one the controller
                 # user does not own and so could not chmod
                 wrong_mode = _textfile.file_mode(path) != mode
             except _textfile.TextFileError as exc:
                 raise AnsibleActionFail("fleet_report: %s" % exc)
-            if wrong_mode or _content_changed(path, content):
-                pending.append((path, content))
+            if wrong_mode or _content_changed(path, text):
+                pending.append((path, text))
         changed = dest_created or bool(pending)
 
         if not self._task.check_mode:
             try:
                 _textfile.make_directories(dest, _textfile.directory_mode(mode))
-                for path, content in pending:
-                    _write_atomic(path, content, mode)
-            except OSError as exc:
+                for path, text in pending:
+                    _textfile.atomic_write(path, text, mode=mode, dir_mode=_textfile.directory_mode(mode))
+            except (OSError, _textfile.TextFileError) as exc:
                 raise AnsibleActionFail("fleet_report: cannot write the report into %s: %s" % (dest, to_native(exc)))
 
         result.update({
             "changed": changed,
             "dest": dest,
             "files": files,
-            "written": [path for path, _content in pending] if not self._task.check_mode else [],
+            "written": [path for path, _text in pending] if not self._task.check_mode else [],
             "summary": fleet["summary"],
             "schema_version": fleet["schema_version"],
         })

@@ -40,7 +40,7 @@ BOOT_TIMEOUT = 420  # software emulation on a shared 2-core machine
 HOST = "guest"
 
 SERVICE = "memops-reboot-sleeper"
-SWAP_FILE = "/memops-reboot.swap"
+SWAP_FILE = "/memops.swap"
 SWAP_PRIORITY = 7
 MEMORY_MAX = 64 << 20
 OOM_SCORE_ADJ = -250
@@ -291,8 +291,8 @@ def test_swap_file_active_from_fstab(guest, runs):  # pylint: disable=redefined-
     assert int(priority) == SWAP_PRIORITY
     fstab = [line.split() for line in guest.run("cat /etc/fstab").splitlines() if line.strip()]
     assert any(fields[0] == SWAP_FILE and fields[2] == "swap" for fields in fstab), fstab
-    unit = guest.run("systemd-escape --path --suffix=swap %s" % SWAP_FILE)
-    assert guest.run("systemctl is-active %s" % unit) == "active"
+    unit = guest.run("systemd-escape --path --suffix=swap %s" % shlex.quote(SWAP_FILE))
+    assert guest.run("systemctl is-active %s" % shlex.quote(unit)) == "active"
 
 
 def test_service_limits_on_cgroup_v2(guest, runs):  # pylint: disable=redefined-outer-name,unused-argument

@@ -38,6 +38,11 @@ PLAYBOOKS = os.path.join(HERE, "playbooks")
 KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 transparent_hugepage=never"
 BOOT_TIMEOUT = 420  # software emulation on a shared 2-core machine
 HOST = "guest"
+# Every boot has a new overlay, hence no known host key to keep. A connection
+# open while the guest reboots sees no reset through qemu's user network: the
+# keepalives end it, or ansible.builtin.reboot would wait on it for ever.
+SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
 
 SERVICE = "memops-reboot-sleeper"
 SWAP_FILE = "/memops.swap"
@@ -99,9 +104,8 @@ class Guest:
         self.inventory = os.path.join(workdir, "inventory.json")
 
     def ssh_command(self, command):
-        return ["ssh", "-i", self.key, "-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
-                "root@127.0.0.1", command]
+        return ["ssh", "-i", self.key, "-p", str(self.port), "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+                "-o", "ConnectTimeout=10"] + SSH_OPTIONS + ["root@127.0.0.1", command]
 
     def run(self, command, check=True, timeout=120):
         """Run a shell command on the guest; its stdout, stripped."""
@@ -155,7 +159,7 @@ class Guest:
             "ansible_port": self.port,
             "ansible_user": "root",
             "ansible_ssh_private_key_file": self.key,
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_ssh_common_args": " ".join(SSH_OPTIONS),
             "ansible_python_interpreter": "/usr/bin/python3",
             "ansible_ssh_pipelining": True,
         }}}}

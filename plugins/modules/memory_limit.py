@@ -112,8 +112,10 @@ directives:
   returned: always
   type: dict
   sample: {MemoryMax: 2147483648, Restart: on-failure}
-skipped:
-  description: Directives left out, each with the reason (systemd too old, no cgroup2 memory controller).
+left_out:
+  description:
+    - Directives left out, each with the reason (systemd too old, no cgroup2 memory controller).
+    - Not named C(skipped), which Ansible reserves for a skipped task.
   returned: always
   type: list
   elements: dict
@@ -167,7 +169,7 @@ def main():
     def run(argv):
         return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_PAGER": ""})
 
-    result = {"dropin": None, "directives": {}, "skipped": [], "daemon_reload": False, "memory_current": None,
+    result = {"dropin": None, "directives": {}, "left_out": [], "daemon_reload": False, "memory_current": None,
               "systemd_version": None, "cgroup": {}}
     try:
         unit = _systemd.unit_name(p["service"])
@@ -188,7 +190,7 @@ def main():
         result["memory_current"] = current
         text = None
         if p["state"] == "present":
-            chosen, result["skipped"] = _memlimits.directives(
+            chosen, result["left_out"] = _memlimits.directives(
                 result["systemd_version"], result["cgroup"]["memory_controller"], limits["max"], limits["high"],
                 limits["swap_max"], p["restart_on_oom"])
             result["directives"] = dict(chosen)
@@ -196,8 +198,8 @@ def main():
             if warning:
                 module.warn("memory_limit: %s: %s" % (unit, warning))
             text = _systemd.render_dropin("memory", chosen)
-        for skipped in result["skipped"]:
-            module.warn("memory_limit: %s: %s left out: %s" % (unit, skipped["directive"], skipped["reason"]))
+        for left_out in result["left_out"]:
+            module.warn("memory_limit: %s: %s left out: %s" % (unit, left_out["directive"], left_out["reason"]))
         plan = _systemd.plan_dropin(result["dropin"], text)
         if module._diff:
             result["diff"] = _systemd.dropin_diff(plan)

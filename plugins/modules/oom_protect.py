@@ -37,7 +37,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The oom_score_adj of each process set (or to be set), one line per process as C(PID NAME: VALUE).
+      - "The oom_score_adj of each process set (or to be set), one line per process as C(PID NAME: VALUE)."
       - The drop-in before and after, with O(persist).
 options:
   pid:

@@ -109,8 +109,8 @@ def test_service_persist_without_restart(proc, systemd, run_module):
     dropin_diff, scores_diff = check["diff"]
     assert dropin_diff["before"] == "" and "OOMScoreAdjust=-500" in dropin_diff["after"]
     assert scores_diff["before_header"] == "/proc/PID/oom_score_adj"
-    assert (scores_diff["before"], scores_diff["after"]) == ("812 postgres: 0\n813 postgres: 0\n",
-                                                          "812 postgres: -500\n813 postgres: -500\n")
+    assert scores_diff["before"] == "812 postgres: 0\n813 postgres: 0\n"
+    assert scores_diff["after"] == "812 postgres: -500\n813 postgres: -500\n"
     assert not os.path.exists(dropin) and systemd.count("daemon-reload") == 0
     assert (proc / "812" / "oom_score_adj").read_text() == "0\n"
 

@@ -1,0 +1,143 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Metrics of the on-host checker, in the Prometheus text exposition format.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import): the checker that roles/monitoring installs
+runs it on hosts without Ansible. ``checker_families`` turns the facts and the
+health of one check into metric families; ``render`` writes them as the text
+node_exporter's textfile collector reads (HELP and TYPE lines, escaped label
+values, one sample per label set).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+STATUS_VALUES = {"ok": 0, "monitor": 1, "critical": 2}
+METRIC_TYPES = ("gauge", "counter", "untyped")
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class MetricsError(ValueError):
+    """A metric family that cannot be written in the exposition format."""
+
+
+def escape_label_value(value):
+    """A label value as the exposition format wants it: backslash, double quote
+    and line feed escaped. Bytes that are not UTF-8 (a process name kept with
+    surrogateescape) become U+FFFD: the textfile collector rejects invalid UTF-8."""
+    text = str(value)
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that surrogateescape did not make
+        data = text.encode("utf-8", "replace")
+    text = data.decode("utf-8", "replace")
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def escape_help(text):
+    """HELP text escapes only backslash and line feed."""
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def format_value(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def family(name, metric_type, help_text, samples=None):
+    """A metric family: ``samples`` is a list of (labels dict, value)."""
+    return {"name": name, "type": metric_type, "help": help_text, "samples": list(samples or [])}
+
+
+def render(families):
+    """Metric families -> exposition text. Raises MetricsError on an invalid
+    name, type or label name, or on two samples with the same labels."""
+    lines = []
+    seen = set()
+    for fam in families:
+        name = fam["name"]
+        if not _METRIC_NAME.match(name):
+            raise MetricsError("metric name %r is not valid: use letters, digits, _ and :" % name)
+        if name in seen:
+            raise MetricsError("metric family %s is given twice" % name)
+        seen.add(name)
+        if fam["type"] not in METRIC_TYPES:
+            raise MetricsError("metric %s: type %r is not one of %s" % (name, fam["type"], ", ".join(METRIC_TYPES)))
+        lines.append("# HELP %s %s" % (name, escape_help(fam["help"])))
+        lines.append("# TYPE %s %s" % (name, fam["type"]))
+        label_sets = set()
+        for labels, value in fam["samples"]:
+            key = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+            if key in label_sets:
+                raise MetricsError("metric %s: two samples with the labels %r" % (name, dict(key)))
+            label_sets.add(key)
+            for label in labels:
+                if not _LABEL_NAME.match(label) or label.startswith("__"):
+                    raise MetricsError("metric %s: label name %r is not valid" % (name, label))
+            text = ",".join('%s="%s"' % (k, escape_label_value(v)) for k, v in labels.items())
+            lines.append("%s%s %s" % (name, "{%s}" % text if text else "", format_value(value)))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def checker_families(facts, health, duration_seconds, now, top=5):
+    """The checker's metric families from one gather: ``facts`` as mem_facts
+    returns them, ``health`` from _diagnosis.diagnose, ``now`` in seconds since
+    the epoch. Families whose facts are missing (no commit limit, a kernel
+    without the oom_kill counter) are left out rather than written as 0."""
+    families = [family("memops_health_status", "gauge",
+                       "Memory health from the memops.linux rules: 0 ok, 1 monitor, 2 critical.",
+                       [({}, STATUS_VALUES[health["status"]])])]
+
+    counts = {}
+    for finding in health.get("findings") or []:
+        key = (finding["id"], finding["severity"])
+        counts[key] = counts.get(key, 0) + 1
+    families.append(family(
+        "memops_finding", "gauge",
+        "Active findings of the memops.linux rules by id and severity; the value counts findings with that id.",
+        [({"id": fid, "severity": severity}, count) for (fid, severity), count in sorted(counts.items())]))
+
+    memory = facts.get("memory") or {}
+    if memory.get("available_bytes") is not None:
+        families.append(family("memops_available_bytes", "gauge",
+                               "Memory available for new work without swapping (MemAvailable), in bytes.",
+                               [({}, memory["available_bytes"])]))
+
+    commit = facts.get("commit") or {}
+    if commit.get("limit_bytes") and commit.get("committed_as_bytes") is not None:
+        families.append(family("memops_commit_ratio", "gauge",
+                               "Committed_AS divided by CommitLimit; allocations fail above 1 under strict overcommit.",
+                               [({}, round(commit["committed_as_bytes"] / commit["limit_bytes"], 6))]))
+
+    oom = facts.get("oom") or {}
+    if oom.get("kill_count") is not None:
+        families.append(family("memops_oom_kills_total", "counter",
+                               "Processes killed by the OOM killer since boot (oom_kill in /proc/vmstat).",
+                               [({}, oom["kill_count"])]))
+
+    rows = ((facts.get("processes") or {}).get("top_rss") or [])[:top]
+    families.append(family("memops_top_process_rss_bytes", "gauge",
+                           "Resident memory of the largest processes at the last check, in bytes.",
+                           [({"name": row["name"], "pid": row["pid"]}, row["rss_bytes"]) for row in rows]))
+
+    families.append(family("memops_check_duration_seconds", "gauge",
+                           "How long the last memory check took, in seconds.", [({}, round(duration_seconds, 6))]))
+    families.append(family("memops_check_last_success_timestamp_seconds", "gauge",
+                           "When the last memory check completed, in seconds since the epoch.", [({}, round(now, 3))]))
+    return families

@@ -1,0 +1,156 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""When the on-host checker notifies, and what it sends.
+
+Private to this collection: the API may change without notice.
+
+Plain Python (no Ansible import). A notification goes out when the health
+reaches ``notify_on`` and differs from what that target was last sent (status,
+or the set of findings by id and severity), and once more when the health
+falls back below ``notify_on`` ("resolved"). An unchanged problem is not sent
+again at every check. Each target keeps its own record, so a target that
+failed is tried again at the next check without repeating the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from email.message import EmailMessage
+
+from ansible_collections.memops.linux.plugins.module_utils._units import format_size
+
+STATUS_RANK = {"ok": 0, "monitor": 1, "critical": 2}
+NOTIFY_ON = ("monitor", "critical")
+TARGET_TYPES = {"mail": "to", "webhook": "url"}
+
+
+class NotifyError(ValueError):
+    """A notification target that cannot be used."""
+
+
+def check_targets(targets):
+    """Raise NotifyError naming the first target that is not ``{type: mail, to}``
+    or ``{type: webhook, url}`` with an http(s) URL."""
+    if not isinstance(targets, list):
+        raise NotifyError("notify must be a list of targets, got %r" % (targets,))
+    for index, target in enumerate(targets):
+        label = "notify[%d]" % index
+        if not isinstance(target, dict) or target.get("type") not in TARGET_TYPES:
+            raise NotifyError("%s: expected {type: mail, to: ADDRESS} or {type: webhook, url: URL}, got %r"
+                              % (label, target))
+        key = TARGET_TYPES[target["type"]]
+        value = target.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise NotifyError("%s: a %s target needs %s" % (label, target["type"], key))
+        if target["type"] == "webhook" and not value.startswith(("http://", "https://")):
+            raise NotifyError("%s: url %r must start with http:// or https://" % (label, value))
+
+
+def snapshot(health, notify_on):
+    """What a notification is about: the status, the findings above info by
+    id and severity, and whether the status reaches ``notify_on``."""
+    if notify_on not in NOTIFY_ON:
+        raise NotifyError("notify_on must be one of %s, got %r" % (", ".join(NOTIFY_ON), notify_on))
+    findings = sorted({"%s:%s" % (f["id"], f["severity"]) for f in health.get("findings") or []
+                       if f["severity"] != "info"})
+    return {
+        "status": health["status"],
+        "findings": findings,
+        "alerting": STATUS_RANK[health["status"]] >= STATUS_RANK[notify_on],
+    }
+
+
+def decide(last_sent, current):
+    """``"alert"``, ``"resolved"`` or None (send nothing), from the snapshot
+    last delivered to a target (None: never) and the current one."""
+    if current["alerting"]:
+        if (last_sent is None or not last_sent.get("alerting") or last_sent.get("status") != current["status"]
+                or last_sent.get("findings") != current["findings"]):
+            return "alert"
+        return None
+    if last_sent is not None and last_sent.get("alerting"):
+        return "resolved"
+    return None
+
+
+def target_key(target):
+    """A stable key for a target's record in the state file, without the
+    address itself (webhook URLs often carry a token)."""
+    return hashlib.sha256(json.dumps(target, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def payload(event, host, facts, health, previous_status=None, top=5, checked_at=None):
+    """The JSON body of a webhook, and the content of a mail."""
+    processes = (facts.get("processes") or {}).get("top_rss") or []
+    events = (facts.get("oom") or {}).get("events") or []
+    memory = facts.get("memory") or {}
+    swap = facts.get("swap") or {}
+    return {
+        "source": "memops.linux",
+        "event": event,
+        "host": host,
+        "status": health["status"],
+        "previous_status": previous_status,
+        "checked_at": checked_at,
+        "findings": [{key: f.get(key) for key in ("id", "severity", "title", "evidence")}
+                     for f in health.get("findings") or [] if f["severity"] != "info"],
+        "memory": {
+            "total_bytes": memory.get("total_bytes"),
+            "available_bytes": memory.get("available_bytes"),
+            "available_pct": memory.get("available_pct"),
+            "swap_total_bytes": swap.get("total_bytes"),
+            "swap_used_bytes": swap.get("used_bytes"),
+        },
+        "top_consumers": [{key: row.get(key) for key in ("pid", "name", "user", "rss_bytes", "mem_pct")}
+                          for row in processes[:top]],
+        "oom_kills": (facts.get("oom") or {}).get("kill_count"),
+        "recent_oom_victims": [
+            {"pid": e["victim"].get("pid"), "name": e["victim"].get("name"), "rss_bytes": e["victim"].get("rss_bytes"),
+             "logged_at": e.get("logged_at"), "uptime_seconds": e.get("uptime_seconds")}
+            for e in events[-5:]],
+    }
+
+
+def _size(value):
+    return "unknown" if value is None else format_size(value)
+
+
+def mail_text(body):
+    """A plain-text rendering of ``payload`` for mail."""
+    memory = body["memory"]
+    lines = ["Memory health of %s: %s (was %s)" % (body["host"], body["status"], body["previous_status"] or "unknown"),
+             "checked at %s" % body["checked_at"], ""]
+    if body["event"] == "resolved":
+        lines += ["The problems reported earlier are resolved.", ""]
+    lines.append("Available %s of %s (%s%%); swap used %s of %s" % (
+        _size(memory["available_bytes"]), _size(memory["total_bytes"]), memory["available_pct"],
+        _size(memory["swap_used_bytes"]), _size(memory["swap_total_bytes"])))
+    if body["findings"]:
+        lines += ["", "Findings:"]
+        for finding in body["findings"]:
+            lines.append("- [%s] %s (%s)" % (finding["severity"], finding["title"], finding["id"]))
+            lines += ["    %s" % item for item in finding.get("evidence") or []]
+    if body["top_consumers"]:
+        lines += ["", "Top memory consumers:"]
+        lines += ["- %s[%s] %s (%s%%)" % (r["name"], r["pid"], _size(r["rss_bytes"]), r["mem_pct"])
+                  for r in body["top_consumers"]]
+    if body["recent_oom_victims"]:
+        lines += ["", "Recent OOM kills (%s since boot):" % body["oom_kills"]]
+        lines += ["- %s %s[%s] RSS %s" % (v["logged_at"] or "at %ss" % v["uptime_seconds"], v["name"], v["pid"],
+                                          _size(v["rss_bytes"])) for v in body["recent_oom_victims"]]
+    return "\n".join(lines) + "\n"
+
+
+def mail_message(body, to, sender=None):
+    """An RFC 5322 message for ``sendmail -t``."""
+    message = EmailMessage()
+    message["To"] = to
+    if sender:
+        message["From"] = sender
+    word = "resolved" if body["event"] == "resolved" else body["status"]
+    message["Subject"] = "[memops] %s: memory %s" % (body["host"], word)
+    message.set_content(mail_text(body))
+    return message.as_string()

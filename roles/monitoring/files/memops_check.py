@@ -1,0 +1,230 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""memops.linux memory check, run by memops-check.timer (roles/monitoring).
+
+Standard library only. Gathers the memory facts with the collection's own
+parsers and rules (a copy of its module_utils under --lib), writes node_exporter
+textfile metrics atomically, and notifies mail and webhook targets when the
+health reaches notify_on and differs from what each target was last sent.
+
+  python3 memops_check.py --config /etc/memops/monitoring.json
+
+The configuration is JSON (roles/monitoring writes it): textfile_dir,
+metrics_file, state_file, thresholds, top, notify_on, notify, timeout,
+kernel_log, proc_root, sys_root. Messages go to stderr (the journal). Exit
+status 0 when the metrics were written, whatever the health; 1 when the check
+failed (the metrics then keep their old timestamp and the staleness alert fires);
+2 for a bad configuration. A notification that cannot be delivered is logged
+and tried again at the next check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+DEFAULT_CONFIG = "/etc/memops/monitoring.json"
+DEFAULT_LIB = "/usr/local/lib/memops"
+SENDMAIL = "/usr/sbin/sendmail"
+DEFAULTS = {
+    "textfile_dir": "/var/lib/prometheus/node-exporter",
+    "metrics_file": "memops.prom",
+    "state_file": "/var/lib/memops/monitoring-state.json",
+    "thresholds": {},
+    "top": 5,
+    "notify_on": "critical",
+    "notify": [],
+    "timeout": 10,
+    "kernel_log": True,
+    "proc_root": "/proc",
+    "sys_root": "/sys",
+    "host": None,
+}
+
+
+class DeliveryError(Exception):
+    """A notification was not delivered."""
+
+
+def log(message):
+    sys.stderr.write("memops-check: %s\n" % message)
+    sys.stderr.flush()
+
+
+def load_utils(lib_dir):
+    """The collection's module_utils from ``lib_dir`` (the directory holding ansible_collections)."""
+    if lib_dir not in sys.path:
+        sys.path.insert(0, lib_dir)
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.memops.linux.plugins.module_utils import (
+        _diagnosis, _memfacts, _metrics, _notify, _procfs, _textfile)
+    return {"diagnosis": _diagnosis, "memfacts": _memfacts, "metrics": _metrics, "notify": _notify,
+            "procfs": _procfs, "textfile": _textfile}
+
+
+def load_config(path):
+    with open(path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    if not isinstance(config, dict):
+        raise ValueError("%s: expected a JSON object" % path)
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError("%s: unknown keys %s; known keys are %s" % (path, ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    merged = dict(DEFAULTS)
+    merged.update(config)
+    return merged
+
+
+def run_log_command(argv):
+    """dmesg or journalctl output when /dev/kmsg cannot be read, else None."""
+    path = shutil.which(argv[0])
+    if path is None:
+        return None
+    try:
+        proc = subprocess.run([path] + argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 and proc.stdout else None
+
+
+def load_state(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+        return state if isinstance(state, dict) else {}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log("state file %s unreadable (%s); starting afresh" % (path, exc))
+        return {}
+
+
+def post_webhook(url, body, timeout):
+    data = json.dumps(body, sort_keys=True).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "memops-check"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec: the URL is the operator's
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError("HTTP %s %s" % (exc.code, exc.reason))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise DeliveryError(str(getattr(exc, "reason", None) or exc))
+    if not 200 <= status < 300:
+        raise DeliveryError("HTTP %s" % status)
+
+
+def send_mail(message, timeout, sendmail=SENDMAIL):
+    if not os.access(sendmail, os.X_OK):
+        raise DeliveryError("%s is missing: install a mail transfer agent (postfix, exim4, msmtp-mta)" % sendmail)
+    try:
+        proc = subprocess.run([sendmail, "-t", "-oi"], input=message.encode("utf-8"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DeliveryError(str(exc))
+    if proc.returncode != 0:
+        raise DeliveryError("sendmail exited %d: %s" % (proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
+
+
+def describe(target):
+    return "mail to %s" % target["to"] if target["type"] == "mail" else "webhook %s" % target["url"].split("?")[0]
+
+
+def notify(utils, config, facts, health, checked_at):
+    """Send what is due to each target; record what was delivered. Never raises."""
+    notify_utils = utils["notify"]
+    state = load_state(config["state_file"])
+    sent = state.get("sent") if isinstance(state.get("sent"), dict) else {}
+    current = notify_utils.snapshot(health, config["notify_on"])
+    host = config["host"] or socket.getfqdn()
+    records = {}
+    for target in config["notify"]:
+        key = notify_utils.target_key(target)
+        last = sent.get(key)
+        records[key] = last
+        event = notify_utils.decide(last, current)
+        if event is None:
+            continue
+        body = notify_utils.payload(event, host, facts, health, previous_status=state.get("status"),
+                                    top=config["top"], checked_at=checked_at)
+        try:
+            if target["type"] == "webhook":
+                post_webhook(target["url"], body, config["timeout"])
+            else:
+                send_mail(notify_utils.mail_message(body, target["to"], target.get("from")), config["timeout"])
+        except DeliveryError as exc:
+            log("%s %s not delivered: %s; trying again at the next check" % (event, describe(target), exc))
+            continue
+        records[key] = current
+        log("%s (%s) sent: %s" % (event, health["status"], describe(target)))
+    state = {"status": health["status"], "checked_at": checked_at, "sent": records}
+    try:
+        utils["textfile"].atomic_write(config["state_file"], json.dumps(state, indent=1, sort_keys=True) + "\n",
+                                       mode=0o600)
+    except utils["textfile"].TextFileError as exc:
+        log("%s; notifications may be sent again" % exc)
+
+
+def check(utils, config, clock=time.time):
+    """One check: gather, evaluate, write the metrics, notify. Returns the health."""
+    started = time.monotonic()
+    thresholds = utils["diagnosis"].merge_thresholds(config["thresholds"])
+    reader = utils["procfs"].Reader(config["proc_root"], config["sys_root"])
+    facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(int(config["top"]), 5),
+                                     thresholds=thresholds, use_kernel_log=bool(config["kernel_log"]),
+                                     log_commands=run_log_command if config["kernel_log"] else None)
+    health = facts["health"]
+    now = clock()
+    metrics = utils["metrics"]
+    text = metrics.render(metrics.checker_families(facts, health, time.monotonic() - started, now,
+                                                   top=int(config["top"])))
+    path = os.path.join(config["textfile_dir"], config["metrics_file"])
+    utils["textfile"].atomic_write(path, text, mode=0o644)
+    active = [f["id"] for f in health["findings"] if f["severity"] != "info"]
+    log("health %s%s; metrics in %s" % (health["status"], (": " + ", ".join(active)) if active else "", path))
+    if config["notify"]:
+        notify(utils, config, facts, health, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
+    return health
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="memops.linux memory check")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="JSON configuration (default %(default)s)")
+    parser.add_argument("--lib", default=DEFAULT_LIB,
+                        help="directory holding ansible_collections/memops/linux/plugins/module_utils "
+                             "(default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        utils = load_utils(args.lib)
+    except ImportError as exc:
+        log("cannot load the collection's module_utils from %s: %s" % (args.lib, exc))
+        return 2
+    try:
+        config = load_config(args.config)
+        utils["diagnosis"].merge_thresholds(config["thresholds"])
+        utils["notify"].check_targets(config["notify"])
+        utils["notify"].snapshot({"status": "ok"}, config["notify_on"])
+    except (OSError, ValueError) as exc:
+        log("bad configuration: %s" % exc)
+        return 2
+    try:
+        check(utils, config)
+    except (utils["procfs"].ProcfsError, utils["textfile"].TextFileError, OSError) as exc:
+        log("check failed: %s" % exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,390 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""roles/monitoring: the files it copies to hosts, its alert rules (promtool),
+its preflight (real ansible-playbook against localhost, check mode), and the
+checker script run for real against this host's /proc with a webhook receiver
+on a loopback port."""
+
+from __future__ import annotations
+
+import ast
+import http.server
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
+
+ROLE = os.path.join(COLLECTION, "roles", "monitoring")
+MODULE_UTILS = os.path.join(COLLECTION, "plugins", "module_utils")
+CHECKER = os.path.join(ROLE, "files", "memops_check.py")
+STATIC_RULES = os.path.join(COLLECTION, "docs", "prometheus", "memops-alerts.rules.yml")
+RULES_TEST = os.path.join(COLLECTION, "tests", "prometheus", "memops-alerts.test.yml")
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+PACKAGE = "ansible_collections.memops.linux.plugins.module_utils"
+
+needs_playbook = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
+needs_promtool = pytest.mark.skipif(not os.access(PROMTOOL, os.X_OK),
+                                    reason="promtool is not installed (Debian package prometheus; scripts/test installs it)")
+
+
+def _load(*parts):
+    with open(os.path.join(ROLE, *parts), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _imports(path):
+    """Modules imported by the Python file at ``path``, as dotted names (from-imports with their names)."""
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+    return names
+
+
+# ---------------------------------------------------------------- what is copied to hosts
+
+
+def test_copied_module_utils_are_closed_under_imports_and_import_no_ansible():
+    copied = set(_load("vars", "main.yml")["_monitoring_module_utils"])
+    wanted = {name + ".py" for name in (n[len(PACKAGE) + 1:] for n in _imports(CHECKER) if n.startswith(PACKAGE + "."))}
+    assert wanted and wanted <= copied, "the checker imports %s, not copied" % sorted(wanted - copied)
+    for name in sorted(copied):
+        imports = _imports(os.path.join(MODULE_UTILS, name))
+        ansible = sorted(n for n in imports if (n == "ansible" or n.startswith("ansible.")))
+        assert ansible == [], "%s imports %s: the checker runs without Ansible" % (name, ansible)
+        for module in imports:
+            if module.startswith(PACKAGE + "._"):
+                needed = module[len(PACKAGE) + 1:].split(".")[0] + ".py"
+                assert needed in copied, "%s imports %s, which the role does not copy" % (name, needed)
+            else:
+                top = module.split(".")[0]
+                assert top == "ansible_collections" or top in sys.stdlib_module_names or top == "__future__", \
+                    "%s imports %s, which is not in the standard library" % (name, module)
+
+
+def test_checker_imports_only_the_standard_library():
+    for module in _imports(CHECKER):
+        top = module.split(".")[0]
+        assert top in sys.stdlib_module_names or top in ("__future__", "ansible_collections"), module
+
+
+def test_role_checks_the_checker_config_keys():
+    """The JSON the role writes has exactly the keys the checker knows (it refuses unknown ones)."""
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    written = set(_load("vars", "main.yml")["_monitoring_checker_config"])
+    assert written <= set(checker.DEFAULTS), sorted(written - set(checker.DEFAULTS))
+
+
+# ---------------------------------------------------------------- alert rules
+
+
+def _render_rules(tmp_path, extra_vars=None):
+    """The role's rules template rendered by real Ansible with the role's defaults and vars."""
+    dest = tmp_path / "rules.yml"
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Render the alert rules",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars_files": [os.path.join(ROLE, "defaults", "main.yml"), os.path.join(ROLE, "vars", "main.yml")],
+        "tasks": [{"name": "Render", "ansible.builtin.template": {
+            "src": os.path.join(ROLE, "templates", "memops-alerts.rules.yml.j2"), "dest": str(dest), "mode": "0644"}}],
+    }]))
+    command = [ansible_playbook(), "-i", "localhost,", "-c", "local", str(playbook),
+               "-e", "ansible_python_interpreter=%s" % sys.executable]
+    for key, value in (extra_vars or {}).items():
+        command += ["-e", "%s=%s" % (key, value)]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return dest.read_text()
+
+
+@needs_playbook
+def test_shipped_rules_are_the_template_rendered_with_the_defaults(tmp_path):
+    rendered = _render_rules(tmp_path)
+    with open(STATIC_RULES, encoding="utf-8") as handle:
+        shipped = handle.read()
+    assert rendered == shipped, (
+        "docs/prometheus/memops-alerts.rules.yml differs from the template rendered with the role's defaults; "
+        "copy %s over it" % (tmp_path / "rules.yml"))
+
+
+@needs_playbook
+@needs_promtool
+def test_rules_rendered_with_other_values_are_valid(tmp_path):
+    text = _render_rules(tmp_path, {"monitoring_interval": "90s", "monitoring_alert_for": "10m",
+                                    "monitoring_alert_swap_used_pct": 70})
+    rules = {rule["alert"]: rule for group in yaml.safe_load(text)["groups"] for rule in group["rules"]}
+    assert rules["MemopsCheckStale"]["expr"].endswith("> 270")
+    assert rules["SwapUsageHigh"]["expr"].endswith("> 70")
+    assert rules["OOMKillDetected"]["expr"] == "increase(node_vmstat_oom_kill[10m]) > 0"
+    promtool("check", "rules", tmp_path / "rules.yml")
+
+
+def promtool(*args):
+    """Run promtool; it must succeed. Returns its output."""
+    proc = subprocess.run([PROMTOOL] + [str(arg) for arg in args], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _shipped_rules():
+    with open(STATIC_RULES, encoding="utf-8") as handle:
+        return {rule["alert"]: rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]}
+
+
+def test_shipped_rules_hold_the_guides_alerts_and_ours():
+    assert sorted(_shipped_rules()) == sorted(["HighMemoryUsage", "OOMKillDetected", "SwapUsageHigh",
+                                               "MemopsHealthCritical", "MemopsCheckStale"])
+
+
+@needs_promtool
+def test_promtool_check_rules_on_the_shipped_rules():
+    assert "SUCCESS: 5 rules found" in promtool("check", "rules", STATIC_RULES)
+
+
+@needs_promtool
+def test_promtool_test_rules_fires_and_stays_silent():
+    assert "SUCCESS" in promtool("test", "rules", RULES_TEST)
+
+
+@needs_promtool
+def test_swap_alert_expression_has_no_series_without_swap(tmp_path):
+    """The shipped SwapUsageHigh expression itself (without its threshold) yields
+    nothing, not NaN, for a host whose SwapTotal is 0."""
+    expr = _shipped_rules()["SwapUsageHigh"]["expr"].rsplit(" > ", 1)[0]
+    (tmp_path / "empty.rules.yml").write_text("groups: []\n")
+    (tmp_path / "swap.test.yml").write_text(yaml.safe_dump({
+        "rule_files": ["empty.rules.yml"],
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                {"series": 'node_memory_SwapTotal_bytes{instance="noswap"}', "values": "0x10"},
+                {"series": 'node_memory_SwapFree_bytes{instance="noswap"}', "values": "0x10"},
+                {"series": 'node_memory_SwapTotal_bytes{instance="full"}', "values": "200x10"},
+                {"series": 'node_memory_SwapFree_bytes{instance="full"}', "values": "20x10"},
+            ],
+            "promql_expr_test": [{"expr": expr, "eval_time": "5m",
+                                  "exp_samples": [{"labels": '{instance="full"}', "value": 90}]}],
+        }],
+    }))
+    promtool("test", "rules", tmp_path / "swap.test.yml")
+
+
+# ---------------------------------------------------------------- preflight (real ansible-playbook, check mode)
+
+
+def _run_role(tmp_path, role_vars):
+    playbook = tmp_path / "role.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Apply the monitoring role",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "roles": [{"role": "memops.linux.monitoring", "vars": role_vars}],
+    }]))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1")
+    return subprocess.run([ansible_playbook(), "-i", str(inventory), str(playbook), "--check"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@needs_playbook
+@pytest.mark.parametrize("role_vars, message", [
+    ({"monitoring_thresholds": {"available_low": 5}},
+     "memops.linux.monitoring: monitoring_thresholds: unknown key 'available_low'; known keys are "),
+    ({"monitoring_thresholds": {"available_pct_low": "lots"}},
+     "monitoring_thresholds: available_pct_low must be a number like 5.0, got 'lots'"),
+    ({"monitoring_interval": "5 fortnights"}, "monitoring_interval is 5 fortnights; expected seconds (300)"),
+    ({"monitoring_interval": 5}, "at least 10 seconds"),
+    ({"monitoring_notify": [{"type": "webhook", "url": "hooks.example.com"}]},
+     "monitoring_notify[0]: a webhook target needs url: starting with http:// or https://"),
+    ({"monitoring_notify": [{"type": "pager"}]}, "monitoring_notify[0]: expected {type: mail, to: ADDRESS}"),
+    ({"monitoring_alert_for": "five minutes"}, "monitoring_alert_for is five minutes; expected a Prometheus duration"),
+    ({"monitoring_textfile_dir": "relative/dir"}, "monitoring_textfile_dir is relative/dir; expected an absolute path"),
+    ({"monitoring_alert_rules_dest": "/nonexistent/rules/memops.yml"},
+     "monitoring_alert_rules_dest /nonexistent/rules/memops.yml: the directory /nonexistent/rules does not exist"),
+])
+def test_preflight_refuses_bad_variables_with_the_reason(tmp_path, role_vars, message):
+    proc = _run_role(tmp_path, role_vars)
+    assert proc.returncode != 0, proc.stdout
+    assert message in proc.stdout, proc.stdout
+    assert "TASK [memops.linux.monitoring : Install the checker]" not in proc.stdout
+
+
+@needs_playbook
+@pytest.mark.skipif(os.path.exists("/run/systemd/system"), reason="this host runs systemd")
+def test_preflight_refuses_a_host_without_systemd(tmp_path):
+    proc = _run_role(tmp_path, {"monitoring_textfile_dir": str(tmp_path / "textfile")})
+    assert proc.returncode != 0, proc.stdout
+    assert "the checker runs from a systemd timer, and systemd is not PID 1 on this host" in proc.stdout, proc.stdout
+    assert not (tmp_path / "textfile").exists()
+
+
+# ---------------------------------------------------------------- the checker, for real
+
+
+class Receiver:
+    """An HTTP server on a loopback port that keeps every POST body; ``fail``
+    makes it answer 500."""
+
+    def __init__(self):
+        self.bodies = []
+        self.fail = False
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail:
+                    self.send_response(500)
+                else:
+                    receiver.bodies.append((self.headers.get("Content-Type"), json.loads(body)))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):  # pylint: disable=arguments-differ
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook?token=secret" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+# No rule fires on any host with these, whatever its load, swap or OOM kills do
+# between two checks; oom.kills stays a steady "monitor" where kills happened.
+CALM = {"available_pct_low": 0, "available_pct_tight": 0, "memory_used_pct_high": 101, "swap_used_pct_high": 101,
+        "swap_used_pct_exhausted": 101, "psi_some_avg10": 101, "psi_full_avg10": 101, "oom_recent_seconds": 0,
+        "commit_pct_monitor": 1000, "commit_pct_critical": 1000, "fragmentation_unusable_index": 2,
+        "slab_reclaimable_pct_monitor": 101, "slab_unreclaimable_pct_monitor": 101,
+        "slab_unreclaimable_pct_critical": 101}
+# Any unreclaimable slab makes the host critical.
+CRITICAL = dict(CALM, slab_unreclaimable_pct_monitor=0, slab_unreclaimable_pct_critical=0)
+
+
+def run_checker(tmp_path, **config):
+    settings = {"textfile_dir": str(tmp_path / "textfile"), "state_file": str(tmp_path / "state" / "state.json"),
+                "kernel_log": False, "timeout": 5, "host": "test-host"}
+    settings.update(config)
+    (tmp_path / "config.json").write_text(json.dumps(settings))
+    return subprocess.run([sys.executable, CHECKER, "--config", str(tmp_path / "config.json"),
+                           "--lib", COLLECTIONS_ROOT], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_checker_notifies_once_per_change_and_on_recovery(tmp_path, receiver):
+    target = [{"type": "webhook", "url": receiver.url}]
+    first = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert first.returncode == 0, first.stderr
+    assert "health critical" in first.stderr
+    assert len(receiver.bodies) == 1
+    content_type, body = receiver.bodies[0]
+    assert content_type == "application/json"
+    assert (body["event"], body["status"], body["host"]) == ("alert", "critical", "test-host")
+    assert "slab.unreclaimable_high" in [f["id"] for f in body["findings"]]
+    assert body["top_consumers"] and body["top_consumers"][0]["rss_bytes"] > 0
+    state = (tmp_path / "state" / "state.json").read_text()
+    assert "secret" not in state and oct(os.stat(tmp_path / "state" / "state.json").st_mode & 0o777) == "0o600"
+
+    again = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert again.returncode == 0, again.stderr
+    assert len(receiver.bodies) == 1, "an unchanged problem was sent again"
+
+    calm = run_checker(tmp_path, thresholds=CALM, notify=target)
+    assert calm.returncode == 0, calm.stderr
+    assert len(receiver.bodies) == 2
+    assert receiver.bodies[1][1]["event"] == "resolved"
+    assert receiver.bodies[1][1]["previous_status"] == "critical"
+
+    run_checker(tmp_path, thresholds=CALM, notify=target)
+    assert len(receiver.bodies) == 2
+
+
+def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_path, receiver):
+    target = [{"type": "webhook", "url": receiver.url}]
+    receiver.fail = True
+    failed = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert failed.returncode == 0, failed.stderr
+    assert "alert webhook http://127.0.0.1:%d/hook not delivered: HTTP 500" % receiver.server.server_address[1] \
+        in failed.stderr
+    assert "secret" not in failed.stderr
+    metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+    assert "memops_health_status 2\n" in metrics
+    receiver.fail = False
+    retried = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert retried.returncode == 0, retried.stderr
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
+
+
+def test_an_unreachable_webhook_times_out_quietly(tmp_path):
+    proc = run_checker(tmp_path, thresholds=CRITICAL, notify=[{"type": "webhook", "url": "http://127.0.0.1:9/"}])
+    assert proc.returncode == 0, proc.stderr
+    assert "not delivered" in proc.stderr and "trying again at the next check" in proc.stderr
+    assert (tmp_path / "textfile" / "memops.prom").exists()
+
+
+def test_mail_goes_through_sendmail_t(tmp_path):
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    captured = tmp_path / "mail.txt"
+    fake = tmp_path / "sendmail"
+    fake.write_text("#!/bin/sh\necho \"$@\" > %s.args\ncat > %s\n" % (captured, captured))
+    fake.chmod(0o755)
+    checker.send_mail("To: ops@example.com\nSubject: s\n\nbody\n", 5, sendmail=str(fake))
+    assert captured.read_text() == "To: ops@example.com\nSubject: s\n\nbody\n"
+    assert (tmp_path / "mail.txt.args").read_text().split() == ["-t", "-oi"]
+    with pytest.raises(checker.DeliveryError, match="is missing: install a mail transfer agent"):
+        checker.send_mail("x", 5, sendmail=str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"thresholds": {"nope": 1}}, "bad configuration: thresholds: unknown key 'nope'"),
+    ({"notify_on": "warning"}, "bad configuration: notify_on must be one of monitor, critical"),
+    ({"notify": [{"type": "webhook", "url": "ftp://x"}]}, "bad configuration: notify[0]: url 'ftp://x' must start"),
+    ({"colour": "red"}, "unknown keys colour"),
+])
+def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
+    proc = run_checker(tmp_path, **config)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert not (tmp_path / "textfile").exists()
+
+
+def test_checker_fails_when_the_metrics_cannot_be_written(tmp_path):
+    blocker = tmp_path / "textfile"
+    blocker.write_text("a file where the directory should be")
+    proc = run_checker(tmp_path)
+    assert proc.returncode == 1
+    assert "check failed: cannot write" in proc.stderr

@@ -43,7 +43,7 @@ def test_no_variables_no_role(tmp_path):
     proc = run(tmp_path, {})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert included_roles(proc.stdout) == []
-    assert proc.stdout.count("skipping: [localhost]") == 4
+    assert proc.stdout.count("skipping: [localhost]") == 5
 
 
 def test_only_the_role_whose_variables_are_set_runs(tmp_path):
@@ -59,3 +59,14 @@ def test_only_the_role_whose_variables_are_set_runs(tmp_path):
     assert not sysctl_file.exists()
     with open("/proc/sys/vm/swappiness") as handle:
         assert int(handle.read()) == swappiness
+
+
+def test_any_monitoring_variable_brings_in_the_monitoring_role(tmp_path):
+    proc = run(tmp_path, {"monitoring_notify_on": "monitor"})
+    assert included_roles(proc.stdout) == ["monitoring"]
+    with open("/proc/1/comm") as handle:
+        systemd = handle.read().strip() == "systemd"
+    if systemd:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    else:  # the role's preflight refuses, naming why
+        assert proc.returncode != 0 and "systemd is not PID 1 on this host" in proc.stdout

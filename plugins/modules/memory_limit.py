@@ -73,6 +73,11 @@ options:
       - Where the drop-in directories live.
     type: path
     default: /etc/systemd/system
+  proc_root:
+    description:
+      - Where procfs is mounted (to tell whether PID 1 is systemd).
+    type: path
+    default: /proc
   sys_root:
     description:
       - Where sysfs is mounted (for the cgroup hierarchy and usage).
@@ -160,6 +165,7 @@ def main():
             "force": {"type": "bool", "default": False},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "unit_dir": {"type": "path", "default": _systemd.UNIT_DIR},
+            "proc_root": {"type": "path", "default": "/proc"},
             "sys_root": {"type": "path", "default": "/sys"},
         },
         supports_check_mode=True,
@@ -177,6 +183,10 @@ def main():
         limits = {key: _memlimits.parse_limit(p[key], key) for key in ("max", "high", "swap_max")}
         if p["state"] == "present" and not any(v is not None for v in limits.values()) and not p["restart_on_oom"]:
             module.fail_json(msg="memory_limit: %s: give max, high, swap_max or restart_on_oom, or state: absent"
+                                 % unit, **result)
+        if not _systemd.is_running_systemd(p["proc_root"]):
+            module.fail_json(msg="memory_limit: %s needs systemd as PID 1, and PID 1 here is not systemd; cap "
+                                 "processes that are not systemd services with memops.linux.memory_cgroup instead"
                                  % unit, **result)
         result["systemd_version"] = _systemd.version(run)
         result["cgroup"] = _systemd.cgroup_layout(p["sys_root"])

@@ -54,10 +54,27 @@ def install(monkeypatch, fake):
     return fake
 
 
+def proc_with_pid1(tmp_path, comm):
+    """A proc_root whose PID 1 is ``comm``."""
+    (tmp_path / comm / "1").mkdir(parents=True, exist_ok=True)
+    (tmp_path / comm / "1" / "comm").write_text(comm + "\n")
+    return str(tmp_path / comm)
+
+
 def args(tmp_path, sys_root, **extra):
-    result = {"service": "app", "unit_dir": str(tmp_path / "units"), "sys_root": str(sys_root)}
+    result = {"service": "app", "unit_dir": str(tmp_path / "units"), "sys_root": str(sys_root),
+              "proc_root": proc_with_pid1(tmp_path, "systemd")}
     result.update(extra)
     return result
+
+
+def test_without_systemd_as_pid1_nothing_is_asked_or_written(tmp_path, hybrid, monkeypatch, run_module):
+    fake = install(monkeypatch, Systemctl())
+    result = run_module(module, **args(tmp_path, hybrid, max="64M", proc_root=proc_with_pid1(tmp_path, "tini")))
+    assert result["failed"]
+    assert result["msg"] == ("memory_limit: app.service needs systemd as PID 1, and PID 1 here is not systemd; cap "
+                             "processes that are not systemd services with memops.linux.memory_cgroup instead")
+    assert fake.calls == [] and not os.path.exists(str(tmp_path / "units"))
 
 
 def test_four_runs_on_hybrid(tmp_path, hybrid, monkeypatch, run_module):

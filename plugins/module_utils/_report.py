@@ -611,6 +611,11 @@ details.host>summary .badge{margin-left:6px}
 td.findings .first{margin-left:2px;color:#333}
 .reason{color:var(--unk);white-space:normal;display:inline-block;max-width:250px;font-size:12px}
 .pill{display:inline-block;min-width:20px;text-align:center;border-radius:9px;padding:0 6px;margin-right:3px;font-size:12px;font-weight:700}
+#pager{display:flex;gap:8px;align-items:center;margin:0 0 6px}
+#pager[hidden]{display:none}
+#pager button{font:inherit;padding:2px 10px;border:1px solid var(--line);border-radius:4px;background:#fff;cursor:pointer}
+#pager button:disabled{color:#9aa1ad;cursor:default}
+#pager button:focus-visible{outline:2px solid #2563eb;outline-offset:2px}
 .pill.critical{background:var(--crit);color:#fff}.pill.monitor{background:#e0a100;color:#1b1e24}.pill.info{background:var(--info-bg);color:var(--info)}
 """
 
@@ -618,30 +623,161 @@ _JS = """
 (function(){
 "use strict";
 var table=document.getElementById("hosts");
-if(!table){return;}
+var data=document.getElementById("hosts-data");
+if(!table||!data){return;}
+/* every host, as _host_record writes it; rows and details are built from it one page at a time,
+   with textContent and attributes only: names and command lines never become markup */
+var hosts=JSON.parse(data.textContent);
+var SEVERITIES=["critical","monitor","info"];
 var tbody=table.tBodies[0];
+var details=document.getElementById("host-details");
+var pager=document.getElementById("pager");
+var info=document.getElementById("page-info");
+var prev=document.getElementById("page-prev");
+var next=document.getElementById("page-next");
+var all=document.getElementById("page-all");
 var headers=Array.prototype.slice.call(table.tHead.rows[0].cells);
-function value(row,index,type){
-  var cell=row.cells[index];
-  var raw=cell.getAttribute("data-sort");
-  if(raw===null){raw=cell.textContent;}
-  if(type==="num"){var n=parseFloat(raw);return isNaN(n)?-Infinity:n;}
-  return raw.toLowerCase();
+var pageSize=parseInt(table.getAttribute("data-page-size"),10)||100;
+var order=hosts.map(function(h,i){return i;});
+var page=0,showAll=false;
+function el(tag,cls,text){
+  var e=document.createElement(tag);
+  if(cls){e.className=cls;}
+  if(text!==undefined&&text!==null){e.textContent=String(text);}
+  return e;
 }
+function put(parent){
+  for(var a=1;a<arguments.length;a++){
+    var c=arguments[a];
+    parent.appendChild(typeof c==="object"?c:document.createTextNode(String(c)));
+  }
+  return parent;
+}
+function sorted(cell,key){cell.setAttribute("data-sort",key);return cell;}
+function badge(status){return el("span","badge "+status,status.toUpperCase());}
+function num(key,text){return sorted(el("td","num",text),key);}
+function bar(cls,title,parts){
+  var d=el("div",cls);
+  d.title=title;
+  if(parts.length){d.setAttribute("role","img");d.setAttribute("aria-label",title);}
+  parts.forEach(function(p){var s=el("span",p[0]);s.style.width=p[1].toFixed(2)+"%";d.appendChild(s);});
+  return d;
+}
+function renderRow(h){
+  var k=h.k,m=h.m,tr=el("tr",h.s),td,a;
+  a=el("a",null,h.n);a.href="#host-"+h.i;
+  td=sorted(el("th"),k[0]);td.scope="row";put(tr,put(td,a));
+  put(tr,put(sorted(el("td"),k[1]),badge(h.s)));
+  td=sorted(el("td","findings"),k[2]);
+  if(h.s==="unknown"){td.appendChild(el("span","reason",h.r||""));}
+  else{
+    SEVERITIES.forEach(function(s,j){
+      if(h.c[j]){var p=el("span","pill "+s,h.c[j]);p.title=h.c[j]+" "+s;td.appendChild(p);}
+    });
+    if(!td.firstChild){td.appendChild(el("span","muted","none"));}
+    if(h.f){a=el("span","first",h.f);a.title=h.f;td.appendChild(a);}
+  }
+  tr.appendChild(td);
+  for(var j=0;j<4;j++){tr.appendChild(num(k[3+j],m?m[j]:"-"));}
+  td=num(k[7],m?m[4]:"-");
+  if(m){put(td," ",el("span",m[6]?"pct low":"pct",m[5]));}
+  tr.appendChild(td);
+  if(typeof h.w==="string"){tr.appendChild(num(k[8],h.w));}
+  else{a=el("span",null,h.w[0]);a.title="of "+h.w[1];put(tr,put(num(k[8]),a," ",el("span","pct",h.w[2])));}
+  put(tr,put(el("td","bars"),
+    h.b?bar("bar",h.b[0],[["used",h.b[1]],["cache",h.b[2]],["free",h.b[3]]]):bar("bar none","memory not gathered",[]),
+    h.sb?bar("bar swapbar",h.sb[0],[["swap",h.sb[1]]]):bar("bar swapbar none","no swap",[])));
+  tr.appendChild(num(k[10],h.o===null?"-":h.o));
+  td=sorted(el("td","top"),k[11]);
+  if(h.t){td.title=h.t[2];put(td,h.t[0],el("small",null,"["+h.t[1]+"]")," "+h.t[3]);}
+  else{td.title="";td.textContent="-";}
+  return put(tr,td);
+}
+function code(text){return el("code",null,text);}
+function remedy(r){
+  var d=put(el("div","fix"),el("b",null,"Fix:")," "+r[0]);
+  if(r[1]){
+    put(d," Role ",code(r[1]));
+    if(r[2]){put(d,", variable ",code(r[2]));if(r[3]!==null){put(d," = ",code(r[3]));}}
+    put(d,".");
+  }
+  if(r[4]){put(d," Module ",code(r[4]),".");}
+  return d;
+}
+function procs(rows,label){
+  var t=el("table","procs"),head=el("tr"),body=el("tbody");
+  [[label,""],["PID","num"],["User",""],["RSS","num"],["Swap","num"],["oom_score","num"]].forEach(function(c){
+    head.appendChild(el("th",c[1],c[0]));
+  });
+  rows.forEach(function(p){
+    var name=el("td",null,p[1]);name.title=p[0];
+    put(body,put(el("tr"),name,el("td","num",p[2]),el("td",null,p[3]),el("td","num",p[4]),el("td","num",p[5]),
+      el("td","num",p[6])));
+  });
+  return put(t,put(el("thead"),head),body);
+}
+function renderDetails(h){
+  var box=el("details","host");
+  box.id="host-"+h.i;
+  box.open=(h.s==="critical"||h.s==="unknown")&&h.i<50;
+  put(box,put(el("summary",null,h.n),badge(h.s)));
+  if(h.s==="unknown"){return put(box,el("p",null,"No diagnosis: "+(h.r||"")));}
+  box.appendChild(el("pre","free",h.h));
+  if(h.x){box.appendChild(put(el("p"),el("b",null,"OOM kills since boot:")," "+h.x[0]+(h.x[1]?"; last victims: "+h.x[1]:"")));}
+  var left=el("div"),right=el("div");
+  SEVERITIES.forEach(function(s){
+    var group=h.d.filter(function(f){return f[0]===s;});
+    if(!group.length){return;}
+    left.appendChild(put(el("div","group"),badge(s)," "+group.length));
+    group.forEach(function(f){
+      var list=el("ul");
+      f[3].forEach(function(line){list.appendChild(el("li",null,line));});
+      left.appendChild(put(el("div","finding "+s),put(el("h4",null,f[1]+" "),code(f[2])),list,remedy(f[4])));
+    });
+  });
+  if(!h.d.length){left.appendChild(el("p",null,"No findings."));}
+  if(h.p.length){right.appendChild(procs(h.p,"Top consumers"));}
+  if(h.q.length){var gap=el("div");gap.style.height="8px";put(right,gap,procs(h.q,"Top swap users"));}
+  return put(box,put(el("div","hostgrid"),left,right));
+}
+function render(){
+  var pages=Math.max(1,Math.ceil(order.length/pageSize));
+  page=Math.min(page,pages-1);
+  var from=showAll?0:page*pageSize,to=showAll?order.length:Math.min(order.length,from+pageSize);
+  var rows=document.createDocumentFragment(),boxes=document.createDocumentFragment();
+  for(var j=from;j<to;j++){rows.appendChild(renderRow(hosts[order[j]]));boxes.appendChild(renderDetails(hosts[order[j]]));}
+  tbody.replaceChildren(rows);
+  details.replaceChildren(boxes);
+  pager.hidden=pages<2;
+  info.textContent=showAll?"All "+order.length+" hosts":
+    "Page "+(page+1)+" of "+pages+" · hosts "+(from+1)+"–"+to+" of "+order.length;
+  prev.disabled=showAll||page===0;
+  next.disabled=showAll||page>=pages-1;
+  all.setAttribute("aria-pressed",String(showAll));
+  all.textContent=showAll?"Show pages":"Show all";
+  table.setAttribute("data-page",showAll?"all":String(page+1));
+  table.setAttribute("data-pages",String(pages));
+}
+prev.addEventListener("click",function(){page-=1;render();});
+next.addEventListener("click",function(){page+=1;render();});
+all.addEventListener("click",function(){showAll=!showAll;render();});
 function sortBy(index,direction){
   var th=headers[index];
-  var type=th.getAttribute("data-type")||"text";
+  var numeric=(th.getAttribute("data-type")||"text")==="num";
   var sign=direction==="descending"?-1:1;
-  var rows=Array.prototype.slice.call(tbody.rows);
-  var keyed=rows.map(function(row,i){return [value(row,index,type),i,row];});
-  keyed.sort(function(a,b){
-    if(a[0]<b[0]){return -sign;}
-    if(a[0]>b[0]){return sign;}
-    return a[1]-b[1];
+  var keys=hosts.map(function(h){
+    var v=h.k[index];
+    if(numeric){return typeof v==="number"?v:-Infinity;}
+    return String(v===null?"":v).toLowerCase();
   });
-  var fragment=document.createDocumentFragment();
-  keyed.forEach(function(k){fragment.appendChild(k[2]);});
-  tbody.appendChild(fragment);
+  /* the whole fleet, stable: equal keys keep the report's order */
+  order.sort(function(a,b){
+    if(keys[a]<keys[b]){return -sign;}
+    if(keys[a]>keys[b]){return sign;}
+    return a-b;
+  });
+  page=0;
+  render();
   headers.forEach(function(h){h.removeAttribute("aria-sort");});
   th.setAttribute("aria-sort",direction);
   var status=document.getElementById("sort-status");
@@ -657,6 +793,17 @@ headers.forEach(function(th,index){
     sortBy(index,next);
   });
 });
+/* #host-<n> (the findings' links) shows that host's details even when it is on another page */
+function reveal(){
+  var match=/^#host-(\\d+)$/.exec(window.location.hash);
+  if(!match||!hosts[+match[1]]){return;}
+  var box=document.getElementById("host-"+match[1]);
+  if(!box){box=renderDetails(hosts[+match[1]]);details.insertBefore(box,details.firstChild);}
+  box.open=true;
+  box.scrollIntoView();
+}
+window.addEventListener("hashchange",reveal);
+render();
 /* #sort=<column>:<asc|desc> sorts on load: a link that keeps the order */
 var match=/[#&]sort=([\\w-]+)(?::(asc|desc))?/.exec(window.location.hash);
 if(match){
@@ -664,10 +811,15 @@ if(match){
     if(th.getAttribute("data-key")===match[1]){sortBy(index,match[2]==="desc"?"descending":"ascending");}
   });
 }
+reveal();
+table.setAttribute("data-ready","true");
 })();
 """
 
 _E = html.escape
+
+# hosts per page of the host table; the page holds them all as JSON, the script shows one page at a time
+PAGE_SIZE = 100
 
 
 def _badge(status):
@@ -678,30 +830,46 @@ def _anchor(index):
     return "host-%d" % index
 
 
-def _bars(host):
+def _bar_parts(host):
+    """(title, used %, buff/cache %, free %) of the memory bar, or None when memory is not known."""
     mem = host["memory"] or {}
     total = mem.get("total_bytes") or 0
+    if not total:
+        return None
+    available = mem.get("available_bytes") or 0
+    used = max(total - available, 0)
+    cache = min(mem.get("buff_cache_bytes") or 0, available)
+    free = max(total - used - cache, 0)
+    title = "used %s, buff/cache %s, free %s, available %s of %s" % (
+        human_size(used), human_size(mem.get("buff_cache_bytes")), human_size(mem.get("free_bytes")),
+        human_size(available), human_size(total))
+    return [title, round(100.0 * used / total, 2), round(100.0 * cache / total, 2), round(100.0 * free / total, 2)]
+
+
+def _swap_bar_parts(host):
+    """(title, used %) of the swap bar, or None without swap."""
+    swap = host["swap"] or {}
+    if not swap.get("total_bytes"):
+        return None
+    pct = 100.0 * (swap.get("used_bytes") or 0) / swap["total_bytes"]
+    return ["swap used %s of %s" % (human_size(swap.get("used_bytes")), human_size(swap["total_bytes"])),
+            round(min(pct, 100.0), 2)]
+
+
+def _bars(host):
+    memory_bar = _bar_parts(host)
     out = []
-    if total:
-        available = mem.get("available_bytes") or 0
-        used = max(total - available, 0)
-        cache = min(mem.get("buff_cache_bytes") or 0, available)
-        free = max(total - used - cache, 0)
-        title = "used %s, buff/cache %s, free %s, available %s of %s" % (
-            human_size(used), human_size(mem.get("buff_cache_bytes")), human_size(mem.get("free_bytes")),
-            human_size(available), human_size(total))
+    if memory_bar:
         out.append('<div class="bar" role="img" aria-label="%s" title="%s">'
                    '<span class="used" style="width:%.2f%%"></span><span class="cache" style="width:%.2f%%"></span>'
                    '<span class="free" style="width:%.2f%%"></span></div>' % (
-                       title, title, 100.0 * used / total, 100.0 * cache / total, 100.0 * free / total))
+                       memory_bar[0], memory_bar[0], memory_bar[1], memory_bar[2], memory_bar[3]))
     else:
         out.append('<div class="bar none" title="memory not gathered"></div>')
-    swap = host["swap"] or {}
-    if swap.get("total_bytes"):
-        pct = 100.0 * (swap.get("used_bytes") or 0) / swap["total_bytes"]
-        title = "swap used %s of %s" % (human_size(swap.get("used_bytes")), human_size(swap["total_bytes"]))
+    swap_bar = _swap_bar_parts(host)
+    if swap_bar:
         out.append('<div class="bar swapbar" role="img" aria-label="%s" title="%s"><span class="swap" '
-                   'style="width:%.2f%%"></span></div>' % (title, title, min(pct, 100.0)))
+                   'style="width:%.2f%%"></span></div>' % (swap_bar[0], swap_bar[0], swap_bar[1]))
     else:
         out.append('<div class="bar swapbar none" title="no swap"></div>')
     return "".join(out)
@@ -724,11 +892,41 @@ _COLUMNS = (
 )
 
 
+def _sort_keys(host):
+    """The host's value in each column of _COLUMNS (None for the bars): what sorting compares."""
+    mem = host["memory"] or {}
+    swap = host["swap"] or {}
+    c = host["counts"]
+    top = host["top_processes"][0] if host["top_processes"] else None
+    oom_count = (host["oom"] or {}).get("kill_count")
+    available_pct = mem.get("available_pct")
+    return [
+        host["name"],
+        _STATUS_RANK[host["status"]],
+        -1 if host["status"] == "unknown" else c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"],
+        mem.get("total_bytes") or 0,
+        mem.get("used_bytes") or 0,
+        mem.get("free_bytes") or 0,
+        mem.get("buff_cache_bytes") or 0,
+        available_pct if available_pct is not None else 101,
+        (swap.get("used_pct") or 0) if swap.get("total_bytes") else -1,
+        None,
+        oom_count if oom_count is not None else -1,
+        top["name"] if top else "",
+    ]
+
+
 def _num_cell(sort_value, text, extra=""):
     return '<td class="num" data-sort="%s">%s%s</td>' % (sort_value, text, extra)
 
 
-def _findings_cell(host):
+def _low_available(host):
+    """True when the available memory is shown in red: critical host under 10% available."""
+    available_pct = (host["memory"] or {}).get("available_pct")
+    return available_pct is not None and bool(host["counts"]["critical"]) and available_pct < 10
+
+
+def _findings_cell(host, sort_key):
     c = host["counts"]
     if host["status"] == "unknown":
         return '<td class="findings" data-sort="-1"><span class="reason">%s</span></td>' % _E(host["reason"] or "")
@@ -736,38 +934,38 @@ def _findings_cell(host):
     first = _first_finding(host)
     title = '<span class="first" title="%s">%s</span>' % (_E(first["title"]), _E(first["title"])) if first else ""
     return '<td class="findings" data-sort="%d">%s%s</td>' % (
-        c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"], pills or '<span class="muted">none</span>', title)
+        sort_key, pills or '<span class="muted">none</span>', title)
 
 
 def _host_row(index, host):
+    """One row of the host table as the page has it without JavaScript (renderRow in _JS builds the same)."""
+    keys = _sort_keys(host)
     mem = host["memory"] or {}
     swap = host["swap"] or {}
     top = host["top_processes"][0] if host["top_processes"] else None
     oom_count = (host["oom"] or {}).get("kill_count")
     if swap.get("total_bytes"):
-        swap_cell = _num_cell(swap.get("used_pct") or 0, '<span title="of %s">%s</span>' % (
+        swap_cell = _num_cell(keys[8], '<span title="of %s">%s</span>' % (
             human_size(swap["total_bytes"]), human_size(swap.get("used_bytes"))),
             ' <span class="pct">%s</span>' % _pct(swap.get("used_pct")))
     else:
-        swap_cell = _num_cell(-1, "none" if swap else "-")
-    available_pct = mem.get("available_pct")
-    low = ' class="pct low"' if available_pct is not None and host["counts"]["critical"] and available_pct < 10 else \
-        ' class="pct"'
+        swap_cell = _num_cell(keys[8], "none" if swap else "-")
+    low = ' class="pct low"' if _low_available(host) else ' class="pct"'
     return "".join((
         '<tr class="%s">' % host["status"],
         '<th scope="row" data-sort="%s"><a href="#%s">%s</a></th>' % (
             _E(host["name"]), _anchor(index), _E(host["name"])),
-        '<td data-sort="%d">%s</td>' % (_STATUS_RANK[host["status"]], _badge(host["status"])),
-        _findings_cell(host),
-        _num_cell(mem.get("total_bytes") or 0, human_size(mem.get("total_bytes"))),
-        _num_cell(mem.get("used_bytes") or 0, human_size(mem.get("used_bytes"))),
-        _num_cell(mem.get("free_bytes") or 0, human_size(mem.get("free_bytes"))),
-        _num_cell(mem.get("buff_cache_bytes") or 0, human_size(mem.get("buff_cache_bytes"))),
-        _num_cell(available_pct if available_pct is not None else 101, human_size(mem.get("available_bytes")),
-                  ' <span%s>%s</span>' % (low, _pct(available_pct)) if mem else ""),
+        '<td data-sort="%d">%s</td>' % (keys[1], _badge(host["status"])),
+        _findings_cell(host, keys[2]),
+        _num_cell(keys[3], human_size(mem.get("total_bytes"))),
+        _num_cell(keys[4], human_size(mem.get("used_bytes"))),
+        _num_cell(keys[5], human_size(mem.get("free_bytes"))),
+        _num_cell(keys[6], human_size(mem.get("buff_cache_bytes"))),
+        _num_cell(keys[7], human_size(mem.get("available_bytes")),
+                  ' <span%s>%s</span>' % (low, _pct(mem.get("available_pct"))) if mem else ""),
         swap_cell,
         '<td class="bars">%s</td>' % _bars(host),
-        _num_cell(oom_count if oom_count is not None else -1, "-" if oom_count is None else oom_count),
+        _num_cell(keys[10], "-" if oom_count is None else oom_count),
         '<td class="top" data-sort="%s" title="%s">%s</td>' % (
             _E(top["name"]) if top else "", _E(top["cmdline"] or top["name"]) if top else "",
             "%s<small>[%s]</small> %s" % (_E(top["name"]), _E(str(top["pid"])), human_size(top["rss_bytes"]))
@@ -806,22 +1004,30 @@ def _procs_table(rows, key, label):
     return "".join(out)
 
 
+def _victims_text(oom):
+    return ", ".join("%s[%s] %s%s" % (v.get("name"), v.get("pid"), human_size(v.get("rss_bytes")),
+                                      " at %s" % v["logged_at"] if v.get("logged_at") else "")
+                     for v in oom.get("recent_victims") or [])
+
+
+def _details_open(index, host):
+    """The first severe hosts of the report open their details."""
+    return host["status"] in ("critical", "unknown") and index < 50
+
+
 def _host_details(index, host):
+    """One host's details as the page has them without JavaScript (renderDetails in _JS builds the same)."""
     out = ['<details class="host" id="%s"%s><summary>%s%s</summary>' % (
-        _anchor(index), " open" if host["status"] in ("critical", "unknown") and index < 50 else "",
-        _E(host["name"]), _badge(host["status"]))]
+        _anchor(index), " open" if _details_open(index, host) else "", _E(host["name"]), _badge(host["status"]))]
     if host["status"] == "unknown":
         out.append('<p>No diagnosis: %s</p></details>' % _E(host["reason"] or ""))
         return "".join(out)
     out.append('<pre class="free">%s</pre>' % _E("\n".join(host["free_h"])))
     oom = host["oom"] or {}
     if oom.get("kill_count") or oom.get("recent_victims"):
-        victims = ", ".join("%s[%s] %s%s" % (_E(str(v.get("name"))), _E(str(v.get("pid"))),
-                                             human_size(v.get("rss_bytes")),
-                                             " at " + _E(str(v["logged_at"])) if v.get("logged_at") else "")
-                            for v in oom.get("recent_victims") or [])
+        victims = _victims_text(oom)
         out.append("<p><b>OOM kills since boot:</b> %s%s</p>" % (
-            _E(str(oom.get("kill_count"))), "; last victims: " + victims if victims else ""))
+            _E(str(oom.get("kill_count"))), "; last victims: " + _E(victims) if victims else ""))
     out.append('<div class="hostgrid"><div>')
     if host["findings"]:
         for severity in SEVERITIES:
@@ -842,6 +1048,63 @@ def _host_details(index, host):
         out.append(_procs_table(host["top_swap"], "swap_bytes", "Top swap users"))
     out.append("</div></div></details>")
     return "".join(out)
+
+
+def _proc_cells(p):
+    return [str(p.get("cmdline") or ""), str(p.get("name")), str(p.get("pid")), str(p.get("user") or ""),
+            human_size(p.get("rss_bytes")), human_size(p.get("swap_bytes")),
+            str(p.get("oom_score") if p.get("oom_score") is not None else "-")]
+
+
+def _remedy_parts(remedy):
+    """[summary, role, variable, value as JSON, module]: what _remedy_html shows, as data for the page's script."""
+    value = remedy.get("value")
+    return [str(remedy.get("summary") or ""), str(remedy.get("role") or ""), str(remedy.get("variable") or ""),
+            None if value is None else json.dumps(value, default=str), str(remedy.get("module") or "")]
+
+
+def _host_record(index, host):
+    """One host as the page's script reads it: display texts made here, so that sizes read as in free -h.
+
+    Short keys keep 5,000 hosts small: i index in the report, n name, s status, k sort keys (_COLUMNS),
+    c counts by severity, r reason, f first finding, m memory texts, w swap texts, b and sb bars,
+    o OOM kills, t top consumer, h free -h, x OOM line, d findings, p and q top RSS and swap users.
+    """
+    mem = host["memory"] or {}
+    swap = host["swap"] or {}
+    oom = host["oom"] or {}
+    top = host["top_processes"][0] if host["top_processes"] else None
+    first = _first_finding(host)
+    record = {
+        "i": index, "n": host["name"], "s": host["status"], "k": _sort_keys(host),
+        "c": [host["counts"][s] for s in SEVERITIES], "r": host["reason"], "f": first["title"] if first else None,
+        "m": [human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
+              human_size(mem.get("buff_cache_bytes")), human_size(mem.get("available_bytes")),
+              _pct(mem.get("available_pct")), _low_available(host)] if mem else None,
+        "w": [human_size(swap.get("used_bytes")), human_size(swap["total_bytes"]), _pct(swap.get("used_pct"))]
+        if swap.get("total_bytes") else ("none" if swap else "-"),
+        "b": _bar_parts(host), "sb": _swap_bar_parts(host), "o": oom.get("kill_count"),
+        "t": [str(top["name"]), str(top["pid"]), str(top["cmdline"] or top["name"]), human_size(top["rss_bytes"])]
+        if top else None,
+    }
+    if host["status"] != "unknown":
+        record.update({
+            "h": "\n".join(host["free_h"]),
+            "x": [str(oom.get("kill_count")), _victims_text(oom)]
+            if oom.get("kill_count") or oom.get("recent_victims") else None,
+            "d": [[f["severity"], f["title"], f["id"], f["evidence"], _remedy_parts(f["remedy"])]
+                  for f in host["findings"]],
+            "p": [_proc_cells(p) for p in host["top_processes"]],
+            "q": [_proc_cells(p) for p in host["top_swap"]],
+        })
+    return record
+
+
+def _script_json(value):
+    """JSON that cannot end the <script> element holding it nor break a JavaScript string."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def _fleet_findings(summary, index_of):
@@ -904,12 +1167,27 @@ def render_html(fleet):
                '<span><i style="background:var(--swap)"></i>swap used</span>'
                '<span>available = buff/cache (reclaimable) + free · click a column header to sort</span></div>'
                '<p id="sort-status" class="muted" aria-live="polite" style="margin:0 0 4px"></p>'
-               '<div class="scroll"><table id="hosts"><thead><tr>%s</tr></thead><tbody>' % head)
-    out.extend(_host_row(index, host) for index, host in enumerate(fleet["hosts"]))
-    out.append("</tbody></table></div></section>")
+               '<nav id="pager" aria-label="Pages of the host table" hidden>'
+               '<button type="button" id="page-prev">&larr; Previous</button>'
+               '<span id="page-info" aria-live="polite"></span>'
+               '<button type="button" id="page-next">Next &rarr;</button>'
+               '<button type="button" id="page-all" aria-pressed="false">Show all</button></nav>'
+               '<div class="scroll"><table id="hosts" data-page-size="%d"><thead><tr>%s</tr></thead><tbody>'
+               % (PAGE_SIZE, head))
+    # without JavaScript the first page is there as HTML; the script renders every page from the JSON
+    first_page = fleet["hosts"][:PAGE_SIZE]
+    out.extend(_host_row(index, host) for index, host in enumerate(first_page))
+    out.append("</tbody></table></div>")
+    if len(fleet["hosts"]) > PAGE_SIZE:
+        out.append('<noscript><p class="muted">JavaScript is off: the table and the host details show the first %d '
+                   'of %d hosts, most severe first; report.json has them all.</p></noscript>'
+                   % (PAGE_SIZE, len(fleet["hosts"])))
+    out.append("</section>")
     out.append('<section aria-labelledby="h-findings"><h2 id="h-findings">Findings by severity</h2>%s</section>'
                % _fleet_findings(summary, index_of))
-    out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2>')
-    out.extend(_host_details(index, host) for index, host in enumerate(fleet["hosts"]))
-    out.append("</section></main><script>%s</script></body></html>\n" % _JS)
+    out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2><div id="host-details">')
+    out.extend(_host_details(index, host) for index, host in enumerate(first_page))
+    out.append('</div></section></main><script type="application/json" id="hosts-data">%s</script>'
+               % _script_json([_host_record(index, host) for index, host in enumerate(fleet["hosts"])]))
+    out.append("<script>%s</script></body></html>\n" % _JS)
     return "".join(out)

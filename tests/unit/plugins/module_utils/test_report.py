@@ -247,10 +247,13 @@ def test_html_escapes_untrusted_text():
     parser = _Collector()
     parser.feed(page)
     tags = [tag for tag, _attrs in parser.tags]
-    assert tags.count("script") == 1  # only the page's own
+    scripts = [dict(attrs).get("type") for tag, attrs in parser.tags if tag == "script"]
+    assert scripts == ["application/json", None]  # the hosts' data, then the page's own script
     assert not [tag for tag in tags if tag in ("img", "iframe", "object", "embed", "svg")]
     assert not [attrs for _tag, attrs in parser.tags if any(name.startswith("on") for name in attrs)]
-    assert all("alert" not in script for script in parser.scripts)
+    data, code = parser.scripts
+    assert "alert" not in code
+    assert "<" not in data and EVIL in [host["n"] for host in json.loads(data)]  # data, never markup
 
 
 def test_html_is_self_contained(fleet):

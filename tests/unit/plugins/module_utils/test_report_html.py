@@ -6,7 +6,9 @@
 this machine's memory facts plus synthetic hosts, and the test checks what a
 person sees (rows, badges, findings), that clicking or pressing Enter on a
 column header sorts the table, that hostile host and process names stay text,
-and that the page logs no error. The screenshot and the page are kept under
+and that the page logs no error; with more hosts than a page, that the script
+renders the right hosts page by page from the embedded JSON, sorts the whole
+fleet, and shows the first page without JavaScript. The screenshot and the page are kept under
 tests/output/ as artifacts.
 
 Needs Chromium (Debian package ``chromium``; CHROMIUM names another binary).
@@ -59,15 +61,21 @@ def fleet():
         title="Memory report, browser test")
 
 
-@pytest.fixture(scope="module")
-def page(fleet):
+def write_page(fleet, name):
+    """The fleet's HTML page kept under tests/output/ (an artifact), as a file:// URL."""
     os.makedirs(OUTPUT, exist_ok=True)
-    path = os.path.join(OUTPUT, "report.html")
+    path = os.path.join(OUTPUT, name)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(_report.render_html(fleet))
+    return "file://" + os.path.abspath(path)
+
+
+@pytest.fixture(scope="module")
+def page(fleet):
+    url = write_page(fleet, "report.html")
     with open(os.path.join(OUTPUT, "report.json"), "w", encoding="utf-8") as handle:
         handle.write(_report.render_json(fleet))
-    return "file://" + os.path.abspath(path)
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +123,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
 
 def test_hostile_names_stay_text(browser, fleet):
     assert browser.evaluate("window.pwned === undefined")
-    assert browser.evaluate("document.scripts.length") == 1
+    assert browser.evaluate("document.querySelectorAll('script:not([type=\"application/json\"])').length") == 1
     assert browser.evaluate("document.querySelectorAll('img, svg, iframe').length") == 0
     text = browser.evaluate("document.body.innerText")
     assert HOSTILE_HOST in text and HOSTILE_PROCESS in text and UNREACHABLE in text
@@ -164,6 +172,130 @@ def test_no_errors_and_a_screenshot(browser, page):
     assert os.path.getsize(path) > 10000
     browser.screenshot(os.path.join(OUTPUT, "report-top.png"))
     assert browser.problems() == []
+
+
+# -- a fleet of more than one page: rows and details rendered from the embedded JSON, page by page
+
+BIG_FLEET = 230
+SCRIPT_BREAKER = "</script><script>alert(1)</script>"
+LINE_SEPARATOR_CMDLINE = "java -Dname=a\u2028b\u2029c -jar </script>app.jar"
+
+
+@pytest.fixture(scope="module")
+def big_fleet():
+    hosts = fleet_synthetic.fleet_facts(BIG_FLEET - 1, seed=23, prefix="node")
+    hosts[SCRIPT_BREAKER] = fleet_synthetic.host_facts(random.Random(8), "low_available")
+    fleet = _report.build_fleet(hosts, title="Memory report, paged")
+    # a command line with U+2028/U+2029, which would end a JavaScript string literal if written raw
+    healthy = next(h for h in fleet["hosts"] if h["status"] == "ok" and h["top_processes"])
+    healthy["top_processes"][0]["cmdline"] = LINE_SEPARATOR_CMDLINE
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def big_page(big_fleet):
+    return write_page(big_fleet, "report-paged.html")
+
+
+@pytest.fixture()
+def paged(big_page):
+    with Browser(CHROMIUM, width=1600, height=1000) as chromium:
+        chromium.open(big_page)
+        assert chromium.evaluate("document.getElementById('hosts').dataset.ready") == "true"
+        yield chromium
+
+
+def shown_names(browser):
+    return browser.evaluate("[...document.querySelectorAll('#hosts tbody tr')].map(tr => tr.cells[0].textContent)")
+
+
+def test_pages_show_the_fleet_a_page_at_a_time(paged, big_fleet):
+    names = [h["name"] for h in big_fleet["hosts"]]
+    size = _report.PAGE_SIZE
+    assert paged.evaluate("document.getElementById('hosts').dataset.pages") == "3"
+    assert shown_names(paged) == names[:size]
+    assert paged.evaluate("document.getElementById('page-info').textContent") == \
+        "Page 1 of 3 · hosts 1–%d of %d" % (size, BIG_FLEET)
+    assert paged.evaluate("document.getElementById('page-prev').disabled")
+    # details are there for the hosts of the page only
+    assert paged.evaluate("document.querySelectorAll('#host-details details.host').length") == size
+    paged.evaluate("document.getElementById('page-next').click()")
+    assert shown_names(paged) == names[size:2 * size]
+    assert paged.evaluate("document.querySelector('#host-details details.host summary').firstChild.textContent") \
+        == names[size]
+    paged.evaluate("document.getElementById('page-next').click()")
+    assert shown_names(paged) == names[2 * size:]
+    assert paged.evaluate("document.getElementById('page-next').disabled")
+    paged.evaluate("document.getElementById('page-all').click()")
+    assert shown_names(paged) == names
+    assert paged.evaluate("document.getElementById('page-all').getAttribute('aria-pressed')") == "true"
+    assert paged.problems() == []
+
+
+def test_rows_from_the_json_match_the_html_rows(paged, big_fleet):
+    """The script's rows and details say what the server-rendered first page says, cell by cell."""
+    rendered = _report.render_html(big_fleet)
+    paged.evaluate("window.serverPage = new DOMParser().parseFromString(%s, 'text/html')" % json.dumps(rendered))
+    for selector in ("#hosts tbody tr", "#host-details details.host"):
+        query = "[...%%s.querySelectorAll(%s)].map(e => [e.outerHTML.length > 0 && e.textContent, " \
+                "[...e.querySelectorAll('[title],[data-sort],[class]')].map(x => [x.className, x.title, " \
+                "x.getAttribute('data-sort') === null ? null : parseFloat(x.getAttribute('data-sort')) || " \
+                "x.getAttribute('data-sort')])])" % json.dumps(selector)
+        assert paged.evaluate(query % "document") == paged.evaluate(query % "window.serverPage")
+
+
+def test_sorting_orders_the_whole_fleet(paged, big_fleet):
+    paged.evaluate("document.querySelector('#hosts th[data-key=available] button').click()")
+    available = [(h["memory"] or {}).get("available_pct") for h in big_fleet["hosts"]]
+    everything = sorted(101 if a is None else a for a in available)
+    assert numbers(column(paged, "available")) == everything[:_report.PAGE_SIZE]
+    worst = min(a for a in available if a is not None)
+    assert float(column(paged, "available")[0]) == worst
+    assert paged.evaluate("document.getElementById('hosts').dataset.page") == "1"
+    paged.evaluate("document.getElementById('page-next').click()")
+    assert numbers(column(paged, "available")) == everything[_report.PAGE_SIZE:2 * _report.PAGE_SIZE]
+    # Enter on a focused header sorts the whole fleet too, and goes back to page 1
+    paged.evaluate("document.querySelector('#hosts th[data-key=host] button').focus()")
+    paged.press("Enter", "Enter", 13, "\r")
+    assert shown_names(paged) == sorted((h["name"] for h in big_fleet["hosts"]), key=str.lower)[:_report.PAGE_SIZE]
+    assert paged.evaluate("document.getElementById('sort-status').textContent") == "Sorted by Host, ascending"
+    assert paged.problems() == []
+
+
+def test_a_finding_link_shows_a_host_of_another_page(paged, big_fleet):
+    index = len(big_fleet["hosts"]) - 1
+    assert paged.evaluate("document.getElementById('host-%d')" % index) is None
+    paged.evaluate("window.location.hash = '#host-%d'" % index)
+    paged.evaluate("new Promise(r => setTimeout(r, 50))")
+    assert paged.evaluate("document.getElementById('host-%d').open" % index)
+
+
+def test_hostile_names_stay_text_in_the_json(paged, big_fleet, big_page):
+    with open(big_page[len("file://"):], encoding="utf-8") as handle:
+        text = handle.read()
+    blob = text.split('<script type="application/json" id="hosts-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in blob and "\u2028" not in blob and "\u2029" not in blob
+    assert paged.evaluate("document.querySelectorAll('script:not([type=\"application/json\"])').length") == 1
+    assert not any(e["method"] == "Page.javascriptDialogOpening" for e in paged.events)
+    paged.evaluate("document.getElementById('page-all').click()")
+    assert SCRIPT_BREAKER in shown_names(paged)
+    assert paged.evaluate("document.querySelectorAll('#hosts tbody script, #host-details script').length") == 0
+    titles = paged.evaluate("[...document.querySelectorAll('#hosts td.top')].map(td => td.title)")
+    assert LINE_SEPARATOR_CMDLINE in titles
+    assert paged.problems() == []
+
+
+def test_without_javascript_the_first_page_is_readable(big_page, big_fleet):
+    with Browser(CHROMIUM, width=1600, height=1000) as chromium:
+        chromium.send("Emulation.setScriptExecutionDisabled", value=True)
+        chromium.open(big_page)
+        assert shown_names(chromium) == [h["name"] for h in big_fleet["hosts"][:_report.PAGE_SIZE]]
+        assert chromium.evaluate("document.querySelectorAll('#host-details details.host').length") == \
+            _report.PAGE_SIZE
+        text = chromium.evaluate("document.body.innerText")
+        assert "JavaScript is off: the table and the host details show the first %d of %d hosts" % (
+            _report.PAGE_SIZE, BIG_FLEET) in text
+        assert chromium.problems() == []
 
 
 def test_a_page_error_would_be_caught(tmp_path):

@@ -317,3 +317,18 @@ def test_second_run_changes_nothing(runs):  # pylint: disable=redefined-outer-na
                if task["hosts"].get(HOST, {}).get("changed")]
     assert stats["changed"] == 0, changed
     assert stats["failures"] == 0 and stats["unreachable"] == 0, stats
+
+
+def test_removed_swap_file_is_forgotten_by_systemd(guest, runs):  # pylint: disable=redefined-outer-name,unused-argument
+    """Removal turns the area off, drops the fstab line and reloads systemd, so the .swap unit its fstab
+    generator made is gone and swap.target does not bring the area back (runs last: it undoes the swap test)."""
+    unit = guest.run("systemd-escape --path --suffix=swap %s" % shlex.quote(SWAP_FILE))
+    assert guest.run("systemctl show -p LoadState --value %s" % shlex.quote(unit)) == "loaded"
+    removed = guest.playbook("remove_swap.yml", {"reboot_swap_file": SWAP_FILE})
+    assert removed["rc"] == 0, failures(removed) or removed["stderr"][-5000:]
+    assert removed["stats"][HOST]["changed"] > 0
+    assert guest.run("systemctl show -p LoadState --value %s" % shlex.quote(unit)) == "not-found"
+    guest.run("systemctl start swap.target")
+    assert SWAP_FILE not in guest.run("swapon --show=NAME --noheadings").split()
+    assert guest.run("test -e %s && echo present || echo absent" % shlex.quote(SWAP_FILE)) == "absent"
+    assert not [line for line in guest.run("cat /etc/fstab").splitlines() if line.split()[:1] == [SWAP_FILE]]

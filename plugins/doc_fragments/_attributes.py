@@ -17,7 +17,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
     description: Target OS/families that can be operated against.
-    support: N/A
 """
 
     FACTS = r"""

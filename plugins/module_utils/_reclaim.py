@@ -28,9 +28,8 @@ class ReclaimError(procfs.ProcfsError):
     """The action is refused or the kernel would not take it."""
 
 
-def memory_snapshot(reader):
-    """The numbers an operator compares before and after a reclaim."""
-    mi = _meminfo(reader)
+def memory_snapshot(mi):
+    """The numbers an operator compares before and after a reclaim, from parsed meminfo."""
     swap_total = mi.get("SwapTotal", 0)
     swap_free = min(mi.get("SwapFree", 0), swap_total)
     return {
@@ -44,7 +43,8 @@ def memory_snapshot(reader):
     }
 
 
-def _meminfo(reader):
+def read_meminfo(reader):
+    """/proc/meminfo parsed; an unreadable one is a clear error."""
     text = reader.proc("meminfo")
     if not text:
         raise ReclaimError("%s is not readable; proc_root must point at a mounted procfs"
@@ -52,15 +52,15 @@ def _meminfo(reader):
     return procfs.parse_meminfo(text)
 
 
-def drop_estimate(reader, level):
-    """What drop_caches at ``level`` would free, estimated before it runs.
+def drop_estimate(reader, mi, level):
+    """What drop_caches at ``level`` would free, estimated before it runs from
+    parsed meminfo ``mi`` and the reader's dentry-state.
 
     Level 1 drops clean page cache that no process maps: the file LRU lists
     less Mapped (sync has made dirty pages clean by then). Level 2 drops unused
     dentries and the inodes they pin: the unused count from dentry-state at
     DENTRY_BYTES each, never more than SReclaimable. Right after a drop both
     are near zero, which is what makes a second run report no change."""
-    mi = _meminfo(reader)
     page_cache = slab = 0
     if level & 1:
         if "Active(file)" in mi:
@@ -74,11 +74,14 @@ def drop_estimate(reader, level):
     return {"page_cache_bytes": page_cache, "slab_bytes": slab, "total_bytes": page_cache + slab}
 
 
-def fragmented_zones(reader, thresholds, page_size=4096):
-    """'node/zone' names that the diagnosis's fragmentation rule flags with
-    ``thresholds``: the zones compaction is for."""
-    mi = _meminfo(reader)
-    zones = procfs.parse_buddyinfo(reader.proc("buddyinfo") or "", page_size)
+def buddy_zones(reader, page_size=4096):
+    """The zones of /proc/buddyinfo (procfs.parse_buddyinfo)."""
+    return procfs.parse_buddyinfo(reader.proc("buddyinfo") or "", page_size)
+
+
+def fragmented_zones(zones, mi, thresholds):
+    """'node/zone' names of ``zones`` that the diagnosis's fragmentation rule
+    flags with ``thresholds`` (``mi``: parsed meminfo): the zones compaction is for."""
     bad = diagnosis.fragmented_zones(zones, mi.get("MemTotal", 0), mi.get("MemFree", 0), thresholds)
     return ["%d/%s" % (z["node"], z["zone"]) for z in bad]
 
@@ -90,10 +93,9 @@ def compact_counters(reader):
     return {key[len("compact_"):]: vmstat[key] for key in COMPACT_COUNTERS if key in vmstat}
 
 
-def largest_free_orders(reader):
-    """{'node/zone': largest free order} from buddyinfo (compaction raises them)."""
-    text = reader.proc("buddyinfo") or ""
-    return {"%d/%s" % (z["node"], z["zone"]): z["largest_free_order"] for z in procfs.parse_buddyinfo(text)}
+def largest_free_orders(zones):
+    """{'node/zone': largest free order} of ``zones`` (compaction raises them)."""
+    return {"%d/%s" % (z["node"], z["zone"]): z["largest_free_order"] for z in zones}
 
 
 def swap_cycle_plan(snapshot, devices, min_available, memcgs_over_limit=()):

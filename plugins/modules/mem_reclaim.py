@@ -207,8 +207,7 @@ def _swap_devices(reader):
     return _procfs.parse_swaps(reader.proc("swaps") or "")
 
 
-def _cycle_swap(module, reader, min_available):
-    before = _reclaim.memory_snapshot(reader)
+def _cycle_swap(module, reader, before, min_available):
     devices = _swap_devices(reader)
     plan = _reclaim.swap_cycle_plan(before, devices, min_available)
     if not plan["needed"]:
@@ -232,8 +231,8 @@ def _cycle_swap(module, reader, min_available):
         return True, plan, "Would cycle %d swap area(s)." % len(plan["devices"])
     for device in devices:
         # re-check before each area: the previous one took memory
-        current = _reclaim.swap_cycle_plan(_reclaim.memory_snapshot(reader), [device], min_available,
-                                           _swap.memcgs_over_limit(reader))
+        now = _reclaim.memory_snapshot(_reclaim.read_meminfo(reader))
+        current = _reclaim.swap_cycle_plan(now, [device], min_available, _swap.memcgs_over_limit(reader))
         if not current["allowed"]:
             module.fail_json(msg="mem_reclaim: stopped before %s: RAM can no longer take its pages with "
                                  "min_available left; areas cycled so far are back on" % device["path"], plan=plan)
@@ -262,8 +261,8 @@ def _expected_after_drop(before, estimate):
     return after
 
 
-def _drop_caches(module, reader, level, min_reclaimable, force):
-    estimate = _reclaim.drop_estimate(reader, level)
+def _drop_caches(module, reader, meminfo, level, min_reclaimable, force):
+    estimate = _reclaim.drop_estimate(reader, meminfo, level)
     if estimate["total_bytes"] < min_reclaimable and not force:
         return False, {"reclaimable": estimate}, (
             "Nothing to drop: about %s of %s is droppable, below min_reclaimable (%s)." % (
@@ -276,23 +275,21 @@ def _drop_caches(module, reader, level, min_reclaimable, force):
         _units.format_size(estimate["total_bytes"]))
 
 
-def _compact(module, reader, thresholds, force):
-    zones = _reclaim.fragmented_zones(reader, thresholds, PAGE_SIZE)
-    extra = {"fragmented_zones": zones}
-    orders_before = _reclaim.largest_free_orders(reader)
-    if not zones and not force:
-        extra["largest_free_order"] = {"before": orders_before, "after": orders_before}
+def _compact(module, reader, meminfo, thresholds, force):
+    zones = _reclaim.buddy_zones(reader, PAGE_SIZE)
+    fragmented = _reclaim.fragmented_zones(zones, meminfo, thresholds)
+    orders_before = _reclaim.largest_free_orders(zones)
+    extra = {"fragmented_zones": fragmented, "largest_free_order": {"before": orders_before, "after": orders_before}}
+    if not fragmented and not force:
         return False, extra, ("Nothing to compact: no zone has its free memory mostly in blocks below order %d."
                               % thresholds["fragmentation_order"])
-    if module.check_mode:
-        extra["largest_free_order"] = {"before": orders_before, "after": orders_before}
-    else:
+    if not module.check_mode:
         counters_before = _reclaim.compact_counters(reader)
         _reclaim.write_knob(reader, "compact_memory", 1)
         counters_after = _reclaim.compact_counters(reader)
-        extra["largest_free_order"] = {"before": orders_before, "after": _reclaim.largest_free_orders(reader)}
+        extra["largest_free_order"]["after"] = _reclaim.largest_free_orders(_reclaim.buddy_zones(reader, PAGE_SIZE))
         extra["compact_counters"] = {key: counters_after[key] - counters_before.get(key, 0) for key in counters_after}
-    why = "fragmented zones: %s" % ", ".join(zones) if zones else "forced"
+    why = "fragmented zones: %s" % ", ".join(fragmented) if fragmented else "forced"
     return True, extra, "%s memory (%s)." % ("Would compact" if module.check_mode else "Compacted", why)
 
 
@@ -323,16 +320,18 @@ def main():
         module.fail_json(msg="mem_reclaim: %s" % exc)
     result = {"action": action}
     try:
-        before = _reclaim.memory_snapshot(reader)
+        meminfo = _reclaim.read_meminfo(reader)
+        before = _reclaim.memory_snapshot(meminfo)
         if action == "drop_caches":
-            changed, extra, msg = _drop_caches(module, reader, params["level"], min_reclaimable, params["force"])
+            changed, extra, msg = _drop_caches(module, reader, meminfo, params["level"], min_reclaimable,
+                                               params["force"])
         elif action == "compact":
-            changed, extra, msg = _compact(module, reader, thresholds, params["force"])
+            changed, extra, msg = _compact(module, reader, meminfo, thresholds, params["force"])
         else:
-            changed, plan, msg = _cycle_swap(module, reader, min_available)
+            changed, plan, msg = _cycle_swap(module, reader, before, min_available)
             extra = {"plan": plan}
         result.update(extra)
-        after = before if module.check_mode else _reclaim.memory_snapshot(reader)
+        after = before if module.check_mode else _reclaim.memory_snapshot(_reclaim.read_meminfo(reader))
     except _procfs.ProcfsError as exc:
         module.fail_json(msg="mem_reclaim: %s" % exc, **result)
     result.update(before=before, after=after, freed_bytes=max(after["free_bytes"] - before["free_bytes"], 0))

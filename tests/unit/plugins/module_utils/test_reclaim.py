@@ -54,14 +54,14 @@ def test_snapshot_reads_meminfo_and_caps_odd_swapfree(tmp_path):
     (tmp_path / "meminfo").write_text(
         "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 400 kB\nCached: 200 kB\nBuffers: 10 kB\n"
         "SReclaimable: 30 kB\nSwapCached: 5 kB\nSwapTotal: 50 kB\nSwapFree: 80 kB\n")
-    snap = _reclaim.memory_snapshot(_procfs.Reader(str(tmp_path)))
+    snap = _reclaim.memory_snapshot(_reclaim.read_meminfo(_procfs.Reader(str(tmp_path))))
     assert snap == {"free_bytes": 102400, "available_bytes": 409600, "cached_bytes": 204800, "buffers_bytes": 10240,
                     "slab_reclaimable_bytes": 30720, "swap_used_bytes": 0, "swap_cached_bytes": 5120}
 
 
 def test_snapshot_without_procfs_is_a_clear_error(tmp_path):
     with pytest.raises(_reclaim.ReclaimError, match="proc_root must point at a mounted procfs"):
-        _reclaim.memory_snapshot(_procfs.Reader(str(tmp_path)))
+        _reclaim.read_meminfo(_procfs.Reader(str(tmp_path)))
 
 
 @pytest.mark.parametrize("error", [errno.EROFS, errno.EACCES, errno.EPERM])
@@ -106,7 +106,7 @@ MEMINFO = ("MemTotal: 4194304 kB\nMemFree: 2097152 kB\nMemAvailable: 3145728 kB\
 ])
 def test_drop_estimate_counts_what_the_level_drops(tmp_path, level, page_cache, slab):
     reader = proc_tree(tmp_path, MEMINFO, dentry_state="30000 20000 45 0 5000 0")
-    assert _reclaim.drop_estimate(reader, level) == {
+    assert _reclaim.drop_estimate(reader, _reclaim.read_meminfo(reader), level) == {
         "page_cache_bytes": page_cache, "slab_bytes": slab, "total_bytes": page_cache + slab}
 
 
@@ -115,20 +115,20 @@ def test_drop_estimate_after_a_drop_is_near_zero(tmp_path):
     reader = proc_tree(tmp_path, "MemTotal: 25000000 kB\nMemFree: 24548400 kB\nBuffers: 1624 kB\nCached: 13220 kB\n"
                                  "Active(file): 4368 kB\nInactive(file): 1436 kB\nMapped: 10348 kB\n"
                                  "SReclaimable: 18748 kB\n", dentry_state="1106 16 45 0 4 0")
-    estimate = _reclaim.drop_estimate(reader, 3)
+    estimate = _reclaim.drop_estimate(reader, _reclaim.read_meminfo(reader), 3)
     assert estimate == {"page_cache_bytes": 0, "slab_bytes": 16 * 1024, "total_bytes": 16 * 1024}
 
 
 def test_unused_dentries_never_count_for_more_than_the_reclaimable_slab(tmp_path):
     reader = proc_tree(tmp_path, "MemTotal: 4096 kB\nMemFree: 1024 kB\nSReclaimable: 100 kB\n",
                        dentry_state="900000 800000 45 0")
-    assert _reclaim.drop_estimate(reader, 2)["slab_bytes"] == 100 * 1024
+    assert _reclaim.drop_estimate(reader, _reclaim.read_meminfo(reader), 2)["slab_bytes"] == 100 * 1024
 
 
 def test_drop_estimate_on_a_kernel_with_one_lru(tmp_path):
     reader = proc_tree(tmp_path, "MemTotal: 4096 kB\nMemFree: 1024 kB\nCached: 2048 kB\nBuffers: 64 kB\n"
                                  "Shmem: 512 kB\nMapped: 600 kB\n")
-    assert _reclaim.drop_estimate(reader, 1)["page_cache_bytes"] == (2048 + 64 - 512 - 600) * 1024
+    assert _reclaim.drop_estimate(reader, _reclaim.read_meminfo(reader), 1)["page_cache_bytes"] == (2048 + 64 - 512 - 600) * 1024
 
 
 # Normal holds 1.9 GiB free; FRAGMENTED has it all in order-0..2 blocks, COMPACT in order-10 blocks
@@ -147,7 +147,8 @@ COMPACT = ("Node 0, zone      DMA      0      0      0      0      0      0     
 ])
 def test_fragmented_zones_follow_the_diagnosis_thresholds(tmp_path, buddyinfo, free_kb, overrides, zones):
     reader = proc_tree(tmp_path, "MemTotal: 4194304 kB\nMemFree: %d kB\n" % free_kb, buddyinfo=buddyinfo)
-    assert _reclaim.fragmented_zones(reader, _diagnosis.merge_thresholds(overrides)) == zones
+    assert _reclaim.fragmented_zones(_reclaim.buddy_zones(reader), _reclaim.read_meminfo(reader),
+                                     _diagnosis.merge_thresholds(overrides)) == zones
 
 
 def test_compact_counters_drop_the_prefix_and_keep_what_the_kernel_has(tmp_path):

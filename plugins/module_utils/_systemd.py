@@ -150,6 +150,13 @@ def is_running_systemd(proc_root="/proc"):
     return comm == "systemd"
 
 
+def require_systemd(what, instead, proc_root="/proc"):
+    """Raise SystemdError unless PID 1 is systemd; ``what`` names the request
+    in the message and ``instead`` the way to do without systemd."""
+    if not is_running_systemd(proc_root):
+        raise SystemdError("%s needs systemd as PID 1, and PID 1 here is not systemd; %s" % (what, instead))
+
+
 def unit_state(run, unit):
     """{load_state, active_state, main_pid, control_group, memory_current, restarts}."""
     props = show(run, unit, ["LoadState", "ActiveState", "MainPID", "ControlGroup", "MemoryCurrent", "NRestarts"])

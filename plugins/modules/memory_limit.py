@@ -184,10 +184,8 @@ def main():
         if p["state"] == "present" and not any(v is not None for v in limits.values()) and not p["restart_on_oom"]:
             module.fail_json(msg="memory_limit: %s: give max, high, swap_max or restart_on_oom, or state: absent"
                                  % unit, **result)
-        if not _systemd.is_running_systemd(p["proc_root"]):
-            module.fail_json(msg="memory_limit: %s needs systemd as PID 1, and PID 1 here is not systemd; cap "
-                                 "processes that are not systemd services with memops.linux.memory_cgroup instead"
-                                 % unit, **result)
+        _systemd.require_systemd(unit, "cap processes that are not systemd services with "
+                                       "memops.linux.memory_cgroup instead", p["proc_root"])
         result["systemd_version"] = _systemd.version(run)
         result["cgroup"] = _systemd.cgroup_layout(p["sys_root"])
         state = _systemd.unit_state(run, unit)

@@ -205,9 +205,8 @@ def _service(module, reader, result):
     p = module.params
     run = _run(module)
     unit = _systemd.unit_name(p["service"])
-    if not _systemd.is_running_systemd(p["proc_root"]):
-        module.fail_json(msg="oom_protect: service %s needs systemd as PID 1, and PID 1 here is not systemd; "
-                             "select the processes by name or cmdline_regex instead" % unit, **result)
+    _systemd.require_systemd("service %s" % unit, "select the processes by name or cmdline_regex instead",
+                             p["proc_root"])
     state = _systemd.unit_state(run, unit)
     if state["load_state"] == "not-found":
         module.fail_json(msg="oom_protect: systemd knows no unit %s; check the name with systemctl list-units"

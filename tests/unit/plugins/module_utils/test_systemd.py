@@ -161,3 +161,14 @@ def test_is_running_systemd(tmp_path):
     (tmp_path / "1" / "comm").write_text("process_api\n")
     assert not _systemd.is_running_systemd(str(tmp_path))
     assert not _systemd.is_running_systemd(str(tmp_path / "missing"))
+
+
+def test_require_systemd_names_the_request_and_the_way_around(tmp_path):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "comm").write_text("systemd\n")
+    _systemd.require_systemd("app.service", "use cron", str(tmp_path))
+    (tmp_path / "1" / "comm").write_text("tini\n")
+    with pytest.raises(_systemd.SystemdError) as caught:
+        _systemd.require_systemd("app.service", "use cron", str(tmp_path))
+    assert str(caught.value) == "app.service needs systemd as PID 1, and PID 1 here is not systemd; use cron"
+

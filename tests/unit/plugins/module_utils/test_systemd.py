@@ -171,4 +171,3 @@ def test_require_systemd_names_the_request_and_the_way_around(tmp_path):
     with pytest.raises(_systemd.SystemdError) as caught:
         _systemd.require_systemd("app.service", "use cron", str(tmp_path))
     assert str(caught.value) == "app.service needs systemd as PID 1, and PID 1 here is not systemd; use cron"
-

@@ -15,9 +15,10 @@ guide's value as default.
 
 from __future__ import annotations
 
+from ansible_collections.memops.linux.plugins.module_utils._schema import (
+    SEVERITIES, SEVERITY_LEVEL, health_status, section,
+)
 from ansible_collections.memops.linux.plugins.module_utils._units import format_size
-
-SEVERITIES = ("info", "monitor", "critical")
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -119,7 +120,7 @@ def _procs_line(rows, key="rss_bytes", limit=5):
 
 def _running(facts, names):
     """Running workloads among ``names`` -> {name: entry}."""
-    workloads = (facts.get("processes") or {}).get("workloads") or {}
+    workloads = section(facts, "processes").get("workloads") or {}
     return {name: workloads[name] for name in names if name in workloads}
 
 
@@ -128,8 +129,8 @@ def _running(facts, names):
 
 
 def rule_low_available(facts, t):
-    mem = facts.get("memory") or {}
-    swap = facts.get("swap") or {}
+    mem = section(facts, "memory")
+    swap = section(facts, "swap")
     if not mem.get("total_bytes"):
         return
     available_pct = mem["available_pct"]
@@ -143,7 +144,7 @@ def rule_low_available(facts, t):
             _size(mem["available_bytes"]), _size(mem["total_bytes"]), available_pct, t["available_pct_low"])]
         if swap:
             evidence.append("swap used %s" % ("%.1f%%" % swap_pct if swap_pct is not None else "n/a: no swap"))
-        top = (facts.get("processes") or {}).get("top_rss") or []
+        top = section(facts, "processes").get("top_rss") or []
         if top:
             evidence.append("top consumers: " + _procs_line(top))
         yield _finding(
@@ -162,7 +163,7 @@ def rule_low_available(facts, t):
 
 
 def rule_leak_suspects(facts, t):
-    samples = facts.get("samples") or {}
+    samples = section(facts, "samples")
     if samples.get("count", 1) < 2:
         return
     suspects = []
@@ -186,9 +187,9 @@ def rule_leak_suspects(facts, t):
 
 
 def rule_insufficient_ram(facts, t):
-    mem = facts.get("memory") or {}
-    swap = facts.get("swap") or {}
-    pressure = facts.get("pressure") or {}
+    mem = section(facts, "memory")
+    swap = section(facts, "swap")
+    pressure = section(facts, "pressure")
     evidence = []
     rate = None
     if swap.get("pswpin_rate") is not None:
@@ -213,7 +214,7 @@ def rule_insufficient_ram(facts, t):
 
 
 def rule_oom(facts, t):
-    oom = facts.get("oom") or {}
+    oom = section(facts, "oom")
     if not oom:
         return
     count = oom.get("kill_count")
@@ -236,7 +237,7 @@ def rule_oom(facts, t):
             _remedy("Find what grew (top consumers, leak suspects), cap it with MemoryMax=, protect critical services.",
                     role="memops.linux.oom_protect", variable="oom_protect_services"),
             {"kill_count": count, "victims": [e["victim"] for e in events[-5:]], "recent": len(recent)})
-    procs = facts.get("processes") or {}
+    procs = section(facts, "processes")
     likely = [r for r in procs.get("top_oom_score") or [] if (r.get("oom_score") or 0) > 0]
     if likely:
         yield _finding(
@@ -262,8 +263,8 @@ def rule_oom(facts, t):
 
 
 def rule_commit(facts, t):
-    commit = facts.get("commit") or {}
-    mem = facts.get("memory") or {}
+    commit = section(facts, "commit")
+    mem = section(facts, "memory")
     if not commit.get("strict"):
         return
     pct = commit.get("committed_pct_of_limit")
@@ -289,12 +290,12 @@ def rule_commit(facts, t):
 
 
 def rule_swap(facts, t):
-    swap = facts.get("swap") or {}
-    mem = facts.get("memory") or {}
+    swap = section(facts, "swap")
+    mem = section(facts, "memory")
     if not swap:
         return
     total = swap.get("total_bytes") or 0
-    top = (facts.get("processes") or {}).get("top_swap") or []
+    top = section(facts, "processes").get("top_swap") or []
     if total and swap["used_pct"] >= t["swap_used_pct_exhausted"]:
         evidence = ["swap used %s of %s (%.1f%%)" % (_size(swap["used_bytes"]), _size(total), swap["used_pct"])]
         if top:
@@ -321,8 +322,8 @@ def rule_swap(facts, t):
 
 
 def rule_slab(facts, t):
-    slab = facts.get("slab") or {}
-    mem = facts.get("memory") or {}
+    slab = section(facts, "slab")
+    mem = section(facts, "memory")
     ram = mem.get("total_bytes")
     if not slab or not ram:
         return
@@ -374,8 +375,8 @@ def fragmented_zones(zones, total_bytes, free_bytes, t):
 
 
 def rule_fragmentation(facts, t):
-    frag = facts.get("fragmentation") or {}
-    mem = facts.get("memory") or {}
+    frag = section(facts, "fragmentation")
+    mem = section(facts, "memory")
     if not frag.get("zones") or not mem.get("total_bytes"):
         return
     order = int(t["fragmentation_order"])
@@ -394,9 +395,9 @@ def rule_fragmentation(facts, t):
 
 
 def rule_tuning(facts, t):
-    tunables = facts.get("tunables") or {}
+    tunables = section(facts, "tunables")
     vm = tunables.get("vm") or {}
-    procs = facts.get("processes") or {}
+    procs = section(facts, "processes")
     if not tunables or not procs:
         return
     databases = _running(facts, DATABASES)
@@ -451,9 +452,7 @@ def diagnose(facts, thresholds=None):
     findings = []
     for rule in RULES:
         findings.extend(rule(facts, merged))
-    rank = {name: index for index, name in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: -rank[f["severity"]])
-    worst = max((rank[f["severity"]] for f in findings), default=0)
-    status = {2: "critical", 1: "monitor"}.get(worst, "ok")
+    findings.sort(key=lambda f: -SEVERITY_LEVEL[f["severity"]])
+    status = health_status(f["severity"] for f in findings)
     counts = {name: sum(1 for f in findings if f["severity"] == name) for name in SEVERITIES}
     return {"status": status, "findings": findings, "counts": counts}

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import re
 
-STATUS_VALUES = {"ok": 0, "monitor": 1, "critical": 2}
+from ansible_collections.memops.linux.plugins.module_utils._schema import HEALTH_LEVEL, section
+
 METRIC_TYPES = ("gauge", "counter", "untyped")
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -102,7 +103,7 @@ def checker_families(facts, health, duration_seconds, now, top=5):
     without the oom_kill counter) are left out rather than written as 0."""
     families = [family("memops_health_status", "gauge",
                        "Memory health from the memops.linux rules: 0 ok, 1 monitor, 2 critical.",
-                       [({}, STATUS_VALUES[health["status"]])])]
+                       [({}, HEALTH_LEVEL[health["status"]])])]
 
     counts = {}
     for finding in health.get("findings") or []:
@@ -113,25 +114,25 @@ def checker_families(facts, health, duration_seconds, now, top=5):
         "Active findings of the memops.linux rules by id and severity; the value counts findings with that id.",
         [({"id": fid, "severity": severity}, count) for (fid, severity), count in sorted(counts.items())]))
 
-    memory = facts.get("memory") or {}
+    memory = section(facts, "memory")
     if memory.get("available_bytes") is not None:
         families.append(family("memops_available_bytes", "gauge",
                                "Memory available for new work without swapping (MemAvailable), in bytes.",
                                [({}, memory["available_bytes"])]))
 
-    commit = facts.get("commit") or {}
+    commit = section(facts, "commit")
     if commit.get("limit_bytes") and commit.get("committed_as_bytes") is not None:
         families.append(family("memops_commit_ratio", "gauge",
                                "Committed_AS divided by CommitLimit; allocations fail above 1 under strict overcommit.",
                                [({}, round(commit["committed_as_bytes"] / commit["limit_bytes"], 6))]))
 
-    oom = facts.get("oom") or {}
+    oom = section(facts, "oom")
     if oom.get("kill_count") is not None:
         families.append(family("memops_oom_kills_total", "counter",
                                "Processes killed by the OOM killer since boot (oom_kill in /proc/vmstat).",
                                [({}, oom["kill_count"])]))
 
-    rows = ((facts.get("processes") or {}).get("top_rss") or [])[:top]
+    rows = (section(facts, "processes").get("top_rss") or [])[:top]
     families.append(family("memops_top_process_rss_bytes", "gauge",
                            "Resident memory of the largest processes at the last check, in bytes.",
                            [({"name": row["name"], "pid": row["pid"]}, row["rss_bytes"]) for row in rows]))

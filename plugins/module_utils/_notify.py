@@ -20,10 +20,11 @@ import hashlib
 import json
 from email.message import EmailMessage
 
+from ansible_collections.memops.linux.plugins.module_utils._schema import HEALTH_STATUSES, at_least, section
 from ansible_collections.memops.linux.plugins.module_utils._units import format_size
 
-STATUS_RANK = {"ok": 0, "monitor": 1, "critical": 2}
-NOTIFY_ON = ("monitor", "critical")
+# the statuses worth a notification: every one above ok
+NOTIFY_ON = HEALTH_STATUSES[1:]
 TARGET_TYPES = {"mail": "to", "webhook": "url"}
 
 
@@ -59,7 +60,7 @@ def snapshot(health, notify_on):
     return {
         "status": health["status"],
         "findings": findings,
-        "alerting": STATUS_RANK[health["status"]] >= STATUS_RANK[notify_on],
+        "alerting": at_least(health["status"], notify_on),
     }
 
 
@@ -84,10 +85,10 @@ def target_key(target):
 
 def payload(event, host, facts, health, previous_status=None, top=5, checked_at=None):
     """The JSON body of a webhook, and the content of a mail."""
-    processes = (facts.get("processes") or {}).get("top_rss") or []
-    events = (facts.get("oom") or {}).get("events") or []
-    memory = facts.get("memory") or {}
-    swap = facts.get("swap") or {}
+    processes = section(facts, "processes").get("top_rss") or []
+    events = section(facts, "oom").get("events") or []
+    memory = section(facts, "memory")
+    swap = section(facts, "swap")
     return {
         "source": "memops.linux",
         "event": event,
@@ -106,7 +107,7 @@ def payload(event, host, facts, health, previous_status=None, top=5, checked_at=
         },
         "top_consumers": [{key: row.get(key) for key in ("pid", "name", "user", "rss_bytes", "mem_pct")}
                           for row in processes[:top]],
-        "oom_kills": (facts.get("oom") or {}).get("kill_count"),
+        "oom_kills": section(facts, "oom").get("kill_count"),
         "recent_oom_victims": [
             {"pid": e["victim"].get("pid"), "name": e["victim"].get("name"), "rss_bytes": e["victim"].get("rss_bytes"),
              "logged_at": e.get("logged_at"), "uptime_seconds": e.get("uptime_seconds")}

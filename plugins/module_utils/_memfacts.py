@@ -14,14 +14,17 @@ are read once per call.
 
 from __future__ import annotations
 
-import datetime
 import heapq
 import os
 import pwd
 import time
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
+from ansible_collections.memops.linux.plugins.module_utils import _host as host
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils._schema import PROCESS_KEYS
 
 SUBSETS = (
     "overview", "swap", "processes", "oom", "tunables", "commit",
@@ -30,9 +33,6 @@ SUBSETS = (
 # overview is published under the name of what it describes
 FACT_KEYS = {"overview": "memory"}
 
-CAP_SYS_ADMIN = 21
-CAP_SYS_RESOURCE = 24
-CAP_SYSLOG = 34
 CMDLINE_LIMIT = 4096
 # vm files whose read or write is an action, not a setting
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
@@ -51,7 +51,7 @@ _HEAP_FLAGS = {
 WATCHED_PROCESSES = tuple(sorted(set(diagnosis.DATABASES) | set(diagnosis.DEFAULT_THRESHOLDS["critical_processes"])))
 
 
-class SubsetError(procfs.ProcfsError):
+class SubsetError(ValueError):
     """gather_subset names something that does not exist."""
 
 
@@ -84,7 +84,7 @@ class Gatherer:
     None`` that runs dmesg or journalctl when /dev/kmsg is not readable (the
     module passes one built on run_command); None skips them."""
 
-    def __init__(self, reader, top=10, kmsg_path="/dev/kmsg", use_kernel_log=True, log_commands=None,
+    def __init__(self, reader, top=10, kmsg_path=host.KMSG_PATH, use_kernel_log=True, log_commands=None,
                  watch=None):
         self.reader = reader
         self.top = top
@@ -105,18 +105,10 @@ class Gatherer:
         return self._cache[key]
 
     def _safe_proc(self, *parts):
-        try:
-            return self.reader.proc(*parts)
-        except procfs.AccessDenied:
-            self.notes.append("%s: permission denied" % "/".join(parts))
-            return None
+        return self.reader.try_proc(*parts, notes=self.notes)
 
     def _safe_sys(self, *parts):
-        try:
-            return self.reader.sys(*parts)
-        except procfs.AccessDenied:
-            self.notes.append("%s: permission denied" % "/".join(parts))
-            return None
+        return self.reader.try_sys(*parts, notes=self.notes)
 
     @property
     def meminfo(self):
@@ -408,38 +400,14 @@ class Gatherer:
         }
 
     def _oom_events(self):
-        text = None
-        source = "none"
         if not self.use_kernel_log:
-            return [], source  # not read, so capabilities still probe whether it could be
-        try:
-            text = procfs.read_kmsg(self.kmsg_path)
-            source = "kmsg" if text is not None else "none"
-        except procfs.AccessDenied:
-            self.notes.append("%s: permission denied (kernel.dmesg_restrict?)" % self.kmsg_path)
-        except procfs.ProcfsError as exc:
-            self.notes.append(str(exc))
-        if text is None and self.log_commands:
-            for name, argv in (("dmesg", ["dmesg"]),
-                               ("journal", ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager", "-q"])):
-                text = self.log_commands(argv)
-                if text is not None:
-                    source = name
-                    break
+            return [], "none"  # not read, so capabilities still probe whether it could be
+        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes)
         self._log_source = source
         if text is None:
             self.notes.append("kernel log: not readable; OOM events come from the oom_kill counter only")
             return [], "none"
-        events = procfs.parse_kernel_log(text)
-        boot = self._boot_time()
-        for event in events:
-            if boot is not None and event["uptime_seconds"] is not None and event["logged_at"] is None:
-                try:
-                    moment = datetime.datetime.fromtimestamp(boot + event["uptime_seconds"], tz=datetime.timezone.utc)
-                except (OverflowError, ValueError, OSError):  # a timestamp past year 9999: a garbled record
-                    continue
-                event["logged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return events, source
+        return kernlog.timestamp(kernlog.parse_kernel_log(text), self._boot_time()), source
 
     def _boot_time(self):
         text = self._safe_proc("stat") or ""
@@ -582,110 +550,17 @@ class Gatherer:
         text = self._safe_proc("self", "cgroup")
         if text is None:
             return {"hierarchy": "none"}
-        info = procfs.parse_proc_cgroup(text)
-        result = dict(info)
-        base = self.reader.sys_path("fs", "cgroup")
-        if info["memory_path"] is not None:  # v1 memory controller (v1 or hybrid)
-            directory = _cgroup_dir(os.path.join(base, "memory"), info["memory_path"])
-            result.update(self._cgroup_files(directory, "v1"))
-        elif info["hierarchy"] == "v2":
-            directory = _cgroup_dir(base, info["unified_path"])
-            result.update(self._cgroup_files(directory, "v2"))
-        return result
-
-    def _cgroup_files(self, directory, version):
-        def read(name):
-            try:
-                return self.reader.read(os.path.join(directory, name))
-            except procfs.ProcfsError:
-                return None
-
-        if directory is None:
-            return {"memory_controller": False}
-        result = {"memory_controller": True, "memory_version": version, "directory": directory}
-        if version == "v1":
-            result["limit_bytes"] = procfs.parse_cgroup_limit(read("memory.limit_in_bytes") or "")
-            result["usage_bytes"] = _int_or_none(read("memory.usage_in_bytes") or "")
-            result["max_usage_bytes"] = _int_or_none(read("memory.max_usage_in_bytes") or "")
-            result["swap_limit_bytes"] = procfs.parse_cgroup_limit(read("memory.memsw.limit_in_bytes") or "")
-            result["failcnt"] = _int_or_none(read("memory.failcnt") or "")
-            control = procfs.parse_vmstat(read("memory.oom_control") or "", None)
-            result["oom_kill_count"] = control.get("oom_kill")
-            result["oom_kill_disable"] = bool(control.get("oom_kill_disable"))
-        else:
-            result["limit_bytes"] = procfs.parse_cgroup_limit(read("memory.max") or "")
-            result["high_bytes"] = procfs.parse_cgroup_limit(read("memory.high") or "")
-            result["usage_bytes"] = _int_or_none(read("memory.current") or "")
-            result["max_usage_bytes"] = _int_or_none(read("memory.peak") or "")
-            result["swap_limit_bytes"] = procfs.parse_cgroup_limit(read("memory.swap.max") or "")
-            events = procfs.parse_vmstat(read("memory.events") or "", None)
-            result["oom_kill_count"] = events.get("oom_kill")
-            result["oom_count"] = events.get("oom")
+        result = cgroups.parse_proc_cgroup(text)
+        directory, controller = cgroups.own_group(self.reader, result)
+        if controller is not None and directory is None:
+            result["memory_controller"] = False
+        elif controller is not None:
+            result.update(memory_controller=True, memory_version=controller, directory=directory)
+            result.update(cgroups.memory_state(self.reader, directory, controller))
         return result
 
     def capabilities(self):
-        status = procfs.parse_status(self._safe_proc("self", "status") or "")
-        cap_eff = procfs.parse_cap_mask(status.get("CapEff", ""))
-
-        def has(bit):
-            return bool(cap_eff is not None and cap_eff >> bit & 1)
-
-        container, kind = self._container()
-        init_userns = (self._safe_proc("self", "uid_map") or "").split() in (["0", "0", "4294967295"], [])
-        euid = os.geteuid()
-        vm_dir = self.reader.proc_path("sys", "vm")
-        systemd_comm = (self._safe_proc("1", "comm") or "").strip()
-        return {
-            "is_root": euid == 0,
-            "container": container,
-            "container_type": kind,
-            "init_user_namespace": init_userns,
-            "cap_eff": status.get("CapEff"),
-            "cap_sys_admin": has(CAP_SYS_ADMIN),
-            "cap_sys_resource": has(CAP_SYS_RESOURCE),
-            "proc_sys_vm_writable": os.path.isdir(vm_dir) and os.access(os.path.join(vm_dir, "swappiness"), os.W_OK),
-            "thp_writable": os.access(self.reader.sys_path("kernel", "mm", "transparent_hugepage", "enabled"), os.W_OK),
-            "swapon_permitted": euid == 0 and has(CAP_SYS_ADMIN) and init_userns,
-            "kernel_log_readable": self._kernel_log_readable(has(CAP_SYSLOG)),
-            "systemd": systemd_comm == "systemd",
-        }
-
-    def _kernel_log_readable(self, cap_syslog):
-        if self._log_source is not None:
-            return self._log_source != "none"
-        try:
-            fd = os.open(self.kmsg_path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            restrict = _int_or_none(self._safe_proc("sys", "kernel", "dmesg_restrict") or "")
-            return bool(cap_syslog) if restrict else os.path.exists(self.kmsg_path)
-        os.close(fd)
-        return True
-
-    def _container(self):
-        """(in a container, its kind). A PID namespace of its own hides the kernel
-        threads, so a missing kthreadd is the signal that holds for every engine;
-        marker files (which may linger in images turned into VMs) only name the kind,
-        and only on the live /proc: with proc_root at a host's procfs they describe
-        the container doing the reading, not the host read."""
-        live = self.reader.proc_root == "/proc"
-        kind = None
-        try:
-            environ = self.reader.read_pid(1, "environ", binary=True)
-            for item in environ.split(b"\0"):
-                if item.startswith(b"container="):
-                    kind = item.split(b"=", 1)[1].decode("utf-8", "replace") or "unknown"
-        except procfs.ProcfsError:
-            pass
-        if kind is None and live and os.path.exists("/run/.containerenv"):
-            kind = "podman"
-        own_pid_namespace = (self._safe_proc("2", "comm") or "").strip() != "kthreadd"
-        if kind is None and own_pid_namespace:
-            cgroup = self._safe_proc("1", "cgroup") or ""
-            markers = (("kubepods", "kubernetes"), ("libpod", "podman"), ("docker", "docker"), ("lxc", "lxc"))
-            kind = next((k for marker, k in markers if marker in cgroup), None)
-            if kind is None:
-                kind = "docker" if live and os.path.exists("/.dockerenv") else "unknown"
-        return kind is not None, kind
+        return host.capabilities(self.reader, self.kmsg_path, self._log_source, self.notes)
 
     # ---------------------------------------------------------------------------
     def gather(self, subsets):
@@ -756,16 +631,6 @@ def gather(reader, subsets=SUBSETS, top=10, samples=1, sample_interval=5.0, thre
     return facts
 
 
-def _cgroup_dir(mount, path):
-    """The directory of ``path`` below a cgroup mount; inside a cgroup namespace
-    the process sees its own group at the mount's root."""
-    if not os.path.isdir(mount):
-        return None
-    relative = (path or "/").strip("/")
-    candidate = os.path.join(mount, relative) if relative else mount  # no trailing "/" for the root group
-    return candidate if os.path.isdir(candidate) else mount
-
-
 def _pct(part, whole):
     if not whole or part is None:
         return 0.0
@@ -811,9 +676,5 @@ def _user_name(uid):
     return _USERS[uid]
 
 
-PUBLIC_PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss_bytes", "pss_bytes", "swap_bytes",
-                       "oom_score", "oom_score_adj", "mem_pct", "state", "ppid", "starttime")
-
-
 def _public(row):
-    return {key: row.get(key) for key in PUBLIC_PROCESS_KEYS}
+    return {key: row.get(key) for key in PROCESS_KEYS}

@@ -27,6 +27,8 @@ import errno
 import os
 import re
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _units
 
@@ -102,55 +104,29 @@ def check_usage(limit, current, force, directive="MemoryMax", holder="the servic
 
 GROUP_PREFIX = "memops-"
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_GROUP_FILES = {"v1": ("memory.limit_in_bytes", "memory.usage_in_bytes"), "v2": ("memory.max", "memory.current")}
+_LIMIT_FILES = {"v1": "memory.limit_in_bytes", "v2": "memory.max"}
 
 
-def group_path(sys_root, memory_controller, name):
+def group_path(reader, memory_controller, name):
     """The directory of cgroup ``memops-<name>``: below the v1 memory hierarchy,
     or at the top of the cgroup2 tree."""
     if not _GROUP_NAME.match(name or ""):
         raise LimitError("group name %r: expected lower-case letters, digits, '-' and '_' (up to 63)" % (name,))
-    root = os.path.join(sys_root, "fs", "cgroup")
-    if memory_controller == "v1":
-        return os.path.join(root, "memory", GROUP_PREFIX + name)
-    if memory_controller == "v2":
-        return os.path.join(root, GROUP_PREFIX + name)
-    raise LimitError("this host has no memory cgroup controller (neither v1 nor cgroup2); "
-                     "a memory cap on processes needs one")
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LimitError("cannot read %s: %s" % (path, exc.strerror or exc))
-
-
-def _write(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.write(fd, text.encode("ascii"))
-    finally:
-        os.close(fd)
+    root = _cgroups.memory_root(reader, memory_controller)
+    if root is None:
+        raise LimitError("this host has no memory cgroup controller (neither v1 nor cgroup2); "
+                         "a memory cap on processes needs one")
+    return os.path.join(root, GROUP_PREFIX + name)
 
 
 def group_state(path, memory_controller):
     """{exists, limit, usage, members} of a cgroup directory."""
-    limit_name, usage_name = _GROUP_FILES[memory_controller]
     if not os.path.isdir(path):
         return {"exists": False, "limit": None, "usage": None, "members": []}
-    limit = _read(os.path.join(path, limit_name))
-    usage = _read(os.path.join(path, usage_name))
-    members = _read(os.path.join(path, "cgroup.procs")) or ""
-    return {
-        "exists": True,
-        "limit": _procfs.parse_cgroup_limit(limit) if limit is not None else None,
-        "usage": int(usage) if usage and usage.strip().isdigit() else None,
-        "members": sorted(int(pid) for pid in members.split() if pid.isdigit()),
-    }
+    reader = _procfs.Reader()
+    memory = _cgroups.memory_state(reader, path, memory_controller)
+    return {"exists": True, "limit": memory["limit_bytes"], "usage": memory["usage_bytes"],
+            "members": _cgroups.members(reader, path)}
 
 
 def resident_bytes(reader, pids, page_size=None):
@@ -168,7 +144,7 @@ def resident_bytes(reader, pids, page_size=None):
 def apply_group(path, memory_controller, limit, pids):
     """Create the cgroup, set its limit, move ``pids`` in. Returns the pids that
     vanished on the way. A limit the kernel refuses (v1 EBUSY below usage) is a LimitError."""
-    limit_name = _GROUP_FILES[memory_controller][0]
+    limit_name = _LIMIT_FILES[memory_controller]
     if limit in (None, INFINITY):
         value = "max" if memory_controller == "v2" else "-1"
     else:
@@ -176,14 +152,14 @@ def apply_group(path, memory_controller, limit, pids):
     try:
         if not os.path.isdir(path):
             os.mkdir(path, 0o755)
-        _write(os.path.join(path, limit_name), value)
+        _kernel.write_value(os.path.join(path, limit_name), value)
     except OSError as exc:
         busy = " (its processes use more than that)" if exc.errno == errno.EBUSY else ""
         raise LimitError("cannot set %s in %s: %s%s" % (limit_name, path, exc.strerror or exc, busy))
     vanished = []
     for pid in pids:
         try:
-            _write(os.path.join(path, "cgroup.procs"), "%d" % pid)
+            _kernel.write_value(os.path.join(path, "cgroup.procs"), "%d" % pid)
         except OSError as exc:
             if exc.errno in (errno.ESRCH, errno.ENOENT):
                 vanished.append(pid)
@@ -199,7 +175,7 @@ def remove_group(path, memory_controller):
     parent = os.path.dirname(path)
     for pid in group_state(path, memory_controller)["members"]:
         try:
-            _write(os.path.join(parent, "cgroup.procs"), "%d" % pid)
+            _kernel.write_value(os.path.join(parent, "cgroup.procs"), "%d" % pid)
         except OSError as exc:
             if exc.errno not in (errno.ESRCH, errno.ENOENT):
                 raise LimitError("cannot move pid %d out of %s: %s" % (pid, path, exc.strerror or exc))

@@ -28,6 +28,7 @@ import os
 import re
 import time
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
 MIN_SCORE_ADJ = -1000
@@ -174,14 +175,6 @@ def _read_at(dir_fd, name):
         os.close(fd)
 
 
-def _write_at(dir_fd, name, text):
-    fd = os.open(name, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
-    try:
-        os.write(fd, text.encode("ascii"))
-    finally:
-        os.close(fd)
-
-
 def _row(snap, before=None, after=None, result=None, reason=None):
     row = {"pid": snap["pid"], "name": snap["name"], "before": before, "after": after, "result": result}
     if reason:
@@ -218,7 +211,7 @@ def set_score(reader, snap, score_adj, check_mode=False):
             return _row(snap, before, before, UNCHANGED)
         if check_mode:
             return _row(snap, before, score_adj, SET)
-        _write_at(dir_fd, "oom_score_adj", "%d" % score_adj)
+        _kernel.write_value("oom_score_adj", "%d" % score_adj, dir_fd=dir_fd)
         after = int(_read_at(dir_fd, "oom_score_adj").strip())
         if after != score_adj:
             return _row(snap, before, after, DENIED, reason="the kernel kept %d after writing %d" % (after, score_adj))

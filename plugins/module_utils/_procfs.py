@@ -17,11 +17,15 @@ the expected shape at all (a process ``stat`` line without its name).
 from __future__ import annotations
 
 import errno
-import math
 import os
 import re
 
 KIB = 1024
+# The options of every module that reads a host (doc fragment memops.linux._roots).
+ROOT_OPTIONS = {
+    "proc_root": {"type": "path", "default": "/proc"},
+    "sys_root": {"type": "path", "default": "/sys"},
+}
 
 
 class ProcfsError(Exception):
@@ -44,7 +48,8 @@ class AccessDenied(ProcfsError):
 # small helpers
 
 
-def _to_int(text):
+def to_int(text):
+    """int(text), or None when it is not an integer."""
     try:
         return int(text)
     except (TypeError, ValueError):
@@ -61,7 +66,7 @@ def _kv_size(value):
     parts = value.split()
     if not parts:
         return None
-    number = _to_int(parts[0])
+    number = to_int(parts[0])
     if number is None:
         return None
     if len(parts) == 1:
@@ -115,7 +120,7 @@ def parse_swaps(text, notes=None):
             fields = [" ".join(fields[:-5])] + fields[-4:]
         path_field = " ".join(fields[:-4])
         swap_type, size, used, priority = fields[-4:]
-        size, used, priority = _to_int(size), _to_int(used), _to_int(priority)
+        size, used, priority = to_int(size), to_int(used), to_int(priority)
         if size is None or used is None or priority is None:
             _note(notes, "swaps: skipped line %r" % line[:80])
             continue
@@ -137,7 +142,7 @@ def parse_key_int_lines(text, notes=None, source="vmstat"):
         fields = line.split()
         if not fields:
             continue
-        value = _to_int(fields[1]) if len(fields) == 2 else None
+        value = to_int(fields[1]) if len(fields) == 2 else None
         if value is None:
             _note(notes, "%s: skipped line %r" % (source, line[:80]))
             continue
@@ -159,8 +164,8 @@ def parse_slabinfo(text, page_size=4096, notes=None):
         head, dummy, rest = line.partition(":")
         fields = head.split()
         slabdata = re.search(r"slabdata\s+(\d+)\s+(\d+)", rest)
-        numbers = [_to_int(f) for f in fields[1:6]]
-        num_slabs = _to_int(slabdata.group(2)) if slabdata else None
+        numbers = [to_int(f) for f in fields[1:6]]
+        num_slabs = to_int(slabdata.group(2)) if slabdata else None
         if len(fields) < 6 or None in numbers or num_slabs is None:
             _note(notes, "slabinfo: skipped line %r" % line[:80])
             continue
@@ -202,8 +207,8 @@ def parse_buddyinfo(text, page_size=4096, notes=None):
         if not line.strip():
             continue
         match = pattern.match(line.strip())
-        counts = [_to_int(f) for f in match.group(3).split()] if match else []
-        node = _to_int(match.group(1)) if match else None
+        counts = [to_int(f) for f in match.group(3).split()] if match else []
+        node = to_int(match.group(1)) if match else None
         if node is None or not counts or None in counts or min(counts) < 0:
             _note(notes, "buddyinfo: skipped line %r" % line[:80])
             continue
@@ -245,7 +250,7 @@ def parse_pressure(text, notes=None):
 
 def parse_inode_nr(text):
     """/proc/sys/fs/inode-nr -> {nr_inodes, nr_free_inodes} (empty if unreadable)."""
-    values = [_to_int(f) for f in text.split()]
+    values = [to_int(f) for f in text.split()]
     if len(values) < 2 or None in values[:2]:
         return {}
     return {"nr_inodes": values[0], "nr_free_inodes": values[1]}
@@ -254,7 +259,7 @@ def parse_inode_nr(text):
 def parse_dentry_state(text):
     """/proc/sys/fs/dentry-state -> {nr_dentry, nr_unused, age_limit, want_pages[, nr_negative]}."""
     names = ("nr_dentry", "nr_unused", "age_limit", "want_pages", "nr_negative")
-    values = [_to_int(f) for f in text.split()]
+    values = [to_int(f) for f in text.split()]
     return {name: value for name, value in zip(names, values) if value is not None}
 
 
@@ -290,12 +295,12 @@ def parse_pid_stat(text):
     close_paren = text.rfind(")")
     if open_paren < 0 or close_paren < open_paren:
         raise ParseError("stat line without a (name): %r" % text[:80])
-    pid = _to_int(text[:open_paren].strip())
+    pid = to_int(text[:open_paren].strip())
     rest = text[close_paren + 1:].split()
     # rest[0] is field 3 (state); field N sits at rest[N - 3].
     if pid is None or len(rest) < 22:
         raise ParseError("stat line too short: %r" % text[:80])
-    numbers = [_to_int(f) for f in (rest[1], rest[6], rest[19], rest[20], rest[21])]
+    numbers = [to_int(f) for f in (rest[1], rest[6], rest[19], rest[20], rest[21])]
     if None in numbers:
         raise ParseError("stat line with non-numeric fields: %r" % text[:80])
     ppid, flags, starttime, vsize, rss = numbers
@@ -318,7 +323,7 @@ def _status_value(value, key):
     value = value.strip()
     # a process may be named "12 kB": the name is text whatever it looks like
     if value.endswith(" kB") and key != "Name":
-        size = _to_int(value[:-3])
+        size = to_int(value[:-3])
         if size is not None:
             return size * KIB
     return value
@@ -366,7 +371,7 @@ def parse_status_fields(text, keys):
 def parse_statm(text):
     """/proc/PID/statm -> {size, resident, shared, text, lib, data, dt} in pages."""
     names = ("size", "resident", "shared", "text", "lib", "data", "dt")
-    values = [_to_int(f) for f in text.split()]
+    values = [to_int(f) for f in text.split()]
     if len(values) < 3 or None in values:
         raise ParseError("statm line not numeric: %r" % text[:80])
     return dict(zip(names, values))
@@ -382,7 +387,7 @@ def parse_smaps(text):
         key, sep, value = line.partition(":")
         if not sep or " " in key or not value.endswith("kB"):
             continue
-        size = _to_int(value[:-2].strip())
+        size = to_int(value[:-2].strip())
         if size is None:
             continue
         totals[key] = totals.get(key, 0) + size * KIB
@@ -405,219 +410,6 @@ def parse_cap_mask(hex_text):
         return int(hex_text.strip(), 16)
     except (AttributeError, ValueError):
         return None
-
-
-# ---------------------------------------------------------------------------
-# cgroups
-
-
-CGROUP_V1_UNLIMITED_MIN = 1 << 62  # v1 prints PAGE_COUNTER_MAX * page size (9223372036854771712)
-
-
-def parse_proc_cgroup(text):
-    """/proc/PID/cgroup -> {hierarchy: v1|v2|hybrid|none, memory_path, unified_path}."""
-    memory_path = None
-    unified_path = None
-    v1_seen = False
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hierarchy_id, controllers, path = parts
-        if hierarchy_id == "0" and controllers == "":
-            unified_path = path
-        else:
-            v1_seen = True
-            if "memory" in controllers.split(","):
-                memory_path = path
-    if v1_seen and unified_path is not None:
-        hierarchy = "hybrid"
-    elif v1_seen:
-        hierarchy = "v1"
-    elif unified_path is not None:
-        hierarchy = "v2"
-    else:
-        hierarchy = "none"
-    return {"hierarchy": hierarchy, "memory_path": memory_path, "unified_path": unified_path}
-
-
-def parse_cgroup_limit(text):
-    """A cgroup memory limit file -> bytes, or None for 'no limit' (v2 'max',
-    v1's page-counter maximum) or unreadable text."""
-    value = text.strip()
-    if value == "max":
-        return None
-    number = _to_int(value)
-    if number is None or number < 0 or number >= CGROUP_V1_UNLIMITED_MIN:
-        return None
-    return number
-
-
-# ---------------------------------------------------------------------------
-# kernel log (OOM events)
-
-_LOG_KMSG = re.compile(r"^\d+,\d+,(\d+),[^;]*;(.*)$")
-_LOG_BRACKET = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
-# journalctl -k -o short-monotonic: "[ 7312.005190] web01 kernel: message"
-_LOG_JOURNAL_HOST = re.compile(r"^\S+ kernel: ?(.*)$")
-_LOG_SYSLOG = re.compile(
-    r"^(\w{3}\s+\d+\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+kernel:\s?(.*)$")
-_INVOKED = re.compile(r"^(.*) invoked oom-killer: (.*)$")
-_KILLED = re.compile(
-    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
-    r"Killed process (\d+) \((.*)\) (total-vm:.*)$")
-_LEGACY_SELECTED = re.compile(
-    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
-    r"Kill process (\d+) \((.*)\) score (\d+) or sacrifice child")
-_LEGACY_KILLED = re.compile(r"^Killed process (\d+) \((.*)\) (total-vm:.*)$")
-_CONSTRAINT = re.compile(r"^oom-kill:(.*)$")
-_MEMCG_USAGE = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)")
-_TASK_IN = re.compile(r"^Task in (\S+) killed as a result of limit of (\S+)")
-_COUNTERS = re.compile(r"([A-Za-z_-]+):(-?\d+)(kB)?")
-_LOG_KEYWORDS = ("oom", "out of memory", "Killed process", "Kill process", "memory: usage", "Task in ")
-
-
-def _seconds(text, divisor=1):
-    """A log timestamp -> seconds, or None when it is no finite number."""
-    try:
-        value = float(text) / divisor
-    except (OverflowError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _split_log_line(line):
-    """-> (uptime seconds or None, wall-clock text or None, message)."""
-    match = _LOG_KMSG.match(line)
-    if match:
-        return _seconds(match.group(1), 1e6), None, match.group(2)
-    wallclock = None
-    match = _LOG_SYSLOG.match(line)
-    if match:
-        wallclock, line = match.group(1), match.group(2)
-    match = _LOG_BRACKET.match(line)
-    if match:
-        message = match.group(2)
-        if wallclock is None:
-            journal = _LOG_JOURNAL_HOST.match(message)
-            if journal:
-                message = journal.group(1)
-        return _seconds(match.group(1)), wallclock, message
-    return None, wallclock, line
-
-
-def _victim(pid, name, counters):
-    """The victim of a "Killed process" line, or None without a readable pid."""
-    pid = _to_int(pid)
-    if pid is None:
-        return None
-    values = {}
-    for key, number, unit in _COUNTERS.findall(counters):
-        number = _to_int(number)
-        if number is not None:
-            values[key] = number * (KIB if unit else 1)
-    victim = {
-        "pid": pid,
-        "name": name,
-        "uid": values.get("UID"),
-        "total_vm_bytes": values.get("total-vm"),
-        "anon_rss_bytes": values.get("anon-rss"),
-        "file_rss_bytes": values.get("file-rss"),
-        "shmem_rss_bytes": values.get("shmem-rss"),
-        "pgtables_bytes": values.get("pgtables"),
-        "oom_score_adj": values.get("oom_score_adj"),
-    }
-    parts = [victim[k] for k in ("anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes")]
-    victim["rss_bytes"] = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    return victim
-
-
-def parse_kernel_log(text):
-    """Kernel log text (``/dev/kmsg`` records, ``dmesg``, ``journalctl -k`` or
-    syslog lines) -> list of OOM kill events, oldest first.
-
-    Handles the pre-5.0 pair ("Kill process N (x) score S or sacrifice child"
-    then "Killed process ..."), the 5.x single line ("Killed process ...
-    oom_score_adj:") and memcg kills with their ``oom-kill:constraint=`` line.
-    A bare "Killed process" line with no OOM context is not taken as a kill."""
-    events = []
-    context = {}
-    legacy = None
-    for raw in text.splitlines():
-        if not any(k in raw for k in _LOG_KEYWORDS) and "Out of memory" not in raw:
-            continue
-        uptime, wallclock, message = _split_log_line(raw)
-        message = message.strip()
-        match = _INVOKED.match(message)
-        if match:
-            details = dict(re.findall(r"(gfp_mask|order|oom_score_adj)=([^,\s]+)", match.group(2)))
-            context = {
-                "invoker": match.group(1),
-                "gfp_mask": details.get("gfp_mask"),
-                "order": _to_int(details.get("order")),
-                "invoker_oom_score_adj": _to_int(details.get("oom_score_adj")),
-            }
-            legacy = None
-            continue
-        match = _CONSTRAINT.match(message)
-        if match:
-            fields = dict(item.partition("=")[::2] for item in re.split(r",(?=\w+=)", match.group(1)))
-            context["constraint"] = fields.get("constraint")
-            context["memcg"] = fields.get("oom_memcg")
-            context["task_memcg"] = fields.get("task_memcg")
-            continue
-        match = _MEMCG_USAGE.match(message)
-        if match:
-            usage, limit = _to_int(match.group(1)), _to_int(match.group(2))
-            context["memcg_usage_bytes"] = usage * KIB if usage is not None else None
-            context["memcg_limit_bytes"] = limit * KIB if limit is not None else None
-            continue
-        match = _TASK_IN.match(message)
-        if match:
-            context.setdefault("task_memcg", match.group(1))
-            context.setdefault("memcg", match.group(2))
-            continue
-        match = _LEGACY_SELECTED.match(message)
-        if match:
-            legacy = {"scope_text": match.group(1), "score": _to_int(match.group(4))}
-            continue
-        match = _KILLED.match(message)
-        scope_text = None
-        victim = None
-        style = "modern"
-        if match:
-            scope_text = match.group(1)
-            victim = _victim(match.group(2), match.group(3), match.group(4))
-        else:
-            match = _LEGACY_KILLED.match(message)
-            if match and legacy is not None:
-                scope_text = legacy["scope_text"]
-                victim = _victim(match.group(1), match.group(2), match.group(3))
-                if victim is not None:
-                    victim["score"] = legacy["score"]
-                style = "legacy"
-        if victim is None:
-            continue
-        constraint = context.get("constraint")
-        memcg_scope = scope_text.startswith("Memory cgroup") or constraint == "CONSTRAINT_MEMCG"
-        events.append({
-            "uptime_seconds": uptime,
-            "logged_at": wallclock,
-            "format": style,
-            "scope": "memcg" if memcg_scope else "system",
-            "constraint": constraint or ("CONSTRAINT_MEMCG" if memcg_scope else None),
-            "memcg": context.get("memcg"),
-            "task_memcg": context.get("task_memcg"),
-            "memcg_usage_bytes": context.get("memcg_usage_bytes"),
-            "memcg_limit_bytes": context.get("memcg_limit_bytes"),
-            "invoker": context.get("invoker"),
-            "gfp_mask": context.get("gfp_mask"),
-            "order": context.get("order"),
-            "victim": victim,
-        })
-        context = {}
-        legacy = None
-    return events
 
 
 def parse_mountinfo(text):
@@ -730,6 +522,22 @@ class Reader:
     def sys(self, *parts):
         return self.read(self.sys_path(*parts))
 
+    def try_proc(self, *parts, notes=None):
+        """``proc(*parts)``, or None when it may not be read; ``notes`` gets a line saying so."""
+        return self._try(self.proc, parts, notes)
+
+    def try_sys(self, *parts, notes=None):
+        """``sys(*parts)``, or None when it may not be read; ``notes`` gets a line saying so."""
+        return self._try(self.sys, parts, notes)
+
+    @staticmethod
+    def _try(read, parts, notes):
+        try:
+            return read(*parts)
+        except AccessDenied:
+            _note(notes, "%s: permission denied" % "/".join(parts))
+            return None
+
     def pids(self):
         """Numeric entries of proc_root, sorted."""
         try:
@@ -776,37 +584,3 @@ class Reader:
             return os.stat(os.path.join(self.proc_root, str(pid))).st_uid
         except OSError:
             raise ProcessGone("process %s is gone" % pid)
-
-
-def read_kmsg(path="/dev/kmsg", max_bytes=32 << 20):
-    """All records currently in the kernel ring buffer, as /dev/kmsg lines.
-
-    Raises AccessDenied (dmesg_restrict, missing CAP_SYSLOG) or returns None
-    when the device does not exist (typical in containers)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            raise AccessDenied("%s: permission denied" % path)
-        return None
-    records = []
-    size = 0
-    try:
-        while size < max_bytes:
-            try:
-                record = os.read(fd, 8192)
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:  # record overwritten while reading: skip it
-                    continue
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    break
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise AccessDenied("%s: permission denied" % path)
-                raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
-            if not record:
-                break
-            size += len(record)
-            records.append(record)
-    finally:
-        os.close(fd)
-    return b"".join(records).decode("utf-8", "replace")

@@ -13,10 +13,11 @@ and /proc/swaps so that the guards are tested without touching a kernel.
 from __future__ import annotations
 
 import errno
-import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
+from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils import _swap as swap
 
 # A dentry and its share of an inode in the slab. Measured on ext4 and tmpfs
 # with drop_caches: about 1 KiB of SReclaimable per unused dentry dropped.
@@ -24,7 +25,7 @@ DENTRY_BYTES = 1024
 COMPACT_COUNTERS = ("compact_migrate_scanned", "compact_free_scanned", "compact_isolated")
 
 
-class ReclaimError(procfs.ProcfsError):
+class ReclaimError(Exception):
     """The action is refused or the kernel would not take it."""
 
 
@@ -100,23 +101,24 @@ def largest_free_orders(zones):
 
 def swap_cycle_plan(snapshot, devices, min_available, memcgs_over_limit=()):
     """Whether RAM can take back every swapped-out page and still keep
-    ``min_available`` bytes available. Pages in the swap cache are already in
-    RAM, so they do not count. A memory cgroup over its limit (usage + swap)
-    forbids it too: swapoff charges each page back to its cgroup, and the kernel
-    OOM-kills in a cgroup that cannot take them, however much RAM is free."""
+    ``min_available`` bytes available (_swap.absorb_room). Pages in the swap
+    cache are already in RAM, so they do not count. A memory cgroup over its
+    limit (usage + swap) forbids it too: swapoff charges each page back to its
+    cgroup, and the kernel OOM-kills in a cgroup that cannot take them, however
+    much RAM is free."""
     must_move = max(snapshot["swap_used_bytes"] - snapshot["swap_cached_bytes"], 0)
-    left = snapshot["available_bytes"] - must_move
-    plan = {
+    needed = bool(devices) and snapshot["swap_used_bytes"] > 0
+    return {
         "devices": [d["path"] for d in devices],
         "swap_to_move_bytes": must_move,
         "available_bytes": snapshot["available_bytes"],
-        "available_after_bytes": left,
+        "available_after_bytes": snapshot["available_bytes"] - must_move,
         "min_available_bytes": min_available,
-        "needed": bool(devices) and snapshot["swap_used_bytes"] > 0,
+        "needed": needed,
         "memcgs_over_limit": [{"cgroup": path, "excess_bytes": excess} for path, excess in memcgs_over_limit],
-        "allowed": left >= min_available and not memcgs_over_limit,
+        "allowed": needed and must_move <= swap.absorb_room(snapshot["available_bytes"], min_available)
+        and not memcgs_over_limit,
     }
-    return plan
 
 
 def write_knob(reader, name, value):
@@ -124,21 +126,15 @@ def write_knob(reader, name, value):
     reported as what they are: the host does not allow it."""
     path = reader.proc_path("sys", "vm", name)
     try:
-        fd = os.open(path, os.O_WRONLY)
-    except OSError as exc:
-        raise ReclaimError(_denied(path, exc))
-    try:
-        os.write(fd, str(value).encode("ascii"))
-    except OSError as exc:
-        raise ReclaimError(_denied(path, exc))
-    finally:
-        os.close(fd)
+        kernel.write_value(path, value)
+    except kernel.KernelWriteError as exc:
+        raise ReclaimError(_denied(exc))
 
 
-def _denied(path, exc):
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+def _denied(exc):
+    if isinstance(exc, kernel.NotPermitted):
         return ("%s is read-only here (%s): this host or container does not allow reclaiming memory; "
-                "run the task on the host itself, as root" % (path, exc.strerror))
+                "run the task on the host itself, as root" % (exc.path, exc.strerror))
     if exc.errno == errno.ENOENT:
-        return "%s does not exist: this kernel does not offer it" % path
-    return "%s: %s" % (path, exc.strerror or exc)
+        return "%s does not exist: this kernel does not offer it" % exc.path
+    return str(exc)

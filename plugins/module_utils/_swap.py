@@ -9,15 +9,16 @@ Private to this collection: the API may change without notice.
 Plain Python (no Ansible import), in three layers:
 
 - :func:`observe` reads the host into a plain dict: the file (kind, size,
-  allocation, swap signature or all-zero content, extents, NOCOW), its entry in
-  /proc/swaps, the filesystem under it, memory, fstab and what the host permits.
+  allocation, swap signature or all-zero content, extents, NOCOW: _swapdisk),
+  its entry in /proc/swaps, the filesystem under it, memory, fstab and what the
+  host permits (_host).
 - :func:`plan` is pure: a :class:`Request` and an observation in, a list of
   steps out, or a :class:`Refused` error when the request is unsafe or
   impossible. Nothing has been touched at that point, so a refusal changes
   nothing and check mode is ``plan()`` alone.
-- :class:`Host` runs the steps. A file it made and could not finish is removed;
-  a swap area it brought up is never taken down before another one holds its
-  pages. Failures are :class:`Failed` errors that say what is left.
+- ``_swaphost.Host`` runs the steps. A file it made and could not finish is
+  removed; a swap area it brought up is never taken down before another one
+  holds its pages. Failures are :class:`Failed` errors that say what is left.
 
 A swap file whose pages must move (resize, new priority) is retired only after
 a temporary "bridge" swap file next to it is active, unless nothing is swapped
@@ -28,15 +29,13 @@ a bridge left behind is finished off), and never a second swap file.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
-import shutil
-import stat
-import struct
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
+from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils import _swapdisk as swapdisk
 from ansible_collections.memops.linux.plugins.module_utils._units import MIB, format_size, parse_size
 
 MIN_SIZE = MIB
@@ -54,26 +53,6 @@ _MEMORY_FILESYSTEMS = ("tmpfs", "ramfs", "devtmpfs", "hugetlbfs")
 _LAYERED_FILESYSTEMS = ("overlay", "overlayfs", "aufs", "unionfs")
 _NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs")
 _SUPPORTED_TEXT = "ext4, xfs, btrfs"
-
-_SWAP_SIGNATURES = (b"SWAPSPACE2", b"SWAP-SPACE")
-_SUSPEND_SIGNATURES = (b"S1SUSPEND", b"S2SUSPEND", b"ULSUSPEND", b"LINHIB0001")
-_PAGE_SIZES = (4096, 8192, 16384, 65536)
-_CHUNK = MIB
-_ZEROS = bytes(_CHUNK)
-
-# ioctls (asm-generic numbers: x86, arm64, s390x, ppc64le, riscv)
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IOC_SETFLAGS = 0x40086602
-_FS_IOC_FIEMAP = 0xC020660B
-_BTRFS_IOC_FS_INFO = 0x8400941F
-_FS_COMPR_FL = 0x00000004
-_FS_NOCOW_FL = 0x00800000
-_FIEMAP_FLAG_SYNC = 0x1
-_FIEMAP_EXTENT_LAST = 0x1
-_FIEMAP_BAD_FLAGS = {0x2: "unknown location", 0x4: "delayed allocation", 0x8: "compressed",
-                     0x80: "encrypted", 0x200: "inline data", 0x2000: "shared (reflink or snapshot)"}
-_FIEMAP_BATCH = 256
-_SWAP_FLAG_PREFER = 0x8000
 
 
 # ---------------------------------------------------------------------------
@@ -184,256 +163,12 @@ class Request:
 # observing the host
 
 
-def _ioctl_flags(fd):
-    buf = bytearray(8)
-    fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf)
-    return struct.unpack_from("=i", buf)[0]
-
-
-def _set_nocow(fd):
-    flags = _ioctl_flags(fd)
-    buf = bytearray(struct.pack("=i", flags | _FS_NOCOW_FL) + bytes(4))
-    fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf)
-
-
-def extents(fd, size):
-    """{holes, problems} of the first ``size`` bytes. A swap file must be fully
-    allocated: unwritten (fallocated) extents are fine, holes are not, nor are
-    compressed, inline, delayed or shared extents.
-
-    FIEMAP is exact. SEEK_HOLE is not usable here: ext4 reports unwritten
-    extents as holes. Without FIEMAP the allocated block count is compared."""
-    covered = 0
-    problems = set()
-    start = 0
+def inspect(path, page_size):
+    """_swapdisk.inspect_file, its OSError made a Failed that names the path."""
     try:
-        while covered < size:
-            request = struct.pack("=QQIIII", start, (1 << 64) - 1 - start, _FIEMAP_FLAG_SYNC, 0, _FIEMAP_BATCH, 0)
-            buf = bytearray(request + bytes(56 * _FIEMAP_BATCH))
-            fcntl.ioctl(fd, _FS_IOC_FIEMAP, buf)
-            count = struct.unpack_from("=I", buf, 20)[0]
-            if not count:
-                break
-            last = False
-            for index in range(count):
-                # struct fiemap_extent: logical, physical, length, 2 reserved, flags
-                logical, length, flags = (struct.unpack_from("=QQQQQI", buf, 32 + 56 * index)[i] for i in (0, 2, 5))
-                if logical > covered:
-                    break  # a hole before this extent
-                covered = max(covered, logical + length)
-                problems.update(text for bit, text in _FIEMAP_BAD_FLAGS.items() if flags & bit)
-                last = last or bool(flags & _FIEMAP_EXTENT_LAST)
-            else:
-                if not last:
-                    start = covered
-                    continue
-            break
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS):
-            raise
-        return {"holes": os.fstat(fd).st_blocks * 512 < size, "problems": []}
-    return {"holes": covered < size, "problems": sorted(problems)}
-
-
-def _all_zero(fd, size):
-    """True when no byte of the file is other than zero. Holes and unwritten
-    extents are skipped with SEEK_DATA, so a fallocated file costs nothing."""
-    offset = 0
-    while offset < size:
-        try:
-            start = os.lseek(fd, offset, os.SEEK_DATA)
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:  # only holes after offset
-                return True
-            if exc.errno != errno.EINVAL:
-                raise
-            start, end = offset, size
-        position = start
-        while position < min(end, size):
-            chunk = os.pread(fd, min(_CHUNK, end - position), position)
-            if not chunk:
-                break
-            if chunk != _ZEROS[:len(chunk)]:
-                return False
-            position += len(chunk)
-        offset = max(end, offset + 1)
-    return True
-
-
-def _classify(fd, size, page_size):
-    """-> (content, header): content is swap | zero | data; header is
-    {page_size, pages, usable} of a swap signature, else None."""
-    head = os.pread(fd, max(_PAGE_SIZES), 0)
-    for candidate in sorted(set(_PAGE_SIZES + (page_size,))):
-        if len(head) < candidate:
-            break
-        signature = head[candidate - 10:candidate]
-        if signature in _SWAP_SIGNATURES or signature.startswith(_SUSPEND_SIGNATURES):
-            version, last_page = struct.unpack_from("=II", head, 1024)
-            usable = (candidate == page_size and signature == b"SWAPSPACE2" and version == 1
-                      and last_page + 1 == size // page_size)
-            return "swap", {"page_size": candidate, "pages": last_page + 1, "usable": usable}
-    return ("zero" if _all_zero(fd, size) else "data"), None
-
-
-def inspect_file(path, page_size):
-    """What is at ``path``, without following a symlink there."""
-    try:
-        lst = os.lstat(path)
-    except FileNotFoundError:
-        return {"kind": "missing"}
+        return swapdisk.inspect_file(path, page_size)
     except OSError as exc:
         raise Failed("cannot inspect %s: %s" % (path, exc.strerror or exc))
-    mode = lst.st_mode
-    kinds = ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISBLK, "block device"),
-             (stat.S_ISREG, "file"))
-    kind = next((name for test, name in kinds if test(mode)), "special file")
-    info = {"kind": kind, "mode": stat.S_IMODE(mode), "uid": lst.st_uid, "size": lst.st_size,
-            "allocated": lst.st_blocks * 512, "dev": lst.st_dev, "ino": lst.st_ino}
-    if kind != "file":
-        return info
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info["content"], info["header"] = _classify(fd, lst.st_size, page_size)
-        info.update(extents(fd, lst.st_size))
-        try:
-            flags = _ioctl_flags(fd)
-        except OSError:
-            flags = 0
-        info["nocow"] = bool(flags & _FS_NOCOW_FL)
-    finally:
-        os.close(fd)
-    return info
-
-
-def mount_of(mounts, directory):
-    """The mount that holds ``directory`` (a resolved path): longest mount
-    point that contains it, the later of equal ones (it is mounted over)."""
-    best = None
-    for mount in mounts:
-        point = mount["mount_point"]
-        if directory == point or directory.startswith(point.rstrip("/") + "/"):
-            if best is None or len(point) >= len(best["mount_point"]):
-                best = mount
-    return best
-
-
-def _btrfs_devices(directory):
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        buf = bytearray(1024)
-        fcntl.ioctl(fd, _BTRFS_IOC_FS_INFO, buf)
-        return struct.unpack_from("=QQ", buf)[1]
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _directory_compressed(directory):
-    """A btrfs directory whose new files are compressed (chattr +c, or the
-    compression property)."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        if _ioctl_flags(fd) & _FS_COMPR_FL:
-            return True
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    try:
-        return bool(os.getxattr(directory, "btrfs.compression"))
-    except (OSError, AttributeError):
-        return False
-
-
-def filesystem(directory, mountinfo_text):
-    """The filesystem holding ``directory`` -> {type, mount_point, source,
-    options, free_bytes, total_bytes[, devices, compressed_directory]}."""
-    mount = mount_of(procfs.parse_mountinfo(mountinfo_text), os.path.realpath(directory)) or {
-        "type": "unknown", "mount_point": None, "source": None, "options": ""}
-    result = dict(mount)
-    vfs = os.statvfs(directory)
-    result["free_bytes"] = vfs.f_bavail * vfs.f_frsize
-    result["total_bytes"] = vfs.f_blocks * vfs.f_frsize
-    if mount["type"] == "btrfs":
-        result["devices"] = _btrfs_devices(directory)
-        result["compressed_directory"] = _directory_compressed(directory)
-    return result
-
-
-def _cgroup_number(reader, directory, name):
-    try:
-        text = reader.read(os.path.join(directory, name))
-    except procfs.ProcfsError:
-        return None
-    return None if text is None else procfs.parse_cgroup_limit(text)
-
-
-def _memcg_excess(reader, directory, version):
-    """usage + swap - limit of one memory cgroup (hierarchical counters), >= 0."""
-    if version == "v1":
-        limit = _cgroup_number(reader, directory, "memory.limit_in_bytes")
-        usage = _cgroup_number(reader, directory, "memory.usage_in_bytes")
-        try:
-            stats = procfs.parse_vmstat(reader.read(os.path.join(directory, "memory.stat")) or "")
-        except procfs.ProcfsError:
-            stats = {}
-        swapped = stats.get("total_swap")
-    else:
-        limit = _cgroup_number(reader, directory, "memory.max")
-        usage = _cgroup_number(reader, directory, "memory.current")
-        swapped = _cgroup_number(reader, directory, "memory.swap.current")
-    if limit is None or usage is None or not swapped:
-        return 0
-    return max(0, usage + swapped - limit)
-
-
-def _memcg_walk(reader, root, directory, version, found):
-    """Appends (cgroup, excess) of every cgroup over its limit below ``directory``."""
-    excess = _memcg_excess(reader, directory, version)
-    if excess:
-        relative = os.path.relpath(directory, root)
-        found.append(("/" if relative == "." else "/" + relative, excess))
-    try:
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    _memcg_walk(reader, root, entry.path, version, found)
-    except OSError:
-        pass
-
-
-def memcgs_over_limit(reader):
-    """Memory cgroups whose pages do not fit under their limit, so that some
-    must stay in swap -> list of (cgroup path, excess bytes), largest first.
-
-    swapoff charges every page it brings back to the page's cgroup; a cgroup
-    over its limit then reclaims, and when reclaim cannot keep up the kernel
-    OOM-kills one of its processes, however much RAM the host has free (the
-    kernel's own protection, killing the swapoff process first, only works for
-    a system-wide OOM)."""
-    v1 = reader.sys_path("fs", "cgroup", "memory")
-    found = []
-    if os.path.exists(os.path.join(v1, "memory.usage_in_bytes")):
-        _memcg_walk(reader, v1, v1, "v1", found)
-    else:
-        try:
-            controllers = reader.sys("fs", "cgroup", "cgroup.controllers") or ""
-        except procfs.ProcfsError:
-            controllers = ""
-        if "memory" in controllers.split():
-            root = reader.sys_path("fs", "cgroup")
-            _memcg_walk(reader, root, root, "v2", found)
-    return sorted(found, key=lambda item: -item[1])
-
-
-def _capabilities(reader):
-    # The one definition of "may this process swapon here" lives with the facts.
-    from ansible_collections.memops.linux.plugins.module_utils import _memfacts
-
-    return _memfacts.Gatherer(reader, use_kernel_log=False).capabilities()
 
 
 def observe(request, reader, capabilities=None):
@@ -446,7 +181,7 @@ def observe(request, reader, capabilities=None):
     obs = {"page_size": page_size, "kernel": _kernel_version()}
     ours = []
     for key, path in (("file", request.path), ("bridge", request.bridge)):
-        info = inspect_file(path, page_size)
+        info = inspect(path, page_size)
         info["active"] = None
         if info["kind"] == "file":
             for area in swaps:
@@ -456,7 +191,7 @@ def observe(request, reader, capabilities=None):
         obs[key] = info
     obs["other_swap_free_bytes"] = sum(max(0, a["size_bytes"] - a["used_bytes"]) for a in swaps if a not in ours)
     # only pages that would move matter; walking the cgroup tree is skipped otherwise
-    obs["memcgs_over_limit"] = memcgs_over_limit(reader) if any(a["used_bytes"] for a in ours) else []
+    obs["memcgs_over_limit"] = cgroups.memcgs_over_limit(reader) if any(a["used_bytes"] for a in ours) else []
     obs["mem_available_bytes"] = meminfo.get("MemAvailable", meminfo.get("MemFree", 0))
     obs["mem_total_bytes"] = meminfo.get("MemTotal", 0)
     try:
@@ -468,12 +203,12 @@ def observe(request, reader, capabilities=None):
     obs["committed_bytes"] = meminfo.get("Committed_AS", 0)
     directory = os.path.dirname(request.path)
     obs["directory_exists"] = os.path.isdir(directory)
-    obs["fs"] = filesystem(directory, reader.proc("self", "mountinfo") or "") if obs["directory_exists"] else None
+    obs["fs"] = swapdisk.filesystem(directory, reader.proc("self", "mountinfo") or "") if obs["directory_exists"] else None
     try:
         obs["fstab_text"] = _fstab.read(request.fstab)
     except _fstab.FstabError as exc:
         raise Refused("fstab: %s" % exc)
-    obs["capabilities"] = capabilities if capabilities is not None else (lambda: _capabilities(reader))
+    obs["capabilities"] = capabilities if capabilities is not None else (lambda: host.capabilities(reader))
     return obs
 
 
@@ -525,11 +260,23 @@ def describe_step(step):
     return "%s %s" % (action, path) if path else action
 
 
+def ram_reserve(total_bytes):
+    """The RAM a swap file change keeps free when pages come back from swap:
+    a twentieth of RAM, at least RAM_RESERVE_MIN."""
+    return max(RAM_RESERVE_MIN, total_bytes // 20)
+
+
+def absorb_room(available_bytes, reserve_bytes, other_swap_free_bytes=0):
+    """Bytes of swapped-out pages that RAM (keeping ``reserve_bytes`` of the
+    available memory free) and the free space of the other active swap areas
+    can take in: what may be switched off. The one rule for swap files and
+    mem_reclaim's swap_cycle."""
+    return max(0, available_bytes - reserve_bytes) + other_swap_free_bytes
+
+
 def absorbable(obs):
-    """Bytes of swapped-out pages RAM and the other active swap areas can take
-    in, keeping a reserve of RAM free."""
-    reserve = max(RAM_RESERVE_MIN, obs["mem_total_bytes"] // 20)
-    return max(0, obs["mem_available_bytes"] - reserve) + obs["other_swap_free_bytes"]
+    """absorb_room of an observation."""
+    return absorb_room(obs["mem_available_bytes"], ram_reserve(obs["mem_total_bytes"]), obs["other_swap_free_bytes"])
 
 
 def _check_filesystem(request, obs):
@@ -649,7 +396,7 @@ class _Planner:
                 "elsewhere first, or lower what is committed" % (
                     what, format_size(area_size), format_size(obs["commit_limit_bytes"] - area_size),
                     format_size(obs["committed_bytes"])))
-        reserve = max(RAM_RESERVE_MIN, obs["mem_total_bytes"] // 20)
+        reserve = ram_reserve(obs["mem_total_bytes"])
         room = absorbable(obs) + capacity_after
         if used > room:
             raise CannotAbsorb(
@@ -815,234 +562,6 @@ def predict(request, before, steps):
         elif step["action"] == "swapon":
             after.update(active=True, priority=step["priority"])
     return after
-
-
-# ---------------------------------------------------------------------------
-# acting on the host
-
-
-class Host:
-    """Runs steps on the real host. ``run(argv) -> (rc, stdout, stderr)`` runs
-    commands, ``replace(src, dest)`` renames fstab into place and ``backup(path)``
-    copies it first (a module passes ``run_command``, ``atomic_move`` and
-    ``backup_local``)."""
-
-    def __init__(self, run, replace=os.replace, reader=None, backup=_fstab.backup_copy):
-        self.run = run
-        self.replace = replace
-        self.backup = backup
-        self.reader = reader or procfs.Reader()
-        self._libc = None
-
-    # --- primitives ---------------------------------------------------------
-    def create(self, path, size, method, nocow=False, fallback=False):
-        """A new file of ``size`` bytes, mode 0600 from its first byte, fully
-        allocated and checked for holes. Returns the method that made it."""
-        previous = os.umask(0o077)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                         0o600)
-        except OSError as exc:
-            raise Failed("cannot create %s: %s" % (path, exc.strerror or exc))
-        finally:
-            os.umask(previous)
-        try:
-            if nocow:
-                try:
-                    _set_nocow(fd)  # only takes effect on an empty file
-                except OSError as exc:
-                    raise Failed("cannot mark %s NOCOW (chattr +C), which btrfs needs for swap files: %s"
-                                 % (path, exc.strerror or exc))
-            method = self._allocate(fd, path, size, method, fallback)
-            found = extents(fd, size)
-            if (found["holes"] or found["problems"]) and method == "fallocate" and fallback:
-                os.ftruncate(fd, 0)
-                method = self._allocate(fd, path, size, "dd", False)
-                found = extents(fd, size)
-            if found["holes"] or found["problems"]:
-                raise HasHoles("%s came out of %s %s; it was removed and never handed to swapon: use allocation: dd"
-                               % (path, method, "with holes" if found["holes"] else
-                                  "with " + ", ".join(found["problems"]) + " extents"))
-        except BaseException:
-            os.close(fd)
-            self._remove_quietly(path)
-            raise
-        os.close(fd)
-        return method
-
-    def _allocate(self, fd, path, size, method, fallback):
-        if method == "fallocate":
-            try:
-                os.posix_fallocate(fd, 0, size)
-                return "fallocate"
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise self._disk_full(path, size, None)
-                if not (fallback and exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)):
-                    raise Failed("fallocate %s: %s" % (path, exc.strerror or exc))
-        written = 0
-        try:
-            while written < size:
-                written += os.write(fd, _ZEROS[:min(_CHUNK, size - written)])
-            os.fsync(fd)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise self._disk_full(path, size, written)
-            raise Failed("writing %s: %s" % (path, exc.strerror or exc))
-        return "dd"
-
-    @staticmethod
-    def _disk_full(path, size, written):
-        done = "" if written is None else " (%s of %s written)" % (format_size(written), format_size(size))
-        return DiskFull("the filesystem of %s filled up while the swap file was being allocated%s; the partial "
-                        "file was removed and fstab was not touched: free space (or lower size) and run again"
-                        % (path, done))
-
-    @staticmethod
-    def _remove_quietly(path):
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-    def mkswap(self, path, page_size):
-        command = shutil.which("mkswap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-        if not command:
-            raise Failed("mkswap was not found (it comes with util-linux); install it and run again")
-        rc, out, err = self.run([command, path])
-        if rc != 0:
-            raise Failed("mkswap %s failed (rc %d): %s" % (path, rc, (err or out).strip()))
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-        try:
-            content, header = _classify(fd, os.fstat(fd).st_size, page_size)
-        finally:
-            os.close(fd)
-        if content != "swap" or not header["usable"]:
-            raise Failed("mkswap %s reported success but left no swap signature this kernel (page size %d) takes"
-                         % (path, page_size))
-
-    def _call(self, name, path, *args):
-        if self._libc is None:
-            import ctypes
-
-            self._libc = ctypes.CDLL(None, use_errno=True)
-            self._get_errno = ctypes.get_errno
-        if getattr(self._libc, name)(os.fsencode(path), *args) != 0:
-            code = self._get_errno()
-            raise OSError(code, os.strerror(code), path)
-
-    def swapon(self, path, priority):
-        flags = 0 if priority is None else _SWAP_FLAG_PREFER | priority
-        self._call("swapon", path, flags)
-
-    def swapoff(self, path):
-        self._call("swapoff", path)
-
-    def daemon_reload(self):
-        rc, out, err = self.run(["systemctl", "daemon-reload"])
-        if rc != 0:
-            raise Failed("systemctl daemon-reload failed (rc %d): %s; run it by hand so that systemd drops "
-                         "the swap unit of the old fstab entry" % (rc, (err or out).strip()))
-
-    # --- running a plan -----------------------------------------------------
-    def apply(self, request, steps):
-        """Runs ``steps``. Returns {allocation, backup_file, systemd_reloaded}."""
-        done = {"allocation": None, "backup_file": None, "systemd_reloaded": False}
-        made = {}  # path -> create step, for files this run made and has not activated yet
-        completed = []
-        for step in steps:
-            try:
-                self._apply_one(request, step, made, done)
-            except SwapError as exc:
-                raise self._failed(request, made, completed, exc)
-            except OSError as exc:
-                raise self._failed(request, made, completed, Failed(
-                    "%s %s: %s" % (step["action"], step["path"] or "", exc.strerror or exc)))
-            completed.append(step)
-        return done
-
-    def _apply_one(self, request, step, made, done):
-        action, path = step["action"], step["path"]
-        if action == "create":
-            made[path] = dict(step, method=self.create(path, step["size"], step["method"], step["nocow"],
-                                                       step["fallback"]))
-            if path == request.path:
-                done["allocation"] = made[path]["method"]
-        elif action == "mkswap":
-            self.mkswap(path, request.page_size)
-        elif action == "swapon":
-            try:
-                self.swapon(path, step["priority"])
-            except OSError as exc:
-                created = made.get(path)
-                if not (exc.errno == errno.EINVAL and created and created["method"] == "fallocate"
-                        and created["fallback"]):
-                    raise self._swapon_error(path, exc)
-                # the kernel found holes the extent map did not show: rebuild with zeros
-                os.unlink(path)
-                created["method"] = self.create(path, created["size"], "dd", created["nocow"])
-                self.mkswap(path, request.page_size)
-                self.swapon(path, step["priority"])
-                if path == request.path:
-                    done["allocation"] = "dd"
-            made.pop(path, None)
-        elif action == "swapoff":
-            try:
-                self.swapoff(path)
-            except OSError as exc:
-                if exc.errno == errno.ENOMEM:
-                    raise Failed("swapoff %s: the kernel refused (ENOMEM): its pages do not fit back in memory or "
-                                 "under a memory cgroup's limit, or strict overcommit needs the room; it stays "
-                                 "active and nothing was lost: free memory, then run again" % path)
-                raise
-        elif action == "unlink":
-            os.unlink(path)
-        elif action == "chmod":
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-            try:
-                os.fchown(fd, 0, 0)
-                os.fchmod(fd, 0o600)
-            finally:
-                os.close(fd)
-        elif action == "fstab":
-            try:
-                done["backup_file"] = _fstab.write(step["file"], step["text"],
-                                                   self.backup if step["backup"] else None, self.replace)
-            except _fstab.FstabError as exc:
-                raise Failed(str(exc))
-        elif action == "daemon-reload":
-            self.daemon_reload()
-            done["systemd_reloaded"] = True
-
-    @staticmethod
-    def _swapon_error(path, exc):
-        if exc.errno == errno.EPERM:
-            return NotPermitted("swapon %s: operation not permitted; swap is host-wide and needs CAP_SYS_ADMIN "
-                                "in the host's user namespace (a container cannot do it)" % path)
-        if exc.errno == errno.EINVAL:
-            return Failed("swapon %s: invalid argument: the kernel refused the file (holes, copy-on-write or "
-                          "compressed extents, or a filesystem without swap file support; see dmesg)" % path)
-        return Failed("swapon %s: %s" % (path, exc.strerror or exc))
-
-    def _failed(self, request, made, completed, exc):
-        """Removes files this run made but did not activate; says what is left."""
-        removed = []
-        for path in made:
-            if os.path.lexists(path):
-                self._remove_quietly(path)
-                removed.append(path)
-        left = []
-        bridge = inspect_file(request.bridge, request.page_size)
-        if bridge["kind"] != "missing":
-            left.append("the temporary swap file %s is still there (a later run finishes the job)" % request.bridge)
-        message = str(exc)
-        if removed and "was removed" not in message:
-            message += "; removed the unfinished %s" % ", ".join(removed)
-        if left:
-            message += "; " + "; ".join(left)
-        failure = type(exc)(message)
-        failure.completed = [describe_step(s) for s in completed if s["path"] not in removed]
-        return failure
 
 
 def verify(request, state):

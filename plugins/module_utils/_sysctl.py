@@ -27,8 +27,12 @@ import os
 import re
 import stat
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils import _textfile as textfile
+from ansible_collections.memops.linux.plugins.module_utils._overcommit import (
+    OVERCOMMIT_KBYTES, OVERCOMMIT_KEYS, OVERCOMMIT_RATIO, overcommit_guard,
+)
 
 DEFAULT_SYSCTL_FILE = "/etc/sysctl.d/60-memops.conf"
 # systemd-sysctl reads *.conf from these directories, a file name found in an
@@ -43,13 +47,6 @@ DEFAULT_SYSCTL_DIRS = (
     "/etc/sysctl.conf",
 )
 FILE_MODE = 0o644
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-OVERCOMMIT_MEMORY = "vm.overcommit_memory"
-OVERCOMMIT_RATIO = "vm.overcommit_ratio"
-OVERCOMMIT_KBYTES = "vm.overcommit_kbytes"
-OVERCOMMIT_NEVER = 2
-OVERCOMMIT_KEYS = (OVERCOMMIT_MEMORY, OVERCOMMIT_RATIO, OVERCOMMIT_KBYTES)
 # Settings that are two views of one limit: a successful write of either makes
 # the kernel reset the other to 0 (mm/util.c, mm/page-writeback.c).
 EXCLUSIVE_PAIRS = (
@@ -88,10 +85,6 @@ class ReadOnly(SysctlError):
 
 class Rejected(SysctlError):
     """The kernel refused a value, or stored another one."""
-
-
-class OvercommitRefused(SysctlError):
-    """Strict overcommit would leave less commit room than is already committed."""
 
 
 class ConfigFileError(SysctlError):
@@ -248,10 +241,10 @@ def parse_settings(values, state="present"):
 
 
 class Runtime:
-    """Reads and writes settings below ``proc_root``/sys."""
+    """Reads and writes settings below the reader's ``proc_root``/sys."""
 
-    def __init__(self, proc_root="/proc"):
-        self.reader = procfs.Reader(proc_root)
+    def __init__(self, reader):
+        self.reader = reader
         self.root = self.reader.proc_path("sys")
 
     def path(self, name):
@@ -287,25 +280,16 @@ class Runtime:
             raise _read_only_error(name, path, _access_errno(path))
 
     def write(self, name, text):
-        """Write without reading back (see apply_settings). Raises ReadOnly, Rejected."""
+        """Write without reading back (see apply_settings). Raises ReadOnly, UnknownKey, Rejected."""
         path = self.path(name)
         try:
-            self._write_file(path, text.encode("ascii"))
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise _read_only_error(name, path, exc.errno)
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                raise UnknownKey("%s: %s does not exist" % (name, path))
-            raise Rejected("%s: the kernel rejected %s (%s)" % (name, text, exc.strerror or exc))
-
-    @staticmethod
-    def _write_file(path, data):
-        # one write() call: a sysctl handler parses what it gets from offset 0
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+            kernel.write_value(path, text)
+        except kernel.NotPermitted as exc:
+            raise _read_only_error(name, path, exc.errno)
+        except kernel.NotFound:
+            raise UnknownKey("%s: %s does not exist" % (name, path))
+        except kernel.Rejected as exc:
+            raise Rejected("%s: the kernel rejected %s (%s)" % (name, text, exc.strerror))
 
 
 def _write_only(path):
@@ -346,48 +330,38 @@ def _read_only_error(name, path, err):
 def apply_settings(runtime, changes):
     """Write each (name, before, desired) in order and read it back.
 
-    All or nothing: when the kernel refuses a value (EINVAL, or it reads back
-    as something else), that setting and every one written before it are put
-    back to their ``before`` text and Rejected (or ReadOnly) is raised, its
-    message saying what was restored. Returns {name: text read back}."""
-    applied = []
-    after = {}
-    for name, before, desired in changes:
-        try:
-            runtime.write(name, desired)
-            current = runtime.read(name)
-        except SysctlError as exc:
-            # a multi-value write can store its first numbers before failing
-            restored = rollback(runtime, [(name, before)], quiet_if_same=True)
-            raise type(exc)("%s%s" % (exc, _rollback_text(restored + rollback(runtime, applied))))
-        if not same_value(current, desired):
-            restored = rollback(runtime, [(name, before)], quiet_if_same=True) + rollback(runtime, applied)
-            count = len(current.split())
-            hint = (" (this setting holds %d numbers; give all of them)" % count
-                    if count != len(desired.split()) else "")
-            raise Rejected("%s: wrote %s but the kernel holds %s, so the value was not accepted as given%s%s"
-                           % (name, desired, current, hint, _rollback_text(restored)))
-        applied.insert(0, (name, before))
-        after[name] = current
-    return after
+    All or nothing (_kernel.apply_all): when the kernel refuses a value (EINVAL,
+    or it reads back as something else), that setting and every one written
+    before it are put back to their ``before`` text and Rejected (or ReadOnly)
+    is raised, its message saying what was restored. Returns {name: text read back}."""
+    try:
+        return kernel.apply_all(changes, runtime.write, runtime.read, same_value, errors=(SysctlError,))
+    except kernel.Undone as undone:
+        notes = _rollback_text(_rollback_notes(undone.rollback))
+        if undone.cause is not None:
+            raise type(undone.cause)("%s%s" % (undone.cause, notes))
+        count = len(undone.current.split())
+        hint = (" (this setting holds %d numbers; give all of them)" % count
+                if count != len(undone.desired.split()) else "")
+        raise Rejected("%s: wrote %s but the kernel holds %s, so the value was not accepted as given%s%s"
+                       % (undone.name, undone.desired, undone.current, hint, notes))
 
 
-def rollback(runtime, pairs, quiet_if_same=False):
+def rollback(runtime, pairs):
     """Put settings back: ``pairs`` is [(name, before text)], most recent first.
     Returns one note per setting written back (or that could not be)."""
+    return _rollback_notes(kernel.rollback(pairs, runtime.write, runtime.read, same_value, errors=(SysctlError,)))
+
+
+def _rollback_notes(done):
     notes = []
-    for name, before in pairs:
-        try:
-            if quiet_if_same and same_value(runtime.read(name), before):
-                continue
-            runtime.write(name, before)
-            current = runtime.read(name)
-            if same_value(current, before):
-                notes.append("%s restored to %s" % (name, before))
-            else:
-                notes.append("%s could NOT be restored to %s (holds %s)" % (name, before, current))
-        except SysctlError as exc:
-            notes.append("%s could NOT be restored to %s: %s" % (name, before, exc))
+    for item in done:
+        if item["restored"]:
+            notes.append("%s restored to %s" % (item["name"], item["before"]))
+        elif item["error"] is not None:
+            notes.append("%s could NOT be restored to %s: %s" % (item["name"], item["before"], item["error"]))
+        else:
+            notes.append("%s could NOT be restored to %s (holds %s)" % (item["name"], item["before"], item["holds"]))
     return notes
 
 
@@ -395,94 +369,6 @@ def _rollback_text(notes):
     if not notes:
         return "; nothing was changed and nothing persisted"
     return "; nothing persisted; settings this run had written: " + ", ".join(notes)
-
-
-# ---------------------------------------------------------------------------
-# strict overcommit guard
-
-
-def hugetlb_bytes(meminfo):
-    if "Hugetlb" in meminfo:
-        return meminfo["Hugetlb"]
-    return meminfo.get("HugePages_Total", 0) * meminfo.get("Hugepagesize", 0)
-
-
-def commit_limit(meminfo, ratio, kbytes, page_size=None):
-    """CommitLimit in bytes, computed in pages as the kernel does (mm/util.c
-    vm_commit_limit): overcommit_kbytes when set, else (RAM - huge pages) x
-    overcommit_ratio / 100; plus swap. Equals /proc/meminfo's CommitLimit for the
-    running ratio and kbytes."""
-    page = page_size or PAGE_SIZE
-    if kbytes:
-        allowed = kbytes * 1024 // page
-    else:
-        allowed = (meminfo.get("MemTotal", 0) // page - hugetlb_bytes(meminfo) // page) * ratio // 100
-    return (allowed + meminfo.get("SwapTotal", 0) // page) * page
-
-
-def overcommit_guard(meminfo, current, settings, force=False, page_size=None):
-    """Check the commit room strict overcommit (vm.overcommit_memory=2) would leave.
-
-    ``current`` holds the running ints of overcommit_memory, overcommit_ratio and
-    overcommit_kbytes (dotted names), ``settings`` the values asked for (kernel text).
-    Returns None when the result is not strict mode, else a dict with
-    ``commit_limit_bytes``, ``committed_as_bytes``, ``ratio``, ``kbytes``, ``passed``
-    and ``forced``. Raises OvercommitRefused when CommitLimit would fall below
-    Committed_AS and force is false: fork() and new allocations would fail with
-    ENOMEM on the whole host."""
-    def wanted(name):
-        return int(settings[name]) if name in settings else None
-
-    mode = wanted(OVERCOMMIT_MEMORY)
-    mode = current[OVERCOMMIT_MEMORY] if mode is None else mode
-    if mode != OVERCOMMIT_NEVER:
-        return None
-    ratio, kbytes = wanted(OVERCOMMIT_RATIO), wanted(OVERCOMMIT_KBYTES)
-    # writing one of ratio/kbytes makes the kernel set the other to 0
-    if ratio is not None and kbytes is None:
-        kbytes = 0 if ratio != current[OVERCOMMIT_RATIO] else current[OVERCOMMIT_KBYTES]
-    if kbytes is not None and ratio is None:
-        ratio = 0 if kbytes != current[OVERCOMMIT_KBYTES] else current[OVERCOMMIT_RATIO]
-    if ratio is None:
-        ratio, kbytes = current[OVERCOMMIT_RATIO], current[OVERCOMMIT_KBYTES]
-    limit = commit_limit(meminfo, ratio, kbytes, page_size)
-    committed = meminfo.get("Committed_AS")
-    if committed is None and not force:
-        raise OvercommitRefused("vm.overcommit_memory=2 refused: /proc/meminfo has no Committed_AS, so the "
-                                "commit room cannot be checked; set force: true to go ahead unchecked")
-    result = {
-        "commit_limit_bytes": limit,
-        "committed_as_bytes": committed,
-        "ratio": ratio,
-        "kbytes": kbytes,
-        "passed": committed is not None and limit >= committed,
-        "forced": False,
-    }
-    if result["passed"]:
-        return result
-    if force:
-        result["forced"] = True
-        return result
-    swap = meminfo.get("SwapTotal", 0)
-    usable = meminfo.get("MemTotal", 0) - hugetlb_bytes(meminfo)
-    need = max(committed - swap, 0)
-    hints = ["add swap", "set force: true if this is really meant"]
-    if usable > 0:
-        least = -(-need * 100 // usable)
-        while commit_limit(meminfo, least, 0, page_size) < committed:  # page rounding
-            least += 1
-        hints.insert(0, "raise vm.overcommit_ratio to at least %d" % least)
-    if kbytes:
-        least = -(-need // 1024)
-        while commit_limit(meminfo, 0, least, page_size) < committed:
-            least += 1
-        hints.insert(0, "raise vm.overcommit_kbytes to at least %d" % least)
-    how = ("overcommit_kbytes %d kB" % kbytes) if kbytes else (
-        "(RAM %d - huge pages %d) x overcommit_ratio %d%%" % (meminfo.get("MemTotal", 0), hugetlb_bytes(meminfo), ratio))
-    raise OvercommitRefused(
-        "vm.overcommit_memory=2 refused: CommitLimit would be %d bytes (swap %d + %s) but %d bytes are "
-        "already committed (Committed_AS); fork() and new allocations would fail with ENOMEM across the "
-        "host. Nothing was changed. To go ahead: %s" % (limit, swap, how, committed, "; or ".join(hints)))
 
 
 # ---------------------------------------------------------------------------
@@ -677,7 +563,7 @@ def _runtime_text(values):
 
 
 def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE,
-        sysctl_dirs=DEFAULT_SYSCTL_DIRS, proc_root="/proc", force=False, check_mode=False,
+        sysctl_dirs=DEFAULT_SYSCTL_DIRS, reader=None, force=False, check_mode=False,
         replace=os.replace, backup=None):
     """Bring the host to ``settings`` (from parse_settings) and say what changed.
 
@@ -688,7 +574,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
     diff (runtime and file texts before and after)."""
     if not os.path.isabs(sysctl_file):
         raise ConfigFileError("sysctl_file must be an absolute path, got %r" % sysctl_file)
-    runtime = Runtime(proc_root)
+    runtime = Runtime(reader or procfs.Reader())
     present = state == "present"
     warnings = []
     before = {}

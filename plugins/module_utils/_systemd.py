@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 
@@ -141,27 +142,18 @@ def show(run, unit, properties):
     return parse_show(_systemctl(run, ["show", unit_name(unit)] + ["-p%s" % p for p in properties]))
 
 
-def is_running_systemd(proc_root="/proc"):
-    """Whether PID 1 of this pid namespace is systemd (what ``systemctl`` needs)."""
-    try:
-        comm = _procfs.Reader(proc_root).read_pid(1, "comm").strip()
-    except _procfs.ProcfsError:
-        return False
-    return comm == "systemd"
-
-
-def require_systemd(what, instead, proc_root="/proc"):
-    """Raise SystemdError unless PID 1 is systemd; ``what`` names the request
-    in the message and ``instead`` the way to do without systemd."""
-    if not is_running_systemd(proc_root):
+def require_systemd(reader, what, instead):
+    """Raise SystemdError unless PID 1 (below the reader's proc_root) is systemd;
+    ``what`` names the request in the message and ``instead`` the way to do without systemd."""
+    if not _host.systemd_is_pid1(reader):
         raise SystemdError("%s needs systemd as PID 1, and PID 1 here is not systemd; %s" % (what, instead))
 
 
 def unit_state(run, unit):
     """{load_state, active_state, main_pid, control_group, memory_current, restarts}."""
     props = show(run, unit, ["LoadState", "ActiveState", "MainPID", "ControlGroup", "MemoryCurrent", "NRestarts"])
-    main_pid = _procfs._to_int(props.get("MainPID"))
-    current = _procfs._to_int(props.get("MemoryCurrent"))
+    main_pid = _procfs.to_int(props.get("MainPID"))
+    current = _procfs.to_int(props.get("MemoryCurrent"))
     return {
         "load_state": props.get("LoadState", ""),
         "active_state": props.get("ActiveState", ""),
@@ -169,7 +161,7 @@ def unit_state(run, unit):
         "control_group": props.get("ControlGroup") or None,
         # systemd prints [not set] or UINT64_MAX when it does not account memory
         "memory_current": current if current is not None and current < (1 << 63) else None,
-        "restarts": _procfs._to_int(props.get("NRestarts")),
+        "restarts": _procfs.to_int(props.get("NRestarts")),
     }
 
 
@@ -184,63 +176,3 @@ def daemon_reload(run):
 
 def restart(run, unit):
     _systemctl(run, ["restart", unit_name(unit)])
-
-
-# ---------------------------------------------------------------------------
-# cgroup hierarchy
-
-
-def cgroup_layout(sys_root="/sys"):
-    """{hierarchy: unified|hybrid|legacy|none, memory_controller: v2|v1|None}.
-
-    unified: /sys/fs/cgroup is cgroup2; hybrid: v1 controllers plus a cgroup2
-    tree at /sys/fs/cgroup/unified; legacy: v1 only."""
-    root = os.path.join(sys_root, "fs", "cgroup")
-    reader = _procfs.Reader(sys_root=sys_root)
-    controllers = reader.read(os.path.join(root, "cgroup.controllers"))
-    if controllers is not None:
-        return {"hierarchy": "unified", "memory_controller": "v2" if "memory" in controllers.split() else None}
-    v1_memory = os.path.isdir(os.path.join(root, "memory"))
-    if os.path.isdir(os.path.join(root, "unified")):
-        return {"hierarchy": "hybrid", "memory_controller": "v1" if v1_memory else None}
-    if v1_memory or os.path.isdir(os.path.join(root, "systemd")):
-        return {"hierarchy": "legacy", "memory_controller": "v1" if v1_memory else None}
-    return {"hierarchy": "none", "memory_controller": None}
-
-
-def cgroup_pids(control_group, sys_root="/sys"):
-    """Pids in a unit's cgroup (systemd's ControlGroup property), read from the
-    tree systemd keeps: cgroup2 (unified or hybrid) first, then name=systemd.
-    An empty list when the cgroup cannot be found or read."""
-    if not control_group:
-        return []
-    root = os.path.join(sys_root, "fs", "cgroup")
-    relative = control_group.lstrip("/")
-    reader = _procfs.Reader(sys_root=sys_root)
-    for tree in ("", "unified", "systemd"):
-        path = os.path.join(root, tree, relative, "cgroup.procs")
-        try:
-            text = reader.read(path)
-        except _procfs.ProcfsError:
-            continue
-        if text is not None:
-            return sorted({int(line) for line in text.split() if line.isdigit()})
-    return []
-
-
-def cgroup_memory_usage(control_group, sys_root="/sys"):
-    """Bytes charged to a unit's cgroup, read from the memory controller
-    (cgroup2 memory.current, else v1 memory.usage_in_bytes); None when unknown."""
-    if not control_group:
-        return None
-    root = os.path.join(sys_root, "fs", "cgroup")
-    relative = control_group.lstrip("/")
-    reader = _procfs.Reader(sys_root=sys_root)
-    for tree, name in (("", "memory.current"), ("unified", "memory.current"), ("memory", "memory.usage_in_bytes")):
-        try:
-            text = reader.read(os.path.join(root, tree, relative, name))
-        except _procfs.ProcfsError:
-            continue
-        if text is not None and text.strip().isdigit():
-            return int(text)
-    return None

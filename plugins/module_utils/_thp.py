@@ -25,9 +25,12 @@ was wrong and what to do.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import re
 
+from ansible_collections.memops.linux.plugins.module_utils import _host as host
+from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils import _textfile as textfile
 
@@ -84,10 +87,11 @@ class PersistError(ThpError):
 # the running kernel
 
 
-def find_thp_dir(sys_root="/sys"):
-    """(absolute path under sys_root, path relative to sysfs) of the THP directory.
+def find_thp_dir(reader):
+    """(absolute path under the reader's sys_root, path relative to sysfs) of the THP directory.
 
     Raises NotSupported when neither the upstream nor the RHEL 6 directory exists."""
+    sys_root = reader.sys_root
     for relative in THP_DIRS:
         path = os.path.join(sys_root, relative)
         if os.path.isfile(os.path.join(path, "enabled")):
@@ -131,56 +135,49 @@ def write_setting(thp_dir, name, value):
     """One write() of ``value`` to the setting. Raises ReadOnly, Rejected."""
     path = os.path.join(thp_dir, name)
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            os.write(fd, value.encode("ascii"))
-        finally:
-            os.close(fd)
-    except OSError as exc:
+        kernel.write_value(path, value)
+    except kernel.NotPermitted as exc:
         if exc.errno == errno.EROFS:
             raise ReadOnly("%s: /sys is mounted read-only here, as in an unprivileged container; transparent "
                            "huge pages are the host's setting, so set them on the host itself or from a "
                            "privileged container" % path)
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            if hasattr(os, "geteuid") and os.geteuid() != 0:
-                raise ReadOnly("%s: permission denied; setting transparent huge pages needs root (become: true)"
-                               % path)
-            raise ReadOnly("%s: writing is not permitted even as root, as in an unprivileged container; set "
-                           "transparent huge pages on the host itself" % path)
-        raise Rejected("%s: the kernel rejected %r (%s)" % (path, value, exc.strerror or exc))
+        if hasattr(os, "geteuid") and os.geteuid() != 0:
+            raise ReadOnly("%s: permission denied; setting transparent huge pages needs root (become: true)"
+                           % path)
+        raise ReadOnly("%s: writing is not permitted even as root, as in an unprivileged container; set "
+                       "transparent huge pages on the host itself" % path)
+    except kernel.KernelWriteError as exc:
+        raise Rejected("%s: the kernel rejected %r (%s)" % (path, value, exc.strerror))
+
+
+def _selected(thp_dir, name):
+    return read_setting(thp_dir, name)["selected"]
 
 
 def apply_settings(thp_dir, changes):
-    """Write each (name, before, desired) and read it back; all or nothing.
+    """Write each (name, before, desired) and read it back; all or nothing
+    (_kernel.apply_all).
 
     Returns {name: selected value read back}. On failure the settings already
     written are put back and the error raised names them."""
-    done = []
-    after = {}
-    for name, before, desired in changes:
-        try:
-            write_setting(thp_dir, name, desired)
-            selected = read_setting(thp_dir, name)["selected"]
-            if selected != desired:
-                raise Rejected("%s: wrote %r but the kernel selected %r" % (name, desired, selected))
-        except ThpError as exc:
-            restored = _rollback(thp_dir, [(name, before)] + done[::-1])
-            raise type(exc)("%s%s" % (exc, "; put back: " + ", ".join(restored) if restored else ""))
-        done.append((name, before))
-        after[name] = selected
-    return after
+    try:
+        return kernel.apply_all(changes, lambda name, value: write_setting(thp_dir, name, value),
+                                lambda name: _selected(thp_dir, name), operator.eq, errors=(ThpError,))
+    except kernel.Undone as undone:
+        exc = undone.cause or Rejected("%s: wrote %r but the kernel selected %r"
+                                       % (undone.name, undone.desired, undone.current))
+        restored = _restored(undone.rollback)
+        raise type(exc)("%s%s" % (exc, "; put back: " + ", ".join(restored) if restored else ""))
 
 
 def _rollback(thp_dir, items):
-    restored = []
-    for name, before in items:
-        try:
-            if read_setting(thp_dir, name)["selected"] != before:
-                write_setting(thp_dir, name, before)
-                restored.append("%s=%s" % (name, before))
-        except ThpError:
-            continue
-    return restored
+    """Put back each (name, before) of ``items``; returns 'name=value' of those put back."""
+    return _restored(kernel.rollback(items, lambda name, value: write_setting(thp_dir, name, value),
+                                     lambda name: _selected(thp_dir, name), operator.eq, errors=(ThpError,)))
+
+
+def _restored(done):
+    return ["%s=%s" % (item["name"], item["before"]) for item in done if item["error"] is None]
 
 
 def per_size_overrides(thp_dir):
@@ -201,11 +198,6 @@ def per_size_overrides(thp_dir):
 
 # ---------------------------------------------------------------------------
 # the boot-time unit
-
-
-def systemd_booted(root="/"):
-    """True when systemd is PID 1 (sd_booted(3): /run/systemd/system exists)."""
-    return os.path.isdir(os.path.join(root, "run/systemd/system"))
 
 
 def unit_path(root="/"):
@@ -276,11 +268,11 @@ def _ini_value(text, section, keys):
     return found
 
 
-def _tuned_conflicts(root, proc_root):
+def _tuned_conflicts(root, reader):
     active = _read(os.path.join(root, "etc/tuned/active_profile"))
     if not active or not active.strip():
         return []
-    running = _tuned_running(proc_root)
+    running = _tuned_running(reader)
     conflicts = []
     seen = set()
     pending = active.split()
@@ -309,8 +301,7 @@ def _tuned_conflicts(root, proc_root):
     return conflicts
 
 
-def _tuned_running(proc_root):
-    reader = procfs.Reader(proc_root)
+def _tuned_running(reader):
     try:
         pids = reader.pids()
     except procfs.ProcfsError:
@@ -333,17 +324,17 @@ def _writers(text, relative_dir_names):
     return found
 
 
-def find_conflicts(root="/", proc_root="/proc", own_unit=None):
+def find_conflicts(reader, root="/", own_unit=None):
     """Other places that set THP at boot or at will. A list of
     {source, path, setting, value, detail}; value is None when not simply known."""
     conflicts = []
-    cmdline = procfs.Reader(proc_root).proc("cmdline") or ""
+    cmdline = reader.proc("cmdline") or ""
     for value in _CMDLINE.findall(cmdline):
         conflicts.append({
             "source": "kernel_cmdline", "path": "/proc/cmdline", "setting": "enabled", "value": value,
             "detail": "the kernel command line has transparent_hugepage=%s, which sets the value at every boot; "
                       "it is applied before our unit, which then overrides it" % value})
-    conflicts.extend(_tuned_conflicts(root, proc_root))
+    conflicts.extend(_tuned_conflicts(root, reader))
     names = [os.path.basename(relative) for relative in THP_DIRS]
     own = os.path.realpath(own_unit) if own_unit else None
     seen_units = set()
@@ -392,7 +383,7 @@ def _runtime_text(values):
     return "".join("%s = %s\n" % (name, values[name]) for name in SETTINGS if name in values)
 
 
-def run(desired, persist=False, sys_root="/sys", proc_root="/proc", root="/", check_mode=False,
+def run(desired, reader, persist=False, root="/", check_mode=False,
         replace=os.replace, systemctl=None):
     """Bring THP to ``desired`` ({setting: value}, settings left out untouched).
 
@@ -402,7 +393,7 @@ def run(desired, persist=False, sys_root="/sys", proc_root="/proc", root="/", ch
     unknown = sorted(set(desired) - set(SETTINGS))
     if unknown:
         raise InvalidValue("unknown THP settings %s; this module sets %s" % (", ".join(unknown), ", ".join(SETTINGS)))
-    thp_dir, relative = find_thp_dir(sys_root)
+    thp_dir, relative = find_thp_dir(reader)
     current = {}
     for name in SETTINGS:
         try:
@@ -412,11 +403,10 @@ def run(desired, persist=False, sys_root="/sys", proc_root="/proc", root="/", ch
                 raise
     for name, value in desired.items():
         validate(name, value, current[name])
-    if persist and not systemd_booted(root):
+    if persist and not host.systemd_is_pid1(reader):
         raise PersistError(
-            "persist needs systemd, and systemd is not running here (%s does not exist); set persist: false, "
-            "or persist through the kernel command line (transparent_hugepage=%s)"
-            % (os.path.join(root, "run/systemd/system"), desired.get("enabled", "never")))
+            "persist needs systemd, and systemd is not running here (PID 1 is not systemd); set persist: false, "
+            "or persist through the kernel command line (transparent_hugepage=%s)" % desired.get("enabled", "never"))
 
     before = {name: current[name]["selected"] for name in current}
     changes = [(name, before[name], value) for name, value in desired.items() if before[name] != value]
@@ -468,7 +458,7 @@ def run(desired, persist=False, sys_root="/sys", proc_root="/proc", root="/", ch
                 "enabled=never applies to the sizes set to 'inherit' only: %s keep their own setting; write never "
                 "to %s/<size>/enabled to turn them off too"
                 % (", ".join("%s (%s)" % item for item in sorted(still_on.items())), "/sys/" + relative))
-    conflicts = find_conflicts(root, proc_root, own_unit=path)
+    conflicts = find_conflicts(reader, root, own_unit=path)
     for item in conflicts:
         if item["setting"] in desired:
             warnings.append("transparent_hugepage/%s: %s (%s)" % (item["setting"], item["detail"], item["path"]))

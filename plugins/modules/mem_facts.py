@@ -23,6 +23,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.FACTS
   - memops.linux._attributes.INFO_MODULE
   - memops.linux._attributes.LINUX
@@ -41,17 +43,6 @@ options:
       - How many entries the top-N lists (processes, process names, slab caches, recent OOM events) hold.
     type: int
     default: 10
-  proc_root:
-    description:
-      - Where procfs is mounted. Point it at the host's procfs mounted into a container
-        (for example C(/host/proc)) to inspect the host from inside the container.
-    type: path
-    default: /proc
-  sys_root:
-    description:
-      - Where sysfs is mounted.
-    type: path
-    default: /sys
   thresholds:
     description:
       - Overrides of the thresholds the diagnosis in RV(ansible_facts.memops.health) compares against.
@@ -433,16 +424,14 @@ def _log_runner(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
             "top": {"type": "int", "default": 10},
-            "proc_root": {"type": "path", "default": "/proc"},
-            "sys_root": {"type": "path", "default": "/sys"},
             "kernel_log": {"type": "str", "choices": ["auto", "none"], "default": "auto"},
             "thresholds": {"type": "dict", "default": {}},
             "samples": {"type": "int", "default": 1},
             "sample_interval": {"type": "float", "default": 5.0},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
     params = module.params
@@ -468,7 +457,7 @@ def main():
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
                                  use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module))
-    except _procfs.ProcfsError as exc:
+    except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     module.exit_json(changed=False, ansible_facts={"memops": facts})
 

@@ -26,6 +26,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -79,11 +81,6 @@ options:
       - Not accepted with V(swap_cycle), whose guard protects running processes.
     type: bool
     default: false
-  proc_root:
-    description:
-      - Where procfs is mounted.
-    type: path
-    default: /proc
 notes:
   - Each action reports C(changed) only when it ran, and runs only when there is something to reclaim - droppable
     cache over O(min_reclaimable), a fragmented zone, swap in use - so a second run reports no change unless memory
@@ -193,10 +190,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _reclaim
-from ansible_collections.memops.linux.plugins.module_utils import _swap
+from ansible_collections.memops.linux.plugins.module_utils import _swaphost
 from ansible_collections.memops.linux.plugins.module_utils import _units
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -213,7 +211,7 @@ def _cycle_swap(module, reader, before, min_available):
     if not plan["needed"]:
         return False, plan, "No swap is in use; nothing to bring back."
     # the cgroup walk costs a read per group: only when there are pages to move
-    plan = _reclaim.swap_cycle_plan(before, devices, min_available, _swap.memcgs_over_limit(reader))
+    plan = _reclaim.swap_cycle_plan(before, devices, min_available, _cgroups.memcgs_over_limit(reader))
     if plan["memcgs_over_limit"]:
         over = ", ".join("%s (%d bytes over)" % (c["cgroup"], c["excess_bytes"]) for c in plan["memcgs_over_limit"])
         module.fail_json(
@@ -232,21 +230,25 @@ def _cycle_swap(module, reader, before, min_available):
     for device in devices:
         # re-check before each area: the previous one took memory
         now = _reclaim.memory_snapshot(_reclaim.read_meminfo(reader))
-        current = _reclaim.swap_cycle_plan(now, [device], min_available, _swap.memcgs_over_limit(reader))
+        current = _reclaim.swap_cycle_plan(now, [device], min_available, _cgroups.memcgs_over_limit(reader))
+        if not current["needed"]:
+            break  # the areas cycled so far held every swapped-out page
         if not current["allowed"]:
             module.fail_json(msg="mem_reclaim: stopped before %s: RAM can no longer take its pages with "
                                  "min_available left; areas cycled so far are back on" % device["path"], plan=plan)
-        rc, out, err = module.run_command(["swapoff", device["path"]])
-        if rc != 0:
+        try:
+            _swaphost.swapoff(device["path"])
+        except OSError as exc:
             module.fail_json(msg="mem_reclaim: swapoff %s failed (%s); it is still active" % (
-                device["path"], (err or out).strip()), plan=plan)
-        command = ["swapon", device["path"]]
-        if device["priority"] >= 0:
-            command[1:1] = ["--priority", str(device["priority"])]
-        rc, out, err = module.run_command(command)
-        if rc != 0:
+                device["path"], exc.strerror), plan=plan)
+        # a negative priority is one the kernel gave; swapon without one lets it give the next
+        priority = device["priority"] if device["priority"] >= 0 else None
+        try:
+            _swaphost.swapon(device["path"], priority)
+        except OSError as exc:
+            again = "swapon %s%s" % ("--priority %d " % priority if priority is not None else "", device["path"])
             module.fail_json(msg="mem_reclaim: %s was turned off but swapon failed (%s); turn it on again with "
-                                 "'%s'" % (device["path"], (err or out).strip(), " ".join(command)), plan=plan)
+                                 "'%s'" % (device["path"], exc.strerror, again), plan=plan)
     return True, plan, "Cycled %d swap area(s); %d bytes moved back into RAM." % (
         len(plan["devices"]), plan["swap_to_move_bytes"])
 
@@ -295,15 +297,14 @@ def _compact(module, reader, meminfo, thresholds, force):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "action": {"type": "str", "required": True, "choices": ["drop_caches", "compact", "swap_cycle"]},
             "level": {"type": "int", "default": 3, "choices": [1, 2, 3]},
             "min_available": {"type": "str", "default": "256M"},
             "min_reclaimable": {"type": "str", "default": "64M"},
             "thresholds": {"type": "dict", "default": {}},
             "force": {"type": "bool", "default": False},
-            "proc_root": {"type": "path", "default": "/proc"},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
     params = module.params
@@ -311,7 +312,7 @@ def main():
     if params["force"] and action == "swap_cycle":
         module.fail_json(msg="mem_reclaim: force does not apply to swap_cycle: its guard keeps running processes "
                              "from being OOM-killed and cannot be overridden; lower min_available instead")
-    reader = _procfs.Reader(params["proc_root"])
+    reader = _procfs.Reader(params["proc_root"], params["sys_root"])
     try:
         min_available = _units.parse_size(params["min_available"], name="min_available", allow_zero=True)
         min_reclaimable = _units.parse_size(params["min_reclaimable"], name="min_reclaimable", allow_zero=True)
@@ -332,7 +333,7 @@ def main():
             extra = {"plan": plan}
         result.update(extra)
         after = before if module.check_mode else _reclaim.memory_snapshot(_reclaim.read_meminfo(reader))
-    except _procfs.ProcfsError as exc:
+    except (_procfs.ProcfsError, _reclaim.ReclaimError) as exc:
         module.fail_json(msg="mem_reclaim: %s" % exc, **result)
     result.update(before=before, after=after, freed_bytes=max(after["free_bytes"] - before["free_bytes"], 0))
     if changed and module._diff:

@@ -25,6 +25,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -67,16 +69,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  proc_root:
-    description:
-      - Where procfs is mounted.
-    type: path
-    default: /proc
-  sys_root:
-    description:
-      - Where sysfs is mounted.
-    type: path
-    default: /sys
 seealso:
   - module: memops.linux.memory_limit
   - name: Memory Resource Controller (cgroup v1)
@@ -135,24 +127,22 @@ memory_controller:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _memlimits
 from ansible_collections.memops.linux.plugins.module_utils import _oom
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
-from ansible_collections.memops.linux.plugins.module_utils import _systemd
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "name": {"type": "str", "required": True},
             "max": {"type": "str"},
             "pids": {"type": "list", "elements": "int", "default": []},
             "process_name": {"type": "str"},
             "force": {"type": "bool", "default": False},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-            "proc_root": {"type": "path", "default": "/proc"},
-            "sys_root": {"type": "path", "default": "/sys"},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         required_if=[("state", "present", ["max"])],
         supports_check_mode=True,
     )
@@ -160,9 +150,9 @@ def main():
     reader = _procfs.Reader(p["proc_root"], p["sys_root"])
     result = {"cgroup_path": None, "limit_bytes": None, "members": [], "moved": [], "vanished": [], "memory_controller": None}
     try:
-        controller = _systemd.cgroup_layout(p["sys_root"])["memory_controller"]
+        controller = _cgroups.layout(reader)["memory_controller"]
         result["memory_controller"] = controller
-        result["cgroup_path"] = path = _memlimits.group_path(p["sys_root"], controller, p["name"])
+        result["cgroup_path"] = path = _memlimits.group_path(reader, controller, p["name"])
         before = _memlimits.group_state(path, controller) if controller else None
         if p["state"] == "absent":
             changed = before["exists"]

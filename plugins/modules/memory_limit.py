@@ -24,6 +24,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -73,16 +75,6 @@ options:
       - Where the drop-in directories live.
     type: path
     default: /etc/systemd/system
-  proc_root:
-    description:
-      - Where procfs is mounted (to tell whether PID 1 is systemd).
-    type: path
-    default: /proc
-  sys_root:
-    description:
-      - Where sysfs is mounted (for the cgroup hierarchy and usage).
-    type: path
-    default: /sys
 notes:
   - Needs systemd as PID 1.
 seealso:
@@ -150,13 +142,15 @@ cgroup:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _memlimits
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _systemd
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "service": {"type": "str", "required": True},
             "max": {"type": "str"},
             "high": {"type": "str"},
@@ -165,9 +159,7 @@ def main():
             "force": {"type": "bool", "default": False},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "unit_dir": {"type": "path", "default": _systemd.UNIT_DIR},
-            "proc_root": {"type": "path", "default": "/proc"},
-            "sys_root": {"type": "path", "default": "/sys"},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
     p = module.params
@@ -184,17 +176,18 @@ def main():
         if p["state"] == "present" and not any(v is not None for v in limits.values()) and not p["restart_on_oom"]:
             module.fail_json(msg="memory_limit: %s: give max, high, swap_max or restart_on_oom, or state: absent"
                                  % unit, **result)
-        _systemd.require_systemd(unit, "cap processes that are not systemd services with "
-                                       "memops.linux.memory_cgroup instead", p["proc_root"])
+        reader = _procfs.Reader(p["proc_root"], p["sys_root"])
+        _systemd.require_systemd(reader, unit, "cap processes that are not systemd services with "
+                                               "memops.linux.memory_cgroup instead")
         result["systemd_version"] = _systemd.version(run)
-        result["cgroup"] = _systemd.cgroup_layout(p["sys_root"])
+        result["cgroup"] = _cgroups.layout(reader)
         state = _systemd.unit_state(run, unit)
         if state["load_state"] == "not-found":
             module.fail_json(msg="memory_limit: systemd knows no unit %s; check the name with systemctl list-units"
                                  % unit, **result)
         current = state["memory_current"]
         if current is None:
-            current = _systemd.cgroup_memory_usage(state["control_group"], p["sys_root"])
+            current = _cgroups.unit_memory_usage(reader, state["control_group"])
         result["memory_current"] = current
         text = None
         if p["state"] == "present":

@@ -28,6 +28,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -89,16 +91,6 @@ options:
       - Where the drop-in directories live.
     type: path
     default: /etc/systemd/system
-  proc_root:
-    description:
-      - Where procfs is mounted.
-    type: path
-    default: /proc
-  sys_root:
-    description:
-      - Where sysfs is mounted (for a unit's cgroup).
-    type: path
-    default: /sys
 notes:
   - A name or expression that matches no process is not an error; RV(processes) is then empty.
 seealso:
@@ -178,6 +170,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _oom
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _systemd
@@ -205,14 +198,13 @@ def _service(module, reader, result):
     p = module.params
     run = _run(module)
     unit = _systemd.unit_name(p["service"])
-    _systemd.require_systemd("service %s" % unit, "select the processes by name or cmdline_regex instead",
-                             p["proc_root"])
+    _systemd.require_systemd(reader, "service %s" % unit, "select the processes by name or cmdline_regex instead")
     state = _systemd.unit_state(run, unit)
     if state["load_state"] == "not-found":
         module.fail_json(msg="oom_protect: systemd knows no unit %s; check the name with systemctl list-units"
                              % unit, **result)
     main_pid = state["main_pid"]
-    pids = ([main_pid] if main_pid else []) + _systemd.cgroup_pids(state["control_group"], p["sys_root"])
+    pids = ([main_pid] if main_pid else []) + _cgroups.unit_pids(reader, state["control_group"])
     snaps = _oom.find_by_pid(reader, sorted(set(pids)))
     _oom.check_request(p["score_adj"], p["allow_never_kill"], [s["pid"] for s in snaps])
     if not p["persist"]:
@@ -240,7 +232,7 @@ def _service(module, reader, result):
                     "systemd could not apply it (a user manager cannot go below its own value, and without "
                     "CAP_SYS_RESOURCE - as in many containers - nothing can be lowered below 0)"
                     % (unit, p["score_adj"], main_pid, actual), **result)
-        pids = [main_pid] + _systemd.cgroup_pids(state["control_group"], p["sys_root"])
+        pids = [main_pid] + _cgroups.unit_pids(reader, state["control_group"])
         return _oom.find_by_pid(reader, sorted(set(pids)))
     result["pending_restart"] = stale
     return snaps
@@ -256,7 +248,7 @@ def _scores_diff(rows):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "pid": {"type": "int"},
             "name": {"type": "str"},
             "cmdline_regex": {"type": "str"},
@@ -266,9 +258,7 @@ def main():
             "persist": {"type": "bool", "default": False},
             "restart": {"type": "bool", "default": False},
             "unit_dir": {"type": "path", "default": _systemd.UNIT_DIR},
-            "proc_root": {"type": "path", "default": "/proc"},
-            "sys_root": {"type": "path", "default": "/sys"},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         mutually_exclusive=[SELECTORS],
         required_one_of=[SELECTORS],
         supports_check_mode=True,

@@ -31,6 +31,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -235,6 +237,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _swap
+from ansible_collections.memops.linux.plugins.module_utils import _swaphost
 
 
 def _render(state):
@@ -243,7 +246,7 @@ def _render(state):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
+        argument_spec=dict({
             "path": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "size": {"type": "raw"},
@@ -253,12 +256,12 @@ def main():
             "min_free": {"type": "raw", "default": "1G"},
             "fstab": {"type": "path", "default": _swap.SYSTEM_FSTAB},
             "backup": {"type": "bool", "default": False},
-        },
+        }, **_procfs.ROOT_OPTIONS),
         required_if=[("state", "present", ["size"])],
         supports_check_mode=True,
     )
     params = module.params
-    reader = _procfs.Reader()
+    reader = _procfs.Reader(params["proc_root"], params["sys_root"])
     # No "path" key in the result: exit_json would add the file's stat fields and overwrite "state".
     result = {"changed": False, "fstab": params["fstab"], "systemd_reloaded": False, "allocation": None}
     try:
@@ -276,7 +279,7 @@ def main():
     result["filesystem"] = observed["fs"]["type"] if observed["fs"] else None
     fstab_before = observed["fstab_text"]
     if steps and not module.check_mode:
-        host = _swap.Host(run=module.run_command, replace=module.atomic_move, reader=reader,
+        host = _swaphost.Host(run=module.run_command, replace=module.atomic_move, reader=reader,
                           backup=module.backup_local)
         try:
             done = host.apply(request, steps)

@@ -33,6 +33,7 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -101,11 +102,6 @@ options:
       - /usr/lib/sysctl.d
       - /lib/sysctl.d
       - /etc/sysctl.conf
-  proc_root:
-    description:
-      - Where procfs is mounted; settings are under its C(sys) directory. For tests.
-    type: path
-    default: /proc
   force:
     description:
       - Set C(vm.overcommit_memory=2) (or change C(vm.overcommit_ratio) or C(vm.overcommit_kbytes)
@@ -266,6 +262,8 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _overcommit
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _sysctl
 
 
@@ -275,7 +273,7 @@ ARGUMENT_SPEC = {
     "persist": {"type": "bool", "default": True},
     "sysctl_file": {"type": "path", "default": _sysctl.DEFAULT_SYSCTL_FILE},
     "sysctl_dirs": {"type": "list", "elements": "path", "default": list(_sysctl.DEFAULT_SYSCTL_DIRS)},
-    "proc_root": {"type": "path", "default": "/proc"},
+    "proc_root": _procfs.ROOT_OPTIONS["proc_root"],
     "force": {"type": "bool", "default": False},
     "backup": {"type": "bool", "default": False},
 }
@@ -295,13 +293,13 @@ def main():
             persist=params["persist"],
             sysctl_file=params["sysctl_file"],
             sysctl_dirs=params["sysctl_dirs"],
-            proc_root=params["proc_root"],
+            reader=_procfs.Reader(params["proc_root"]),
             force=params["force"],
             check_mode=module.check_mode,
             replace=module.atomic_move,
             backup=module.backup_local if params["backup"] else None,
         )
-    except _sysctl.SysctlError as exc:
+    except (_sysctl.SysctlError, _overcommit.OvercommitRefused) as exc:
         module.fail_json(msg="sysctl: %s" % exc)
 
     for warning in result.pop("warnings"):

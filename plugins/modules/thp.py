@@ -33,6 +33,8 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._roots
+  - memops.linux._roots.sys_root
   - memops.linux._attributes.LINUX
 attributes:
   check_mode:
@@ -67,11 +69,6 @@ options:
       - With V(false) only the running kernel is changed; a warning says when our unit still writes another value.
     type: bool
     default: false
-  sys_root:
-    description:
-      - Where sysfs is mounted. For tests.
-    type: path
-    default: /sys
 notes:
   - "Errors stop the task with nothing changed: a kernel without THP (built without
     C(CONFIG_TRANSPARENT_HUGEPAGE)), a value the kernel does not offer, a read-only C(/sys) (an unprivileged
@@ -165,15 +162,15 @@ conflicts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _thp
 
 
-ARGUMENT_SPEC = {
+ARGUMENT_SPEC = dict({
     "enabled": {"type": "str"},
     "defrag": {"type": "str"},
     "persist": {"type": "bool", "default": False},
-    "sys_root": {"type": "path", "default": "/sys"},
-}
+}, **_procfs.ROOT_OPTIONS)
 
 
 def main():
@@ -193,8 +190,8 @@ def main():
     try:
         result = _thp.run(
             desired,
+            _procfs.Reader(params["proc_root"], params["sys_root"]),
             persist=params["persist"],
-            sys_root=params["sys_root"],
             check_mode=module.check_mode,
             replace=module.atomic_move,
             systemctl=systemctl,

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _memlimits
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
@@ -85,7 +86,7 @@ def make_group(path, *names):
     ("v1", "fs/cgroup/memory/memops-jobs"), ("v2", "fs/cgroup/memops-jobs"),
 ])
 def test_group_path(tmp_path, controller, expected):
-    assert _memlimits.group_path(str(tmp_path), controller, "jobs") == str(tmp_path / expected)
+    assert _memlimits.group_path(_procfs.Reader(sys_root=str(tmp_path)), controller, "jobs") == str(tmp_path / expected)
 
 
 @pytest.mark.parametrize("name, controller, says", [
@@ -94,12 +95,12 @@ def test_group_path(tmp_path, controller, expected):
 ])
 def test_group_path_refused(tmp_path, name, controller, says):
     with pytest.raises(_memlimits.LimitError, match=says):
-        _memlimits.group_path(str(tmp_path), controller, name)
+        _memlimits.group_path(_procfs.Reader(sys_root=str(tmp_path)), controller, name)
 
 
 def test_group_lifecycle_v1(tmp_path):
     memory = make_v1(tmp_path)
-    path = _memlimits.group_path(str(tmp_path), "v1", "jobs")
+    path = _memlimits.group_path(_procfs.Reader(sys_root=str(tmp_path)), "v1", "jobs")
     assert _memlimits.group_state(path, "v1") == {"exists": False, "limit": None, "usage": None, "members": []}
     os.mkdir(path)
     for name, text in (("memory.limit_in_bytes", "9223372036854771712\n"), ("memory.usage_in_bytes", "4096\n"),
@@ -121,9 +122,9 @@ def test_group_lifecycle_v1(tmp_path):
 
 def test_apply_group_errors(tmp_path, monkeypatch):
     make_v1(tmp_path)
-    path = _memlimits.group_path(str(tmp_path), "v1", "jobs")
+    path = _memlimits.group_path(_procfs.Reader(sys_root=str(tmp_path)), "v1", "jobs")
     make_group(path, "memory.limit_in_bytes")
-    real_write = _memlimits._write
+    real_write = _kernel.write_value
 
     def kernel(target, text):
         if target.endswith("memory.limit_in_bytes") and text == "1":
@@ -132,7 +133,7 @@ def test_apply_group_errors(tmp_path, monkeypatch):
             raise OSError(errno.ESRCH, "No such process")
         return real_write(target, text)
 
-    monkeypatch.setattr(_memlimits, "_write", kernel)
+    monkeypatch.setattr(_kernel, "write_value", kernel)
     with pytest.raises(_memlimits.LimitError, match="its processes use more than that"):
         _memlimits.apply_group(path, "v1", 1, [])
     assert _memlimits.apply_group(path, "v1", "infinity", [99, 10]) == [99]
@@ -143,7 +144,7 @@ def test_apply_group_errors(tmp_path, monkeypatch):
 def test_v2_unlimited_is_max(tmp_path):
     root = tmp_path / "fs" / "cgroup"
     root.mkdir(parents=True)
-    path = _memlimits.group_path(str(tmp_path), "v2", "jobs")
+    path = _memlimits.group_path(_procfs.Reader(sys_root=str(tmp_path)), "v2", "jobs")
     make_group(path, "memory.max")
     _memlimits.apply_group(path, "v2", None, [])
     with open(os.path.join(path, "memory.max")) as handle:

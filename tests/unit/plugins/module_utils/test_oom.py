@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _oom
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
@@ -156,7 +157,7 @@ def test_write_errors_are_rows(reader, proc, monkeypatch, code, result):
 
 def test_kernel_keeping_another_value_is_denied(reader, monkeypatch):
     snaps = _oom.find_by_pid(reader, [100])
-    monkeypatch.setattr(_oom, "_write_at", lambda *args: None)  # accepted, not applied
+    monkeypatch.setattr(_kernel, "write_value", lambda *args, **kwargs: None)  # accepted, not applied
     row = _oom.set_score(reader, snaps[0], 200)
     assert row["result"] == "denied" and "kept 0" in row["reason"]
 
@@ -169,10 +170,10 @@ def test_unknown_pid_is_vanished(reader):
 def test_other_errors_raise(reader, monkeypatch):
     snaps = _oom.find_by_pid(reader, [100])
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise OSError(errno.EIO, "I/O error")
 
-    monkeypatch.setattr(_oom, "_write_at", broken)
+    monkeypatch.setattr(_kernel, "write_value", broken)
     with pytest.raises(_oom.OomError, match="I/O error"):
         _oom.set_score(reader, snaps[0], 200)
 

@@ -13,6 +13,8 @@ import os
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.fixture_trees import (
     KIB, fixture_path, pid_files, read_fixture, tree_reader)
@@ -456,7 +458,7 @@ def test_cap_mask(text, expected):
     ("container", {"hierarchy": "v2", "memory_path": None, "unified_path": "/"}),
 ])
 def test_proc_cgroup_fixtures(tree, expected):
-    assert procfs.parse_proc_cgroup(read_fixture(tree, "proc", "self", "cgroup")) == expected
+    assert cgroups.parse_proc_cgroup(read_fixture(tree, "proc", "self", "cgroup")) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -467,7 +469,7 @@ def test_proc_cgroup_fixtures(tree, expected):
     ("1:name=systemd:/\n0::/init.scope\n", {"hierarchy": "hybrid", "memory_path": None, "unified_path": "/init.scope"}),
 ])
 def test_proc_cgroup_lines(text, expected):
-    assert procfs.parse_proc_cgroup(text) == expected
+    assert cgroups.parse_proc_cgroup(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -483,22 +485,22 @@ def test_proc_cgroup_lines(text, expected):
     ("lots\n", None),
 ])
 def test_cgroup_limit(text, expected):
-    assert procfs.parse_cgroup_limit(text) == expected
+    assert cgroups.parse_limit(text) == expected
 
 
 def test_cgroup_limit_fixtures():
     v1 = fixture_path("host", "sys", "fs", "cgroup", "memory", "supervisor", "job-1", "memory.limit_in_bytes")
     with open(v1) as handle:
-        assert procfs.parse_cgroup_limit(handle.read()) is None
-    assert procfs.parse_cgroup_limit(read_fixture("container", "sys", "fs", "cgroup", "memory.max")) == 512 << 20
-    assert procfs.parse_cgroup_limit(read_fixture("container", "sys", "fs", "cgroup", "memory.swap.max")) is None
+        assert cgroups.parse_limit(handle.read()) is None
+    assert cgroups.parse_limit(read_fixture("container", "sys", "fs", "cgroup", "memory.max")) == 512 << 20
+    assert cgroups.parse_limit(read_fixture("container", "sys", "fs", "cgroup", "memory.swap.max")) is None
 
 
 # ---------------------------------------------------------------------------
 # kernel log (P6)
 
 def test_kernel_log_legacy_pair_kmsg_records():
-    (event,) = procfs.parse_kernel_log(read_fixture("low_memory", "kmsg"))
+    (event,) = kernlog.parse_kernel_log(read_fixture("low_memory", "kmsg"))
     assert event["format"] == "legacy" and event["scope"] == "system"
     assert event["uptime_seconds"] == 1834567600 / 1e6 and event["logged_at"] is None
     assert event["constraint"] == "CONSTRAINT_NONE"
@@ -513,8 +515,8 @@ def test_kernel_log_legacy_pair_kmsg_records():
 def test_kernel_log_bare_killed_process_is_not_a_kill():
     # the fixture starts with a "Killed process 777 (cron)" whose selection line left the ring buffer
     assert "Killed process 777 (cron)" in read_fixture("low_memory", "kmsg")
-    assert [e["victim"]["pid"] for e in procfs.parse_kernel_log(read_fixture("low_memory", "kmsg"))] == [2201]
-    assert procfs.parse_kernel_log(
+    assert [e["victim"]["pid"] for e in kernlog.parse_kernel_log(read_fixture("low_memory", "kmsg"))] == [2201]
+    assert kernlog.parse_kernel_log(
         "[ 10.0] Killed process 12 (x) total-vm:100kB, anon-rss:10kB, file-rss:0kB, shmem-rss:0kB\n") == []
 
 
@@ -522,11 +524,11 @@ def test_kernel_log_new_invocation_drops_a_pending_legacy_selection():
     text = ("[ 1.0] Out of memory: Kill process 5 (a) score 900 or sacrifice child\n"
             "[ 2.0] b invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0\n"
             "[ 2.1] Killed process 5 (a) total-vm:100kB, anon-rss:10kB, file-rss:0kB\n")
-    assert procfs.parse_kernel_log(text) == []
+    assert kernlog.parse_kernel_log(text) == []
 
 
 def test_kernel_log_modern_and_memcg_kmsg():
-    system, memcg = procfs.parse_kernel_log(read_fixture("hidepid", "kmsg"))
+    system, memcg = kernlog.parse_kernel_log(read_fixture("hidepid", "kmsg"))
     assert system["format"] == "modern" and system["scope"] == "system"
     assert system["constraint"] == "CONSTRAINT_NONE" and system["memcg"] is None
     assert (system["invoker"], system["order"]) == ("python3", 0)
@@ -544,7 +546,7 @@ def test_kernel_log_modern_and_memcg_kmsg():
 
 
 def test_kernel_log_dmesg_brackets_legacy_global_and_memcg():
-    system, memcg = procfs.parse_kernel_log(read_fixture("logs", "dmesg-3.10.txt"))
+    system, memcg = kernlog.parse_kernel_log(read_fixture("logs", "dmesg-3.10.txt"))
     assert (system["format"], system["scope"], system["uptime_seconds"]) == ("legacy", "system", 8123.45795)
     assert system["constraint"] is None  # 3.10 prints no oom-kill:constraint line
     assert system["victim"]["score"] == 515
@@ -558,7 +560,7 @@ def test_kernel_log_dmesg_brackets_legacy_global_and_memcg():
 
 
 def test_kernel_log_journalctl_short_monotonic():
-    (event,) = procfs.parse_kernel_log(read_fixture("logs", "journal-5.14.txt"))
+    (event,) = kernlog.parse_kernel_log(read_fixture("logs", "journal-5.14.txt"))
     assert event["uptime_seconds"] == 7312.00519 and event["logged_at"] is None
     assert (event["format"], event["scope"], event["constraint"]) == ("modern", "system", "CONSTRAINT_NONE")
     assert event["invoker"] == "stress-ng" and event["order"] == 0
@@ -568,7 +570,7 @@ def test_kernel_log_journalctl_short_monotonic():
 
 
 def test_kernel_log_syslog_with_kernel_timestamps():
-    (event,) = procfs.parse_kernel_log(read_fixture("logs", "syslog.txt"))
+    (event,) = kernlog.parse_kernel_log(read_fixture("logs", "syslog.txt"))
     assert event["logged_at"] == "Nov 26 13:40:02" and event["uptime_seconds"] == 5120.3313
     assert event["invoker"] == "postgres"
     assert event["victim"]["shmem_rss_bytes"] == 102400 * KIB
@@ -579,7 +581,7 @@ def test_kernel_log_iso_syslog_without_kernel_timestamps():
     line = ("2026-11-26T13:40:02.331300+00:00 db01 kernel: Out of memory: Killed process 3311 (postgres) "
             "total-vm:4411212kB, anon-rss:3120004kB, file-rss:1024kB, shmem-rss:0kB, UID:111 pgtables:7012kB "
             "oom_score_adj:-500\n")
-    (event,) = procfs.parse_kernel_log(line)
+    (event,) = kernlog.parse_kernel_log(line)
     assert event["logged_at"] == "2026-11-26T13:40:02.331300+00:00" and event["uptime_seconds"] is None
     assert event["victim"]["oom_score_adj"] == -500
 
@@ -587,7 +589,7 @@ def test_kernel_log_iso_syslog_without_kernel_timestamps():
 def test_kernel_log_victim_name_with_parentheses():
     line = ("[ 5.0] Out of memory: Killed process 42 (odd) (name x) total-vm:1000kB, anon-rss:800kB, "
             "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0\n")
-    (event,) = procfs.parse_kernel_log(line)
+    (event,) = kernlog.parse_kernel_log(line)
     assert event["victim"]["name"] == "odd) (name x"
 
 
@@ -599,7 +601,7 @@ def test_kernel_log_victim_name_with_parentheses():
     "6,1,2,-;usb 1-1: new high-speed USB device number 2 using ehci-pci\n",
 ])
 def test_kernel_log_without_kills(text):
-    assert procfs.parse_kernel_log(text) == []
+    assert kernlog.parse_kernel_log(text) == []
 
 
 # ---------------------------------------------------------------------------
@@ -700,17 +702,17 @@ def test_reader_undecodable_bytes(tmp_path):
 # kernel log sources
 
 def test_read_kmsg_missing_device():
-    assert procfs.read_kmsg(fixture_path("container", "kmsg")) is None
+    assert kernlog.read_kmsg(fixture_path("container", "kmsg")) is None
 
 
 def test_read_kmsg_records():
-    assert procfs.read_kmsg(fixture_path("low_memory", "kmsg")) == read_fixture("low_memory", "kmsg")
+    assert kernlog.read_kmsg(fixture_path("low_memory", "kmsg")) == read_fixture("low_memory", "kmsg")
 
 
 def test_read_kmsg_restricted(fail_open):
     fail_open(lambda path: path.endswith("kmsg"), errno.EPERM)
     with pytest.raises(procfs.AccessDenied):
-        procfs.read_kmsg(fixture_path("hidepid", "kmsg"))
+        kernlog.read_kmsg(fixture_path("hidepid", "kmsg"))
 
 
 # ---------------------------------------------------------------------------
@@ -736,7 +738,7 @@ def test_huge_numbers_slabinfo_and_buddyinfo():
      lambda e: e["victim"]["total_vm_bytes"] is None and e["victim"]["rss_bytes"] == KIB),
 ])
 def test_huge_numbers_kernel_log_fields(line, check):
-    (event,) = procfs.parse_kernel_log(line + "\n")
+    (event,) = kernlog.parse_kernel_log(line + "\n")
     assert check(event)
 
 
@@ -747,7 +749,7 @@ def test_huge_numbers_kernel_log_unusable_pid_score_and_usage():
             "[ 1.3] Killed process 5 (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n"
             "[ 2.0] Out of memory: Killed process %s (b) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n"
             % (HUGE, HUGE, HUGE))
-    (event,) = procfs.parse_kernel_log(text)
+    (event,) = kernlog.parse_kernel_log(text)
     assert event["memcg_usage_bytes"] is None and event["memcg_limit_bytes"] == 512 * KIB
     assert event["victim"]["score"] is None and event["victim"]["pid"] == 5
 

@@ -26,6 +26,8 @@ hypothesis = pytest.importorskip("hypothesis")
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups  # noqa: E402
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog  # noqa: E402
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs  # noqa: E402
 
 SCALE = max(1, int(os.environ.get("MEMOPS_FUZZ_SCALE", "1")))
@@ -230,9 +232,9 @@ PARSERS = {
     "parse_smaps": (procfs.parse_smaps, lines_of(smaps_line, 20), is_int_dict, False),
     "parse_cap_mask": (procfs.parse_cap_mask, st.one_of(st.text("0123456789abcdefABCDEFx_ ", max_size=20), any_text),
                        lambda v: v is None or is_int(v), False),
-    "parse_proc_cgroup": (procfs.parse_proc_cgroup, lines_of(cgroup_line), check_cgroup, False),
-    "parse_cgroup_limit": (procfs.parse_cgroup_limit, st.one_of(numbers, st.just("max"), any_text), check_limit, False),
-    "parse_kernel_log": (procfs.parse_kernel_log, lines_of(log_line, 16), check_events, False),
+    "parse_proc_cgroup": (cgroups.parse_proc_cgroup, lines_of(cgroup_line), check_cgroup, False),
+    "parse_cgroup_limit": (cgroups.parse_limit, st.one_of(numbers, st.just("max"), any_text), check_limit, False),
+    "parse_kernel_log": (kernlog.parse_kernel_log, lines_of(log_line, 16), check_events, False),
     "parse_mount_options": (lambda t: procfs.parse_mount_options(t, "/proc"), lines_of(mountinfo_line),
                             check_mount_options, False),
     "parse_mountinfo": (procfs.parse_mountinfo, lines_of(mountinfo_line), check_mounts, False),

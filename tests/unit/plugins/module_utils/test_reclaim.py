@@ -70,10 +70,10 @@ def test_read_only_knob_says_the_host_does_not_allow_it(tmp_path, monkeypatch, e
     # root cannot reproduce with file modes; the real case runs in Molecule.
     (tmp_path / "sys" / "vm").mkdir(parents=True)
 
-    def refuse(path, flags, *args):
+    def refuse(path, flags, *args, **kwargs):
         raise OSError(error, os.strerror(error), path)
 
-    monkeypatch.setattr(_reclaim.os, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(_reclaim.ReclaimError, match="does not allow reclaiming memory"):
         _reclaim.write_knob(_procfs.Reader(str(tmp_path)), "drop_caches", 3)
 

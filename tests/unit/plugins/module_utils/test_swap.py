@@ -18,8 +18,11 @@ import subprocess
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _swap
+from ansible_collections.memops.linux.plugins.module_utils import _swapdisk
+from ansible_collections.memops.linux.plugins.module_utils import _swaphost
 from ansible_collections.memops.linux.plugins.module_utils._procfs import Reader
 from ansible_collections.memops.linux.plugins.module_utils._units import GIB, MIB
 
@@ -32,7 +35,7 @@ def run_command(argv):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-HOST = _swap.Host(run=run_command)
+HOST = _swaphost.Host(run=run_command)
 CAPS = {"swapon_permitted": True, "systemd": False, "container": False, "container_type": None}
 
 
@@ -117,7 +120,7 @@ class FakeKernel:
         self.calls.append(("daemon-reload",))
 
 
-class FakeHost(_swap.Host):
+class FakeHost(_swaphost.Host):
     def __init__(self, kernel):
         super().__init__(run=run_command, reader=kernel.reader())
         self.kernel = kernel
@@ -138,8 +141,8 @@ class FakeHost(_swap.Host):
 @pytest.fixture
 def kernel(tmp_path, monkeypatch):
     fake = FakeKernel(tmp_path / "kernel")
-    monkeypatch.setattr(_swap, "filesystem", lambda directory, mountinfo: dict(fake.fs))
-    monkeypatch.setattr(_swap, "_set_nocow", lambda fd: None)
+    monkeypatch.setattr(_swapdisk, "filesystem", lambda directory, mountinfo: dict(fake.fs))
+    monkeypatch.setattr(_swapdisk, "set_nocow", lambda fd: None)
     return fake
 
 
@@ -587,25 +590,25 @@ def allocated(path, size, data=b""):
 
 
 def test_inspect_kinds(tmp_path):
-    assert _swap.inspect_file(str(tmp_path / "none"), PAGE) == {"kind": "missing"}
-    assert _swap.inspect_file(str(tmp_path), PAGE)["kind"] == "directory"
+    assert _swapdisk.inspect_file(str(tmp_path / "none"), PAGE) == {"kind": "missing"}
+    assert _swapdisk.inspect_file(str(tmp_path), PAGE)["kind"] == "directory"
     os.symlink("/etc/passwd", str(tmp_path / "link"))
-    assert _swap.inspect_file(str(tmp_path / "link"), PAGE)["kind"] == "symlink"
+    assert _swapdisk.inspect_file(str(tmp_path / "link"), PAGE)["kind"] == "symlink"
     os.mkfifo(str(tmp_path / "fifo"))
-    assert _swap.inspect_file(str(tmp_path / "fifo"), PAGE)["kind"] == "special file"
+    assert _swapdisk.inspect_file(str(tmp_path / "fifo"), PAGE)["kind"] == "special file"
 
 
 def test_inspect_zero_data_and_swap(tmp_path):
-    zero = _swap.inspect_file(allocated(tmp_path / "zero", 4 * MIB), PAGE)
+    zero = _swapdisk.inspect_file(allocated(tmp_path / "zero", 4 * MIB), PAGE)
     assert (zero["content"], zero["header"], zero["holes"], zero["mode"]) == ("zero", None, False, 0o600)
-    data = _swap.inspect_file(allocated(tmp_path / "data", 4 * MIB, b"precious"), PAGE)
+    data = _swapdisk.inspect_file(allocated(tmp_path / "data", 4 * MIB, b"precious"), PAGE)
     assert data["content"] == "data"
     path = allocated(tmp_path / "swap", 4 * MIB)
     write_header(path, 4 * MIB)
-    swap = _swap.inspect_file(path, PAGE)
+    swap = _swapdisk.inspect_file(path, PAGE)
     assert swap["content"] == "swap" and swap["header"] == {"page_size": PAGE, "pages": 1024, "usable": True}
     write_header(path, 4 * MIB, pages=512)  # mkswap'ed before the file grew
-    assert _swap.inspect_file(path, PAGE)["header"]["usable"] is False
+    assert _swapdisk.inspect_file(path, PAGE)["header"]["usable"] is False
 
 
 @pytest.mark.parametrize("signature, page_size, usable", [
@@ -616,7 +619,7 @@ def test_inspect_zero_data_and_swap(tmp_path):
 def test_other_swap_signatures(tmp_path, signature, page_size, usable):
     path = allocated(tmp_path / "swap", 4 * MIB)
     write_header(path, 4 * MIB, page_size=page_size, signature=signature)
-    info = _swap.inspect_file(path, PAGE)
+    info = _swapdisk.inspect_file(path, PAGE)
     assert info["content"] == "swap" and info["header"]["usable"] is usable
 
 
@@ -624,32 +627,32 @@ def test_holes_are_found(tmp_path):
     sparse = tmp_path / "sparse"
     with open(sparse, "wb") as handle:
         handle.truncate(4 * MIB)
-    assert _swap.inspect_file(str(sparse), PAGE)["holes"] is True
+    assert _swapdisk.inspect_file(str(sparse), PAGE)["holes"] is True
     half = tmp_path / "half"
     with open(half, "wb") as handle:
         handle.write(b"\0" * (2 * MIB))
         handle.truncate(4 * MIB)
-    info = _swap.inspect_file(str(half), PAGE)
+    info = _swapdisk.inspect_file(str(half), PAGE)
     assert info["holes"] is True and info["content"] == "zero"
 
 
 def test_extents_without_fiemap_count_blocks(tmp_path, monkeypatch):
     def no_fiemap(fd, request, *args):
-        if request == _swap._FS_IOC_FIEMAP:
+        if request == _swapdisk._FS_IOC_FIEMAP:
             raise OSError(errno.EOPNOTSUPP, "Operation not supported")
         return real_ioctl(fd, request, *args)
 
-    real_ioctl = _swap.fcntl.ioctl
-    monkeypatch.setattr(_swap.fcntl, "ioctl", no_fiemap)
+    real_ioctl = _swapdisk.fcntl.ioctl
+    monkeypatch.setattr(_swapdisk.fcntl, "ioctl", no_fiemap)
     full = allocated(tmp_path / "full", 2 * MIB)
     fd = os.open(full, os.O_RDONLY)
-    assert _swap.extents(fd, 2 * MIB) == {"holes": False, "problems": []}
+    assert _swapdisk.extents(fd, 2 * MIB) == {"holes": False, "problems": []}
     os.close(fd)
     sparse = tmp_path / "sparse"
     sparse.write_bytes(b"")
     os.truncate(str(sparse), 2 * MIB)
     fd = os.open(str(sparse), os.O_RDONLY)
-    assert _swap.extents(fd, 2 * MIB)["holes"] is True
+    assert _swapdisk.extents(fd, 2 * MIB)["holes"] is True
     os.close(fd)
 
 
@@ -658,7 +661,7 @@ def test_data_after_a_hole_is_data(tmp_path):
     with open(path, "wb") as handle:
         handle.seek(3 * MIB)
         handle.write(b"x")
-    assert _swap.inspect_file(str(path), PAGE)["content"] == "data"
+    assert _swapdisk.inspect_file(str(path), PAGE)["content"] == "data"
 
 
 MOUNTINFO = (
@@ -676,18 +679,18 @@ def test_mountinfo():
     assert len(mounts) == 5
     assert mounts[3] == {"mount_point": "/srv/my data", "type": "btrfs", "source": "/dev/vdc",
                          "options": "rw,rw,compress=zstd:3"}
-    assert _swap.mount_of(mounts, "/var/tmp")["type"] == "ext4"
-    assert _swap.mount_of(mounts, "/tmp")["type"] == "tmpfs"
-    assert _swap.mount_of(mounts, "/tmpx")["type"] == "ext4"
-    assert _swap.mount_of(mounts, "/srv/my data/swap")["type"] == "btrfs"
-    assert _swap.mount_of(mounts, "/srv/other")["type"] == "nfs4"  # mounted over the xfs one
-    assert _swap.mount_of([], "/") is None
+    assert _swapdisk.mount_of(mounts, "/var/tmp")["type"] == "ext4"
+    assert _swapdisk.mount_of(mounts, "/tmp")["type"] == "tmpfs"
+    assert _swapdisk.mount_of(mounts, "/tmpx")["type"] == "ext4"
+    assert _swapdisk.mount_of(mounts, "/srv/my data/swap")["type"] == "btrfs"
+    assert _swapdisk.mount_of(mounts, "/srv/other")["type"] == "nfs4"  # mounted over the xfs one
+    assert _swapdisk.mount_of([], "/") is None
 
 
 def test_filesystem_of_a_real_directory(tmp_path):
-    fs = _swap.filesystem(str(tmp_path), "1 0 0:1 / / rw - ext4 /dev/root rw\n")
+    fs = _swapdisk.filesystem(str(tmp_path), "1 0 0:1 / / rw - ext4 /dev/root rw\n")
     assert fs["type"] == "ext4" and fs["free_bytes"] > 0 and fs["total_bytes"] >= fs["free_bytes"]
-    assert _swap.filesystem(str(tmp_path), "")["type"] == "unknown"
+    assert _swapdisk.filesystem(str(tmp_path), "")["type"] == "unknown"
 
 
 def memcg(root, name, files):
@@ -716,7 +719,7 @@ def test_memcgs_over_limit_v1(tmp_path):
     memcg(base, "roomy", v1(MIB, GIB, MIB))
     memcg(base, "unreadable", {})
     reader = Reader(str(tmp_path / "proc"), str(sys_root))
-    assert _swap.memcgs_over_limit(reader) == [("/pod", 48 * MIB)]
+    assert _cgroups.memcgs_over_limit(reader) == [("/pod", 48 * MIB)]
 
 
 def test_memcgs_over_limit_v2(tmp_path):
@@ -727,12 +730,12 @@ def test_memcgs_over_limit_v2(tmp_path):
     memcg(base, "a.slice/b.service", v2(90 * MIB, 100 * MIB, 30 * MIB))
     memcg(base, "c.scope", v2(99 * MIB, 100 * MIB, 3 * MIB))
     reader = Reader(str(tmp_path / "proc"), str(sys_root))
-    assert _swap.memcgs_over_limit(reader) == [("/a.slice/b.service", 20 * MIB), ("/c.scope", 2 * MIB)]
+    assert _cgroups.memcgs_over_limit(reader) == [("/a.slice/b.service", 20 * MIB), ("/c.scope", 2 * MIB)]
 
 
 def test_no_memory_controller(tmp_path):
     (tmp_path / "sys" / "fs" / "cgroup").mkdir(parents=True)
-    assert _swap.memcgs_over_limit(Reader(str(tmp_path / "proc"), str(tmp_path / "sys"))) == []
+    assert _cgroups.memcgs_over_limit(Reader(str(tmp_path / "proc"), str(tmp_path / "sys"))) == []
 
 
 # ---------------------------------------------------------------------------
@@ -777,7 +780,7 @@ def test_create_refuses_an_existing_path(data_dir):
 def test_create_with_zeros(data_dir):
     path = str(data_dir / "swap")
     assert HOST.create(path, 3 * MIB + PAGE, "dd") == "dd"
-    info = _swap.inspect_file(path, PAGE)
+    info = _swapdisk.inspect_file(path, PAGE)
     assert (info["size"], info["holes"], info["content"]) == (3 * MIB + PAGE, False, "zero")
 
 
@@ -822,9 +825,9 @@ def test_fallocate_unsupported_falls_back_to_zeros(data_dir, monkeypatch):
 
 
 def test_holes_after_fallocate(data_dir, monkeypatch):
-    real_extents = _swap.extents
+    real_extents = _swapdisk.extents
     answers = [{"holes": True, "problems": []}]
-    monkeypatch.setattr(_swap, "extents", lambda fd, size: answers.pop() if answers else real_extents(fd, size))
+    monkeypatch.setattr(_swapdisk, "extents", lambda fd, size: answers.pop() if answers else real_extents(fd, size))
     assert HOST.create(str(data_dir / "auto"), 2 * MIB, "fallocate", fallback=True) == "dd"
     answers.append({"holes": True, "problems": []})
     with pytest.raises(_swap.HasHoles, match="came out of fallocate with holes; it was removed and never handed "
@@ -840,7 +843,7 @@ def test_nocow_failure_is_clear_and_removes_the_file(data_dir, monkeypatch):
     def refuse(fd):
         raise OSError(errno.EINVAL, "Invalid argument")
 
-    monkeypatch.setattr(_swap, "_set_nocow", refuse)
+    monkeypatch.setattr(_swapdisk, "set_nocow", refuse)
     with pytest.raises(_swap.Failed, match=r"cannot mark .* NOCOW \(chattr \+C\), which btrfs needs"):
         HOST.create(str(data_dir / "swap"), 2 * MIB, "fallocate", nocow=True)
     assert files_in(data_dir) == []
@@ -875,7 +878,7 @@ def test_lifecycle(kernel, data_dir):
 def test_btrfs_run_marks_nocow(kernel, data_dir, monkeypatch):
     kernel.fs["type"] = "btrfs"
     marked = []
-    monkeypatch.setattr(_swap, "_set_nocow", lambda fd: marked.append(os.fstat(fd).st_size))
+    monkeypatch.setattr(_swapdisk, "set_nocow", lambda fd: marked.append(os.fstat(fd).st_size))
     run(kernel, request(data_dir / "swap"))
     assert marked == [0]  # on the empty file, before any block is allocated
 
@@ -928,27 +931,27 @@ def test_mkswap_is_checked_by_reading_the_header(data_dir, kernel):
         kernel.mkswap(argv[-1], PAGE)
         return 0, "Setting up swapspace version 1", ""
 
-    _swap.Host(run=fake_run).mkswap(path, PAGE)
+    _swaphost.Host(run=fake_run).mkswap(path, PAGE)
     assert calls[0][0].endswith("mkswap") and calls[0][-1] == path
     with pytest.raises(_swap.Failed, match="mkswap .* reported success but left no swap signature this kernel"):
-        _swap.Host(run=lambda argv: (0, "Setting up swapspace", "")).mkswap(
+        _swaphost.Host(run=lambda argv: (0, "Setting up swapspace", "")).mkswap(
             allocated(data_dir / "other", 2 * MIB), PAGE)
-    failing = _swap.Host(run=lambda argv: (1, "", "mkswap: error: swap area needs to be at least 40 KiB\n"))
+    failing = _swaphost.Host(run=lambda argv: (1, "", "mkswap: error: swap area needs to be at least 40 KiB\n"))
     with pytest.raises(_swap.Failed, match="failed \\(rc 1\\): mkswap: error: swap area needs to be at least"):
         failing.mkswap(path, PAGE)  # a usable header from before does not hide a failure
 
 
-@pytest.mark.skipif(not _swap.shutil.which("mkswap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"),
+@pytest.mark.skipif(not _swaphost.shutil.which("mkswap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"),
                     reason="mkswap (util-linux) is not installed")
 def test_real_mkswap(data_dir):
     path = allocated(data_dir / "swap", 2 * MIB)
     HOST.mkswap(path, os.sysconf("SC_PAGE_SIZE"))
-    assert _swap.inspect_file(path, os.sysconf("SC_PAGE_SIZE"))["header"]["usable"]
+    assert _swapdisk.inspect_file(path, os.sysconf("SC_PAGE_SIZE"))["header"]["usable"]
 
 
 def test_real_mkswap_missing(data_dir, monkeypatch):
     monkeypatch.setenv("PATH", str(data_dir))
-    monkeypatch.setattr(_swap.shutil, "which", lambda name, path=None: None)
+    monkeypatch.setattr(_swaphost.shutil, "which", lambda name, path=None: None)
     with pytest.raises(_swap.Failed, match="mkswap was not found"):
         HOST.mkswap(str(data_dir / "x"), PAGE)
 

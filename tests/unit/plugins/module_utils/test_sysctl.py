@@ -13,6 +13,8 @@ import types
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
+from ansible_collections.memops.linux.plugins.module_utils import _overcommit as overcommit
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils import _sysctl as sysctl
 from ansible_collections.memops.linux.plugins.module_utils import _textfile as textfile
@@ -76,7 +78,7 @@ def _vm(proc, name):
 
 
 class FakeKernel:
-    """Stands in for the sysctl handlers behind Runtime._write_file.
+    """Stands in for the sysctl handlers behind _kernel.write_value.
 
     Like the kernel: swappiness 0..200 and overcommit_memory 0..2, else EINVAL;
     a multi-value setting stores as many numbers as it is given, even when a
@@ -91,7 +93,7 @@ class FakeKernel:
         self.writes = []
         self.read_only = set()
 
-    def __call__(self, path, data):
+    def __call__(self, path, data, dir_fd=None):
         name = os.path.basename(path)
         text = data.decode()
         self.writes.append((name, text))
@@ -122,7 +124,7 @@ class FakeKernel:
 def install_kernel(monkeypatch):
     """Put a FakeKernel behind every runtime write; returns it."""
     fake = FakeKernel()
-    monkeypatch.setattr(sysctl.Runtime, "_write_file", staticmethod(fake))
+    monkeypatch.setattr(_kernel, "_write", fake)
     return fake
 
 
@@ -481,7 +483,7 @@ def test_our_file_hidden_or_outside(boot, tmp_path):
 
 def test_relative_sysctl_file_refused(proc):
     with pytest.raises(sysctl.ConfigFileError, match="absolute path"):
-        sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc), sysctl_file="60-memops.conf", sysctl_dirs=[])
+        sysctl.run({"vm.swappiness": "10"}, reader=procfs.Reader(str(proc)), sysctl_file="60-memops.conf", sysctl_dirs=[])
 
 
 # ---------------------------------------------------------------------------
@@ -489,7 +491,7 @@ def test_relative_sysctl_file_refused(proc):
 
 
 def test_read_unknown_group_and_write_only(proc, monkeypatch):
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     assert runtime.read("vm.swappiness") == "60"
     assert runtime.read("vm/lowmem_reserve_ratio") == "256\t256\t32\t0\t0"
     with pytest.raises(sysctl.UnknownKey, match=r"vm\.swapiness: the running kernel has no such setting"):
@@ -511,18 +513,18 @@ def test_read_unknown_group_and_write_only(proc, monkeypatch):
 
 def test_read_wrong_proc_root(tmp_path):
     with pytest.raises(sysctl.UnknownKey, match="proc_root"):
-        sysctl.Runtime(str(tmp_path)).read("vm.swappiness")
+        sysctl.Runtime(procfs.Reader(str(tmp_path))).read("vm.swappiness")
 
 
 def test_apply_reads_back(proc, kernel):
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     after = sysctl.apply_settings(runtime, [("vm.swappiness", "60", "10"),
                                             ("vm.lowmem_reserve_ratio", "256 256 32 0 0", "128 128 32 0 0")])
     assert after == {"vm.swappiness": "10", "vm.lowmem_reserve_ratio": "128\t128\t32\t0\t0"}
 
 
 def test_rejected_value_rolls_back_earlier_ones(proc, kernel):  # C4
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     changes = [("vm.vfs_cache_pressure", "100", "50"), ("vm.overcommit_memory", "0", "1"),
                ("vm.swappiness", "60", "500")]
     with pytest.raises(sysctl.Rejected) as err:
@@ -537,7 +539,7 @@ def test_rejected_value_rolls_back_earlier_ones(proc, kernel):  # C4
 
 
 def test_value_stored_differently_is_rejected(proc, kernel):  # C3: read back, do not trust the write
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     with pytest.raises(sysctl.Rejected, match="wrote 8 but the kernel holds 4"):
         sysctl.apply_settings(runtime, [("vm.swappiness", "60", "10"), ("vm.nr_hugepages", "0", "8")])
     assert _vm(proc, "nr_hugepages") == "0"
@@ -545,7 +547,7 @@ def test_value_stored_differently_is_rejected(proc, kernel):  # C3: read back, d
 
 
 def test_multi_value_partial_write_is_undone(proc, kernel):  # C7
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     with pytest.raises(sysctl.Rejected, match="holds 5 numbers; give all of them"):
         sysctl.apply_settings(runtime, [("vm.lowmem_reserve_ratio", "256 256 32 0 0", "128")])
     assert _vm(proc, "lowmem_reserve_ratio").split() == ["256", "256", "32", "0", "0"]
@@ -553,7 +555,7 @@ def test_multi_value_partial_write_is_undone(proc, kernel):  # C7
 
 def test_read_only_at_write_time(proc, kernel):  # C1
     kernel.read_only.add("swappiness")
-    runtime = sysctl.Runtime(str(proc))
+    runtime = sysctl.Runtime(procfs.Reader(str(proc)))
     with pytest.raises(sysctl.ReadOnly) as err:
         sysctl.apply_settings(runtime, [("vm.vfs_cache_pressure", "100", "50"), ("vm.swappiness", "60", "10")])
     assert "does not allow changing kernel settings" in str(err.value)
@@ -575,7 +577,7 @@ def test_read_only_proc_sys_found_before_writing(proc, kernel, monkeypatch):  # 
     monkeypatch.setattr(sysctl.os, "access", lambda path, mode: False)
     monkeypatch.setattr(sysctl, "_access_errno", lambda path: errno.EROFS)
     with pytest.raises(sysctl.ReadOnly, match="/proc/sys is mounted read-only here"):
-        sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc), sysctl_file=str(proc / "x.conf"),
+        sysctl.run({"vm.swappiness": "10"}, reader=procfs.Reader(str(proc)), sysctl_file=str(proc / "x.conf"),
                    sysctl_dirs=[])
     assert kernel.writes == []
 
@@ -604,56 +606,56 @@ CURRENT = {"vm.overcommit_memory": 0, "vm.overcommit_ratio": 50, "vm.overcommit_
 ])
 def test_guard_numbers(meminfo, settings, limit_gib, passed):
     if passed:
-        result = sysctl.overcommit_guard(meminfo, CURRENT, settings, page_size=4096)
+        result = overcommit.overcommit_guard(meminfo, CURRENT, settings, page_size=4096)
         assert result["commit_limit_bytes"] == limit_gib * GIB
         assert result["passed"] and not result["forced"]
     else:
-        with pytest.raises(sysctl.OvercommitRefused) as err:
-            sysctl.overcommit_guard(meminfo, CURRENT, settings, page_size=4096)
+        with pytest.raises(overcommit.OvercommitRefused) as err:
+            overcommit.overcommit_guard(meminfo, CURRENT, settings, page_size=4096)
         assert "CommitLimit would be %d bytes" % (limit_gib * GIB) in str(err.value)
-        forced = sysctl.overcommit_guard(meminfo, CURRENT, settings, force=True, page_size=4096)
+        forced = overcommit.overcommit_guard(meminfo, CURRENT, settings, force=True, page_size=4096)
         assert forced["forced"] and not forced["passed"]
 
 
 def test_guard_names_the_ratio_that_would_do():
     meminfo = _meminfo(16, committed_gib=9)
-    with pytest.raises(sysctl.OvercommitRefused) as err:
-        sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, page_size=4096)
+    with pytest.raises(overcommit.OvercommitRefused) as err:
+        overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, page_size=4096)
     assert "raise vm.overcommit_ratio to at least 57" in str(err.value)  # 9/16 = 56.25 %
-    assert sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2", "vm.overcommit_ratio": "57"},
+    assert overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2", "vm.overcommit_ratio": "57"},
                                    page_size=4096)["passed"]
 
 
 def test_guard_writing_kbytes_zero_resets_ratio():
     # overcommit_kbytes 0 -> written (it was 1 GiB) -> the kernel sets ratio to 0: CommitLimit = swap only
     current = {"vm.overcommit_memory": 2, "vm.overcommit_ratio": 0, "vm.overcommit_kbytes": 1 << 20}
-    with pytest.raises(sysctl.OvercommitRefused, match="CommitLimit would be %d bytes" % GIB):
-        sysctl.overcommit_guard(_meminfo(16, swap_gib=1, committed_gib=2), current,
+    with pytest.raises(overcommit.OvercommitRefused, match="CommitLimit would be %d bytes" % GIB):
+        overcommit.overcommit_guard(_meminfo(16, swap_gib=1, committed_gib=2), current,
                                 {"vm.overcommit_kbytes": "0"}, page_size=4096)
 
 
 def test_guard_without_committed_as_needs_force():
     meminfo = {"MemTotal": 16 * GIB, "SwapTotal": 0}
-    with pytest.raises(sysctl.OvercommitRefused, match="no Committed_AS"):
-        sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"})
-    assert sysctl.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, force=True)["forced"]
+    with pytest.raises(overcommit.OvercommitRefused, match="no Committed_AS"):
+        overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"})
+    assert overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, force=True)["forced"]
 
 
 def test_guard_only_for_strict_mode():
-    assert sysctl.overcommit_guard(_meminfo(16, committed_gib=99), CURRENT, {"vm.overcommit_memory": "1"}) is None
+    assert overcommit.overcommit_guard(_meminfo(16, committed_gib=99), CURRENT, {"vm.overcommit_memory": "1"}) is None
 
 
 def test_commit_limit_matches_the_kernel_in_pages():
     # a real host: MemTotal 24684084 kB, no swap, ratio 50 -> CommitLimit 12342040 kB (not 12342042)
     meminfo = {"MemTotal": 24684084 * KIB, "SwapTotal": 0, "Hugetlb": 0}
-    assert sysctl.commit_limit(meminfo, 50, 0, page_size=4096) == 12342040 * KIB
+    assert overcommit.commit_limit(meminfo, 50, 0, page_size=4096) == 12342040 * KIB
 
 
 def test_guard_falls_back_to_hugepage_counts():
     meminfo = {"MemTotal": 16 * GIB, "SwapTotal": 0, "Committed_AS": GIB,
                "HugePages_Total": 1024, "Hugepagesize": 2 << 20}
-    assert sysctl.hugetlb_bytes(meminfo) == 2 * GIB
-    assert sysctl.commit_limit(meminfo, 50, 0, page_size=4096) == 7 * GIB
+    assert overcommit.hugetlb_bytes(meminfo) == 2 * GIB
+    assert overcommit.commit_limit(meminfo, 50, 0, page_size=4096) == 7 * GIB
 
 
 # ---------------------------------------------------------------------------
@@ -676,7 +678,7 @@ def test_run_check_mode_writes_nothing(proc, kernel, boot):
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "# mine\nvm.swappiness = 30\n")
     before = _snapshot(proc, ours)
-    result = sysctl.run({"vm.swappiness": "10", "vm.overcommit_memory": "1"}, proc_root=str(proc),
+    result = sysctl.run({"vm.swappiness": "10", "vm.overcommit_memory": "1"}, reader=procfs.Reader(str(proc)),
                         sysctl_file=str(ours), sysctl_dirs=entries, check_mode=True)
     assert _snapshot(proc, ours) == before
     assert kernel.writes == []
@@ -691,12 +693,12 @@ def test_run_apply_then_idempotent(proc, kernel, boot):
     dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     settings = {"vm.swappiness": "10", "vm.lowmem_reserve_ratio": "256 256 32 0 0"}
-    first = sysctl.run(settings, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
+    first = sysctl.run(settings, reader=procfs.Reader(str(proc)), sysctl_file=str(ours), sysctl_dirs=entries)
     assert first["changed"] and _vm(proc, "swappiness") == "10"
     assert _read(ours) == b"vm.swappiness = 10\nvm.lowmem_reserve_ratio = 256 256 32 0 0\n"
     assert stat.S_IMODE(os.stat(ours).st_mode) == 0o644
     writes = len(kernel.writes)
-    second = sysctl.run(settings, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
+    second = sysctl.run(settings, reader=procfs.Reader(str(proc)), sysctl_file=str(ours), sysctl_dirs=entries)
     assert not second["changed"] and len(kernel.writes) == writes
     assert second["settings"]["vm.lowmem_reserve_ratio"] == {
         "before": "256 256 32 0 0", "after": "256 256 32 0 0", "persisted": True}
@@ -707,7 +709,7 @@ def test_run_rejected_value_is_not_persisted(proc, kernel, boot):  # C4
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 60\n")
     with pytest.raises(sysctl.Rejected):
-        sysctl.run({"vm.vfs_cache_pressure": "50", "vm.swappiness": "500"}, proc_root=str(proc),
+        sysctl.run({"vm.vfs_cache_pressure": "50", "vm.swappiness": "500"}, reader=procfs.Reader(str(proc)),
                    sysctl_file=str(ours), sysctl_dirs=entries)
     assert _read(ours) == b"vm.swappiness = 60\n"
     assert _vm(proc, "vfs_cache_pressure") == "100"
@@ -721,7 +723,7 @@ def test_run_file_write_failure_puts_runtime_back(proc, kernel, boot):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with pytest.raises(sysctl.ConfigFileError) as err:
-        sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries,
+        sysctl.run({"vm.swappiness": "10"}, reader=procfs.Reader(str(proc)), sysctl_file=str(ours), sysctl_dirs=entries,
                    replace=full_disk)
     assert "vm.swappiness restored to 60" in str(err.value)
     assert _vm(proc, "swappiness") == "60"
@@ -731,7 +733,7 @@ def test_run_file_write_failure_puts_runtime_back(proc, kernel, boot):
 def test_run_unknown_key_changes_nothing(proc, kernel, boot):
     dirs, entries = boot.dirs, boot.entries
     with pytest.raises(sysctl.UnknownKey, match="vm.swapiness"):
-        sysctl.run({"vm.swappiness": "10", "vm.swapiness": "10"}, proc_root=str(proc),
+        sysctl.run({"vm.swappiness": "10", "vm.swapiness": "10"}, reader=procfs.Reader(str(proc)),
                    sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
     assert kernel.writes == []
 
@@ -739,11 +741,11 @@ def test_run_unknown_key_changes_nothing(proc, kernel, boot):
 def test_run_guard_refuses_before_any_write(proc, kernel, boot):  # C9
     dirs, entries = boot.dirs, boot.entries
     _write(proc / "meminfo", MEMINFO.replace("Committed_AS:    4194304 kB", "Committed_AS:   12582912 kB"))
-    with pytest.raises(sysctl.OvercommitRefused, match="Committed_AS"):
-        sysctl.run({"vm.swappiness": "10", "vm.overcommit_memory": "2"}, proc_root=str(proc),
+    with pytest.raises(overcommit.OvercommitRefused, match="Committed_AS"):
+        sysctl.run({"vm.swappiness": "10", "vm.overcommit_memory": "2"}, reader=procfs.Reader(str(proc)),
                    sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
     assert kernel.writes == []
-    result = sysctl.run({"vm.overcommit_memory": "2"}, proc_root=str(proc), force=True,
+    result = sysctl.run({"vm.overcommit_memory": "2"}, reader=procfs.Reader(str(proc)), force=True,
                         sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
     assert result["overcommit_guard"]["forced"]
     assert any("forced" in warning for warning in result["warnings"])
@@ -753,7 +755,7 @@ def test_run_warns_when_a_pair_resets(proc, kernel, boot):
     dirs, entries = boot.dirs, boot.entries
     _write(proc / "sys" / "vm" / "dirty_bytes", "100000000\n")
     _write(proc / "sys" / "vm" / "dirty_ratio", "0\n")
-    result = sysctl.run({"vm.dirty_ratio": "20"}, proc_root=str(proc),
+    result = sysctl.run({"vm.dirty_ratio": "20"}, reader=procfs.Reader(str(proc)),
                         sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
     assert "makes the kernel reset vm.dirty_bytes (now 100000000) to 0" in result["warnings"][0]
     assert _vm(proc, "dirty_bytes") == "0"
@@ -762,7 +764,7 @@ def test_run_warns_when_a_pair_resets(proc, kernel, boot):
 def test_run_override_warning(proc, kernel, boot):  # C5
     dirs, conf, entries = boot.dirs, boot.conf, boot.entries
     _write(conf, "vm.swappiness = 60\n")
-    result = sysctl.run({"vm.swappiness": "10"}, proc_root=str(proc),
+    result = sysctl.run({"vm.swappiness": "10"}, reader=procfs.Reader(str(proc)),
                         sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
     assert result["overridden_by"] == [{"key": "vm.swappiness", "file": str(conf), "value": 60}]
     assert str(conf) in result["warnings"][0] and "overridden at boot" in result["warnings"][0]
@@ -773,11 +775,11 @@ def test_run_absent_leaves_runtime(proc, kernel, boot):
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "# keep\nvm.swappiness = 10\n")
     result = sysctl.run({"vm.swappiness": None, "vm.gone_from_this_kernel": None}, state="absent",
-                        proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
+                        reader=procfs.Reader(str(proc)), sysctl_file=str(ours), sysctl_dirs=entries)
     assert result["changed"] and _read(ours) == b"# keep\n"
     assert kernel.writes == []
     assert result["settings"]["vm.gone_from_this_kernel"] == {"before": None, "after": None, "persisted": False}
-    again = sysctl.run({"vm.swappiness": None}, state="absent", proc_root=str(proc), sysctl_file=str(ours),
+    again = sysctl.run({"vm.swappiness": None}, state="absent", reader=procfs.Reader(str(proc)), sysctl_file=str(ours),
                        sysctl_dirs=entries)
     assert not again["changed"]
 
@@ -786,7 +788,7 @@ def test_run_persist_false_touches_no_file_and_warns(proc, kernel, boot):
     dirs, entries = boot.dirs, boot.entries
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 30\n")
-    result = sysctl.run({"vm.swappiness": "10"}, persist=False, proc_root=str(proc), sysctl_file=str(ours),
+    result = sysctl.run({"vm.swappiness": "10"}, persist=False, reader=procfs.Reader(str(proc)), sysctl_file=str(ours),
                         sysctl_dirs=entries)
     assert _read(ours) == b"vm.swappiness = 30\n" and _vm(proc, "swappiness") == "10"
     assert result["settings"]["vm.swappiness"]["persisted"] is False
@@ -798,5 +800,5 @@ def test_run_fixes_mode_only(proc, kernel, boot):
     ours = dirs["etc"] / "60-memops.conf"
     _write(ours, "vm.swappiness = 60\n")
     os.chmod(ours, 0o600)
-    result = sysctl.run({"vm.swappiness": "60"}, proc_root=str(proc), sysctl_file=str(ours), sysctl_dirs=entries)
+    result = sysctl.run({"vm.swappiness": "60"}, reader=procfs.Reader(str(proc)), sysctl_file=str(ours), sysctl_dirs=entries)
     assert result["changed"] and stat.S_IMODE(os.stat(ours).st_mode) == 0o644

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _systemd
+from ansible_collections.memops.linux.plugins.module_utils._procfs import Reader
 
 
 class FakeSystemctl:
@@ -117,57 +118,11 @@ def test_memory_current_unlimited_is_none():
     assert state["main_pid"] is None and state["memory_current"] is None
 
 
-def make_tree(root, files):
-    for path, text in files.items():
-        full = root / path
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_text(text)
-
-
-@pytest.mark.parametrize("files, layout", [
-    ({"fs/cgroup/cgroup.controllers": "cpu io memory pids\n"}, {"hierarchy": "unified", "memory_controller": "v2"}),
-    ({"fs/cgroup/cgroup.controllers": "cpu io\n"}, {"hierarchy": "unified", "memory_controller": None}),
-    ({"fs/cgroup/unified/cgroup.controllers": "", "fs/cgroup/memory/memory.limit_in_bytes": "1\n"},
-     {"hierarchy": "hybrid", "memory_controller": "v1"}),
-    ({"fs/cgroup/memory/memory.limit_in_bytes": "1\n"}, {"hierarchy": "legacy", "memory_controller": "v1"}),
-    ({}, {"hierarchy": "none", "memory_controller": None}),
-])
-def test_cgroup_layout(tmp_path, files, layout):
-    make_tree(tmp_path, files)
-    (tmp_path / "fs" / "cgroup").mkdir(parents=True, exist_ok=True)
-    assert _systemd.cgroup_layout(str(tmp_path)) == layout
-
-
-def test_cgroup_pids_and_usage(tmp_path):
-    make_tree(tmp_path, {
-        "fs/cgroup/unified/system.slice/pg.service/cgroup.procs": "812\n813\n",
-        "fs/cgroup/memory/system.slice/pg.service/memory.usage_in_bytes": "73400320\n",
-        "fs/cgroup/systemd/system.slice/old.service/cgroup.procs": "77\n",
-        "fs/cgroup/system.slice/v2.service/memory.current": "4096\n",
-    })
-    assert _systemd.cgroup_pids("/system.slice/pg.service", str(tmp_path)) == [812, 813]
-    assert _systemd.cgroup_pids("/system.slice/old.service", str(tmp_path)) == [77]
-    assert _systemd.cgroup_pids("/system.slice/none.service", str(tmp_path)) == []
-    assert _systemd.cgroup_pids(None, str(tmp_path)) == []
-    assert _systemd.cgroup_memory_usage("/system.slice/pg.service", str(tmp_path)) == 73400320
-    assert _systemd.cgroup_memory_usage("/system.slice/v2.service", str(tmp_path)) == 4096
-    assert _systemd.cgroup_memory_usage("/system.slice/none.service", str(tmp_path)) is None
-
-
-def test_is_running_systemd(tmp_path):
-    (tmp_path / "1").mkdir()
-    (tmp_path / "1" / "comm").write_text("systemd\n")
-    assert _systemd.is_running_systemd(str(tmp_path))
-    (tmp_path / "1" / "comm").write_text("process_api\n")
-    assert not _systemd.is_running_systemd(str(tmp_path))
-    assert not _systemd.is_running_systemd(str(tmp_path / "missing"))
-
-
 def test_require_systemd_names_the_request_and_the_way_around(tmp_path):
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "comm").write_text("systemd\n")
-    _systemd.require_systemd("app.service", "use cron", str(tmp_path))
+    _systemd.require_systemd(Reader(str(tmp_path)), "app.service", "use cron")
     (tmp_path / "1" / "comm").write_text("tini\n")
     with pytest.raises(_systemd.SystemdError) as caught:
-        _systemd.require_systemd("app.service", "use cron", str(tmp_path))
+        _systemd.require_systemd(Reader(str(tmp_path)), "app.service", "use cron")
     assert str(caught.value) == "app.service needs systemd as PID 1, and PID 1 here is not systemd; use cron"

@@ -13,6 +13,7 @@ import os
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _thp as thp
+from ansible_collections.memops.linux.plugins.module_utils._procfs import Reader
 
 # What kernels of different ages print.
 KERNEL_FILES = {
@@ -73,7 +74,9 @@ def root(tmp_path):
 
 
 def booted(top):
-    (top / "run/systemd/system").mkdir(parents=True, exist_ok=True)
+    """systemd as PID 1 of the test's proc_root (the root fixture's proc, beside top)."""
+    (top.parent / "proc" / "1").mkdir(parents=True, exist_ok=True)
+    (top.parent / "proc" / "1" / "comm").write_text("systemd\n")
 
 
 class Systemctl:
@@ -113,7 +116,7 @@ def test_allowed_values_come_from_the_file(tmp_path, kernel_name, name, allowed)
 def test_a_value_the_kernel_does_not_offer_fails_listing_the_offered(tmp_path, root, kernel, kernel_name, value):
     sys_root, directory = make_sys(tmp_path, kernel_name)
     with pytest.raises(thp.InvalidValue) as raised:
-        thp.run({"defrag": value}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+        thp.run({"defrag": value}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
     offered = thp.read_setting(str(directory), "defrag")["allowed"]
     assert "not offered by this kernel; it offers %s" % ", ".join(offered) in str(raised.value)
     assert kernel.calls == []
@@ -122,12 +125,12 @@ def test_a_value_the_kernel_does_not_offer_fails_listing_the_offered(tmp_path, r
 def test_a_boolean_is_refused(tmp_path, root, kernel):
     sys_root, _directory = make_sys(tmp_path)
     with pytest.raises(thp.InvalidValue, match="boolean"):
-        thp.run({"enabled": False}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+        thp.run({"enabled": False}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
 
 
 def test_rhel6_path(tmp_path, root, kernel):
     sys_root, directory = make_sys(tmp_path, "3.10", relative=thp.THP_DIRS[1])
-    result = thp.run({"enabled": "never"}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+    result = thp.run({"enabled": "never"}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
     assert result["thp_path"] == "/sys/kernel/mm/redhat_transparent_hugepage"
     assert selected(directory, "enabled") == "never"
     assert thp.render_unit({"enabled": "never"}, thp.THP_DIRS[1]).count(
@@ -137,12 +140,12 @@ def test_rhel6_path(tmp_path, root, kernel):
 def test_a_kernel_without_thp_is_a_clear_error(tmp_path, root):
     (tmp_path / "sys/kernel/mm").mkdir(parents=True)
     with pytest.raises(thp.NotSupported, match="built without CONFIG_TRANSPARENT_HUGEPAGE"):
-        thp.run({"enabled": "never"}, sys_root=str(tmp_path / "sys"), root=str(root[0]), proc_root=str(root[1]))
+        thp.run({"enabled": "never"}, reader=Reader(str(root[1]), str(tmp_path / "sys")), root=str(root[0]))
 
 
 def test_a_sys_root_that_is_not_sysfs(tmp_path, root):
     with pytest.raises(thp.NotSupported, match="does not look like sysfs"):
-        thp.find_thp_dir(str(tmp_path / "nothing"))
+        thp.find_thp_dir(Reader(sys_root=str(tmp_path / "nothing")))
 
 
 # ---------------------------------------------------------------------------
@@ -153,8 +156,8 @@ def test_check_mode_writes_nothing_and_predicts(tmp_path, root, kernel):
     sys_root, directory = make_sys(tmp_path)
     booted(root[0])
     systemctl = Systemctl()
-    result = thp.run({"enabled": "never", "defrag": "never"}, persist=True, sys_root=str(sys_root),
-                     root=str(root[0]), proc_root=str(root[1]), check_mode=True, systemctl=systemctl)
+    result = thp.run({"enabled": "never", "defrag": "never"}, persist=True, reader=Reader(str(root[1]), str(sys_root)),
+                     root=str(root[0]), check_mode=True, systemctl=systemctl)
     assert result["changed"]
     assert result["settings"]["enabled"] == {"before": "madvise", "after": "never",
                                              "allowed": ["always", "madvise", "never"], "persisted": True}
@@ -168,7 +171,7 @@ def test_apply_persist_then_idempotent(tmp_path, root, kernel):
     sys_root, directory = make_sys(tmp_path)
     booted(root[0])
     systemctl = Systemctl()
-    args = dict(sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]), systemctl=systemctl)
+    args = dict(reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]), systemctl=systemctl)
     result = thp.run({"enabled": "never", "defrag": "never"}, persist=True, **args)
     assert result["changed"] and selected(directory, "enabled") == "never" and selected(directory, "defrag") == "never"
     assert systemctl.calls == [("daemon-reload",), ("enable", thp.UNIT_NAME)]
@@ -189,7 +192,7 @@ def test_apply_persist_then_idempotent(tmp_path, root, kernel):
 def test_a_disabled_unit_is_enabled_without_a_reload(tmp_path, root, kernel):
     sys_root, _directory = make_sys(tmp_path)
     booted(root[0])
-    args = dict(sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+    args = dict(reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
     thp.run({"enabled": "never"}, persist=True, systemctl=Systemctl(), **args)
     systemctl = Systemctl(enabled=False)
     result = thp.run({"enabled": "never"}, persist=True, systemctl=systemctl, **args)
@@ -200,7 +203,7 @@ def test_a_disabled_unit_is_enabled_without_a_reload(tmp_path, root, kernel):
 def test_persist_merges_with_what_the_unit_already_writes(tmp_path, root, kernel):
     sys_root, _directory = make_sys(tmp_path)
     booted(root[0])
-    args = dict(sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]), systemctl=Systemctl())
+    args = dict(reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]), systemctl=Systemctl())
     thp.run({"enabled": "never"}, persist=True, **args)
     result = thp.run({"defrag": "defer"}, persist=True, **args)
     assert result["persistence"]["values"] == {"enabled": "never", "defrag": "defer"}
@@ -209,8 +212,7 @@ def test_persist_merges_with_what_the_unit_already_writes(tmp_path, root, kernel
 def test_persist_without_systemd_fails_before_anything_is_written(tmp_path, root, kernel):
     sys_root, directory = make_sys(tmp_path)
     with pytest.raises(thp.PersistError, match="systemd is not running here"):
-        thp.run({"enabled": "never"}, persist=True, sys_root=str(sys_root), root=str(root[0]),
-                proc_root=str(root[1]), systemctl=Systemctl())
+        thp.run({"enabled": "never"}, persist=True, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]), systemctl=Systemctl())
     assert kernel.calls == [] and selected(directory, "enabled") == "madvise"
 
 
@@ -228,8 +230,8 @@ def test_a_value_the_kernel_does_not_select_is_put_back_and_not_persisted(tmp_pa
 
     monkeypatch.setattr(thp, "write_setting", write)
     with pytest.raises(thp.Rejected) as raised:
-        thp.run({"enabled": "never", "defrag": "never"}, persist=True, sys_root=str(sys_root),
-                root=str(root[0]), proc_root=str(root[1]), systemctl=Systemctl())
+        thp.run({"enabled": "never", "defrag": "never"}, persist=True, reader=Reader(str(root[1]), str(sys_root)),
+                root=str(root[0]), systemctl=Systemctl())
     assert "kernel selected 'madvise'" in str(raised.value) and "put back: enabled=madvise" in str(raised.value)
     assert selected(directory, "enabled") == "madvise"
     assert not os.path.exists(thp.unit_path(str(root[0])))
@@ -254,7 +256,7 @@ def test_real_write_errors_are_named(tmp_path, monkeypatch, err, says):
 def test_persist_false_warns_about_an_older_unit_value(tmp_path, root, kernel):
     sys_root, _directory = make_sys(tmp_path)
     booted(root[0])
-    args = dict(sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]), systemctl=Systemctl())
+    args = dict(reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]), systemctl=Systemctl())
     thp.run({"enabled": "never"}, persist=True, **args)
     result = thp.run({"enabled": "madvise"}, **args)
     assert any("persist is false but /etc/systemd/system/memops-thp.service still sets never" in warning
@@ -275,7 +277,7 @@ def test_unit_round_trip():
 def test_kernel_cmdline_conflict(tmp_path, root, kernel):
     sys_root, _directory = make_sys(tmp_path)
     (root[1] / "cmdline").write_text("root=/dev/sda1 transparent_hugepage=never quiet\n")
-    result = thp.run({"enabled": "madvise"}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+    result = thp.run({"enabled": "madvise"}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
     assert [(c["source"], c["setting"], c["value"]) for c in result["conflicts"]] == [
         ("kernel_cmdline", "enabled", "never")]
     assert any("transparent_hugepage=never" in warning for warning in result["warnings"])
@@ -293,7 +295,7 @@ def test_tuned_conflict_through_an_include(tmp_path, root, kernel):
         "[main]\nsummary=Broadly applicable tuning\n\n[vm]\ntransparent_hugepages=always\n")
     (proc / "812").mkdir()
     (proc / "812/comm").write_text("tuned\n")
-    conflicts = thp.find_conflicts(str(top), str(proc))
+    conflicts = thp.find_conflicts(Reader(str(proc)), str(top))
     assert [(c["source"], c["path"], c["value"]) for c in conflicts] == [
         ("tuned", "/usr/lib/tuned/throughput-performance/tuned.conf", "always")]
     assert "active, tuned running" in conflicts[0]["detail"]
@@ -308,7 +310,7 @@ def test_unit_rc_local_and_tmpfiles_conflicts_but_not_our_own_unit(tmp_path, roo
     (top / "etc/tmpfiles.d").mkdir(parents=True)
     (top / "etc/tmpfiles.d/thp.conf").write_text(
         "# comment\nw /sys/kernel/mm/transparent_hugepage/enabled - - - - madvise\n")
-    conflicts = thp.find_conflicts(str(top), str(proc), own_unit=thp.unit_path(str(top)))
+    conflicts = thp.find_conflicts(Reader(str(proc)), str(top), own_unit=thp.unit_path(str(top)))
     assert [(c["source"], c["path"], c["setting"], c["value"]) for c in conflicts] == [
         ("systemd_unit", "/etc/systemd/system/disable-thp.service", "enabled", None),
         ("rc_local", "/etc/rc.local", "defrag", None),
@@ -317,7 +319,7 @@ def test_unit_rc_local_and_tmpfiles_conflicts_but_not_our_own_unit(tmp_path, roo
 
 
 def test_no_conflicts_on_a_clean_host(tmp_path, root):
-    assert thp.find_conflicts(str(root[0]), str(root[1])) == []
+    assert thp.find_conflicts(Reader(str(root[1])), str(root[0])) == []
 
 
 def test_multi_size_thp_that_does_not_inherit_is_a_warning(tmp_path, root, kernel):
@@ -327,6 +329,6 @@ def test_multi_size_thp_that_does_not_inherit_is_a_warning(tmp_path, root, kerne
         (directory / ("hugepages-" + size)).mkdir()
         (directory / ("hugepages-" + size) / "enabled").write_text(text + "\n")
     assert thp.per_size_overrides(str(directory)) == {"hugepages-2048kB": "always", "hugepages-16kB": "never"}
-    result = thp.run({"enabled": "never"}, sys_root=str(sys_root), root=str(root[0]), proc_root=str(root[1]))
+    result = thp.run({"enabled": "never"}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]))
     assert [w for w in result["warnings"] if "hugepages-2048kB (always) keep their own setting" in w]
     assert not [w for w in result["warnings"] if "16kB" in w or "64kB" in w]

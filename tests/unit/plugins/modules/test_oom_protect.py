@@ -14,7 +14,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.memops.linux.plugins.module_utils import _oom
-from ansible_collections.memops.linux.plugins.module_utils import _systemd
+from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.modules import oom_protect as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
 
@@ -66,7 +66,7 @@ class Systemd:
 def systemd(proc, monkeypatch):
     fake = Systemd(proc)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kwargs: fake(argv))
-    monkeypatch.setattr(_systemd, "is_running_systemd", lambda proc_root="/proc": True)
+    monkeypatch.setattr(_host, "systemd_is_pid1", lambda reader: True)
     return fake
 
 
@@ -146,7 +146,7 @@ def test_service_restart_that_does_not_apply_fails(proc, systemd, run_module, mo
 
 
 def test_service_needs_systemd(proc, run_module, monkeypatch):
-    monkeypatch.setattr(_systemd, "is_running_systemd", lambda proc_root="/proc": False)
+    monkeypatch.setattr(_host, "systemd_is_pid1", lambda reader: False)
     result = run_module(module, **service_args(proc))
     assert result["failed"] and "PID 1 here is not systemd" in result["msg"]
 

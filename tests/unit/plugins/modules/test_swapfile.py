@@ -14,24 +14,28 @@ import stat
 import pytest
 import yaml
 
+from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.module_utils import _swap
+from ansible_collections.memops.linux.plugins.module_utils import _swapdisk
+from ansible_collections.memops.linux.plugins.module_utils import _swaphost
 from ansible_collections.memops.linux.plugins.modules import swapfile as module
+from ansible_collections.memops.linux.tests.unit.plugins.modules.documentation import documented_options
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_swap import CAPS, PAGE, FakeKernel
 
 
 @pytest.fixture
 def kernel(tmp_path, monkeypatch):
     fake = FakeKernel(tmp_path / "kernel")
-    monkeypatch.setattr(_swap, "filesystem", lambda directory, mountinfo: dict(fake.fs))
-    monkeypatch.setattr(_swap, "_capabilities", lambda reader: dict(fake.caps))
-    monkeypatch.setattr(_swap, "_set_nocow", lambda fd: None)
+    monkeypatch.setattr(_swapdisk, "filesystem", lambda directory, mountinfo: dict(fake.fs))
+    monkeypatch.setattr(_host, "capabilities", lambda reader: dict(fake.caps))
+    monkeypatch.setattr(_swapdisk, "set_nocow", lambda fd: None)
     monkeypatch.setattr(module._procfs, "Reader", lambda *args: fake.reader())
     monkeypatch.setattr(_swap.Request.__init__, "__defaults__",
                         _swap.Request.__init__.__defaults__[:-1] + (PAGE,))
-    monkeypatch.setattr(_swap.Host, "swapon", lambda self, path, priority: fake.swapon(path, priority))
-    monkeypatch.setattr(_swap.Host, "swapoff", lambda self, path: fake.swapoff(path))
-    monkeypatch.setattr(_swap.Host, "mkswap", lambda self, path, page_size: fake.mkswap(path, page_size))
-    monkeypatch.setattr(_swap.Host, "daemon_reload", lambda self: fake.daemon_reload())
+    monkeypatch.setattr(_swaphost.Host, "swapon", lambda self, path, priority: fake.swapon(path, priority))
+    monkeypatch.setattr(_swaphost.Host, "swapoff", lambda self, path: fake.swapoff(path))
+    monkeypatch.setattr(_swaphost.Host, "mkswap", lambda self, path, page_size: fake.mkswap(path, page_size))
+    monkeypatch.setattr(_swaphost.Host, "daemon_reload", lambda self: fake.daemon_reload())
     fake.caps = dict(CAPS)
     return fake
 
@@ -200,7 +204,7 @@ def test_documentation_matches_argument_spec(monkeypatch):
     monkeypatch.setattr(module, "AnsibleModule", type("M", (), {"__init__": fake_init}))
     with pytest.raises(Capture):
         module.main()
-    options = doc("DOCUMENTATION")["options"]
+    options = documented_options(module)
     spec = captured["argument_spec"]
     assert sorted(options) == sorted(spec)
     for name, option in options.items():

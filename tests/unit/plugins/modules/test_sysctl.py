@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.memops.linux.plugins.modules import sysctl as module
+from ansible_collections.memops.linux.tests.unit.plugins.modules.documentation import documented_options
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_sysctl import (
     install_kernel, make_boot, make_proc,
 )
@@ -98,10 +99,11 @@ def test_documentation_matches_argument_spec():
     doc = yaml.safe_load(module.DOCUMENTATION)
     assert doc["module"] == "sysctl"
     spec = module.ARGUMENT_SPEC
-    assert set(doc["options"]) == set(spec)
+    options = documented_options(module)
+    assert set(options) == set(spec)
     for name, expected in spec.items():
         for key, value in expected.items():
-            assert doc["options"][name].get(key) == value, (name, key)
+            assert options[name].get(key) == value, (name, key)
     returned = yaml.safe_load(module.RETURN)
     assert set(returned) == {"changed", "settings", "sysctl_file", "overridden_by", "overcommit_guard", "backup_file"}
     yaml.safe_load(module.EXAMPLES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.module_utils import _thp
 from ansible_collections.memops.linux.plugins.modules import thp as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_thp import (
@@ -41,7 +42,7 @@ def test_four_runs(tmp_path, kernel, run_module):
     ("6.x", {"enabled": "never", "persist": True}, "persist needs systemd"),
 ])
 def test_refusals_change_nothing(tmp_path, kernel, run_module, monkeypatch, kernel_name, args, says):
-    monkeypatch.setattr(_thp, "systemd_booted", lambda root="/": False)
+    monkeypatch.setattr(_host, "systemd_is_pid1", lambda reader: False)
     sys_root, directory = make_sys(tmp_path, kernel_name)
     before = selected(directory, "enabled")
     result = run_module(module, sys_root=str(sys_root), **args)

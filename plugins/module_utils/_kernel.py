@@ -81,6 +81,14 @@ def write_value(path: str, value: object, dir_fd: int | None = None) -> None:
         raise classify(exc, path)
 
 
+def change_diff(runtime_before: str, runtime_after: str, **files: tuple) -> dict:
+    """The diff of a change to the kernel: the runtime values as text, and each file
+    that persists them (``name=(text before, text after)``, None for no file)."""
+    diff = {"runtime": {"before": runtime_before, "after": runtime_after}}
+    diff.update((name, {"before": before or "", "after": after or ""}) for name, (before, after) in files.items())
+    return diff
+
+
 # ---------------------------------------------------------------------------
 # all or nothing
 

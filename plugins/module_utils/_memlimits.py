@@ -62,18 +62,15 @@ def directives(systemd_version, memory_controller, max_bytes=None, high_bytes=No
     unified = memory_controller == "v2"
     if max_bytes is not None:
         chosen.append(("MemoryMax" if systemd_version >= MEMORY_MAX_SINCE else "MemoryLimit", max_bytes))
-    if high_bytes is not None:
-        if systemd_version < MEMORY_MAX_SINCE or not unified:
-            reason = _reason(systemd_version, memory_controller, MEMORY_MAX_SINCE)
-            skipped.append({"directive": "MemoryHigh", "reason": reason})
+    # the directives that exist only for the cgroup2 memory controller, and the systemd that has them
+    for directive, value, since in (("MemoryHigh", high_bytes, MEMORY_MAX_SINCE),
+                                    ("MemorySwapMax", swap_max_bytes, MEMORY_SWAP_MAX_SINCE)):
+        if value is None:
+            continue
+        if systemd_version < since or not unified:
+            skipped.append({"directive": directive, "reason": _reason(systemd_version, memory_controller, since)})
         else:
-            chosen.append(("MemoryHigh", high_bytes))
-    if swap_max_bytes is not None:
-        if systemd_version < MEMORY_SWAP_MAX_SINCE or not unified:
-            reason = _reason(systemd_version, memory_controller, MEMORY_SWAP_MAX_SINCE)
-            skipped.append({"directive": "MemorySwapMax", "reason": reason})
-        else:
-            chosen.append(("MemorySwapMax", swap_max_bytes))
+            chosen.append((directive, value))
     if restart_on_oom:
         chosen.append(("Restart", "on-failure"))
     return chosen, skipped

@@ -30,6 +30,7 @@ a bridge left behind is finished off), and never a second swap file.
 from __future__ import annotations
 
 import os
+import re
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
@@ -60,54 +61,58 @@ _SUPPORTED_TEXT = "ext4, xfs, btrfs"
 
 
 class SwapError(Exception):
-    """Base class; ``reason`` is a short machine-readable name, ``completed``
-    the steps (as describe_step() lines) a failed run did and left in place."""
+    """Base class; ``reason`` is a short machine-readable name (the module returns it),
+    ``completed`` the steps (as describe_step() lines) a failed run did and left in place.
+    A subclass's reason is its name in snake case unless it sets its own."""
 
     reason = "error"
     completed = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "reason" not in cls.__dict__:
+            cls.reason = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 class Refused(SwapError):
     """The request is unsafe or impossible here; nothing was changed."""
 
-    reason = "refused"
-
 
 class InvalidRequest(Refused):
-    reason = "invalid_request"
+    """An option is wrong, whatever the host."""
 
 
 class UnsupportedFilesystem(Refused):
-    reason = "unsupported_filesystem"
+    """The filesystem cannot hold a swap file safely."""
 
 
 class NotASwapFile(Refused):
-    reason = "not_a_swap_file"
+    """Something else is at the path."""
 
 
 class NotEnoughSpace(Refused):
-    reason = "not_enough_space"
+    """The filesystem has too little room left for the file (and min_free)."""
 
 
 class CannotAbsorb(Refused):
-    reason = "cannot_absorb"
+    """Swapped-out pages that must move have nowhere to go."""
 
 
 class NotPermitted(Refused):
-    reason = "not_permitted"
+    """swapon and swapoff are not permitted here."""
 
 
 class Failed(SwapError):
     """A step failed on the host; the message says what was undone and what is left."""
 
-    reason = "failed"
-
 
 class DiskFull(Failed):
-    reason = "disk_full"
+    """The filesystem filled up while the file was allocated."""
 
 
 class HasHoles(Failed):
+    """The file came out with holes or extents swapon refuses."""
+
     reason = "holes"
 
 

@@ -670,10 +670,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
         "overcommit_guard": guard,
         "backup_file": backup_file,
         "warnings": warnings,
-        "diff": {
-            "runtime": {"before": _runtime_text(before), "after": _runtime_text(after)},
-            "file": {"before": file_before or "", "after": file_after or ""},
-        },
+        "diff": kernel.change_diff(_runtime_text(before), _runtime_text(after), file=(file_before, file_after)),
     }
 
 

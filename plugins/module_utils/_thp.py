@@ -484,10 +484,7 @@ def run(desired, reader, persist=False, root="/", check_mode=False,
         },
         "conflicts": conflicts,
         "warnings": warnings,
-        "diff": {
-            "runtime": {"before": _runtime_text(before), "after": _runtime_text(after)},
-            "unit": {"before": unit_before or "", "after": unit_after or ""},
-        },
+        "diff": kernel.change_diff(_runtime_text(before), _runtime_text(after), unit=(unit_before, unit_after)),
     }
 
 

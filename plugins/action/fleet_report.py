@@ -12,8 +12,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
 
 FORMATS = {"json": ("report.json", _report.render_json),
            "markdown": ("report.md", _report.render_markdown),

@@ -15,8 +15,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.memops.linux.plugins.module_utils import _summary
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path"},

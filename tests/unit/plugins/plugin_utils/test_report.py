@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ansible_collections.memops.linux.plugins.module_utils import _report as report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report as report
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
 NOW = datetime.datetime(2026, 11, 26, 13, 40, 2, tzinfo=datetime.timezone.utc)

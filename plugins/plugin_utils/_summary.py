@@ -13,7 +13,7 @@ read the facts the same way.
 
 from __future__ import annotations
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
 
 
 class SummaryError(ValueError):

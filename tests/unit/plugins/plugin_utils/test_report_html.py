@@ -27,7 +27,7 @@ import pytest
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.headless_chromium import Browser, find_chromium
 

@@ -23,24 +23,12 @@ import html
 import json
 import re
 
-SCHEMA_VERSION = 1
+from ansible_collections.memops.linux.plugins.module_utils import _schema
 
-# most severe first; unknown ranks right after critical since an unreachable
-# host is often one whose sshd the OOM killer took
-STATUSES = ("critical", "unknown", "monitor", "ok")
-SEVERITIES = ("critical", "monitor", "info")
-_STATUS_RANK = {name: rank for rank, name in enumerate(STATUSES)}
-_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+SCHEMA_VERSION = 1
 
 DEFAULT_TITLE = "Memory report"
 NO_FACTS_REASON = "no memops facts: mem_facts did not run on this host or the host failed before it"
-
-_PROCESS_KEYS = ("pid", "name", "user", "cmdline", "rss_bytes", "pss_bytes", "swap_bytes", "mem_pct",
-                 "oom_score", "oom_score_adj")
-_VICTIM_KEYS = ("pid", "name", "uid", "rss_bytes", "oom_score_adj")
-_MEMORY_KEYS = ("total_bytes", "used_bytes", "free_bytes", "shared_bytes", "buff_cache_bytes", "available_bytes",
-                "available_pct", "used_pct")
-_SWAP_KEYS = ("total_bytes", "used_bytes", "free_bytes", "used_pct")
 
 
 # fleet-wide titles for findings whose title names one host's process
@@ -108,30 +96,30 @@ def _number(value):
 
 
 def _host_memory(facts):
-    mem = facts.get("memory")
-    if not isinstance(mem, dict) or not mem:
+    mem = _schema.section(facts, "memory")
+    if not mem:
         return None
-    return {key: _number(mem.get(key)) for key in _MEMORY_KEYS}
+    return {key: _number(mem.get(key)) for key in _schema.REPORT_MEMORY_KEYS}
 
 
 def _host_swap(facts):
-    swap = facts.get("swap")
-    if not isinstance(swap, dict) or not swap:
+    swap = _schema.section(facts, "swap")
+    if not swap:
         return None
-    out = {key: _number(swap.get(key)) for key in _SWAP_KEYS}
+    out = {key: _number(swap.get(key)) for key in _schema.REPORT_SWAP_KEYS}
     out["devices"] = len(swap.get("devices") or [])
     return out
 
 
 def _host_oom(facts):
-    oom = facts.get("oom")
-    if not isinstance(oom, dict) or not oom:
+    oom = _schema.section(facts, "oom")
+    if not oom:
         return None
     events = [e for e in oom.get("events") or [] if isinstance(e, dict)]
     victims = []
     for event in reversed(events[-5:]):
         victim = event.get("victim") or {}
-        row = _pick(victim, _VICTIM_KEYS)
+        row = _pick(victim, _schema.REPORT_VICTIM_KEYS)
         row.update({"logged_at": event.get("logged_at"), "uptime_seconds": event.get("uptime_seconds"),
                     "scope": event.get("scope"), "constraint": event.get("constraint"),
                     "memcg": event.get("memcg")})
@@ -145,8 +133,8 @@ def _host_oom(facts):
 
 
 def _host_processes(facts, top):
-    procs = facts.get("processes")
-    if not isinstance(procs, dict) or not procs:
+    procs = _schema.section(facts, "processes")
+    if not procs:
         return [], []
     consumers = [_process(r) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
     swap_users = [_process(r) for r in (procs.get("top_swap") or [])
@@ -155,7 +143,7 @@ def _host_processes(facts, top):
 
 
 def _process(row):
-    out = _pick(row, _PROCESS_KEYS)
+    out = _pick(row, _schema.REPORT_PROCESS_KEYS)
     out["name"] = str(out["name"]) if out["name"] is not None else "?"
     for key in ("cmdline", "user"):
         out[key] = str(out[key]) if out[key] is not None else None
@@ -170,7 +158,7 @@ def _host_findings(health):
         if not isinstance(finding, dict):
             continue
         severity = finding.get("severity")
-        if severity not in _SEVERITY_RANK:
+        if severity not in _schema.SEVERITY_RANK:
             severity = "info"
         remedy = finding.get("remedy") or {}
         findings.append({
@@ -178,10 +166,10 @@ def _host_findings(health):
             "severity": severity,
             "title": str(finding.get("title") or finding.get("id")),
             "evidence": [str(line) for line in finding.get("evidence") or []],
-            "remedy": {key: remedy.get(key) for key in ("summary", "role", "variable", "value", "module")},
+            "remedy": {key: remedy.get(key) for key in _schema.REMEDY_KEYS},
             "data": finding.get("data") or {},
         })
-    findings.sort(key=lambda f: _SEVERITY_RANK[f["severity"]])
+    findings.sort(key=lambda f: _schema.SEVERITY_RANK[f["severity"]])
     return findings
 
 
@@ -196,10 +184,10 @@ def report_input(facts, top=5):
     out = {"health": facts.get("health"), "uptime_seconds": facts.get("uptime_seconds")}
     mem = facts.get("memory")
     if isinstance(mem, dict):
-        out["memory"] = {key: mem.get(key) for key in _MEMORY_KEYS}
+        out["memory"] = {key: mem.get(key) for key in _schema.REPORT_MEMORY_KEYS}
     swap = facts.get("swap")
     if isinstance(swap, dict):
-        out["swap"] = {key: swap.get(key) for key in _SWAP_KEYS}
+        out["swap"] = {key: swap.get(key) for key in _schema.REPORT_SWAP_KEYS}
         out["swap"]["devices"] = list(swap.get("devices") or [])
     oom = facts.get("oom")
     if isinstance(oom, dict):
@@ -214,7 +202,7 @@ def report_input(facts, top=5):
 
 def _unknown_host(name, reason):
     return {
-        "name": name, "status": "unknown", "reason": reason, "counts": {s: 0 for s in SEVERITIES},
+        "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
         "memory": None, "swap": None, "free_h": None, "oom": None, "uptime_seconds": None,
         "top_processes": [], "top_swap": [], "findings": [],
     }
@@ -222,8 +210,8 @@ def _unknown_host(name, reason):
 
 def build_host(name, facts, top=5):
     """One host's entry of the report from its memops facts."""
-    health = facts.get("health")
-    if not isinstance(health, dict) or health.get("status") not in ("ok", "monitor", "critical"):
+    health = _schema.section(facts, "health")
+    if health.get("status") not in _schema.HEALTH_STATUSES:
         return _unknown_host(name, "memops facts have no health verdict (mem_facts older than the report?)")
     memory = _host_memory(facts)
     swap = _host_swap(facts)
@@ -233,7 +221,7 @@ def build_host(name, facts, top=5):
         "name": name,
         "status": health["status"],
         "reason": None,
-        "counts": {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES},
+        "counts": {s: sum(1 for f in findings if f["severity"] == s) for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
         "memory": memory,
         "swap": swap,
         "free_h": free_lines(memory, swap),
@@ -248,17 +236,17 @@ def build_host(name, facts, top=5):
 def _host_sort_key(host):
     mem = host["memory"] or {}
     available = mem.get("available_pct")
-    return (_STATUS_RANK[host["status"]], -host["counts"]["critical"], -host["counts"]["monitor"],
+    return (_schema.STATUS_RANK[host["status"]], -host["counts"]["critical"], -host["counts"]["monitor"],
             available if available is not None else 101.0, host["name"])
 
 
 def _summary(hosts):
-    status_counts = {name: 0 for name in ("ok", "monitor", "critical", "unknown")}
-    hosts_by_status = {name: [] for name in ("critical", "unknown", "monitor", "ok")}
+    status_counts = {name: 0 for name in _schema.HEALTH_STATUSES + (_schema.UNKNOWN,)}
+    hosts_by_status = {name: [] for name in _schema.STATUSES_MOST_SEVERE_FIRST}
     findings = {}
     totals = {"memory_total_bytes": 0, "memory_used_bytes": 0, "memory_available_bytes": 0,
               "swap_total_bytes": 0, "swap_used_bytes": 0, "oom_kills": 0,
-              "findings": {s: 0 for s in SEVERITIES}}
+              "findings": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST}}
     for host in hosts:
         status_counts[host["status"]] += 1
         hosts_by_status[host["status"]].append(host["name"])
@@ -278,17 +266,17 @@ def _summary(hosts):
                     "severity": finding["severity"], "title": _FLEET_TITLES.get(finding["id"], finding["title"]),
                     "count": 0, "hosts": [], "remedy": dict(finding["remedy"])}
             else:
-                if _SEVERITY_RANK[finding["severity"]] < _SEVERITY_RANK[entry["severity"]]:
+                if _schema.SEVERITY_RANK[finding["severity"]] < _schema.SEVERITY_RANK[entry["severity"]]:
                     entry["severity"] = finding["severity"]
                 if entry["remedy"]["value"] != finding["remedy"]["value"]:
                     entry["remedy"]["value"] = None  # hosts need different values: each host's remedy says
             entry["count"] += 1
             if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
                 entry["hosts"].append(host["name"])
-    ordered = sorted(findings.items(), key=lambda kv: (_SEVERITY_RANK[kv[1]["severity"]], -len(kv[1]["hosts"]), kv[0]))
+    ordered = sorted(findings.items(), key=lambda kv: (_schema.SEVERITY_RANK[kv[1]["severity"]], -len(kv[1]["hosts"]), kv[0]))
     return {
         "hosts": len(hosts),
-        "status": next((name for name in STATUSES if status_counts[name]), "ok"),
+        "status": next((name for name in _schema.STATUSES_MOST_SEVERE_FIRST if status_counts[name]), "ok"),
         "status_counts": status_counts,
         "hosts_by_status": hosts_by_status,
         "findings": dict(ordered),
@@ -391,8 +379,8 @@ def top_processes(fleet, key="rss_bytes", n=10):
 
 def host_findings(fleet, finding_id="*", severity=None):
     """Findings across the fleet whose id matches finding_id (a name or glob), each with its ``host``."""
-    if severity is not None and severity not in SEVERITIES:
-        raise ReportError("severity must be one of %s, got %r" % (", ".join(SEVERITIES), severity))
+    if severity is not None and severity not in _schema.SEVERITIES_MOST_SEVERE_FIRST:
+        raise ReportError("severity must be one of %s, got %r" % (", ".join(_schema.SEVERITIES_MOST_SEVERE_FIRST), severity))
     rows = []
     for host in _hosts_of(fleet):
         for finding in host.get("findings") or []:
@@ -446,7 +434,7 @@ def _findings_text(host):
     """'1 critical, 2 monitor: <first title>', or why an unknown host has no diagnosis."""
     if host["status"] == "unknown":
         return host["reason"] or ""
-    counts = ", ".join("%d %s" % (host["counts"][s], s) for s in SEVERITIES if host["counts"][s]) or "none"
+    counts = ", ".join("%d %s" % (host["counts"][s], s) for s in _schema.SEVERITIES_MOST_SEVERE_FIRST if host["counts"][s]) or "none"
     first = _first_finding(host)
     return "%s: %s" % (counts, first["title"]) if first else counts
 
@@ -494,7 +482,7 @@ def render_markdown(fleet):
 
     if summary["findings"]:
         out += ["## Findings across the fleet", ""]
-        for severity in SEVERITIES:
+        for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
             rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
             if not rows:
                 continue
@@ -902,7 +890,7 @@ def _sort_keys(host):
     available_pct = mem.get("available_pct")
     return [
         host["name"],
-        _STATUS_RANK[host["status"]],
+        _schema.STATUS_RANK[host["status"]],
         -1 if host["status"] == "unknown" else c["critical"] * 1000000 + c["monitor"] * 1000 + c["info"],
         mem.get("total_bytes") or 0,
         mem.get("used_bytes") or 0,
@@ -930,7 +918,7 @@ def _findings_cell(host, sort_key):
     c = host["counts"]
     if host["status"] == "unknown":
         return '<td class="findings" data-sort="-1"><span class="reason">%s</span></td>' % _E(host["reason"] or "")
-    pills = "".join('<span class="pill %s" title="%d %s">%d</span>' % (s, c[s], s, c[s]) for s in SEVERITIES if c[s])
+    pills = "".join('<span class="pill %s" title="%d %s">%d</span>' % (s, c[s], s, c[s]) for s in _schema.SEVERITIES_MOST_SEVERE_FIRST if c[s])
     first = _first_finding(host)
     title = '<span class="first" title="%s">%s</span>' % (_E(first["title"]), _E(first["title"])) if first else ""
     return '<td class="findings" data-sort="%d">%s%s</td>' % (
@@ -1030,7 +1018,7 @@ def _host_details(index, host):
             _E(str(oom.get("kill_count"))), "; last victims: " + _E(victims) if victims else ""))
     out.append('<div class="hostgrid"><div>')
     if host["findings"]:
-        for severity in SEVERITIES:
+        for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
             group = [f for f in host["findings"] if f["severity"] == severity]
             if not group:
                 continue
@@ -1077,7 +1065,7 @@ def _host_record(index, host):
     first = _first_finding(host)
     record = {
         "i": index, "n": host["name"], "s": host["status"], "k": _sort_keys(host),
-        "c": [host["counts"][s] for s in SEVERITIES], "r": host["reason"], "f": first["title"] if first else None,
+        "c": [host["counts"][s] for s in _schema.SEVERITIES_MOST_SEVERE_FIRST], "r": host["reason"], "f": first["title"] if first else None,
         "m": [human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
               human_size(mem.get("buff_cache_bytes")), human_size(mem.get("available_bytes")),
               _pct(mem.get("available_pct")), _low_available(host)] if mem else None,
@@ -1111,7 +1099,7 @@ def _fleet_findings(summary, index_of):
     if not summary["findings"]:
         return "<p>No findings on any host.</p>"
     out = []
-    for severity in SEVERITIES:
+    for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
         rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
         if not rows:
             continue
@@ -1152,7 +1140,7 @@ def render_html(fleet):
             _E(fleet["title"]), _E(fleet["generated_at"]), summary["hosts"], fleet["schema_version"]),
         '<section aria-label="Verdicts"><div class="cards">',
     ]
-    for status in STATUSES:
+    for status in _schema.STATUSES_MOST_SEVERE_FIRST:
         out.append('<div class="card %s"><b>%d</b>%s</div>' % (status, counts[status], status))
     out.append('</div><p class="totals">Fleet memory %s, used %s, available %s · swap used %s of %s · '
                '%d OOM kills since boot · findings: %d critical, %d monitor, %d info</p></section>' % (

@@ -13,6 +13,7 @@ read the facts the same way.
 
 from __future__ import annotations
 
+from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
 
 
@@ -30,11 +31,11 @@ def host_summary(facts, findings=5, consumers=5):
     if findings < 0 or consumers < 0:
         raise SummaryError("findings and consumers must be 0 or more, got %d and %d" % (findings, consumers))
     host = _report.build_host("", facts, top=consumers)
-    if host["status"] == "unknown":
+    if host["status"] == _schema.UNKNOWN:
         return ["UNKNOWN: %s" % host["reason"]]
     counts = host["counts"]
     lines = ["%s: %s finding(s)" % (host["status"].upper(), ", ".join(
-        "%d %s" % (counts[severity], severity) for severity in _report.SEVERITIES))]
+        "%d %s" % (counts[severity], severity) for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST))]
     lines.extend(host["free_h"])
     for finding in host["findings"][:findings]:
         lines.append("[%s] %s (%s)" % (finding["severity"], finding["title"], finding["id"]))

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils import _report as report
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
@@ -68,7 +69,7 @@ def test_host_schema(fleet):
         assert len(host["free_h"]) == 3 and host["free_h"][1].startswith("Mem:")
         assert len(host["top_processes"]) <= 5
         for proc in host["top_processes"] + host["top_swap"]:
-            assert set(proc) == set(report._PROCESS_KEYS)
+            assert set(proc) == set(_schema.REPORT_PROCESS_KEYS)
         for finding in host["findings"]:
             assert set(finding) == {"id", "severity", "title", "evidence", "remedy", "data"}
             assert set(finding["remedy"]) == {"summary", "role", "variable", "value", "module"}
@@ -89,7 +90,7 @@ def test_summary_counts_agree_with_hosts(fleet):
         assert entry["hosts"] == with_it
         assert entry["count"] >= len(with_it)
     severities = [entry["severity"] for entry in summary["findings"].values()]
-    assert severities == sorted(severities, key=report.SEVERITIES.index)
+    assert severities == sorted(severities, key=_schema.SEVERITIES_MOST_SEVERE_FIRST.index)
 
 
 def test_fleet_remedy_value_is_dropped_when_hosts_differ():
@@ -116,7 +117,7 @@ def test_report_input_gives_the_same_report(hosts):
 
 
 def test_hosts_sorted_most_severe_first(fleet):
-    ranks = [report.STATUSES.index(h["status"]) for h in fleet["hosts"]]
+    ranks = [_schema.STATUSES_MOST_SEVERE_FIRST.index(h["status"]) for h in fleet["hosts"]]
     assert ranks == sorted(ranks)
     assert [h["status"] for h in fleet["hosts"]][0] == "critical"
     for a, b in zip(fleet["hosts"], fleet["hosts"][1:]):

@@ -27,6 +27,7 @@ import pytest
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.headless_chromium import Browser, find_chromium
@@ -105,7 +106,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
     assert {status for _name, status in rows} == {"CRITICAL", "UNKNOWN", "MONITOR", "OK"}
     cards = browser.evaluate("[...document.querySelectorAll('.card')].map(c => c.textContent)")
     counts = fleet["summary"]["status_counts"]
-    assert cards == ["%d%s" % (counts[s], s) for s in _report.STATUSES]
+    assert cards == ["%d%s" % (counts[s], s) for s in _schema.STATUSES_MOST_SEVERE_FIRST]
     text = browser.evaluate("document.body.innerText")
     for entry in fleet["summary"]["findings"].values():
         assert entry["title"] in text
@@ -115,7 +116,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
                                     % fleet["hosts"].index(host)) == "\n".join(host["free_h"])
     assert "Fix:" in text and "memops.linux." in text
     groups = browser.evaluate("[...document.querySelectorAll('#h-findings ~ h3 .badge')].map(b => b.textContent)")
-    assert groups == [s.upper() for s in _report.SEVERITIES if any(
+    assert groups == [s.upper() for s in _schema.SEVERITIES_MOST_SEVERE_FIRST if any(
         f["severity"] == s for f in fleet["summary"]["findings"].values())]
     bars = browser.evaluate("document.querySelectorAll('#hosts tbody .bar:not(.swapbar) span.used').length")
     assert bars == sum(1 for h in fleet["hosts"] if (h["memory"] or {}).get("total_bytes"))

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import functools
 import html
 import json
+import os
 import re
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
@@ -531,278 +533,15 @@ def render_markdown(fleet):
 # ---------------------------------------------------------------------------
 # HTML: one self-contained page, no external assets
 
-_CSS = """
-:root{--crit:#b3261e;--crit-bg:#fde7e6;--mon:#8a5a00;--mon-bg:#fff1d6;--ok:#1e6b34;--ok-bg:#e3f4e8;
---unk:#4a4a5a;--unk-bg:#e8e8ee;--info:#245a9b;--info-bg:#e4eefb;--used:#c2410c;--cache:#60a5fa;--free:#cbd5e1;
---swap:#7c3aed;--line:#d9dce3;--muted:#5b6170;--bg:#f6f7f9}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1b1e24;background:var(--bg)}
-header{background:#1f2633;color:#fff;padding:16px 24px}
-header h1{margin:0 0 4px;font-size:20px}
-header p{margin:0;color:#c9ced8}
-main{padding:16px 24px;max-width:1600px}
-h2{font-size:17px;margin:24px 0 8px}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin:4px 0 8px}
-.card{background:#fff;border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:8px 14px;min-width:120px}
-.card b{display:block;font-size:24px}
-.card.critical{border-left-color:var(--crit)}.card.monitor{border-left-color:var(--mon)}
-.card.ok{border-left-color:var(--ok)}.card.unknown{border-left-color:var(--unk)}
-.totals{color:var(--muted);margin:4px 0 0}
-.badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:700;letter-spacing:.03em;white-space:nowrap}
-.badge.critical{background:var(--crit-bg);color:var(--crit)}.badge.monitor{background:var(--mon-bg);color:var(--mon)}
-.badge.ok{background:var(--ok-bg);color:var(--ok)}.badge.unknown{background:var(--unk-bg);color:var(--unk)}
-.badge.info{background:var(--info-bg);color:var(--info)}
-table{border-collapse:collapse;background:#fff;border:1px solid var(--line);width:100%}
-th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-thead th{background:#eef0f4;position:sticky;top:0;z-index:1}
-th button{all:unset;cursor:pointer;font-weight:700;display:inline-flex;gap:4px;align-items:center}
-th button:focus-visible{outline:2px solid #2563eb;outline-offset:2px}
-th button::after{content:"\\2195";color:#9aa1ad;font-weight:400}
-th[aria-sort=ascending] button::after{content:"\\2191";color:#1b1e24}
-th[aria-sort=descending] button::after{content:"\\2193";color:#1b1e24}
-tbody tr:hover{background:#f8fafc}
-tr.critical>:first-child{box-shadow:inset 4px 0 var(--crit)}tr.monitor>:first-child{box-shadow:inset 4px 0 var(--mon)}
-tr.unknown>:first-child{box-shadow:inset 4px 0 var(--unk)}tr.ok>:first-child{box-shadow:inset 4px 0 var(--ok)}
-a{color:#1d4ed8}
-.free{font:12px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre;margin:0;color:#333}
-.bars{min-width:150px;width:12%}
-.bar{display:flex;height:12px;border-radius:3px;overflow:hidden;background:var(--free);margin:2px 0}
-.bar span{display:block;height:100%}
-.bar .used{background:var(--used)}.bar .cache{background:var(--cache)}.bar .free{background:var(--free)}
-.bar.swapbar{height:7px;background:#ede9fe}.bar .swap{background:var(--swap)}
-.bar.none{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#f8f8f8 4px,#f8f8f8 8px)}
-.legend{display:flex;gap:14px;color:var(--muted);font-size:12px;margin:6px 0}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-.muted{color:var(--muted)}
-.group{margin:10px 0 4px;font-weight:700}
-.finding{background:#fff;border:1px solid var(--line);border-left:5px solid var(--info);border-radius:6px;padding:8px 12px;margin:6px 0}
-.finding.critical{border-left-color:var(--crit)}.finding.monitor{border-left-color:var(--mon)}
-.finding h4{margin:0 0 4px;font-size:14px}
-.finding ul{margin:4px 0;padding-left:20px}
-.fix{margin-top:4px}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eef0f4;border-radius:3px;padding:0 3px}
-details.host{background:#fff;border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:6px 12px}
-details.host>summary{cursor:pointer;font-weight:700;padding:2px 0}
-details.host>summary .badge{margin-left:6px}
-.hostgrid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:12px}
-@media (max-width:900px){.hostgrid{grid-template-columns:1fr}}
-.procs td,.procs th{font-size:12px;padding:3px 6px}
-.hosts-list{max-height:6em;overflow:auto}
-#hosts td,#hosts th{white-space:nowrap;font-size:13px;padding:5px 6px}
-.scroll{overflow-x:auto}
-#hosts tbody th{font-weight:600}
-#hosts small{color:var(--muted);font-size:11px}
-.pct{color:var(--muted);font-size:12px}.pct.low{color:var(--crit);font-weight:700}
-#hosts td.findings{min-width:240px;max-width:300px;white-space:normal;line-height:1.3}
-#hosts td.top{max-width:220px;overflow:hidden;text-overflow:ellipsis}
-td.findings .first{margin-left:2px;color:#333}
-.reason{color:var(--unk);white-space:normal;display:inline-block;max-width:250px;font-size:12px}
-.pill{display:inline-block;min-width:20px;text-align:center;border-radius:9px;padding:0 6px;margin-right:3px;font-size:12px;font-weight:700}
-#pager{display:flex;gap:8px;align-items:center;margin:0 0 6px}
-#pager[hidden]{display:none}
-#pager button{font:inherit;padding:2px 10px;border:1px solid var(--line);border-radius:4px;background:#fff;cursor:pointer}
-#pager button:disabled{color:#9aa1ad;cursor:default}
-#pager button:focus-visible{outline:2px solid #2563eb;outline-offset:2px}
-.pill.critical{background:var(--crit);color:#fff}.pill.monitor{background:#e0a100;color:#1b1e24}.pill.info{background:var(--info-bg);color:var(--info)}
-"""
+# the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
+_ASSETS = os.path.dirname(os.path.abspath(__file__))
 
-_JS = """
-(function(){
-"use strict";
-var table=document.getElementById("hosts");
-var data=document.getElementById("hosts-data");
-if(!table||!data){return;}
-/* every host, as _host_record writes it; rows and details are built from it one page at a time,
-   with textContent and attributes only: names and command lines never become markup */
-var hosts=JSON.parse(data.textContent);
-var SEVERITIES=["critical","monitor","info"];
-var tbody=table.tBodies[0];
-var details=document.getElementById("host-details");
-var pager=document.getElementById("pager");
-var info=document.getElementById("page-info");
-var prev=document.getElementById("page-prev");
-var next=document.getElementById("page-next");
-var all=document.getElementById("page-all");
-var headers=Array.prototype.slice.call(table.tHead.rows[0].cells);
-var pageSize=parseInt(table.getAttribute("data-page-size"),10)||100;
-var order=hosts.map(function(h,i){return i;});
-var page=0,showAll=false;
-function el(tag,cls,text){
-  var e=document.createElement(tag);
-  if(cls){e.className=cls;}
-  if(text!==undefined&&text!==null){e.textContent=String(text);}
-  return e;
-}
-function put(parent){
-  for(var a=1;a<arguments.length;a++){
-    var c=arguments[a];
-    parent.appendChild(typeof c==="object"?c:document.createTextNode(String(c)));
-  }
-  return parent;
-}
-function sorted(cell,key){cell.setAttribute("data-sort",key);return cell;}
-function badge(status){return el("span","badge "+status,status.toUpperCase());}
-function num(key,text){return sorted(el("td","num",text),key);}
-function bar(cls,title,parts){
-  var d=el("div",cls);
-  d.title=title;
-  if(parts.length){d.setAttribute("role","img");d.setAttribute("aria-label",title);}
-  parts.forEach(function(p){var s=el("span",p[0]);s.style.width=p[1].toFixed(2)+"%";d.appendChild(s);});
-  return d;
-}
-function renderRow(h){
-  var k=h.k,m=h.m,tr=el("tr",h.s),td,a;
-  a=el("a",null,h.n);a.href="#host-"+h.i;
-  td=sorted(el("th"),k[0]);td.scope="row";put(tr,put(td,a));
-  put(tr,put(sorted(el("td"),k[1]),badge(h.s)));
-  td=sorted(el("td","findings"),k[2]);
-  if(h.s==="unknown"){td.appendChild(el("span","reason",h.r||""));}
-  else{
-    SEVERITIES.forEach(function(s,j){
-      if(h.c[j]){var p=el("span","pill "+s,h.c[j]);p.title=h.c[j]+" "+s;td.appendChild(p);}
-    });
-    if(!td.firstChild){td.appendChild(el("span","muted","none"));}
-    if(h.f){a=el("span","first",h.f);a.title=h.f;td.appendChild(a);}
-  }
-  tr.appendChild(td);
-  for(var j=0;j<4;j++){tr.appendChild(num(k[3+j],m?m[j]:"-"));}
-  td=num(k[7],m?m[4]:"-");
-  if(m){put(td," ",el("span",m[6]?"pct low":"pct",m[5]));}
-  tr.appendChild(td);
-  if(typeof h.w==="string"){tr.appendChild(num(k[8],h.w));}
-  else{a=el("span",null,h.w[0]);a.title="of "+h.w[1];put(tr,put(num(k[8]),a," ",el("span","pct",h.w[2])));}
-  put(tr,put(el("td","bars"),
-    h.b?bar("bar",h.b[0],[["used",h.b[1]],["cache",h.b[2]],["free",h.b[3]]]):bar("bar none","memory not gathered",[]),
-    h.sb?bar("bar swapbar",h.sb[0],[["swap",h.sb[1]]]):bar("bar swapbar none","no swap",[])));
-  tr.appendChild(num(k[10],h.o===null?"-":h.o));
-  td=sorted(el("td","top"),k[11]);
-  if(h.t){td.title=h.t[2];put(td,h.t[0],el("small",null,"["+h.t[1]+"]")," "+h.t[3]);}
-  else{td.title="";td.textContent="-";}
-  return put(tr,td);
-}
-function code(text){return el("code",null,text);}
-function remedy(r){
-  var d=put(el("div","fix"),el("b",null,"Fix:")," "+r[0]);
-  if(r[1]){
-    put(d," Role ",code(r[1]));
-    if(r[2]){put(d,", variable ",code(r[2]));if(r[3]!==null){put(d," = ",code(r[3]));}}
-    put(d,".");
-  }
-  if(r[4]){put(d," Module ",code(r[4]),".");}
-  return d;
-}
-function procs(rows,label){
-  var t=el("table","procs"),head=el("tr"),body=el("tbody");
-  [[label,""],["PID","num"],["User",""],["RSS","num"],["Swap","num"],["oom_score","num"]].forEach(function(c){
-    head.appendChild(el("th",c[1],c[0]));
-  });
-  rows.forEach(function(p){
-    var name=el("td",null,p[1]);name.title=p[0];
-    put(body,put(el("tr"),name,el("td","num",p[2]),el("td",null,p[3]),el("td","num",p[4]),el("td","num",p[5]),
-      el("td","num",p[6])));
-  });
-  return put(t,put(el("thead"),head),body);
-}
-function renderDetails(h){
-  var box=el("details","host");
-  box.id="host-"+h.i;
-  box.open=(h.s==="critical"||h.s==="unknown")&&h.i<50;
-  put(box,put(el("summary",null,h.n),badge(h.s)));
-  if(h.s==="unknown"){return put(box,el("p",null,"No diagnosis: "+(h.r||"")));}
-  box.appendChild(el("pre","free",h.h));
-  if(h.x){box.appendChild(put(el("p"),el("b",null,"OOM kills since boot:")," "+h.x[0]+(h.x[1]?"; last victims: "+h.x[1]:"")));}
-  var left=el("div"),right=el("div");
-  SEVERITIES.forEach(function(s){
-    var group=h.d.filter(function(f){return f[0]===s;});
-    if(!group.length){return;}
-    left.appendChild(put(el("div","group"),badge(s)," "+group.length));
-    group.forEach(function(f){
-      var list=el("ul");
-      f[3].forEach(function(line){list.appendChild(el("li",null,line));});
-      left.appendChild(put(el("div","finding "+s),put(el("h4",null,f[1]+" "),code(f[2])),list,remedy(f[4])));
-    });
-  });
-  if(!h.d.length){left.appendChild(el("p",null,"No findings."));}
-  if(h.p.length){right.appendChild(procs(h.p,"Top consumers"));}
-  if(h.q.length){var gap=el("div");gap.style.height="8px";put(right,gap,procs(h.q,"Top swap users"));}
-  return put(box,put(el("div","hostgrid"),left,right));
-}
-function render(){
-  var pages=Math.max(1,Math.ceil(order.length/pageSize));
-  page=Math.min(page,pages-1);
-  var from=showAll?0:page*pageSize,to=showAll?order.length:Math.min(order.length,from+pageSize);
-  var rows=document.createDocumentFragment(),boxes=document.createDocumentFragment();
-  for(var j=from;j<to;j++){rows.appendChild(renderRow(hosts[order[j]]));boxes.appendChild(renderDetails(hosts[order[j]]));}
-  tbody.replaceChildren(rows);
-  details.replaceChildren(boxes);
-  pager.hidden=pages<2;
-  info.textContent=showAll?"All "+order.length+" hosts":
-    "Page "+(page+1)+" of "+pages+" · hosts "+(from+1)+"–"+to+" of "+order.length;
-  prev.disabled=showAll||page===0;
-  next.disabled=showAll||page>=pages-1;
-  all.setAttribute("aria-pressed",String(showAll));
-  all.textContent=showAll?"Show pages":"Show all";
-  table.setAttribute("data-page",showAll?"all":String(page+1));
-  table.setAttribute("data-pages",String(pages));
-}
-prev.addEventListener("click",function(){page-=1;render();});
-next.addEventListener("click",function(){page+=1;render();});
-all.addEventListener("click",function(){showAll=!showAll;render();});
-function sortBy(index,direction){
-  var th=headers[index];
-  var numeric=(th.getAttribute("data-type")||"text")==="num";
-  var sign=direction==="descending"?-1:1;
-  var keys=hosts.map(function(h){
-    var v=h.k[index];
-    if(numeric){return typeof v==="number"?v:-Infinity;}
-    return String(v===null?"":v).toLowerCase();
-  });
-  /* the whole fleet, stable: equal keys keep the report's order */
-  order.sort(function(a,b){
-    if(keys[a]<keys[b]){return -sign;}
-    if(keys[a]>keys[b]){return sign;}
-    return a-b;
-  });
-  page=0;
-  render();
-  headers.forEach(function(h){h.removeAttribute("aria-sort");});
-  th.setAttribute("aria-sort",direction);
-  var status=document.getElementById("sort-status");
-  if(status){status.textContent="Sorted by "+th.textContent.trim()+", "+direction;}
-}
-headers.forEach(function(th,index){
-  var button=th.querySelector("button");
-  if(!button){return;}
-  button.addEventListener("click",function(){
-    var current=th.getAttribute("aria-sort");
-    var first=th.getAttribute("data-first")||"ascending";
-    var next=current===first?(first==="ascending"?"descending":"ascending"):first;
-    sortBy(index,next);
-  });
-});
-/* #host-<n> (the findings' links) shows that host's details even when it is on another page */
-function reveal(){
-  var match=/^#host-(\\d+)$/.exec(window.location.hash);
-  if(!match||!hosts[+match[1]]){return;}
-  var box=document.getElementById("host-"+match[1]);
-  if(!box){box=renderDetails(hosts[+match[1]]);details.insertBefore(box,details.firstChild);}
-  box.open=true;
-  box.scrollIntoView();
-}
-window.addEventListener("hashchange",reveal);
-render();
-/* #sort=<column>:<asc|desc> sorts on load: a link that keeps the order */
-var match=/[#&]sort=([\\w-]+)(?::(asc|desc))?/.exec(window.location.hash);
-if(match){
-  headers.forEach(function(th,index){
-    if(th.getAttribute("data-key")===match[1]){sortBy(index,match[2]==="desc"?"descending":"ascending");}
-  });
-}
-reveal();
-table.setAttribute("data-ready","true");
-})();
-"""
+
+@functools.lru_cache(maxsize=None)
+def _asset(name):
+    with open(os.path.join(_ASSETS, name), encoding="utf-8") as handle:
+        return handle.read()
+
 
 _E = html.escape
 
@@ -926,7 +665,7 @@ def _findings_cell(host, sort_key):
 
 
 def _host_row(index, host):
-    """One row of the host table as the page has it without JavaScript (renderRow in _JS builds the same)."""
+    """One row of the host table as the page has it without JavaScript (renderRow in report.js builds the same)."""
     keys = _sort_keys(host)
     mem = host["memory"] or {}
     swap = host["swap"] or {}
@@ -1004,7 +743,7 @@ def _details_open(index, host):
 
 
 def _host_details(index, host):
-    """One host's details as the page has them without JavaScript (renderDetails in _JS builds the same)."""
+    """One host's details as the page has them without JavaScript (renderDetails in report.js builds the same)."""
     out = ['<details class="host" id="%s"%s><summary>%s%s</summary>' % (
         _anchor(index), " open" if _details_open(index, host) else "", _E(host["name"]), _badge(host["status"]))]
     if host["status"] == "unknown":
@@ -1135,7 +874,7 @@ def render_html(fleet):
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "script-src 'unsafe-inline'; img-src data:\">",
         "<title>%s</title>" % _E(fleet["title"]),
-        "<style>%s</style></head><body>" % _CSS,
+        "<style>\n%s</style></head><body>" % _asset("report.css"),
         "<header><h1>%s</h1><p>Generated %s · %d hosts · schema %d</p></header><main>" % (
             _E(fleet["title"]), _E(fleet["generated_at"]), summary["hosts"], fleet["schema_version"]),
         '<section aria-label="Verdicts"><div class="cards">',
@@ -1177,5 +916,5 @@ def render_html(fleet):
     out.extend(_host_details(index, host) for index, host in enumerate(first_page))
     out.append('</div></section></main><script type="application/json" id="hosts-data">%s</script>'
                % _script_json([_host_record(index, host) for index, host in enumerate(fleet["hosts"])]))
-    out.append("<script>%s</script></body></html>\n" % _JS)
+    out.append("<script>\n%s</script></body></html>\n" % _asset("report.js"))
     return "".join(out)

@@ -14,10 +14,12 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_html
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_markdown
 
 FORMATS = {"json": ("report.json", _report.render_json),
-           "markdown": ("report.md", _report.render_markdown),
-           "html": ("report.html", _report.render_html)}
+           "markdown": ("report.md", _report_markdown.render_markdown),
+           "html": ("report.html", _report_html.render_html)}
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},

@@ -40,7 +40,7 @@ def host_summary(facts, findings=5, consumers=5):
     for finding in host["findings"][:findings]:
         lines.append("[%s] %s (%s)" % (finding["severity"], finding["title"], finding["id"]))
         lines.extend("    " + line for line in finding["evidence"])
-        lines.append("    fix: " + _report._remedy_text(finding["remedy"]))  # pylint: disable=protected-access
+        lines.append("    fix: " + _report.remedy_text(finding["remedy"]))
     hidden = len(host["findings"]) - findings
     if hidden > 0:
         lines.append("... and %d more finding(s) in the report" % hidden)

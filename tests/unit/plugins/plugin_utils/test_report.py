@@ -15,6 +15,9 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils import _report as report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_html as report_html
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_markdown as report_markdown
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_queries as report_queries
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
 NOW = datetime.datetime(2026, 11, 26, 13, 40, 2, tzinfo=datetime.timezone.utc)
@@ -163,8 +166,8 @@ def test_unknown_ranks_after_critical_before_monitor(fleet):
 def test_empty_fleet():
     fleet = report.build_fleet({}, now=NOW)
     assert fleet["summary"]["hosts"] == 0 and fleet["summary"]["status"] == "ok"
-    assert "No findings on any host" in report.render_html(fleet)
-    assert "# Memory report" in report.render_markdown(fleet)
+    assert "No findings on any host" in report_html.render_html(fleet)
+    assert "# Memory report" in report_markdown.render_markdown(fleet)
 
 
 @pytest.mark.parametrize("hosts_facts, errors", [([], None), ({}, ["h"])])
@@ -181,8 +184,8 @@ def test_odd_facts_do_not_break_the_report():
     host = fleet["hosts"][0]
     assert host["findings"][0]["severity"] == "info" and host["findings"][0]["evidence"] == ["1", "None"]
     assert host["memory"] is None and host["swap"]["total_bytes"] is None
-    report.render_html(fleet)
-    report.render_markdown(fleet)
+    report_html.render_html(fleet)
+    report_markdown.render_markdown(fleet)
 
 
 # ---------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def test_free_lines_match_free_h():
 
 def test_same_report_ignores_only_generated_at(fleet):
     later = dict(fleet, generated_at="2027-01-01T00:00:00Z")
-    for render in (report.render_json, report.render_markdown, report.render_html):
+    for render in (report.render_json, report_markdown.render_markdown, report_html.render_html):
         assert report.same_report(render(fleet), render(later))
     changed = dict(fleet, title="Other")
     assert not report.same_report(report.render_json(fleet), report.render_json(changed))
@@ -241,7 +244,7 @@ class _Collector(html.parser.HTMLParser):
 
 def test_html_escapes_untrusted_text():
     fleet = report.build_fleet({EVIL: evil_facts(), "ok": None}, {"ok": EVIL}, now=NOW, title=EVIL)
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     assert EVIL not in page and EVIL_PROCESS not in page and "</pre><b>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -258,7 +261,7 @@ def test_html_escapes_untrusted_text():
 
 
 def test_html_is_self_contained(fleet):
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     parser = _Collector()
     parser.feed(page)
     for tag, attrs in parser.tags:
@@ -272,22 +275,22 @@ def test_html_is_self_contained(fleet):
 
 
 def test_html_content(fleet):
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     assert page.count('<tr class="') == len(fleet["hosts"])
     for host in fleet["hosts"]:
-        assert 'href="#host-' in page and report.html.escape(host["name"]) in page
+        assert 'href="#host-' in page and html.escape(host["name"]) in page
     for status in ("CRITICAL", "MONITOR", "OK", "UNKNOWN"):
         assert '<span class="badge %s">%s</span>' % (status.lower(), status) in page
     for entry in fleet["summary"]["findings"].values():
-        assert report.html.escape(entry["title"]) in page
+        assert html.escape(entry["title"]) in page
     assert 'aria-sort="' not in page  # unsorted until asked
-    assert page.count("<button type=\"button\">") == len([c for c in report._COLUMNS if c[2]])
+    assert page.count("<button type=\"button\">") == len([c for c in report_html._COLUMNS if c[2]])
     assert 'class="bar"' in page and 'class="bar swapbar"' in page
     assert "Mem:" in page and "buff/cache" in page
 
 
 def test_markdown_content(fleet):
-    text = report.render_markdown(fleet)
+    text = report_markdown.render_markdown(fleet)
     assert text.startswith("# Test\n")
     assert "| Host | Status |" in text
     for host in fleet["hosts"]:
@@ -305,7 +308,7 @@ def test_markdown_content(fleet):
 
 def test_markdown_escapes_untrusted_text():
     fleet = report.build_fleet({EVIL: evil_facts(), "x|y": None}, now=NOW)
-    text = report.render_markdown(fleet)
+    text = report_markdown.render_markdown(fleet)
     assert EVIL not in text and EVIL_PROCESS not in text
     assert "x\\|y" in text
 
@@ -315,7 +318,7 @@ def test_markdown_escapes_untrusted_text():
 
 
 def test_top_processes(fleet):
-    rows = report.top_processes(fleet, "swap_bytes", 5)
+    rows = report_queries.top_processes(fleet, "swap_bytes", 5)
     assert len(rows) == 5
     assert [r["swap_bytes"] for r in rows] == sorted((r["swap_bytes"] for r in rows), reverse=True)
     assert all(r["host"] in fleet["summary"]["hosts_by_status"][h["status"]]
@@ -325,7 +328,7 @@ def test_top_processes(fleet):
 
 
 def test_top_processes_counts_a_process_once(fleet):
-    rows = report.top_processes(fleet, "swap_bytes", 10000)
+    rows = report_queries.top_processes(fleet, "swap_bytes", 10000)
     keys = [(r["host"], r["pid"]) for r in rows]
     assert len(keys) == len(set(keys))
 
@@ -333,21 +336,21 @@ def test_top_processes_counts_a_process_once(fleet):
 @pytest.mark.parametrize("kwargs", [{"key": "name"}, {"n": -1}, {"n": "3"}])
 def test_top_processes_bad_arguments(fleet, kwargs):
     with pytest.raises(report.ReportError):
-        report.top_processes(fleet, **kwargs)
+        report_queries.top_processes(fleet, **kwargs)
 
 
 def test_hosts_with_finding(fleet):
-    exhausted = report.hosts_with_finding(fleet, "swap.exhausted")
+    exhausted = report_queries.hosts_with_finding(fleet, "swap.exhausted")
     assert exhausted == fleet["summary"]["findings"]["swap.exhausted"]["hosts"]
-    oom = report.hosts_with_finding(fleet, "oom.*")
+    oom = report_queries.hosts_with_finding(fleet, "oom.*")
     assert set(exhausted) <= set(oom) or exhausted
     assert len(oom) == len(set(oom))
-    assert report.hosts_with_finding(fleet, "no.such") == []
-    assert report.hosts_with_finding(fleet, "*", severity="critical") == fleet["summary"]["hosts_by_status"]["critical"]
+    assert report_queries.hosts_with_finding(fleet, "no.such") == []
+    assert report_queries.hosts_with_finding(fleet, "*", severity="critical") == fleet["summary"]["hosts_by_status"]["critical"]
 
 
 def test_queries_refuse_other_documents():
     with pytest.raises(report.ReportError, match="schema_version"):
-        report.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
+        report_queries.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
     with pytest.raises(report.ReportError, match="expected a fleet report"):
-        report.top_processes(["not", "a", "report"])
+        report_queries.top_processes(["not", "a", "report"])

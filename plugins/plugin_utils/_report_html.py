@@ -35,7 +35,7 @@ def _asset(name):
 _E = html.escape
 
 # hosts per page of the host table; the page holds them all as JSON, the script shows one page at a time
-PAGE_SIZE = 100
+HOSTS_PER_PAGE = 100
 
 
 def _badge(status):
@@ -389,15 +389,15 @@ def render_html(fleet):
                '<button type="button" id="page-next">Next &rarr;</button>'
                '<button type="button" id="page-all" aria-pressed="false">Show all</button></nav>'
                '<div class="scroll"><table id="hosts" data-page-size="%d"><thead><tr>%s</tr></thead><tbody>'
-               % (PAGE_SIZE, head))
+               % (HOSTS_PER_PAGE, head))
     # without JavaScript the first page is there as HTML; the script renders every page from the JSON
-    first_page = fleet["hosts"][:PAGE_SIZE]
+    first_page = fleet["hosts"][:HOSTS_PER_PAGE]
     out.extend(_host_row(index, host) for index, host in enumerate(first_page))
     out.append("</tbody></table></div>")
-    if len(fleet["hosts"]) > PAGE_SIZE:
+    if len(fleet["hosts"]) > HOSTS_PER_PAGE:
         out.append('<noscript><p class="muted">JavaScript is off: the table and the host details show the first %d '
                    'of %d hosts, most severe first; report.json has them all.</p></noscript>'
-                   % (PAGE_SIZE, len(fleet["hosts"])))
+                   % (HOSTS_PER_PAGE, len(fleet["hosts"])))
     out.append("</section>")
     out.append('<section aria-labelledby="h-findings"><h2 id="h-findings">Findings by severity</h2>%s</section>'
                % _fleet_findings(summary, index_of))

@@ -213,7 +213,7 @@ def shown_names(browser):
 
 def test_pages_show_the_fleet_a_page_at_a_time(paged, big_fleet):
     names = [h["name"] for h in big_fleet["hosts"]]
-    size = _report_html.PAGE_SIZE
+    size = _report_html.HOSTS_PER_PAGE
     assert paged.evaluate("document.getElementById('hosts').dataset.pages") == "3"
     assert shown_names(paged) == names[:size]
     assert paged.evaluate("document.getElementById('page-info').textContent") == \
@@ -250,16 +250,16 @@ def test_sorting_orders_the_whole_fleet(paged, big_fleet):
     paged.evaluate("document.querySelector('#hosts th[data-key=available] button').click()")
     available = [(h["memory"] or {}).get("available_pct") for h in big_fleet["hosts"]]
     everything = sorted(101 if a is None else a for a in available)
-    assert numbers(column(paged, "available")) == everything[:_report_html.PAGE_SIZE]
+    assert numbers(column(paged, "available")) == everything[:_report_html.HOSTS_PER_PAGE]
     worst = min(a for a in available if a is not None)
     assert float(column(paged, "available")[0]) == worst
     assert paged.evaluate("document.getElementById('hosts').dataset.page") == "1"
     paged.evaluate("document.getElementById('page-next').click()")
-    assert numbers(column(paged, "available")) == everything[_report_html.PAGE_SIZE:2 * _report_html.PAGE_SIZE]
+    assert numbers(column(paged, "available")) == everything[_report_html.HOSTS_PER_PAGE:2 * _report_html.HOSTS_PER_PAGE]
     # Enter on a focused header sorts the whole fleet too, and goes back to page 1
     paged.evaluate("document.querySelector('#hosts th[data-key=host] button').focus()")
     paged.press("Enter", "Enter", 13, "\r")
-    assert shown_names(paged) == sorted((h["name"] for h in big_fleet["hosts"]), key=str.lower)[:_report_html.PAGE_SIZE]
+    assert shown_names(paged) == sorted((h["name"] for h in big_fleet["hosts"]), key=str.lower)[:_report_html.HOSTS_PER_PAGE]
     assert paged.evaluate("document.getElementById('sort-status').textContent") == "Sorted by Host, ascending"
     assert paged.problems() == []
 
@@ -291,12 +291,12 @@ def test_without_javascript_the_first_page_is_readable(big_page, big_fleet):
     with Browser(CHROMIUM, width=1600, height=1000) as chromium:
         chromium.send("Emulation.setScriptExecutionDisabled", value=True)
         chromium.open(big_page)
-        assert shown_names(chromium) == [h["name"] for h in big_fleet["hosts"][:_report_html.PAGE_SIZE]]
+        assert shown_names(chromium) == [h["name"] for h in big_fleet["hosts"][:_report_html.HOSTS_PER_PAGE]]
         assert chromium.evaluate("document.querySelectorAll('#host-details details.host').length") == \
-            _report_html.PAGE_SIZE
+            _report_html.HOSTS_PER_PAGE
         text = chromium.evaluate("document.body.innerText")
         assert "JavaScript is off: the table and the host details show the first %d of %d hosts" % (
-            _report_html.PAGE_SIZE, BIG_FLEET) in text
+            _report_html.HOSTS_PER_PAGE, BIG_FLEET) in text
         assert chromium.problems() == []
 
 

@@ -34,7 +34,8 @@ def _asset(name):
 
 _E = html.escape
 
-# hosts per page of the host table; the page holds them all as JSON, the script shows one page at a time
+# hosts per page of the host table: the first page is in the HTML, the other hosts' rows and details are
+# strings in the page's JSON, and the script shows one page at a time
 HOSTS_PER_PAGE = 100
 
 
@@ -153,9 +154,9 @@ def _findings_cell(host, sort_key):
         sort_key, pills or '<span class="muted">none</span>', title)
 
 
-def _host_row(index, host):
-    """One row of the host table as the page has it without JavaScript (renderRow in report.js builds the same)."""
-    keys = _sort_keys(host)
+def _host_row(index, host, keys):
+    """One row of the host table; keys are the host's _sort_keys. The only place a row is written: the first
+    page has it in the HTML, the script inserts it from the page's JSON."""
     mem = host["memory"] or {}
     swap = host["swap"] or {}
     top = host["top_processes"][0] if host["top_processes"] else None
@@ -232,7 +233,7 @@ def _details_open(index, host):
 
 
 def _host_details(index, host):
-    """One host's details as the page has them without JavaScript (renderDetails in report.js builds the same)."""
+    """One host's details; the only place they are written, like _host_row's row."""
     out = ['<details class="host" id="%s"%s><summary>%s%s</summary>' % (
         _anchor(index), " open" if _details_open(index, host) else "", _E(host["name"]), _badge(host["status"]))]
     if host["status"] == "unknown":
@@ -266,54 +267,13 @@ def _host_details(index, host):
     return "".join(out)
 
 
-def _proc_cells(p):
-    return [str(p.get("cmdline") or ""), str(p.get("name")), str(p.get("pid")), str(p.get("user") or ""),
-            human_size(p.get("rss_bytes")), human_size(p.get("swap_bytes")),
-            str(p.get("oom_score") if p.get("oom_score") is not None else "-")]
-
-
-def _remedy_parts(remedy):
-    """[summary, role, variable, value as JSON, module]: what _remedy_html shows, as data for the page's script."""
-    value = remedy.get("value")
-    return [str(remedy.get("summary") or ""), str(remedy.get("role") or ""), str(remedy.get("variable") or ""),
-            None if value is None else json.dumps(value, default=str), str(remedy.get("module") or "")]
-
-
-def _host_record(index, host):
-    """One host as the page's script reads it: display texts made here, so that sizes read as in free -h.
-
-    Short keys keep 5,000 hosts small: i index in the report, n name, s status, k sort keys (_COLUMNS),
-    c counts by severity, r reason, f first finding, m memory texts, w swap texts, b and sb bars,
-    o OOM kills, t top consumer, h free -h, x OOM line, d findings, p and q top RSS and swap users.
-    """
-    mem = host["memory"] or {}
-    swap = host["swap"] or {}
-    oom = host["oom"] or {}
-    top = host["top_processes"][0] if host["top_processes"] else None
-    first = first_finding(host)
-    record = {
-        "i": index, "n": host["name"], "s": host["status"], "k": _sort_keys(host),
-        "c": [host["counts"][s] for s in _schema.SEVERITIES_MOST_SEVERE_FIRST], "r": host["reason"], "f": first["title"] if first else None,
-        "m": [human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
-              human_size(mem.get("buff_cache_bytes")), human_size(mem.get("available_bytes")),
-              percent(mem.get("available_pct")), _low_available(host)] if mem else None,
-        "w": [human_size(swap.get("used_bytes")), human_size(swap["total_bytes"]), percent(swap.get("used_pct"))]
-        if swap.get("total_bytes") else ("none" if swap else "-"),
-        "b": _bar_parts(host), "sb": _swap_bar_parts(host), "o": oom.get("kill_count"),
-        "t": [str(top["name"]), str(top["pid"]), str(top["cmdline"] or top["name"]), human_size(top["rss_bytes"])]
-        if top else None,
-    }
-    if host["status"] != "unknown":
-        record.update({
-            "h": "\n".join(host["free_h"]),
-            "x": [str(oom.get("kill_count")), _victims_text(oom)]
-            if oom.get("kill_count") or oom.get("recent_victims") else None,
-            "d": [[f["severity"], f["title"], f["id"], f["evidence"], _remedy_parts(f["remedy"])]
-                  for f in host["findings"]],
-            "p": [_proc_cells(p) for p in host["top_processes"]],
-            "q": [_proc_cells(p) for p in host["top_swap"]],
-        })
-    return record
+def _host_data(index, host, keys):
+    """One host as the page's JSON holds it: n its name, k its sort keys (_COLUMNS); for a host after the first
+    page also r and d, its row and its details as HTML, which the script inserts as they are."""
+    data = {"n": host["name"], "k": keys}
+    if index >= HOSTS_PER_PAGE:
+        data.update(r=_host_row(index, host, keys), d=_host_details(index, host))
+    return data
 
 
 def _script_json(value):
@@ -388,11 +348,12 @@ def render_html(fleet):
                '<span id="page-info" aria-live="polite"></span>'
                '<button type="button" id="page-next">Next &rarr;</button>'
                '<button type="button" id="page-all" aria-pressed="false">Show all</button></nav>'
-               '<div class="scroll"><table id="hosts" data-page-size="%d"><thead><tr>%s</tr></thead><tbody>'
+               '<div class="scroll"><table id="hosts" data-hosts-per-page="%d"><thead><tr>%s</tr></thead><tbody>'
                % (HOSTS_PER_PAGE, head))
-    # without JavaScript the first page is there as HTML; the script renders every page from the JSON
+    # the first page is HTML, readable without JavaScript; the script shows the others from the JSON
+    keys = [_sort_keys(host) for host in fleet["hosts"]]
     first_page = fleet["hosts"][:HOSTS_PER_PAGE]
-    out.extend(_host_row(index, host) for index, host in enumerate(first_page))
+    out.extend(_host_row(index, host, keys[index]) for index, host in enumerate(first_page))
     out.append("</tbody></table></div>")
     if len(fleet["hosts"]) > HOSTS_PER_PAGE:
         out.append('<noscript><p class="muted">JavaScript is off: the table and the host details show the first %d '
@@ -404,6 +365,6 @@ def render_html(fleet):
     out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2><div id="host-details">')
     out.extend(_host_details(index, host) for index, host in enumerate(first_page))
     out.append('</div></section></main><script type="application/json" id="hosts-data">%s</script>'
-               % _script_json([_host_record(index, host) for index, host in enumerate(fleet["hosts"])]))
+               % _script_json([_host_data(index, host, keys[index]) for index, host in enumerate(fleet["hosts"])]))
     out.append("<script>\n%s</script></body></html>\n" % _asset("report.js"))
     return "".join(out)

@@ -289,6 +289,41 @@ def test_html_content(fleet):
     assert "Mem:" in page and "buff/cache" in page
 
 
+def _page_data_and_script(page):
+    parser = _Collector()
+    parser.feed(page)
+    data, code = parser.scripts
+    return json.loads(data), code
+
+
+def test_html_rows_and_details_are_written_once_in_python():
+    """The first page is HTML; every other host travels as the row and details the same functions write."""
+    fleet = report.build_fleet(synthetic.fleet_facts(report_html.HOSTS_PER_PAGE + 30, seed=4), now=NOW)
+    page = report_html.render_html(fleet)
+    hosts, _code = _page_data_and_script(page)
+    assert [data["n"] for data in hosts] == [host["name"] for host in fleet["hosts"]]
+    for index, (data, host) in enumerate(zip(hosts, fleet["hosts"])):
+        keys = report_html._sort_keys(host)
+        assert data["k"] == keys
+        if index < report_html.HOSTS_PER_PAGE:
+            assert set(data) == {"n", "k"}
+            assert report_html._host_row(index, host, keys) in page
+            assert report_html._host_details(index, host) in page
+        else:
+            assert data["r"] == report_html._host_row(index, host, keys)
+            assert data["d"] == report_html._host_details(index, host)
+            assert 'id="host-%d"' % index not in page.split('id="hosts-data"')[0]
+
+
+def test_the_page_script_writes_no_markup_and_knows_no_severity(fleet):
+    _hosts, code = _page_data_and_script(report_html.render_html(fleet))
+    for builder in ("createElement", "createTextNode", "appendChild", "className", "renderRow", "renderDetails"):
+        assert builder not in code
+    for name in _schema.SEVERITIES + _schema.HEALTH_STATUSES + (_schema.UNKNOWN,):
+        assert '"%s"' % name not in code and "'%s'" % name not in code
+    assert "SEVERITIES" not in code and "STATUSES" not in code
+
+
 def test_markdown_content(fleet):
     text = report_markdown.render_markdown(fleet)
     assert text.startswith("# Test\n")

@@ -246,6 +246,23 @@ def test_rows_from_the_json_match_the_html_rows(paged, big_fleet):
         assert paged.evaluate(query % "document") == paged.evaluate(query % "window.serverPage")
 
 
+def test_another_page_shows_the_html_written_in_python(paged, big_fleet):
+    """The second page's rows and details are the report's own HTML for those hosts, put in place as they are."""
+    size = _report_html.HOSTS_PER_PAGE
+    hosts = list(enumerate(big_fleet["hosts"]))[size:2 * size]
+    rows = "".join(_report_html._host_row(index, host, _report_html._sort_keys(host)) for index, host in hosts)
+    boxes = "".join(_report_html._host_details(index, host) for index, host in hosts)
+    paged.evaluate("document.getElementById('page-next').click()")
+    same = """(() => {
+        const parsed = document.createElement(%s);
+        parsed.innerHTML = %s;
+        return parsed.innerHTML === document.querySelector(%s).innerHTML;
+    })()"""
+    assert paged.evaluate(same % (json.dumps("tbody"), json.dumps(rows), json.dumps("#hosts tbody")))
+    assert paged.evaluate(same % (json.dumps("div"), json.dumps(boxes), json.dumps("#host-details")))
+    assert paged.problems() == []
+
+
 def test_sorting_orders_the_whole_fleet(paged, big_fleet):
     paged.evaluate("document.querySelector('#hosts th[data-key=available] button').click()")
     available = [(h["memory"] or {}).get("available_pct") for h in big_fleet["hosts"]]

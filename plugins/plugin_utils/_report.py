@@ -350,16 +350,29 @@ def first_finding(host):
     return next((f for f in host["findings"] if f["severity"] != "info"), None)
 
 
+def remedy_parts(remedy):
+    """A finding's remedy as every rendering shows it: (summary, places).
+
+    Each place where this collection applies the fix is a list of (lead, name) pairs read in order:
+    ``[("role ", "memops.linux.vm_tuning"), (", variable ", "vm_tuning_profile"), (" = ", '"database"')]``
+    (the value as JSON) and ``[("module ", "memops.linux.sysctl")]``. A renderer writes the names its way
+    (code in HTML) and joins the places (remedy_text, _report_html).
+    """
+    places = []
+    if remedy.get("role"):
+        place = [("role ", str(remedy["role"]))]
+        if remedy.get("variable"):
+            place.append((", variable ", str(remedy["variable"])))
+            if remedy.get("value") is not None:
+                place.append((" = ", json.dumps(remedy["value"], default=str)))
+        places.append(place)
+    if remedy.get("module"):
+        places.append([("module ", str(remedy["module"]))])
+    return str(remedy.get("summary") or ""), places
+
+
 def remedy_text(remedy):
     """The remedy in one line: summary, then where the collection applies it."""
-    parts = [str(remedy.get("summary") or "")]
-    if remedy.get("role"):
-        where = "role %s" % remedy["role"]
-        if remedy.get("variable"):
-            where += ", variable %s" % remedy["variable"]
-            if remedy.get("value") is not None:
-                where += " = %s" % json.dumps(remedy["value"], default=str)
-        parts.append(where)
-    if remedy.get("module"):
-        parts.append("module %s" % remedy["module"])
-    return " — ".join(p for p in parts if p)
+    summary, places = remedy_parts(remedy)
+    texts = [summary] + ["".join(lead + name for lead, name in place) for place in places]
+    return " — ".join(text for text in texts if text)

@@ -20,7 +20,7 @@ import json
 import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
-from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent
+from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent, remedy_parts
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -192,18 +192,14 @@ def _host_row(index, host, keys):
 
 
 def _remedy_html(remedy):
-    parts = ['<div class="fix"><b>Fix:</b> %s' % _E(str(remedy.get("summary") or ""))]
-    if remedy.get("role"):
-        where = " Role <code>%s</code>" % _E(str(remedy["role"]))
-        if remedy.get("variable"):
-            where += ", variable <code>%s</code>" % _E(str(remedy["variable"]))
-            if remedy.get("value") is not None:
-                where += " = <code>%s</code>" % _E(json.dumps(remedy["value"], default=str))
-        parts.append(where + ".")
-    if remedy.get("module"):
-        parts.append(" Module <code>%s</code>." % _E(str(remedy["module"])))
-    parts.append("</div>")
-    return "".join(parts)
+    """The remedy as the findings show it: "Fix:", the summary, then each place, its names as code."""
+    summary, places = remedy_parts(remedy)
+    out = ['<div class="fix"><b>Fix:</b> %s' % _E(summary)]
+    for place in places:
+        words = "".join("%s<code>%s</code>" % (lead, _E(name)) for lead, name in place)
+        out.append(" %s%s." % (words[:1].upper(), words[1:]))
+    out.append("</div>")
+    return "".join(out)
 
 
 def _procs_table(rows, key, label):

@@ -10,6 +10,7 @@ import copy
 import datetime
 import html.parser
 import json
+import re
 
 import pytest
 
@@ -287,6 +288,23 @@ def test_html_content(fleet):
     assert page.count("<button type=\"button\">") == len([c for c in report_html._COLUMNS if c[2]])
     assert 'class="bar"' in page and 'class="bar swapbar"' in page
     assert "Mem:" in page and "buff/cache" in page
+
+
+@pytest.mark.parametrize("remedy, text, page", [
+    ({"summary": "Add swap", "role": "memops.linux.swap", "variable": "swap_size", "value": "2G", "module": "memops.linux.swapfile"},
+     'Add swap — role memops.linux.swap, variable swap_size = "2G" — module memops.linux.swapfile',
+     'Fix: Add swap Role memops.linux.swap, variable swap_size = "2G". Module memops.linux.swapfile.'),
+    ({"summary": "Cap it", "role": "memops.linux.memory_limits", "variable": None, "value": 5, "module": None},
+     "Cap it — role memops.linux.memory_limits", "Fix: Cap it Role memops.linux.memory_limits."),
+    ({"summary": "", "role": None, "variable": "x", "value": None, "module": "memops.linux.thp"},
+     "module memops.linux.thp", "Fix:  Module memops.linux.thp."),
+])
+def test_a_remedy_reads_alike_as_text_and_html(remedy, text, page):
+    assert report.remedy_text(remedy) == text
+    fix = report_html._remedy_html(remedy)
+    assert html.unescape(re.sub(r"<[^>]*>", "", fix)) == page
+    names = [name for place in report.remedy_parts(remedy)[1] for _lead, name in place]
+    assert re.findall(r"<code>(.*?)</code>", fix) == [html.escape(name) for name in names]
 
 
 def _page_data_and_script(page):

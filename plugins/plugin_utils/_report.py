@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from typing import Any
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 
@@ -44,7 +45,7 @@ class ReportError(ValueError):
 # sizes, the way free -h prints them
 
 
-def human_size(value):
+def human_size(value: float | None) -> str:
     """Bytes as ``free -h`` prints them: 15Gi, 2.5Gi, 500Mi, 0B; '-' for unknown."""
     if value is None:
         return "-"
@@ -62,7 +63,7 @@ def human_size(value):
     return "%s%d%s" % (sign, round(value), unit)
 
 
-def free_lines(memory, swap):
+def free_lines(memory: dict | None, swap: dict | None) -> list[str]:
     """The three lines of ``free -h`` (header, Mem:, Swap:) from the report's numbers."""
     header = "%-6s %10s %10s %10s %10s %10s %10s" % (
         "", "total", "used", "free", "shared", "buff/cache", "available")
@@ -171,7 +172,7 @@ def _host_findings(health):
     return findings
 
 
-def report_input(facts, top=5):
+def report_input(facts: Any, top: int = 5) -> Any:
     """The part of a host's memops facts the report reads.
 
     A host's full facts weigh some 100 KB in memory (meminfo, tunables, every top list); a caller holding
@@ -206,7 +207,7 @@ def _unknown_host(name, reason):
     }
 
 
-def build_host(name, facts, top=5):
+def build_host(name: str, facts: dict, top: int = 5) -> dict:
     """One host's entry of the report from its memops facts."""
     health = _schema.section(facts, "health")
     if health.get("status") not in _schema.HEALTH_STATUSES:
@@ -282,7 +283,8 @@ def _summary(hosts):
     }
 
 
-def build_fleet(hosts_facts, errors=None, title=None, top=5, now=None):
+def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None = None, top: int = 5,
+                now: datetime.datetime | None = None) -> dict:
     """The fleet report (schema_version 1, see docs/report.md).
 
     hosts_facts: {host name: ansible_facts.memops, or None when the host has none}.
@@ -322,12 +324,12 @@ def build_fleet(hosts_facts, errors=None, title=None, top=5, now=None):
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-def same_report(old_text, new_text):
+def same_report(old_text: str, new_text: str) -> bool:
     """True when two renderings differ at most in generated_at (the first timestamp in each)."""
     return _TIMESTAMP.sub("", old_text, count=1) == _TIMESTAMP.sub("", new_text, count=1)
 
 
-def render_json(fleet):
+def render_json(fleet: dict) -> str:
     """The fleet document as JSON text, one line: keys in the schema's order, not sorted.
 
     No indentation: Python's C encoder serves only unindented output; indented, the JSON of 5,000
@@ -340,17 +342,17 @@ def render_json(fleet):
 # what every rendering says alike
 
 
-def percent(value):
+def percent(value: float | None) -> str:
     """A percentage as the renderings print it, '-' for unknown."""
     return "-" if value is None else "%.1f%%" % value
 
 
-def first_finding(host):
+def first_finding(host: dict) -> dict | None:
     """The most severe finding that counts for the verdict (not info), or None."""
     return next((f for f in host["findings"] if f["severity"] != "info"), None)
 
 
-def remedy_parts(remedy):
+def remedy_parts(remedy: dict) -> tuple[str, list[list[tuple[str, str]]]]:
     """A finding's remedy as every rendering shows it: (summary, places).
 
     Each place where this collection applies the fix is a list of (lead, name) pairs read in order:
@@ -371,7 +373,7 @@ def remedy_parts(remedy):
     return str(remedy.get("summary") or ""), places
 
 
-def remedy_text(remedy):
+def remedy_text(remedy: dict) -> str:
     """The remedy in one line: summary, then where the collection applies it."""
     summary, places = remedy_parts(remedy)
     texts = [summary] + ["".join(lead + name for lead, name in place) for place in places]

@@ -299,7 +299,7 @@ def _fleet_findings(summary, index_of):
     return "".join(out)
 
 
-def render_html(fleet):
+def render_html(fleet: dict) -> str:
     summary = fleet["summary"]
     counts = summary["status_counts"]
     totals = summary["totals"]

@@ -39,7 +39,7 @@ def _findings_text(host):
     return "%s: %s" % (counts, first["title"]) if first else counts
 
 
-def render_markdown(fleet):
+def render_markdown(fleet: dict) -> str:
     summary = fleet["summary"]
     counts = summary["status_counts"]
     out = ["# %s" % _md(fleet["title"]), "",

@@ -29,7 +29,7 @@ def _hosts_of(fleet):
     return fleet["hosts"]
 
 
-def top_processes(fleet, key="rss_bytes", n=10):
+def top_processes(fleet: dict, key: str = "rss_bytes", n: int = 10) -> list[dict]:
     """The n processes with the largest key across all hosts, each with its ``host``.
 
     Reads each host's top consumers and top swap users (a process in both counts once).
@@ -52,7 +52,7 @@ def top_processes(fleet, key="rss_bytes", n=10):
     return rows[:n]
 
 
-def host_findings(fleet, finding_id="*", severity=None):
+def host_findings(fleet: dict, finding_id: str = "*", severity: str | None = None) -> list[dict]:
     """Findings across the fleet whose id matches finding_id (a name or glob), each with its ``host``."""
     if severity is not None and severity not in _schema.SEVERITIES_MOST_SEVERE_FIRST:
         raise ReportError("severity must be one of %s, got %r" % (", ".join(_schema.SEVERITIES_MOST_SEVERE_FIRST), severity))
@@ -66,7 +66,7 @@ def host_findings(fleet, finding_id="*", severity=None):
     return rows
 
 
-def hosts_with_finding(fleet, finding_id, severity=None):
+def hosts_with_finding(fleet: dict, finding_id: str, severity: str | None = None) -> list[str]:
     """Names of the hosts with a finding whose id matches finding_id (a name or glob), most severe host first."""
     names = []
     for row in host_findings(fleet, finding_id, severity):

@@ -21,7 +21,7 @@ class SummaryError(ValueError):
     """The input is not a host's memops facts, or a count is negative."""
 
 
-def host_summary(facts, findings=5, consumers=5):
+def host_summary(facts: dict, findings: int = 5, consumers: int = 5) -> list[str]:
     """memops facts -> lines: the verdict, the free -h lines, the first ``findings`` findings with
     evidence and fix, then the ``consumers`` largest processes by RSS."""
     if not isinstance(facts, dict):

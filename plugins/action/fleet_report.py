@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
+from ansible_collections.memops.linux.plugins.plugin_utils import _action
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_html
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_markdown
 
 FORMATS = {"json": ("report.json", _report.render_json),
-           "markdown": ("report.md", _report.render_markdown),
-           "html": ("report.html", _report.render_html)}
-
-ARGUMENT_SPEC = {
-    "dest": {"type": "path", "required": True},
-    "hosts": {"type": "list", "elements": "str", "required": True},
-    "formats": {"type": "list", "elements": "str", "choices": list(FORMATS), "default": list(FORMATS)},
-    "title": {"type": "str", "default": _report.DEFAULT_TITLE},
-    "errors": {"type": "dict", "default": {}},
-    "result_var": {"type": "str"},
-    "top": {"type": "int", "default": 5},
-    "mode": {"type": "raw", "default": "0600"},
-}
+           "markdown": ("report.md", _report_markdown.render_markdown),
+           "html": ("report.html", _report_html.render_html)}
 
 
 def _reason_from_result(result):
@@ -49,16 +39,16 @@ def _reason_from_result(result):
 
 def _check_dest(dest):
     if os.path.exists(dest) and not os.path.isdir(dest):
-        raise AnsibleActionFail("fleet_report: dest %s exists and is not a directory; "
-                                "dest names the directory the report files go into" % dest)
+        raise _action.ActionFailure("dest %s exists and is not a directory; "
+                                    "dest names the directory the report files go into" % dest)
     parent = dest
     while not os.path.exists(parent):
         parent = os.path.dirname(parent) or "."
     if not os.path.isdir(parent):
-        raise AnsibleActionFail("fleet_report: cannot create %s: %s is not a directory" % (dest, parent))
+        raise _action.ActionFailure("cannot create %s: %s is not a directory" % (dest, parent))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise AnsibleActionFail("fleet_report: cannot write into %s: permission denied; pick a dest the "
-                                "controller user may write to" % parent)
+        raise _action.ActionFailure("cannot write into %s: permission denied; pick a dest the "
+                                    "controller user may write to" % parent)
 
 
 def _content_changed(path, text):
@@ -71,26 +61,24 @@ def _content_changed(path, text):
     return not _report.same_report(old.decode("utf-8", "replace"), text)
 
 
-class ActionModule(ActionBase):
+class ActionModule(_action.ReportAction):
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _requires_connection = False
+    NAME = "fleet_report"
+    ARGUMENT_SPEC = {
+        "dest": {"type": "path", "required": True},
+        "hosts": {"type": "list", "elements": "str", "required": True},
+        "formats": {"type": "list", "elements": "str", "choices": list(FORMATS), "default": list(FORMATS)},
+        "title": {"type": "str", "default": _report.DEFAULT_TITLE},
+        "errors": {"type": "dict", "default": {}},
+        "result_var": {"type": "str"},
+        "top": {"type": "int", "default": 5},
+    }
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            mode = _textfile.parse_mode(args["mode"])
-        except _textfile.ModeError as exc:
-            raise AnsibleActionFail("fleet_report: %s" % exc)
+    def act(self, args, mode, task_vars):
         dest = os.path.abspath(args["dest"])
         formats = list(dict.fromkeys(args["formats"]))
         if not formats:
-            raise AnsibleActionFail("fleet_report: formats is empty; name one or more of json, markdown, html")
+            raise _action.ActionFailure("formats is empty; name one or more of json, markdown, html")
 
         # not "or {}": with only the implicit localhost, HostVars is an empty mapping, falsy,
         # and still knows localhost
@@ -120,7 +108,7 @@ class ActionModule(ActionBase):
         try:
             fleet = _report.build_fleet(hosts_facts, errors, title=args["title"], top=args["top"])
         except _report.ReportError as exc:
-            raise AnsibleActionFail("fleet_report: %s" % exc)
+            raise _action.ActionFailure(exc)
 
         _check_dest(dest)
         files = {}
@@ -137,7 +125,7 @@ class ActionModule(ActionBase):
                 # user does not own and so could not chmod
                 wrong_mode = _textfile.file_mode(path) != mode
             except _textfile.TextFileError as exc:
-                raise AnsibleActionFail("fleet_report: %s" % exc)
+                raise _action.ActionFailure(exc)
             if wrong_mode or _content_changed(path, text):
                 pending.append((path, text))
         changed = dest_created or bool(pending)
@@ -148,16 +136,16 @@ class ActionModule(ActionBase):
                 for path, text in pending:
                     _textfile.atomic_write(path, text, mode=mode, dir_mode=_textfile.directory_mode(mode))
             except (OSError, _textfile.TextFileError) as exc:
-                raise AnsibleActionFail("fleet_report: cannot write the report into %s: %s" % (dest, to_native(exc)))
+                raise _action.ActionFailure("cannot write the report into %s: %s" % (dest, to_native(exc)))
 
-        result.update({
+        result = {
             "changed": changed,
             "dest": dest,
             "files": files,
             "written": [path for path, _text in pending] if not self._task.check_mode else [],
             "summary": fleet["summary"],
             "schema_version": fleet["schema_version"],
-        })
+        }
         if self._task.check_mode and changed:
             result["msg"] = "check mode: would write %s" % ", ".join(path for path, _c in pending) if pending \
                 else "check mode: would create %s" % dest

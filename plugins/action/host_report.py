@@ -11,19 +11,11 @@ import json
 import os
 import re
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.memops.linux.plugins.module_utils import _summary
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
-
-ARGUMENT_SPEC = {
-    "dest": {"type": "path"},
-    "findings": {"type": "int", "default": 5},
-    "consumers": {"type": "int", "default": 5},
-    "mode": {"type": "raw", "default": "0600"},
-}
+from ansible_collections.memops.linux.plugins.plugin_utils import _action
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
 # inventory names may hold characters a file name should not
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
@@ -35,33 +27,27 @@ def file_name(host):
     return (name if name not in (".", "..") else name.replace(".", "_")) + ".json"
 
 
-class ActionModule(ActionBase):
+class ActionModule(_action.ReportAction):
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _requires_connection = False
+    NAME = "host_report"
+    ARGUMENT_SPEC = {
+        "dest": {"type": "path"},
+        "findings": {"type": "int", "default": 5},
+        "consumers": {"type": "int", "default": 5},
+    }
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        del tmp
-
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            mode = _textfile.parse_mode(args["mode"])
-        except _textfile.ModeError as exc:
-            raise AnsibleActionFail("host_report: %s" % exc)
+    def act(self, args, mode, task_vars):
         host = to_text(task_vars.get("inventory_hostname"))
         facts = (task_vars.get("ansible_facts") or {}).get("memops")
         if not facts:
-            raise AnsibleActionFail("host_report: %s has no memops facts (ansible_facts.memops); "
-                                    "run memops.linux.mem_facts on it first" % host)
+            raise _action.ActionFailure("%s has no memops facts (ansible_facts.memops); "
+                                        "run memops.linux.mem_facts on it first" % host)
         # a json round trip leaves plain dicts, lists and scalars of the facts
         facts = json.loads(json.dumps(facts, default=to_text))
         try:
             lines = _summary.host_summary(facts, args["findings"], args["consumers"])
         except _summary.SummaryError as exc:
-            raise AnsibleActionFail("host_report: %s" % exc)
+            raise _action.ActionFailure(exc)
 
         path = None
         changed = False
@@ -78,12 +64,12 @@ class ActionModule(ActionBase):
                     _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
                                            mode=mode, dir_mode=_textfile.directory_mode(mode))
             except _textfile.TextFileError as exc:
-                raise AnsibleActionFail("host_report: %s; dest must be a directory the controller user "
-                                        "may write to" % exc)
+                raise _action.ActionFailure("%s; dest must be a directory the controller user "
+                                            "may write to" % exc)
             # rewriting the file is not a change; opening it to other users or closing it is
             changed = current_mode not in (None, mode)
 
-        result.update({
+        return {
             # the host is not changed; the file on the controller is the diagnosis' output
             "changed": changed,
             "path": path,
@@ -91,5 +77,4 @@ class ActionModule(ActionBase):
             "msg": lines,
             # shown like the output of debug, without -v
             "_ansible_verbose_always": True,
-        })
-        return result
+        }

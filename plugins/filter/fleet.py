@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_queries
 
 
 def _wrap(name, function):
@@ -27,7 +28,7 @@ class FilterModule:
 
     def filters(self):
         return {
-            "top_processes": _wrap("top_processes", _report.top_processes),
-            "hosts_with_finding": _wrap("hosts_with_finding", _report.hosts_with_finding),
-            "host_findings": _wrap("host_findings", _report.host_findings),
+            "top_processes": _wrap("top_processes", _report_queries.top_processes),
+            "hosts_with_finding": _wrap("hosts_with_finding", _report_queries.hosts_with_finding),
+            "host_findings": _wrap("host_findings", _report_queries.host_findings),
         }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
 
 def host_summary(facts, findings=5, consumers=5):

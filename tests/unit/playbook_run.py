@@ -11,9 +11,9 @@ import shutil
 import stat
 import sys
 
-from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
-# .../ansible_collections/memops/linux/plugins/module_utils/_summary.py -> .../ansible_collections/memops/linux
+# .../ansible_collections/memops/linux/plugins/plugin_utils/_summary.py -> .../ansible_collections/memops/linux
 COLLECTION = os.path.abspath(os.path.join(os.path.dirname(_summary.__file__), os.pardir, os.pardir))
 # the directory holding ansible_collections, for ANSIBLE_COLLECTIONS_PATH
 COLLECTIONS_ROOT = os.path.abspath(os.path.join(COLLECTION, *[os.pardir] * 3))

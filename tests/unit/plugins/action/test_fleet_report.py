@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.tests.unit.playbook_run import (
     BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
 )

@@ -17,7 +17,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.memops.linux.plugins.filter.fleet import FilterModule
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_queries
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic
 from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT, ansible_playbook
 
@@ -102,6 +103,6 @@ def test_filters_in_a_template(tmp_path, fleet):
         capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     answers = json.loads((tmp_path / "out.json").read_text())
-    assert answers["swap"] == [r["host"] for r in _report.top_processes(fleet, "swap_bytes", 3)]
-    assert answers["exhausted"] == _report.hosts_with_finding(fleet, "swap.exhausted")
-    assert answers["critical"] == [f["id"] for f in _report.host_findings(fleet, severity="critical")]
+    assert answers["swap"] == [r["host"] for r in _report_queries.top_processes(fleet, "swap_bytes", 3)]
+    assert answers["exhausted"] == _report_queries.hosts_with_finding(fleet, "swap.exhausted")
+    assert answers["critical"] == [f["id"] for f in _report_queries.host_findings(fleet, severity="critical")]

@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.memops.linux.plugins.filter.host_summary import FilterModule
-from ansible_collections.memops.linux.plugins.module_utils import _summary
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
 host_summary = FilterModule().filters()["host_summary"]

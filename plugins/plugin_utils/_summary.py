@@ -13,14 +13,15 @@ read the facts the same way.
 
 from __future__ import annotations
 
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.module_utils import _schema
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
 
 
 class SummaryError(ValueError):
     """The input is not a host's memops facts, or a count is negative."""
 
 
-def host_summary(facts, findings=5, consumers=5):
+def host_summary(facts: dict, findings: int = 5, consumers: int = 5) -> list[str]:
     """memops facts -> lines: the verdict, the free -h lines, the first ``findings`` findings with
     evidence and fix, then the ``consumers`` largest processes by RSS."""
     if not isinstance(facts, dict):
@@ -30,16 +31,16 @@ def host_summary(facts, findings=5, consumers=5):
     if findings < 0 or consumers < 0:
         raise SummaryError("findings and consumers must be 0 or more, got %d and %d" % (findings, consumers))
     host = _report.build_host("", facts, top=consumers)
-    if host["status"] == "unknown":
+    if host["status"] == _schema.UNKNOWN:
         return ["UNKNOWN: %s" % host["reason"]]
     counts = host["counts"]
     lines = ["%s: %s finding(s)" % (host["status"].upper(), ", ".join(
-        "%d %s" % (counts[severity], severity) for severity in _report.SEVERITIES))]
+        "%d %s" % (counts[severity], severity) for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST))]
     lines.extend(host["free_h"])
     for finding in host["findings"][:findings]:
         lines.append("[%s] %s (%s)" % (finding["severity"], finding["title"], finding["id"]))
         lines.extend("    " + line for line in finding["evidence"])
-        lines.append("    fix: " + _report._remedy_text(finding["remedy"]))  # pylint: disable=protected-access
+        lines.append("    fix: " + _report.remedy_text(finding["remedy"]))
     hidden = len(host["findings"]) - findings
     if hidden > 0:
         lines.append("... and %d more finding(s) in the report" % hidden)

@@ -27,7 +27,9 @@ import pytest
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
-from ansible_collections.memops.linux.plugins.module_utils import _report
+from ansible_collections.memops.linux.plugins.module_utils import _schema
+from ansible_collections.memops.linux.plugins.plugin_utils import _report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_html
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.headless_chromium import Browser, find_chromium
 
@@ -66,7 +68,7 @@ def write_page(fleet, name):
     os.makedirs(OUTPUT, exist_ok=True)
     path = os.path.join(OUTPUT, name)
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(_report.render_html(fleet))
+        handle.write(_report_html.render_html(fleet))
     return "file://" + os.path.abspath(path)
 
 
@@ -105,7 +107,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
     assert {status for _name, status in rows} == {"CRITICAL", "UNKNOWN", "MONITOR", "OK"}
     cards = browser.evaluate("[...document.querySelectorAll('.card')].map(c => c.textContent)")
     counts = fleet["summary"]["status_counts"]
-    assert cards == ["%d%s" % (counts[s], s) for s in _report.STATUSES]
+    assert cards == ["%d%s" % (counts[s], s) for s in _schema.STATUSES_MOST_SEVERE_FIRST]
     text = browser.evaluate("document.body.innerText")
     for entry in fleet["summary"]["findings"].values():
         assert entry["title"] in text
@@ -115,7 +117,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
                                     % fleet["hosts"].index(host)) == "\n".join(host["free_h"])
     assert "Fix:" in text and "memops.linux." in text
     groups = browser.evaluate("[...document.querySelectorAll('#h-findings ~ h3 .badge')].map(b => b.textContent)")
-    assert groups == [s.upper() for s in _report.SEVERITIES if any(
+    assert groups == [s.upper() for s in _schema.SEVERITIES_MOST_SEVERE_FIRST if any(
         f["severity"] == s for f in fleet["summary"]["findings"].values())]
     bars = browser.evaluate("document.querySelectorAll('#hosts tbody .bar:not(.swapbar) span.used').length")
     assert bars == sum(1 for h in fleet["hosts"] if (h["memory"] or {}).get("total_bytes"))
@@ -211,7 +213,7 @@ def shown_names(browser):
 
 def test_pages_show_the_fleet_a_page_at_a_time(paged, big_fleet):
     names = [h["name"] for h in big_fleet["hosts"]]
-    size = _report.PAGE_SIZE
+    size = _report_html.HOSTS_PER_PAGE
     assert paged.evaluate("document.getElementById('hosts').dataset.pages") == "3"
     assert shown_names(paged) == names[:size]
     assert paged.evaluate("document.getElementById('page-info').textContent") == \
@@ -234,7 +236,7 @@ def test_pages_show_the_fleet_a_page_at_a_time(paged, big_fleet):
 
 def test_rows_from_the_json_match_the_html_rows(paged, big_fleet):
     """The script's rows and details say what the server-rendered first page says, cell by cell."""
-    rendered = _report.render_html(big_fleet)
+    rendered = _report_html.render_html(big_fleet)
     paged.evaluate("window.serverPage = new DOMParser().parseFromString(%s, 'text/html')" % json.dumps(rendered))
     for selector in ("#hosts tbody tr", "#host-details details.host"):
         query = "[...%%s.querySelectorAll(%s)].map(e => [e.outerHTML.length > 0 && e.textContent, " \
@@ -244,20 +246,37 @@ def test_rows_from_the_json_match_the_html_rows(paged, big_fleet):
         assert paged.evaluate(query % "document") == paged.evaluate(query % "window.serverPage")
 
 
+def test_another_page_shows_the_html_written_in_python(paged, big_fleet):
+    """The second page's rows and details are the report's own HTML for those hosts, put in place as they are."""
+    size = _report_html.HOSTS_PER_PAGE
+    hosts = list(enumerate(big_fleet["hosts"]))[size:2 * size]
+    rows = "".join(_report_html._host_row(index, host, _report_html._sort_keys(host)) for index, host in hosts)
+    boxes = "".join(_report_html._host_details(index, host) for index, host in hosts)
+    paged.evaluate("document.getElementById('page-next').click()")
+    same = """(() => {
+        const parsed = document.createElement(%s);
+        parsed.innerHTML = %s;
+        return parsed.innerHTML === document.querySelector(%s).innerHTML;
+    })()"""
+    assert paged.evaluate(same % (json.dumps("tbody"), json.dumps(rows), json.dumps("#hosts tbody")))
+    assert paged.evaluate(same % (json.dumps("div"), json.dumps(boxes), json.dumps("#host-details")))
+    assert paged.problems() == []
+
+
 def test_sorting_orders_the_whole_fleet(paged, big_fleet):
     paged.evaluate("document.querySelector('#hosts th[data-key=available] button').click()")
     available = [(h["memory"] or {}).get("available_pct") for h in big_fleet["hosts"]]
     everything = sorted(101 if a is None else a for a in available)
-    assert numbers(column(paged, "available")) == everything[:_report.PAGE_SIZE]
+    assert numbers(column(paged, "available")) == everything[:_report_html.HOSTS_PER_PAGE]
     worst = min(a for a in available if a is not None)
     assert float(column(paged, "available")[0]) == worst
     assert paged.evaluate("document.getElementById('hosts').dataset.page") == "1"
     paged.evaluate("document.getElementById('page-next').click()")
-    assert numbers(column(paged, "available")) == everything[_report.PAGE_SIZE:2 * _report.PAGE_SIZE]
+    assert numbers(column(paged, "available")) == everything[_report_html.HOSTS_PER_PAGE:2 * _report_html.HOSTS_PER_PAGE]
     # Enter on a focused header sorts the whole fleet too, and goes back to page 1
     paged.evaluate("document.querySelector('#hosts th[data-key=host] button').focus()")
     paged.press("Enter", "Enter", 13, "\r")
-    assert shown_names(paged) == sorted((h["name"] for h in big_fleet["hosts"]), key=str.lower)[:_report.PAGE_SIZE]
+    assert shown_names(paged) == sorted((h["name"] for h in big_fleet["hosts"]), key=str.lower)[:_report_html.HOSTS_PER_PAGE]
     assert paged.evaluate("document.getElementById('sort-status').textContent") == "Sorted by Host, ascending"
     assert paged.problems() == []
 
@@ -289,12 +308,12 @@ def test_without_javascript_the_first_page_is_readable(big_page, big_fleet):
     with Browser(CHROMIUM, width=1600, height=1000) as chromium:
         chromium.send("Emulation.setScriptExecutionDisabled", value=True)
         chromium.open(big_page)
-        assert shown_names(chromium) == [h["name"] for h in big_fleet["hosts"][:_report.PAGE_SIZE]]
+        assert shown_names(chromium) == [h["name"] for h in big_fleet["hosts"][:_report_html.HOSTS_PER_PAGE]]
         assert chromium.evaluate("document.querySelectorAll('#host-details details.host').length") == \
-            _report.PAGE_SIZE
+            _report_html.HOSTS_PER_PAGE
         text = chromium.evaluate("document.body.innerText")
         assert "JavaScript is off: the table and the host details show the first %d of %d hosts" % (
-            _report.PAGE_SIZE, BIG_FLEET) in text
+            _report_html.HOSTS_PER_PAGE, BIG_FLEET) in text
         assert chromium.problems() == []
 
 

@@ -10,10 +10,15 @@ import copy
 import datetime
 import html.parser
 import json
+import re
 
 import pytest
 
-from ansible_collections.memops.linux.plugins.module_utils import _report as report
+from ansible_collections.memops.linux.plugins.module_utils import _schema
+from ansible_collections.memops.linux.plugins.plugin_utils import _report as report
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_html as report_html
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_markdown as report_markdown
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_queries as report_queries
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
 NOW = datetime.datetime(2026, 11, 26, 13, 40, 2, tzinfo=datetime.timezone.utc)
@@ -68,7 +73,7 @@ def test_host_schema(fleet):
         assert len(host["free_h"]) == 3 and host["free_h"][1].startswith("Mem:")
         assert len(host["top_processes"]) <= 5
         for proc in host["top_processes"] + host["top_swap"]:
-            assert set(proc) == set(report._PROCESS_KEYS)
+            assert set(proc) == set(_schema.REPORT_PROCESS_KEYS)
         for finding in host["findings"]:
             assert set(finding) == {"id", "severity", "title", "evidence", "remedy", "data"}
             assert set(finding["remedy"]) == {"summary", "role", "variable", "value", "module"}
@@ -89,7 +94,7 @@ def test_summary_counts_agree_with_hosts(fleet):
         assert entry["hosts"] == with_it
         assert entry["count"] >= len(with_it)
     severities = [entry["severity"] for entry in summary["findings"].values()]
-    assert severities == sorted(severities, key=report.SEVERITIES.index)
+    assert severities == sorted(severities, key=_schema.SEVERITIES_MOST_SEVERE_FIRST.index)
 
 
 def test_fleet_remedy_value_is_dropped_when_hosts_differ():
@@ -116,7 +121,7 @@ def test_report_input_gives_the_same_report(hosts):
 
 
 def test_hosts_sorted_most_severe_first(fleet):
-    ranks = [report.STATUSES.index(h["status"]) for h in fleet["hosts"]]
+    ranks = [_schema.STATUSES_MOST_SEVERE_FIRST.index(h["status"]) for h in fleet["hosts"]]
     assert ranks == sorted(ranks)
     assert [h["status"] for h in fleet["hosts"]][0] == "critical"
     for a, b in zip(fleet["hosts"], fleet["hosts"][1:]):
@@ -162,8 +167,8 @@ def test_unknown_ranks_after_critical_before_monitor(fleet):
 def test_empty_fleet():
     fleet = report.build_fleet({}, now=NOW)
     assert fleet["summary"]["hosts"] == 0 and fleet["summary"]["status"] == "ok"
-    assert "No findings on any host" in report.render_html(fleet)
-    assert "# Memory report" in report.render_markdown(fleet)
+    assert "No findings on any host" in report_html.render_html(fleet)
+    assert "# Memory report" in report_markdown.render_markdown(fleet)
 
 
 @pytest.mark.parametrize("hosts_facts, errors", [([], None), ({}, ["h"])])
@@ -180,8 +185,8 @@ def test_odd_facts_do_not_break_the_report():
     host = fleet["hosts"][0]
     assert host["findings"][0]["severity"] == "info" and host["findings"][0]["evidence"] == ["1", "None"]
     assert host["memory"] is None and host["swap"]["total_bytes"] is None
-    report.render_html(fleet)
-    report.render_markdown(fleet)
+    report_html.render_html(fleet)
+    report_markdown.render_markdown(fleet)
 
 
 # ---------------------------------------------------------------------------
@@ -209,7 +214,7 @@ def test_free_lines_match_free_h():
 
 def test_same_report_ignores_only_generated_at(fleet):
     later = dict(fleet, generated_at="2027-01-01T00:00:00Z")
-    for render in (report.render_json, report.render_markdown, report.render_html):
+    for render in (report.render_json, report_markdown.render_markdown, report_html.render_html):
         assert report.same_report(render(fleet), render(later))
     changed = dict(fleet, title="Other")
     assert not report.same_report(report.render_json(fleet), report.render_json(changed))
@@ -240,7 +245,7 @@ class _Collector(html.parser.HTMLParser):
 
 def test_html_escapes_untrusted_text():
     fleet = report.build_fleet({EVIL: evil_facts(), "ok": None}, {"ok": EVIL}, now=NOW, title=EVIL)
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     assert EVIL not in page and EVIL_PROCESS not in page and "</pre><b>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -257,7 +262,7 @@ def test_html_escapes_untrusted_text():
 
 
 def test_html_is_self_contained(fleet):
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     parser = _Collector()
     parser.feed(page)
     for tag, attrs in parser.tags:
@@ -271,22 +276,75 @@ def test_html_is_self_contained(fleet):
 
 
 def test_html_content(fleet):
-    page = report.render_html(fleet)
+    page = report_html.render_html(fleet)
     assert page.count('<tr class="') == len(fleet["hosts"])
     for host in fleet["hosts"]:
-        assert 'href="#host-' in page and report.html.escape(host["name"]) in page
+        assert 'href="#host-' in page and html.escape(host["name"]) in page
     for status in ("CRITICAL", "MONITOR", "OK", "UNKNOWN"):
         assert '<span class="badge %s">%s</span>' % (status.lower(), status) in page
     for entry in fleet["summary"]["findings"].values():
-        assert report.html.escape(entry["title"]) in page
+        assert html.escape(entry["title"]) in page
     assert 'aria-sort="' not in page  # unsorted until asked
-    assert page.count("<button type=\"button\">") == len([c for c in report._COLUMNS if c[2]])
+    assert page.count("<button type=\"button\">") == len([c for c in report_html._COLUMNS if c[2]])
     assert 'class="bar"' in page and 'class="bar swapbar"' in page
     assert "Mem:" in page and "buff/cache" in page
 
 
+@pytest.mark.parametrize("remedy, text, page", [
+    ({"summary": "Add swap", "role": "memops.linux.swap", "variable": "swap_size", "value": "2G", "module": "memops.linux.swapfile"},
+     'Add swap — role memops.linux.swap, variable swap_size = "2G" — module memops.linux.swapfile',
+     'Fix: Add swap Role memops.linux.swap, variable swap_size = "2G". Module memops.linux.swapfile.'),
+    ({"summary": "Cap it", "role": "memops.linux.memory_limits", "variable": None, "value": 5, "module": None},
+     "Cap it — role memops.linux.memory_limits", "Fix: Cap it Role memops.linux.memory_limits."),
+    ({"summary": "", "role": None, "variable": "x", "value": None, "module": "memops.linux.thp"},
+     "module memops.linux.thp", "Fix:  Module memops.linux.thp."),
+])
+def test_a_remedy_reads_alike_as_text_and_html(remedy, text, page):
+    assert report.remedy_text(remedy) == text
+    fix = report_html._remedy_html(remedy)
+    assert html.unescape(re.sub(r"<[^>]*>", "", fix)) == page
+    names = [name for place in report.remedy_parts(remedy)[1] for _lead, name in place]
+    assert re.findall(r"<code>(.*?)</code>", fix) == [html.escape(name) for name in names]
+
+
+def _page_data_and_script(page):
+    parser = _Collector()
+    parser.feed(page)
+    data, code = parser.scripts
+    return json.loads(data), code
+
+
+def test_html_rows_and_details_are_written_once_in_python():
+    """The first page is HTML; every other host travels as the row and details the same functions write."""
+    fleet = report.build_fleet(synthetic.fleet_facts(report_html.HOSTS_PER_PAGE + 30, seed=4), now=NOW)
+    page = report_html.render_html(fleet)
+    hosts, _code = _page_data_and_script(page)
+    html_part = page.split('id="hosts-data"', maxsplit=1)[0]
+    assert [data["n"] for data in hosts] == [host["name"] for host in fleet["hosts"]]
+    for index, (data, host) in enumerate(zip(hosts, fleet["hosts"])):
+        keys = report_html._sort_keys(host)
+        assert data["k"] == keys
+        if index < report_html.HOSTS_PER_PAGE:
+            assert set(data) == {"n", "k"}
+            assert report_html._host_row(index, host, keys) in page
+            assert report_html._host_details(index, host) in page
+        else:
+            assert data["r"] == report_html._host_row(index, host, keys)
+            assert data["d"] == report_html._host_details(index, host)
+            assert 'id="host-%d"' % index not in html_part
+
+
+def test_the_page_script_writes_no_markup_and_knows_no_severity(fleet):
+    _hosts, code = _page_data_and_script(report_html.render_html(fleet))
+    for builder in ("createElement", "createTextNode", "appendChild", "className", "renderRow", "renderDetails"):
+        assert builder not in code
+    for name in _schema.SEVERITIES + _schema.HEALTH_STATUSES + (_schema.UNKNOWN,):
+        assert '"%s"' % name not in code and "'%s'" % name not in code
+    assert "SEVERITIES" not in code and "STATUSES" not in code
+
+
 def test_markdown_content(fleet):
-    text = report.render_markdown(fleet)
+    text = report_markdown.render_markdown(fleet)
     assert text.startswith("# Test\n")
     assert "| Host | Status |" in text
     for host in fleet["hosts"]:
@@ -304,7 +362,7 @@ def test_markdown_content(fleet):
 
 def test_markdown_escapes_untrusted_text():
     fleet = report.build_fleet({EVIL: evil_facts(), "x|y": None}, now=NOW)
-    text = report.render_markdown(fleet)
+    text = report_markdown.render_markdown(fleet)
     assert EVIL not in text and EVIL_PROCESS not in text
     assert "x\\|y" in text
 
@@ -314,7 +372,7 @@ def test_markdown_escapes_untrusted_text():
 
 
 def test_top_processes(fleet):
-    rows = report.top_processes(fleet, "swap_bytes", 5)
+    rows = report_queries.top_processes(fleet, "swap_bytes", 5)
     assert len(rows) == 5
     assert [r["swap_bytes"] for r in rows] == sorted((r["swap_bytes"] for r in rows), reverse=True)
     assert all(r["host"] in fleet["summary"]["hosts_by_status"][h["status"]]
@@ -324,7 +382,7 @@ def test_top_processes(fleet):
 
 
 def test_top_processes_counts_a_process_once(fleet):
-    rows = report.top_processes(fleet, "swap_bytes", 10000)
+    rows = report_queries.top_processes(fleet, "swap_bytes", 10000)
     keys = [(r["host"], r["pid"]) for r in rows]
     assert len(keys) == len(set(keys))
 
@@ -332,21 +390,21 @@ def test_top_processes_counts_a_process_once(fleet):
 @pytest.mark.parametrize("kwargs", [{"key": "name"}, {"n": -1}, {"n": "3"}])
 def test_top_processes_bad_arguments(fleet, kwargs):
     with pytest.raises(report.ReportError):
-        report.top_processes(fleet, **kwargs)
+        report_queries.top_processes(fleet, **kwargs)
 
 
 def test_hosts_with_finding(fleet):
-    exhausted = report.hosts_with_finding(fleet, "swap.exhausted")
+    exhausted = report_queries.hosts_with_finding(fleet, "swap.exhausted")
     assert exhausted == fleet["summary"]["findings"]["swap.exhausted"]["hosts"]
-    oom = report.hosts_with_finding(fleet, "oom.*")
+    oom = report_queries.hosts_with_finding(fleet, "oom.*")
     assert set(exhausted) <= set(oom) or exhausted
     assert len(oom) == len(set(oom))
-    assert report.hosts_with_finding(fleet, "no.such") == []
-    assert report.hosts_with_finding(fleet, "*", severity="critical") == fleet["summary"]["hosts_by_status"]["critical"]
+    assert report_queries.hosts_with_finding(fleet, "no.such") == []
+    assert report_queries.hosts_with_finding(fleet, "*", severity="critical") == fleet["summary"]["hosts_by_status"]["critical"]
 
 
 def test_queries_refuse_other_documents():
     with pytest.raises(report.ReportError, match="schema_version"):
-        report.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
+        report_queries.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
     with pytest.raises(report.ReportError, match="expected a fleet report"):
-        report.top_processes(["not", "a", "report"])
+        report_queries.top_processes(["not", "a", "report"])

@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from ansible_collections.memops.linux.plugins.module_utils import _report as report
-from ansible_collections.memops.linux.plugins.module_utils import _summary as summary
+from ansible_collections.memops.linux.plugins.plugin_utils import _report as report
+from ansible_collections.memops.linux.plugins.plugin_utils import _summary as summary
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils import fleet_synthetic as synthetic
 
 

@@ -1,0 +1,380 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fleet report: many hosts' memops facts -> one JSON document; the sizes and texts its renderings share.
+
+Private to this collection: the API may change without notice; the JSON schema
+it produces is public, versioned by ``schema_version`` and documented in
+``docs/report.md``.
+
+Controller code, plain Python (no Ansible import). ``build_fleet(hosts_facts, errors)``
+takes ``{host name: ansible_facts.memops or None}`` and ``{host name: reason}``
+and returns the fleet document; ``render_json`` writes it, ``_report_markdown``
+and ``_report_html`` render it for people, ``_report_queries`` answers the
+filter plugins' questions about it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any
+
+from ansible_collections.memops.linux.plugins.module_utils import _schema
+
+SCHEMA_VERSION = 1
+
+DEFAULT_TITLE = "Memory report"
+NO_FACTS_REASON = "no memops facts: mem_facts did not run on this host or the host failed before it"
+
+
+# fleet-wide titles for findings whose title names one host's process
+_FLEET_TITLES = {
+    "leak.suspect": "Processes grow steadily (leak suspects)",
+    "tuning.heap_unbounded": "Runtimes run without a heap limit",
+}
+
+
+class ReportError(ValueError):
+    """The input to the report is not what it must be."""
+
+
+# ---------------------------------------------------------------------------
+# sizes, the way free -h prints them
+
+
+def human_size(value: float | None) -> str:
+    """Bytes as ``free -h`` prints them: 15Gi, 2.5Gi, 500Mi, 0B; '-' for unknown."""
+    if value is None:
+        return "-"
+    value = float(value)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for unit in ("B", "Ki", "Mi", "Gi", "Ti", "Pi"):
+        if value < 1024 or unit == "Pi":
+            break
+        value /= 1024.0
+    if unit == "B":
+        return "%s%dB" % (sign, value)
+    if value < 10:
+        return "%s%.1f%s" % (sign, value, unit)
+    return "%s%d%s" % (sign, round(value), unit)
+
+
+def free_lines(memory: dict | None, swap: dict | None) -> list[str]:
+    """The three lines of ``free -h`` (header, Mem:, Swap:) from the report's numbers."""
+    header = "%-6s %10s %10s %10s %10s %10s %10s" % (
+        "", "total", "used", "free", "shared", "buff/cache", "available")
+    if memory:
+        mem = "%-6s %10s %10s %10s %10s %10s %10s" % (
+            "Mem:", human_size(memory.get("total_bytes")), human_size(memory.get("used_bytes")),
+            human_size(memory.get("free_bytes")), human_size(memory.get("shared_bytes")),
+            human_size(memory.get("buff_cache_bytes")), human_size(memory.get("available_bytes")))
+    else:
+        mem = "Mem:   (not gathered)"
+    if swap:
+        swp = "%-6s %10s %10s %10s" % ("Swap:", human_size(swap.get("total_bytes")), human_size(swap.get("used_bytes")),
+                                       human_size(swap.get("free_bytes")))
+    else:
+        swp = "Swap:  (not gathered)"
+    return [header.rstrip(), mem.rstrip(), swp.rstrip()]
+
+
+# ---------------------------------------------------------------------------
+# build
+
+
+def _pick(row, keys):
+    return {key: row.get(key) for key in keys}
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _host_memory(facts):
+    mem = _schema.section(facts, "memory")
+    if not mem:
+        return None
+    return {key: _number(mem.get(key)) for key in _schema.REPORT_MEMORY_KEYS}
+
+
+def _host_swap(facts):
+    swap = _schema.section(facts, "swap")
+    if not swap:
+        return None
+    out = {key: _number(swap.get(key)) for key in _schema.REPORT_SWAP_KEYS}
+    out["devices"] = len(swap.get("devices") or [])
+    return out
+
+
+def _host_oom(facts):
+    oom = _schema.section(facts, "oom")
+    if not oom:
+        return None
+    events = [e for e in oom.get("events") or [] if isinstance(e, dict)]
+    victims = []
+    for event in reversed(events[-5:]):
+        victim = event.get("victim") or {}
+        row = _pick(victim, _schema.REPORT_VICTIM_KEYS)
+        row.update({"logged_at": event.get("logged_at"), "uptime_seconds": event.get("uptime_seconds"),
+                    "scope": event.get("scope"), "constraint": event.get("constraint"),
+                    "memcg": event.get("memcg")})
+        victims.append(row)
+    return {
+        "kill_count": _number(oom.get("kill_count")),
+        "events_in_log": len(events),
+        "recent_events": len(oom.get("recent_events") or []),
+        "recent_victims": victims,
+    }
+
+
+def _host_processes(facts, top):
+    procs = _schema.section(facts, "processes")
+    if not procs:
+        return [], []
+    consumers = [_process(r) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
+    swap_users = [_process(r) for r in (procs.get("top_swap") or [])
+                  if isinstance(r, dict) and (_number(r.get("swap_bytes")) or 0) > 0][:top]
+    return consumers, swap_users
+
+
+def _process(row):
+    out = _pick(row, _schema.REPORT_PROCESS_KEYS)
+    out["name"] = str(out["name"]) if out["name"] is not None else "?"
+    for key in ("cmdline", "user"):
+        out[key] = str(out[key]) if out[key] is not None else None
+    for key in ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score", "oom_score_adj"):
+        out[key] = _number(out[key])
+    return out
+
+
+def _host_findings(health):
+    findings = []
+    for finding in health.get("findings") or []:
+        if not isinstance(finding, dict):
+            continue
+        severity = finding.get("severity")
+        if severity not in _schema.SEVERITY_RANK:
+            severity = "info"
+        remedy = finding.get("remedy") or {}
+        findings.append({
+            "id": str(finding.get("id")),
+            "severity": severity,
+            "title": str(finding.get("title") or finding.get("id")),
+            "evidence": [str(line) for line in finding.get("evidence") or []],
+            "remedy": {key: remedy.get(key) for key in _schema.REMEDY_KEYS},
+            "data": finding.get("data") or {},
+        })
+    findings.sort(key=lambda f: _schema.SEVERITY_RANK[f["severity"]])
+    return findings
+
+
+def report_input(facts: Any, top: int = 5) -> Any:
+    """The part of a host's memops facts the report reads.
+
+    A host's full facts weigh some 100 KB in memory (meminfo, tunables, every top list); a caller holding
+    thousands of hosts passes this instead.
+    """
+    if not isinstance(facts, dict):
+        return facts
+    out = {"health": facts.get("health"), "uptime_seconds": facts.get("uptime_seconds")}
+    mem = facts.get("memory")
+    if isinstance(mem, dict):
+        out["memory"] = {key: mem.get(key) for key in _schema.REPORT_MEMORY_KEYS}
+    swap = facts.get("swap")
+    if isinstance(swap, dict):
+        out["swap"] = {key: swap.get(key) for key in _schema.REPORT_SWAP_KEYS}
+        out["swap"]["devices"] = list(swap.get("devices") or [])
+    oom = facts.get("oom")
+    if isinstance(oom, dict):
+        out["oom"] = {"kill_count": oom.get("kill_count"), "events": list(oom.get("events") or [])[-5:],
+                      "recent_events": list(oom.get("recent_events") or [])}
+    procs = facts.get("processes")
+    if isinstance(procs, dict):
+        out["processes"] = {"top_rss": list(procs.get("top_rss") or [])[:top],
+                            "top_swap": list(procs.get("top_swap") or [])[:top]}
+    return out
+
+
+def _unknown_host(name, reason):
+    return {
+        "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
+        "memory": None, "swap": None, "free_h": None, "oom": None, "uptime_seconds": None,
+        "top_processes": [], "top_swap": [], "findings": [],
+    }
+
+
+def build_host(name: str, facts: dict, top: int = 5) -> dict:
+    """One host's entry of the report from its memops facts."""
+    health = _schema.section(facts, "health")
+    if health.get("status") not in _schema.HEALTH_STATUSES:
+        return _unknown_host(name, "memops facts have no health verdict (mem_facts older than the report?)")
+    memory = _host_memory(facts)
+    swap = _host_swap(facts)
+    consumers, swap_users = _host_processes(facts, top)
+    findings = _host_findings(health)
+    return {
+        "name": name,
+        "status": health["status"],
+        "reason": None,
+        "counts": {s: sum(1 for f in findings if f["severity"] == s) for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
+        "memory": memory,
+        "swap": swap,
+        "free_h": free_lines(memory, swap),
+        "oom": _host_oom(facts),
+        "uptime_seconds": _number(facts.get("uptime_seconds")),
+        "top_processes": consumers,
+        "top_swap": swap_users,
+        "findings": findings,
+    }
+
+
+def _host_sort_key(host):
+    mem = host["memory"] or {}
+    available = mem.get("available_pct")
+    return (_schema.STATUS_RANK[host["status"]], -host["counts"]["critical"], -host["counts"]["monitor"],
+            available if available is not None else 101.0, host["name"])
+
+
+def _summary(hosts):
+    status_counts = {name: 0 for name in _schema.HEALTH_STATUSES + (_schema.UNKNOWN,)}
+    hosts_by_status = {name: [] for name in _schema.STATUSES_MOST_SEVERE_FIRST}
+    findings = {}
+    totals = {"memory_total_bytes": 0, "memory_used_bytes": 0, "memory_available_bytes": 0,
+              "swap_total_bytes": 0, "swap_used_bytes": 0, "oom_kills": 0,
+              "findings": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST}}
+    for host in hosts:
+        status_counts[host["status"]] += 1
+        hosts_by_status[host["status"]].append(host["name"])
+        mem = host["memory"] or {}
+        swap = host["swap"] or {}
+        totals["memory_total_bytes"] += mem.get("total_bytes") or 0
+        totals["memory_used_bytes"] += mem.get("used_bytes") or 0
+        totals["memory_available_bytes"] += mem.get("available_bytes") or 0
+        totals["swap_total_bytes"] += swap.get("total_bytes") or 0
+        totals["swap_used_bytes"] += swap.get("used_bytes") or 0
+        totals["oom_kills"] += (host["oom"] or {}).get("kill_count") or 0
+        for finding in host["findings"]:
+            totals["findings"][finding["severity"]] += 1
+            entry = findings.get(finding["id"])
+            if entry is None:
+                entry = findings[finding["id"]] = {
+                    "severity": finding["severity"], "title": _FLEET_TITLES.get(finding["id"], finding["title"]),
+                    "count": 0, "hosts": [], "remedy": dict(finding["remedy"])}
+            else:
+                if _schema.SEVERITY_RANK[finding["severity"]] < _schema.SEVERITY_RANK[entry["severity"]]:
+                    entry["severity"] = finding["severity"]
+                if entry["remedy"]["value"] != finding["remedy"]["value"]:
+                    entry["remedy"]["value"] = None  # hosts need different values: each host's remedy says
+            entry["count"] += 1
+            if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
+                entry["hosts"].append(host["name"])
+    ordered = sorted(findings.items(), key=lambda kv: (_schema.SEVERITY_RANK[kv[1]["severity"]], -len(kv[1]["hosts"]), kv[0]))
+    return {
+        "hosts": len(hosts),
+        "status": next((name for name in _schema.STATUSES_MOST_SEVERE_FIRST if status_counts[name]), "ok"),
+        "status_counts": status_counts,
+        "hosts_by_status": hosts_by_status,
+        "findings": dict(ordered),
+        "totals": totals,
+    }
+
+
+def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None = None, top: int = 5,
+                now: datetime.datetime | None = None) -> dict:
+    """The fleet report (schema_version 1, see docs/report.md).
+
+    hosts_facts: {host name: ansible_facts.memops, or None when the host has none}.
+    errors: {host name: why it has no facts}; hosts only named here are reported as unknown too.
+    top: how many top consumers and swap users to keep per host.
+    now: a datetime for generated_at (tests); the current UTC time by default.
+    """
+    if not isinstance(hosts_facts, dict):
+        raise ReportError("hosts_facts must be a dict of host name -> memops facts, got %s"
+                          % type(hosts_facts).__name__)
+    errors = errors or {}
+    if not isinstance(errors, dict):
+        raise ReportError("errors must be a dict of host name -> reason, got %s" % type(errors).__name__)
+    hosts = []
+    seen = set()
+    for name, facts in hosts_facts.items():
+        name = str(name)
+        seen.add(name)
+        if isinstance(facts, dict) and facts:
+            hosts.append(build_host(name, facts, top))
+        else:
+            hosts.append(_unknown_host(name, str(errors.get(name) or NO_FACTS_REASON)))
+    for name, reason in errors.items():
+        if str(name) not in seen:
+            hosts.append(_unknown_host(str(name), str(reason or NO_FACTS_REASON)))
+    hosts.sort(key=_host_sort_key)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": str(title or DEFAULT_TITLE),
+        "summary": _summary(hosts),
+        "hosts": hosts,
+    }
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def same_report(old_text: str, new_text: str) -> bool:
+    """True when two renderings differ at most in generated_at (the first timestamp in each)."""
+    return _TIMESTAMP.sub("", old_text, count=1) == _TIMESTAMP.sub("", new_text, count=1)
+
+
+def render_json(fleet: dict) -> str:
+    """The fleet document as JSON text, one line: keys in the schema's order, not sorted.
+
+    No indentation: Python's C encoder serves only unindented output; indented, the JSON of 5,000
+    hosts takes some 60% longer to write. ``jq .`` or a browser shows it indented.
+    """
+    return json.dumps(fleet, ensure_ascii=False, default=str) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# what every rendering says alike
+
+
+def percent(value: float | None) -> str:
+    """A percentage as the renderings print it, '-' for unknown."""
+    return "-" if value is None else "%.1f%%" % value
+
+
+def first_finding(host: dict) -> dict | None:
+    """The most severe finding that counts for the verdict (not info), or None."""
+    return next((f for f in host["findings"] if f["severity"] != "info"), None)
+
+
+def remedy_parts(remedy: dict) -> tuple[str, list[list[tuple[str, str]]]]:
+    """A finding's remedy as every rendering shows it: (summary, places).
+
+    Each place where this collection applies the fix is a list of (lead, name) pairs read in order:
+    ``[("role ", "memops.linux.vm_tuning"), (", variable ", "vm_tuning_profile"), (" = ", '"database"')]``
+    (the value as JSON) and ``[("module ", "memops.linux.sysctl")]``. A renderer writes the names its way
+    (code in HTML) and joins the places (remedy_text, _report_html).
+    """
+    places = []
+    if remedy.get("role"):
+        place = [("role ", str(remedy["role"]))]
+        if remedy.get("variable"):
+            place.append((", variable ", str(remedy["variable"])))
+            if remedy.get("value") is not None:
+                place.append((" = ", json.dumps(remedy["value"], default=str)))
+        places.append(place)
+    if remedy.get("module"):
+        places.append([("module ", str(remedy["module"]))])
+    return str(remedy.get("summary") or ""), places
+
+
+def remedy_text(remedy: dict) -> str:
+    """The remedy in one line: summary, then where the collection applies it."""
+    summary, places = remedy_parts(remedy)
+    texts = [summary] + ["".join(lead + name for lead, name in place) for place in places]
+    return " — ".join(text for text in texts if text)

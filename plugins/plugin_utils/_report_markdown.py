@@ -1,0 +1,119 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fleet report as Markdown (report.md).
+
+Private to this collection: the API may change without notice.
+
+Controller code, plain Python (no Ansible import). Host names, process names,
+command lines and finding texts come from managed hosts: they are escaped so
+that they stay text in a table cell or a list item.
+"""
+
+from __future__ import annotations
+
+import html
+
+from ansible_collections.memops.linux.plugins.module_utils import _schema
+from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent, remedy_text
+
+
+def _md(text):
+    """Text safe inside a Markdown table cell or list item (no HTML, no table breaks)."""
+    text = str(text)
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _md_code(text):
+    text = str(text).replace("`", "'").replace("\n", " ")
+    return "`%s`" % text
+
+
+def _findings_text(host):
+    """'1 critical, 2 monitor: <first title>', or why an unknown host has no diagnosis."""
+    if host["status"] == "unknown":
+        return host["reason"] or ""
+    counts = ", ".join("%d %s" % (host["counts"][s], s) for s in _schema.SEVERITIES_MOST_SEVERE_FIRST if host["counts"][s]) or "none"
+    first = first_finding(host)
+    return "%s: %s" % (counts, first["title"]) if first else counts
+
+
+def render_markdown(fleet: dict) -> str:
+    summary = fleet["summary"]
+    counts = summary["status_counts"]
+    out = ["# %s" % _md(fleet["title"]), "",
+           "Generated %s · %d hosts · **%d critical**, %d unknown, %d monitor, %d ok" % (
+               fleet["generated_at"], summary["hosts"], counts["critical"], counts["unknown"], counts["monitor"],
+               counts["ok"]), ""]
+    totals = summary["totals"]
+    out += ["Fleet memory: %s total, %s used, %s available; swap %s of %s used; %d OOM kills since boot." % (
+        human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
+        human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
+        human_size(totals["swap_total_bytes"]), totals["oom_kills"]), ""]
+
+    out += ["## Hosts", "",
+            "| Host | Status | Findings | Total | Used | Free | Buff/cache | Available | Swap used | OOM kills "
+            "| Top consumer |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for host in fleet["hosts"]:
+        mem = host["memory"] or {}
+        swap = host["swap"] or {}
+        top = host["top_processes"][0] if host["top_processes"] else None
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            _md(host["name"]), host["status"].upper(), _md(_findings_text(host)),
+            human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
+            human_size(mem.get("buff_cache_bytes")),
+            "%s (%s)" % (human_size(mem.get("available_bytes")), percent(mem.get("available_pct"))) if mem else "-",
+            ("%s (%s)" % (human_size(swap.get("used_bytes")), percent(swap.get("used_pct"))))
+            if swap.get("total_bytes") else ("no swap" if swap else "-"),
+            "-" if (host["oom"] or {}).get("kill_count") is None else host["oom"]["kill_count"],
+            "%s[%s] %s" % (_md(top["name"]), top["pid"], human_size(top["rss_bytes"])) if top else "-"))
+    out.append("")
+
+    if summary["findings"]:
+        out += ["## Findings across the fleet", ""]
+        for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
+            rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
+            if not rows:
+                continue
+            out += ["### %s" % severity.capitalize(), "", "| Finding | Hosts | Fix |", "|---|---|---|"]
+            for fid, f in rows:
+                names = ", ".join(_md(n) for n in f["hosts"][:10])
+                if len(f["hosts"]) > 10:
+                    names += " and %d more" % (len(f["hosts"]) - 10)
+                out.append("| %s %s | %d: %s | %s |" % (
+                    _md_code(fid), _md(f["title"]), len(f["hosts"]), names, _md(remedy_text(f["remedy"]))))
+            out.append("")
+
+    out += ["## Host details", ""]
+    for host in fleet["hosts"]:
+        out += ["### %s — %s" % (_md(host["name"]), host["status"].upper()), ""]
+        if host["status"] == "unknown":
+            out += ["No diagnosis: %s" % _md(host["reason"]), ""]
+            continue
+        out += ["```"] + [line.replace("`", "'") for line in host["free_h"]] + ["```", ""]
+        oom = host["oom"] or {}
+        if oom.get("kill_count") or oom.get("recent_victims"):
+            victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), v["pid"], human_size(v["rss_bytes"]),
+                                                 " at %s" % v["logged_at"] if v.get("logged_at") else "")
+                                for v in oom.get("recent_victims") or [])
+            out += ["OOM kills since boot: %s%s" % (oom.get("kill_count"), "; last victims: " + victims if victims else ""),
+                    ""]
+        if host["top_processes"]:
+            out.append("Top consumers: " + ", ".join(
+                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["rss_bytes"])) for p in host["top_processes"]))
+            out.append("")
+        if host["top_swap"]:
+            out.append("Top swap users: " + ", ".join(
+                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["swap_bytes"])) for p in host["top_swap"]))
+            out.append("")
+        for finding in host["findings"]:
+            out.append("- **%s** %s %s" % (finding["severity"].upper(), _md(finding["title"]), _md_code(finding["id"])))
+            for line in finding["evidence"]:
+                out.append("  - %s" % _md(line))
+            out.append("  - Fix: %s" % _md(remedy_text(finding["remedy"])))
+        if not host["findings"]:
+            out.append("No findings.")
+        out.append("")
+    return "\n".join(out)

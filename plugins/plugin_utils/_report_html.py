@@ -224,8 +224,8 @@ def _victims_text(oom):
 
 
 def _details_open(index, host):
-    """The first severe hosts of the report open their details."""
-    return host["status"] in ("critical", "unknown") and index < 50
+    """The first severe hosts of the report (critical, or without a verdict) open their details."""
+    return _schema.STATUS_RANK[host["status"]] <= _schema.STATUS_RANK[_schema.UNKNOWN] and index < 50
 
 
 def _host_details(index, host):

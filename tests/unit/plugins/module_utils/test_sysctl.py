@@ -623,7 +623,7 @@ def test_guard_names_the_ratio_that_would_do():
         overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2"}, page_size=4096)
     assert "raise vm.overcommit_ratio to at least 57" in str(err.value)  # 9/16 = 56.25 %
     assert overcommit.overcommit_guard(meminfo, CURRENT, {"vm.overcommit_memory": "2", "vm.overcommit_ratio": "57"},
-                                   page_size=4096)["passed"]
+                                       page_size=4096)["passed"]
 
 
 def test_guard_writing_kbytes_zero_resets_ratio():
@@ -631,7 +631,7 @@ def test_guard_writing_kbytes_zero_resets_ratio():
     current = {"vm.overcommit_memory": 2, "vm.overcommit_ratio": 0, "vm.overcommit_kbytes": 1 << 20}
     with pytest.raises(overcommit.OvercommitRefused, match="CommitLimit would be %d bytes" % GIB):
         overcommit.overcommit_guard(_meminfo(16, swap_gib=1, committed_gib=2), current,
-                                {"vm.overcommit_kbytes": "0"}, page_size=4096)
+                                    {"vm.overcommit_kbytes": "0"}, page_size=4096)
 
 
 def test_guard_without_committed_as_needs_force():

@@ -20,6 +20,7 @@ process under the older names v1 and v2 (``_schema.CGROUP_HIERARCHY_FACT``).
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils._schema import CGROUP_HIERARCHY_FACT
@@ -174,7 +175,7 @@ def excess(reader: procfs.Reader, directory: str, controller: str) -> int:
     return max(0, usage + swapped - limit)
 
 
-def walk(top: str):
+def walk(top: str) -> Iterator[str]:
     """Every group directory at and below ``top``, parents first; links are not followed."""
     yield top
     try:

@@ -15,6 +15,8 @@ guide's value as default.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from ansible_collections.memops.linux.plugins.module_utils._schema import (
     SEVERITIES, SEVERITY_LEVEL, health_status, section,
 )
@@ -69,7 +71,7 @@ class ThresholdError(ValueError):
     """thresholds holds an unknown key or a value of the wrong kind."""
 
 
-def merge_thresholds(overrides):
+def merge_thresholds(overrides: dict | None) -> dict:
     """Guide defaults updated by ``overrides``; unknown keys and wrong kinds are errors."""
     merged = dict(DEFAULT_THRESHOLDS)
     for key, value in (overrides or {}).items():
@@ -128,7 +130,7 @@ def _running(facts, names):
 # rules: each takes (facts, thresholds) and yields findings
 
 
-def rule_low_available(facts, t):
+def rule_low_available(facts: dict, t: dict) -> Iterator[dict]:
     mem = section(facts, "memory")
     swap = section(facts, "swap")
     if not mem.get("total_bytes"):
@@ -162,7 +164,7 @@ def rule_low_available(facts, t):
             {"used_pct": mem["used_pct"]})
 
 
-def rule_leak_suspects(facts, t):
+def rule_leak_suspects(facts: dict, t: dict) -> Iterator[dict]:
     samples = section(facts, "samples")
     if samples.get("count", 1) < 2:
         return
@@ -186,7 +188,7 @@ def rule_leak_suspects(facts, t):
             {"pid": row["pid"], "name": row["name"], "rss_series": row["rss_series"], "growth_bytes": row["growth_bytes"]})
 
 
-def rule_insufficient_ram(facts, t):
+def rule_insufficient_ram(facts: dict, t: dict) -> Iterator[dict]:
     mem = section(facts, "memory")
     swap = section(facts, "swap")
     pressure = section(facts, "pressure")
@@ -213,7 +215,7 @@ def rule_insufficient_ram(facts, t):
         {"swap_pages_per_second": rate, "psi_some_avg10": some, "psi_full_avg10": full})
 
 
-def rule_oom(facts, t):
+def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
     oom = section(facts, "oom")
     if not oom:
         return
@@ -262,7 +264,7 @@ def rule_oom(facts, t):
             {"names": unprotected})
 
 
-def rule_commit(facts, t):
+def rule_commit(facts: dict, t: dict) -> Iterator[dict]:
     commit = section(facts, "commit")
     mem = section(facts, "memory")
     if not commit.get("strict"):
@@ -289,7 +291,7 @@ def rule_commit(facts, t):
             {"limit_pct_of_ram": round(100.0 * limit / mem["total_bytes"], 1)})
 
 
-def rule_swap(facts, t):
+def rule_swap(facts: dict, t: dict) -> Iterator[dict]:
     swap = section(facts, "swap")
     mem = section(facts, "memory")
     if not swap:
@@ -321,7 +323,7 @@ def rule_swap(facts, t):
             {"ram_bytes": mem["total_bytes"]})
 
 
-def rule_slab(facts, t):
+def rule_slab(facts: dict, t: dict) -> Iterator[dict]:
     slab = section(facts, "slab")
     mem = section(facts, "memory")
     ram = mem.get("total_bytes")
@@ -356,7 +358,7 @@ def rule_slab(facts, t):
             {"reclaimable_pct_of_ram": round(rpct, 1)})
 
 
-def fragmented_zones(zones, total_bytes, free_bytes, t):
+def fragmented_zones(zones: list[dict], total_bytes: int, free_bytes: int, t: dict) -> list[dict]:
     """The zones (from parse_buddyinfo) whose free memory is mostly in blocks
     smaller than ``fragmentation_order``. Zones holding under 1% of RAM free are
     left out, and so is everything when free memory is below
@@ -374,7 +376,7 @@ def fragmented_zones(zones, total_bytes, free_bytes, t):
     return bad
 
 
-def rule_fragmentation(facts, t):
+def rule_fragmentation(facts: dict, t: dict) -> Iterator[dict]:
     frag = section(facts, "fragmentation")
     mem = section(facts, "memory")
     if not frag.get("zones") or not mem.get("total_bytes"):
@@ -394,7 +396,7 @@ def rule_fragmentation(facts, t):
             {"zones": ["%d/%s" % (z["node"], z["zone"]) for z in bad], "order": order})
 
 
-def rule_tuning(facts, t):
+def rule_tuning(facts: dict, t: dict) -> Iterator[dict]:
     tunables = section(facts, "tunables")
     vm = tunables.get("vm") or {}
     procs = section(facts, "processes")
@@ -446,10 +448,10 @@ RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom
          rule_swap, rule_slab, rule_fragmentation, rule_tuning)
 
 
-def diagnose(facts, thresholds=None):
+def diagnose(facts: dict, thresholds: dict | None = None) -> dict:
     """facts (mem_facts) -> {status: ok|monitor|critical, findings: [...]}, most severe first."""
     merged = thresholds if thresholds is not None else DEFAULT_THRESHOLDS
-    findings = []
+    findings: list[dict] = []
     for rule in RULES:
         findings.extend(rule(facts, merged))
     findings.sort(key=lambda f: -SEVERITY_LEVEL[f["severity"]])

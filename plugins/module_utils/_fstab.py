@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import Callable
 
 from ansible_collections.memops.linux.plugins.module_utils._procfs import _unescape_octal
 from ansible_collections.memops.linux.plugins.module_utils._textfile import (
@@ -32,7 +33,7 @@ class FstabError(Exception):
     """fstab cannot be read, edited or written as asked."""
 
 
-def read(path):
+def read(path: str) -> str:
     """The text of ``path`` ('' when it does not exist)."""
     try:
         return read_text(path) or ""
@@ -40,7 +41,7 @@ def read(path):
         raise FstabError(str(exc))
 
 
-def escape(path):
+def escape(path: str) -> str:
     """A path as an fstab field: space, tab, newline and backslash as octal escapes."""
     return "".join("\\%03o" % ord(c) if c in " \t\n\\" else c for c in path)
 
@@ -74,7 +75,7 @@ def _priority(options):
     return None
 
 
-def find(text, path):
+def find(text: str, path: str) -> list[tuple[int, list[str]]]:
     """Entries whose source is ``path`` -> list of (line index, fields)."""
     found = []
     for index, line in enumerate(split_lines(text)):
@@ -84,7 +85,7 @@ def find(text, path):
     return found
 
 
-def swap_entry(text, path):
+def swap_entry(text: str, path: str) -> dict | None:
     """The swap entry of ``path`` -> {line, priority, options}, or None.
 
     Raises FstabError when ``path`` is the source of an entry of another type:
@@ -109,12 +110,12 @@ def _options_with_priority(options, priority):
     return ",".join(kept) or DEFAULT_OPTIONS
 
 
-def render(path, priority=None, options=DEFAULT_OPTIONS):
+def render(path: str, priority: int | None = None, options: str = DEFAULT_OPTIONS) -> str:
     """The line for a swap file: '/swapfile none swap sw,pri=5 0 0'."""
     return "%s none swap %s 0 0" % (escape(path), _options_with_priority(options, priority))
 
 
-def set_swap(text, path, priority=None, manage_priority=True):
+def set_swap(text: str, path: str, priority: int | None = None, manage_priority: bool = True) -> str:
     """``text`` with exactly one swap entry for ``path``.
 
     An existing entry that already says what is wanted is left byte-identical;
@@ -139,7 +140,7 @@ def set_swap(text, path, priority=None, manage_priority=True):
     return "".join(lines)
 
 
-def remove(text, path):
+def remove(text: str, path: str) -> str:
     """``text`` without the swap entries of ``path``."""
     swap_entry(text, path)
     lines = split_lines(text)
@@ -148,7 +149,7 @@ def remove(text, path):
     return "".join(lines)
 
 
-def backup_copy(path):
+def backup_copy(path: str) -> str:
     """Copies ``path`` next to itself, named as Ansible's backup option names
     it; what runs without AnsibleModule.backup_local uses this."""
     backup = "%s.%s.%s" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S~"))
@@ -156,7 +157,8 @@ def backup_copy(path):
     return backup
 
 
-def write(path, text, backup=None, replace=os.replace):
+def write(path: str, text: str, backup: Callable[[str], str] | None = None,
+          replace: Callable[[str, str], None] = os.replace) -> str | None:
     """Replace ``path`` atomically with ``text`` (the collection's text-file
     writer: temporary file in the same directory, old mode and owner, fsync,
     rename). ``backup(path)``, when given and the file exists, copies it first

@@ -31,7 +31,7 @@ class KernelWriteError(OSError):
     """A write the kernel did not take. ``path``, ``errno`` and ``strerror`` say which and why;
     an OSError still, so that code reading ``errno`` treats it as the one it stands for."""
 
-    def __init__(self, path: str, code: int, strerror: str) -> None:
+    def __init__(self, path: str, code: int | None, strerror: str) -> None:
         super().__init__(code, strerror, path)
         self.path = path
 
@@ -119,7 +119,7 @@ def apply_all(changes: Iterable[Sequence[str]], write: Callable[[str, str], None
     Returns {name: value read back}. When a write fails or reads back as
     another value, that setting and every one written before it are put back
     (see :func:`rollback`) and :class:`Undone` is raised."""
-    applied = []
+    applied: list[tuple[str, str]] = []
     after = {}
     for name, before, desired in changes:
         try:

@@ -103,7 +103,7 @@ def _victim(pid, name, counters):
     return victim
 
 
-def parse_kernel_log(text):
+def parse_kernel_log(text: str) -> list[dict]:
     """Kernel log text (``/dev/kmsg`` records, ``dmesg``, ``journalctl -k`` or
     syslog lines) -> list of OOM kill events, oldest first.
 
@@ -192,7 +192,7 @@ def parse_kernel_log(text):
 
 
 
-def read_kmsg(path="/dev/kmsg", max_bytes=32 << 20):
+def read_kmsg(path: str = "/dev/kmsg", max_bytes: int = 32 << 20) -> str | None:
     """All records currently in the kernel ring buffer, as /dev/kmsg lines.
 
     Raises AccessDenied (dmesg_restrict, missing CAP_SYSLOG) or returns None

@@ -18,6 +18,7 @@ import heapq
 import os
 import pwd
 import time
+from typing import Any, Callable, Iterable, Sequence
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
@@ -55,10 +56,10 @@ class SubsetError(ValueError):
     """gather_subset names something that does not exist."""
 
 
-def resolve_subsets(requested):
+def resolve_subsets(requested: Iterable[str] | None) -> tuple[str, ...]:
     """['all', '!slab'] -> ordered tuple of subsets. Raises SubsetError."""
-    selected = set()
-    excluded = set()
+    selected: set[str] = set()
+    excluded: set[str] = set()
     for item in requested or ["all"]:
         name = str(item).strip()
         negate = name.startswith("!")
@@ -84,18 +85,19 @@ class Gatherer:
     None`` that runs dmesg or journalctl when /dev/kmsg is not readable (the
     module passes one built on run_command); None skips them."""
 
-    def __init__(self, reader, top=10, kmsg_path=host.KMSG_PATH, use_kernel_log=True, log_commands=None,
-                 watch=None):
+    def __init__(self, reader: procfs.Reader, top: int = 10, kmsg_path: str = host.KMSG_PATH,
+                 use_kernel_log: bool = True, log_commands: Callable[[list[str]], str | None] | None = None,
+                 watch: Iterable[str] | None = None) -> None:
         self.reader = reader
         self.top = top
         self.watch = tuple(watch) if watch is not None else WATCHED_PROCESSES
-        self.last_rows = None
+        self.last_rows: list[dict] | None = None
         self.kmsg_path = kmsg_path
         self.use_kernel_log = use_kernel_log
         self.log_commands = log_commands
-        self.notes = []
+        self.notes: list[str] = []
         self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        self._cache = {}
+        self._cache: dict = {}
         self._log_source = None
 
     # shared inputs, read once ------------------------------------------------
@@ -111,7 +113,7 @@ class Gatherer:
         return self.reader.try_sys(*parts, notes=self.notes)
 
     @property
-    def meminfo(self):
+    def meminfo(self) -> dict[str, int]:
         def produce():
             text = self._safe_proc("meminfo")
             if text is None:
@@ -121,14 +123,14 @@ class Gatherer:
         return self._once("meminfo", produce)
 
     @property
-    def vmstat(self):
+    def vmstat(self) -> dict[str, int]:
         def produce():
             text = self._safe_proc("vmstat")
             return procfs.parse_vmstat(text, self.notes) if text else {}
         return self._once("vmstat", produce)
 
     # subsets -------------------------------------------------------------------
-    def overview(self):
+    def overview(self) -> dict:
         mi = self.meminfo
         total = mi.get("MemTotal")
         if total is None:
@@ -166,7 +168,7 @@ class Gatherer:
             "meminfo": mi,
         }
 
-    def swap(self):
+    def swap(self) -> dict:
         mi = self.meminfo
         text = self._safe_proc("swaps")
         devices = procfs.parse_swaps(text, self.notes) if text else []
@@ -188,7 +190,7 @@ class Gatherer:
             "pswpout": vm.get("pswpout"),
         }
 
-    def scan(self):
+    def scan(self) -> tuple[list[dict], int, int, int]:
         """One pass over every process: (rows, vanished, access_denied, kernel_threads).
 
         Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
@@ -232,7 +234,7 @@ class Gatherer:
             })
         return rows, vanished, denied, kthreads
 
-    def processes(self):
+    def processes(self) -> dict:
         total_memory = self.meminfo.get("MemTotal") or 0
         rows, vanished, denied, kthreads = self.scan()
         own = self._own_pids(rows)
@@ -250,7 +252,7 @@ class Gatherer:
             self._add_pss(row)
         by_pss = heapq.nlargest(top, [r for r in candidates.values() if r.get("pss_bytes") is not None],
                                 key=lambda r: r["pss_bytes"])
-        reported = {}
+        reported: dict[int, dict] = {}
         for row in by_rss + by_swap + by_oom + by_pss:
             reported.setdefault(row["pid"], row)
         for row in reported.values():
@@ -387,7 +389,7 @@ class Gatherer:
         value = options.get("hidepid")
         return None if value is None else str(value)
 
-    def oom(self):
+    def oom(self) -> dict:
         events, source = self._oom_events()
         counter = self.vmstat.get("oom_kill")  # kernel 4.13 and later
         return {
@@ -416,7 +418,7 @@ class Gatherer:
                 return _int_or_none(line.split()[1])
         return None
 
-    def tunables(self):
+    def tunables(self) -> dict:
         vm = {}
         vm_dir = self.reader.proc_path("sys", "vm")
         try:
@@ -482,7 +484,7 @@ class Gatherer:
         shared = _int_or_none(self._safe_sys("kernel", "mm", "ksm", "pages_sharing") or "")
         return {"available": True, "run": _int_or_none(text), "pages_sharing": shared}
 
-    def commit(self):
+    def commit(self) -> dict:
         mi = self.meminfo
         vm_values = {}
         for name in ("overcommit_memory", "overcommit_ratio", "overcommit_kbytes"):
@@ -500,7 +502,7 @@ class Gatherer:
             "headroom_bytes": (limit - committed) if limit is not None and committed is not None else None,
         }
 
-    def slab(self):
+    def slab(self) -> dict:
         mi = self.meminfo
         caches = []
         readable = False
@@ -527,7 +529,7 @@ class Gatherer:
             "dentries": dentry,
         }
 
-    def fragmentation(self):
+    def fragmentation(self) -> dict:
         text = self._safe_proc("buddyinfo")
         zones = procfs.parse_buddyinfo(text, self.page_size, self.notes) if text else []
         return {
@@ -538,7 +540,7 @@ class Gatherer:
             "compact_success": self.vmstat.get("compact_success"),
         }
 
-    def pressure(self):
+    def pressure(self) -> dict:
         text = self._safe_proc("pressure", "memory")
         if text is None:
             return {"available": False}
@@ -546,7 +548,7 @@ class Gatherer:
         result.update(procfs.parse_pressure(text, self.notes))
         return result
 
-    def cgroup(self):
+    def cgroup(self) -> dict:
         text = self._safe_proc("self", "cgroup")
         if text is None:
             return {"hierarchy": "none"}
@@ -559,11 +561,11 @@ class Gatherer:
             result.update(cgroups.memory_state(self.reader, directory, controller))
         return result
 
-    def capabilities(self):
+    def capabilities(self) -> dict:
         return host.capabilities(self.reader, self.kmsg_path, self._log_source, self.notes)
 
     # ---------------------------------------------------------------------------
-    def gather(self, subsets):
+    def gather(self, subsets: Sequence[str]) -> dict:
         facts = {}
         for name in subsets:
             facts[FACT_KEYS.get(name, name)] = getattr(self, name)()
@@ -579,7 +581,8 @@ class Gatherer:
         rows = self.scan()[0] if with_processes else []
         return clock(), vmstat, rows
 
-    def sample(self, subsets, count, interval, sleep=time.sleep, clock=time.monotonic):
+    def sample(self, subsets: Sequence[str], count: int, interval: float, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> dict:
         """Gather ``subsets`` after ``count - 1`` light samples (vmstat and the
         process scan) taken ``interval`` seconds apart; adds ``samples`` (RSS
         growth per process) and swap-in/out rates to the facts."""
@@ -596,7 +599,7 @@ class Gatherer:
             for counter in ("pswpin", "pswpout"):
                 if counter in first_vm and counter in last_vm:
                     facts["swap"][counter + "_rate"] = round((last_vm[counter] - first_vm[counter]) / window, 2)
-        series = {}
+        series: dict = {}
         for point in points:
             for row in point[2]:
                 # pid and start time together survive pid reuse between samples
@@ -616,7 +619,8 @@ class Gatherer:
         return facts
 
 
-def gather(reader, subsets=SUBSETS, top=10, samples=1, sample_interval=5.0, thresholds=None, **options):
+def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 10, samples: int = 1,
+           sample_interval: float = 5.0, thresholds: dict | None = None, **options: Any) -> dict:
     """The facts dict of mem_facts; with ``thresholds`` (merged with the guide's
     defaults by _diagnosis.merge_thresholds) also its ``health``."""
     if thresholds is not None and "watch" not in options:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from typing import Iterable
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _kernel
@@ -41,7 +42,7 @@ class LimitError(Exception):
     """A limit is invalid or unsafe; nothing was changed."""
 
 
-def parse_limit(value, name):
+def parse_limit(value: int | str | None, name: str) -> int | str | None:
     """A size or 'infinity' -> bytes or 'infinity'; None stays None. Only
     swap_max may be 0 (no swap at all)."""
     if value is None:
@@ -54,8 +55,9 @@ def parse_limit(value, name):
         raise LimitError("%s, or infinity" % exc)
 
 
-def directives(systemd_version, memory_controller, max_bytes=None, high_bytes=None, swap_max_bytes=None,
-               restart_on_oom=False):
+def directives(systemd_version: int, memory_controller: str | None, max_bytes: int | str | None = None,
+               high_bytes: int | str | None = None, swap_max_bytes: int | str | None = None,
+               restart_on_oom: bool = False) -> tuple[list[tuple[str, int | str]], list[dict]]:
     """(list of (key, value), list of skipped {directive, reason}) for a drop-in."""
     chosen = []
     skipped = []
@@ -83,7 +85,8 @@ def _reason(systemd_version, memory_controller, since):
             % (memory_controller or "not available"))
 
 
-def check_usage(limit, current, force, directive="MemoryMax", holder="the service"):
+def check_usage(limit: int | str | None, current: int | None, force: bool, directive: str = "MemoryMax",
+                holder: str = "the service") -> str | None:
     """Refuse a hard limit below the current usage unless forced; returns a warning or None."""
     if limit in (None, INFINITY) or current is None or limit >= current:
         return None
@@ -104,7 +107,7 @@ _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _LIMIT_FILES = {"v1": "memory.limit_in_bytes", "v2": "memory.max"}
 
 
-def group_path(reader, memory_controller, name):
+def group_path(reader: _procfs.Reader, memory_controller: str | None, name: str) -> str:
     """The directory of cgroup ``memops-<name>``: below the v1 memory hierarchy,
     or at the top of the cgroup2 tree."""
     if not _GROUP_NAME.match(name or ""):
@@ -116,7 +119,7 @@ def group_path(reader, memory_controller, name):
     return os.path.join(root, GROUP_PREFIX + name)
 
 
-def group_state(path, memory_controller):
+def group_state(path: str, memory_controller: str) -> dict:
     """{exists, limit, usage, members} of a cgroup directory."""
     if not os.path.isdir(path):
         return {"exists": False, "limit": None, "usage": None, "members": []}
@@ -126,7 +129,7 @@ def group_state(path, memory_controller):
             "members": _cgroups.members(reader, path)}
 
 
-def resident_bytes(reader, pids, page_size=None):
+def resident_bytes(reader: _procfs.Reader, pids: Iterable[int], page_size: int | None = None) -> int:
     """Sum of the resident memory of ``pids`` (those that are gone count 0)."""
     page_size = page_size or os.sysconf("SC_PAGE_SIZE")
     total = 0
@@ -138,7 +141,7 @@ def resident_bytes(reader, pids, page_size=None):
     return total
 
 
-def apply_group(path, memory_controller, limit, pids):
+def apply_group(path: str, memory_controller: str, limit: int | str | None, pids: Iterable[int]) -> list[int]:
     """Create the cgroup, set its limit, move ``pids`` in. Returns the pids that
     vanished on the way. A limit the kernel refuses (v1 EBUSY below usage) is a LimitError."""
     limit_name = _LIMIT_FILES[memory_controller]
@@ -165,7 +168,7 @@ def apply_group(path, memory_controller, limit, pids):
     return vanished
 
 
-def remove_group(path, memory_controller):
+def remove_group(path: str, memory_controller: str) -> bool:
     """Move the members back to the parent cgroup and remove the directory."""
     if not os.path.isdir(path):
         return False

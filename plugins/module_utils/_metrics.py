@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Iterable
 
 from ansible_collections.memops.linux.plugins.module_utils._schema import HEALTH_LEVEL, section
 
@@ -30,7 +31,7 @@ class MetricsError(ValueError):
     """A metric family that cannot be written in the exposition format."""
 
 
-def escape_label_value(value):
+def escape_label_value(value: object) -> str:
     """A label value as the exposition format wants it: backslash, double quote
     and line feed escaped. Bytes that are not UTF-8 (a process name kept with
     surrogateescape) become U+FFFD: the textfile collector rejects invalid UTF-8."""
@@ -43,12 +44,12 @@ def escape_label_value(value):
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def escape_help(text):
+def escape_help(text: str) -> str:
     """HELP text escapes only backslash and line feed."""
     return str(text).replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def format_value(value):
+def format_value(value: int | float) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -61,12 +62,13 @@ def format_value(value):
     return repr(value)
 
 
-def family(name, metric_type, help_text, samples=None):
+def family(name: str, metric_type: str, help_text: str,
+           samples: Iterable[tuple[dict, int | float]] | None = None) -> dict:
     """A metric family: ``samples`` is a list of (labels dict, value)."""
     return {"name": name, "type": metric_type, "help": help_text, "samples": list(samples or [])}
 
 
-def render(families):
+def render(families: Iterable[dict]) -> str:
     """Metric families -> exposition text. Raises MetricsError on an invalid
     name, type or label name, or on two samples with the same labels."""
     lines = []
@@ -96,7 +98,7 @@ def render(families):
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def checker_families(facts, health, duration_seconds, now, top=5):
+def checker_families(facts: dict, health: dict, duration_seconds: float, now: float, top: int = 5) -> list[dict]:
     """The checker's metric families from one gather: ``facts`` as mem_facts
     returns them, ``health`` from _diagnosis.diagnose, ``now`` in seconds since
     the epoch. Families whose facts are missing (no commit limit, a kernel
@@ -105,7 +107,7 @@ def checker_families(facts, health, duration_seconds, now, top=5):
                        "Memory health from the memops.linux rules: 0 ok, 1 monitor, 2 critical.",
                        [({}, HEALTH_LEVEL[health["status"]])])]
 
-    counts = {}
+    counts: dict[tuple[str, str], int] = {}
     for finding in health.get("findings") or []:
         key = (finding["id"], finding["severity"])
         counts[key] = counts.get(key, 0) + 1

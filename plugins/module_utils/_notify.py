@@ -32,7 +32,7 @@ class NotifyError(ValueError):
     """A notification target that cannot be used."""
 
 
-def check_targets(targets):
+def check_targets(targets: list) -> None:
     """Raise NotifyError naming the first target that is not ``{type: mail, to}``
     or ``{type: webhook, url}`` with an http(s) URL."""
     if not isinstance(targets, list):
@@ -50,7 +50,7 @@ def check_targets(targets):
             raise NotifyError("%s: url %r must start with http:// or https://" % (label, value))
 
 
-def snapshot(health, notify_on):
+def snapshot(health: dict, notify_on: str) -> dict:
     """What a notification is about: the status, the findings above info by
     id and severity, and whether the status reaches ``notify_on``."""
     if notify_on not in NOTIFY_ON:
@@ -64,7 +64,7 @@ def snapshot(health, notify_on):
     }
 
 
-def decide(last_sent, current):
+def decide(last_sent: dict | None, current: dict) -> str | None:
     """``"alert"``, ``"resolved"`` or None (send nothing), from the snapshot
     last delivered to a target (None: never) and the current one."""
     if current["alerting"]:
@@ -77,13 +77,14 @@ def decide(last_sent, current):
     return None
 
 
-def target_key(target):
+def target_key(target: dict) -> str:
     """A stable key for a target's record in the state file, without the
     address itself (webhook URLs often carry a token)."""
     return hashlib.sha256(json.dumps(target, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
-def payload(event, host, facts, health, previous_status=None, top=5, checked_at=None):
+def payload(event: str, host: str, facts: dict, health: dict, previous_status: str | None = None, top: int = 5,
+            checked_at: str | None = None) -> dict:
     """The JSON body of a webhook, and the content of a mail."""
     processes = section(facts, "processes").get("top_rss") or []
     events = section(facts, "oom").get("events") or []
@@ -119,7 +120,7 @@ def _size(value):
     return "unknown" if value is None else format_size(value)
 
 
-def mail_text(body):
+def mail_text(body: dict) -> str:
     """A plain-text rendering of ``payload`` for mail."""
     memory = body["memory"]
     lines = ["Memory health of %s: %s (was %s)" % (body["host"], body["status"], body["previous_status"] or "unknown"),
@@ -145,7 +146,7 @@ def mail_text(body):
     return "\n".join(lines) + "\n"
 
 
-def mail_message(body, to, sender=None):
+def mail_message(body: dict, to: str, sender: str | None = None) -> str:
     """An RFC 5322 message for ``sendmail -t``."""
     message = EmailMessage()
     message["To"] = to

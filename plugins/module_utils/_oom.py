@@ -27,6 +27,7 @@ import errno
 import os
 import re
 import time
+from typing import Callable, Iterable, Sequence
 
 from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
@@ -47,7 +48,7 @@ class Refused(OomError):
     """The request is unsafe or invalid; nothing was changed."""
 
 
-def check_request(score_adj, allow_never_kill, pids=()):
+def check_request(score_adj: int, allow_never_kill: bool, pids: Sequence[int] = ()) -> None:
     """Refuse out-of-range values, -1000 and PID 1 without the explicit opt-in."""
     if isinstance(score_adj, bool) or not isinstance(score_adj, int):
         raise Refused("score_adj %r is not an integer; expected -1000..1000" % (score_adj,))
@@ -91,7 +92,7 @@ def _exe_name(reader, pid):
     return os.path.basename(target)
 
 
-def name_matches(reader, pid, comm, name):
+def name_matches(reader: _procfs.Reader, pid: int, comm: str, name: str) -> bool:
     """Whether process ``pid`` with ``comm`` is called ``name``. Names longer
     than the kernel keeps in comm match the truncated comm AND argv[0] or the
     executable's basename (a symlink name shows in argv[0], not in exe)."""
@@ -121,7 +122,7 @@ def _own_pids():
     return {os.getpid(), os.getppid()}
 
 
-def find_by_pid(reader, pids):
+def find_by_pid(reader: _procfs.Reader, pids: Iterable[int]) -> list[dict]:
     """Snapshots of ``pids``; a pid that does not exist gives a row-only entry
     with starttime None, reported as vanished."""
     found = []
@@ -135,19 +136,19 @@ def find_by_pid(reader, pids):
     return found
 
 
-def find_by_name(reader, name, exclude=None):
+def find_by_name(reader: _procfs.Reader, name: str, exclude: set[int] | None = None) -> list[dict]:
     exclude = _own_pids() if exclude is None else exclude
     return [snap for snap in _candidates(reader, exclude) if name_matches(reader, snap["pid"], snap["name"], name)]
 
 
-def compile_regex(pattern):
+def compile_regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
         raise Refused("cmdline_regex %r is not a valid regular expression: %s" % (pattern, exc))
 
 
-def find_by_cmdline(reader, pattern, exclude=None):
+def find_by_cmdline(reader: _procfs.Reader, pattern: str, exclude: set[int] | None = None) -> list[dict]:
     """Processes whose command line (arguments joined by spaces) matches ``pattern`` (re.search)."""
     regex = compile_regex(pattern)
     exclude = _own_pids() if exclude is None else exclude
@@ -191,7 +192,7 @@ def _errno_result(exc):
     return None, None
 
 
-def set_score(reader, snap, score_adj, check_mode=False):
+def set_score(reader: _procfs.Reader, snap: dict, score_adj: int, check_mode: bool = False) -> dict:
     """Set one process's oom_score_adj; returns its row. Never raises for a
     process that exits, is replaced or refuses: that is the row's result."""
     if snap.get("starttime") is None:
@@ -228,11 +229,11 @@ def set_score(reader, snap, score_adj, check_mode=False):
             os.close(dir_fd)
 
 
-def set_scores(reader, snaps, score_adj, check_mode=False):
+def set_scores(reader: _procfs.Reader, snaps: Iterable[dict], score_adj: int, check_mode: bool = False) -> list[dict]:
     return [set_score(reader, snap, score_adj, check_mode) for snap in snaps]
 
 
-def read_score(reader, pid):
+def read_score(reader: _procfs.Reader, pid: int) -> int | None:
     """The current oom_score_adj of ``pid``, or None when it is gone."""
     try:
         return int(reader.read_pid_record(pid, "oom_score_adj").strip())
@@ -245,7 +246,8 @@ def read_score(reader, pid):
 SETTLE_SECONDS = 5.0
 
 
-def await_score(reader, pid, expected, timeout=None, sleep=time.sleep, clock=time.monotonic):
+def await_score(reader: _procfs.Reader, pid: int, expected: int, timeout: float | None = None,
+                sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int | None:
     """The oom_score_adj of ``pid`` once it equals ``expected``, or what it
     holds when ``timeout`` runs out (None when the process is gone).
 
@@ -260,7 +262,8 @@ def await_score(reader, pid, expected, timeout=None, sleep=time.sleep, clock=tim
         sleep(0.05)
 
 
-def started_at(reader, pid, clock_ticks=None, now=None):
+def started_at(reader: _procfs.Reader, pid: int, clock_ticks: int | None = None,
+               now: float | None = None) -> float | None:
     """Wall-clock start time (seconds since the epoch) of ``pid``, or None.
 
     From /proc/uptime rather than btime, which /proc/stat rounds down to the

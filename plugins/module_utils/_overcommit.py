@@ -28,13 +28,13 @@ class OvercommitRefused(Exception):
     """Strict overcommit would leave less commit room than is already committed."""
 
 
-def hugetlb_bytes(meminfo):
+def hugetlb_bytes(meminfo: dict) -> int:
     if "Hugetlb" in meminfo:
         return meminfo["Hugetlb"]
     return meminfo.get("HugePages_Total", 0) * meminfo.get("Hugepagesize", 0)
 
 
-def commit_limit(meminfo, ratio, kbytes, page_size=None):
+def commit_limit(meminfo: dict, ratio: int, kbytes: int, page_size: int | None = None) -> int:
     """CommitLimit in bytes, computed in pages as the kernel does (mm/util.c
     vm_commit_limit): overcommit_kbytes when set, else (RAM - huge pages) x
     overcommit_ratio / 100; plus swap. Equals /proc/meminfo's CommitLimit for the
@@ -47,7 +47,8 @@ def commit_limit(meminfo, ratio, kbytes, page_size=None):
     return (allowed + meminfo.get("SwapTotal", 0) // page) * page
 
 
-def overcommit_guard(meminfo, current, settings, force=False, page_size=None):
+def overcommit_guard(meminfo: dict, current: dict, settings: dict, force: bool = False,
+                     page_size: int | None = None) -> dict | None:
     """Check the commit room strict overcommit (vm.overcommit_memory=2) would leave.
 
     ``current`` holds the running ints of overcommit_memory, overcommit_ratio and

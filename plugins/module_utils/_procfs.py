@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from typing import Iterable, Literal, Sequence, overload
 
 KIB = 1024
 # The options of every module that reads a host (doc fragment memops.linux._roots).
@@ -48,7 +49,7 @@ class AccessDenied(ProcfsError):
 # small helpers
 
 
-def to_int(text):
+def to_int(text: str | None) -> int | None:
     """int(text), or None when it is not an integer."""
     try:
         return int(text)
@@ -80,7 +81,7 @@ def _kv_size(value):
 # system-wide files
 
 
-def parse_meminfo(text, notes=None):
+def parse_meminfo(text: str, notes: list | None = None) -> dict[str, int]:
     """/proc/meminfo -> {key: int}. ``kB`` values become bytes; unitless
     values (HugePages_*) stay counts. Lines that do not parse are skipped."""
     result = {}
@@ -102,7 +103,7 @@ def _unescape_octal(text):
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
 
 
-def parse_swaps(text, notes=None):
+def parse_swaps(text: str, notes: list | None = None) -> list[dict]:
     """/proc/swaps -> list of {path, type, size_bytes, used_bytes, priority, deleted}."""
     devices = []
     for line in text.splitlines():
@@ -135,7 +136,7 @@ def parse_swaps(text, notes=None):
     return devices
 
 
-def parse_key_int_lines(text, notes=None, source="vmstat"):
+def parse_key_int_lines(text: str, notes: list | None = None, source: str = "vmstat") -> dict[str, int]:
     """'key value' per line (/proc/vmstat) -> {key: int}."""
     result = {}
     for line in text.splitlines():
@@ -153,7 +154,7 @@ def parse_key_int_lines(text, notes=None, source="vmstat"):
 parse_vmstat = parse_key_int_lines
 
 
-def parse_slabinfo(text, page_size=4096, notes=None):
+def parse_slabinfo(text: str, page_size: int = 4096, notes: list | None = None) -> list[dict]:
     """/proc/slabinfo (version 2.x) -> list of caches, largest first.
 
     ``size_bytes`` is what slabtop shows as cache size: slabs x pages per slab x page size."""
@@ -185,20 +186,20 @@ def parse_slabinfo(text, page_size=4096, notes=None):
     return caches
 
 
-def unusable_free_index(free_by_order):
+def unusable_free_index(free_by_order: Sequence[int]) -> list[float | None]:
     """Unusable free space index per order (0 = every free page is usable for an
     allocation of that order, 1 = none is). None when the zone has nothing free."""
     total = sum(count << order for order, count in enumerate(free_by_order))
     if total == 0:
         return [None] * len(free_by_order)
-    index = []
+    index: list[float | None] = []
     for order in range(len(free_by_order)):
         usable = sum(count << o for o, count in enumerate(free_by_order) if o >= order)
         index.append(round((total - usable) / total, 3))
     return index
 
 
-def parse_buddyinfo(text, page_size=4096, notes=None):
+def parse_buddyinfo(text: str, page_size: int = 4096, notes: list | None = None) -> list[dict]:
     """/proc/buddyinfo -> list of zones. The number of orders varies with the
     kernel's MAX_ORDER, so it is taken from each line."""
     zones = []
@@ -227,7 +228,7 @@ def parse_buddyinfo(text, page_size=4096, notes=None):
     return zones
 
 
-def parse_pressure(text, notes=None):
+def parse_pressure(text: str, notes: list | None = None) -> dict:
     """/proc/pressure/memory -> {some: {avg10, avg60, avg300, total_us}, full: {...}}."""
     result = {}
     for line in text.splitlines():
@@ -248,7 +249,7 @@ def parse_pressure(text, notes=None):
     return result
 
 
-def parse_inode_nr(text):
+def parse_inode_nr(text: str) -> dict:
     """/proc/sys/fs/inode-nr -> {nr_inodes, nr_free_inodes} (empty if unreadable)."""
     values = [to_int(f) for f in text.split()]
     if len(values) < 2 or None in values[:2]:
@@ -256,14 +257,14 @@ def parse_inode_nr(text):
     return {"nr_inodes": values[0], "nr_free_inodes": values[1]}
 
 
-def parse_dentry_state(text):
+def parse_dentry_state(text: str) -> dict[str, int]:
     """/proc/sys/fs/dentry-state -> {nr_dentry, nr_unused, age_limit, want_pages[, nr_negative]}."""
     names = ("nr_dentry", "nr_unused", "age_limit", "want_pages", "nr_negative")
     values = [to_int(f) for f in text.split()]
     return {name: value for name, value in zip(names, values) if value is not None}
 
 
-def parse_selector(text):
+def parse_selector(text: str) -> dict:
     """'always [madvise] never' -> {selected: 'madvise', allowed: [...]}.
 
     Used for transparent_hugepage files; values the kernel offers are read from
@@ -286,7 +287,7 @@ def parse_selector(text):
 # per-process files
 
 
-def parse_pid_stat(text):
+def parse_pid_stat(text: str) -> dict:
     """/proc/PID/stat -> {pid, comm, state, ppid, flags, starttime, vsize_bytes, rss_pages}.
 
     The name sits between the first '(' and the LAST ')' and may itself hold
@@ -329,7 +330,7 @@ def _status_value(value, key):
     return value
 
 
-def parse_status(text):
+def parse_status(text: str) -> dict:
     """/proc/PID/status -> {key: value}. Tolerant: '... kB' values become bytes,
     other values stay strings; kernel threads simply lack the Vm* keys."""
     result = {}
@@ -346,7 +347,7 @@ def parse_status(text):
 _OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
-def parse_status_fields(text, keys):
+def parse_status_fields(text: str, keys: Iterable[str]) -> dict:
     """The ``keys`` (names without ':') of ``parse_status(text)``, the same values,
     found without splitting the other lines of the file: the per-process scan needs
     four of its ~55 lines. Keys the text lacks are left out."""
@@ -368,7 +369,7 @@ def parse_status_fields(text, keys):
     return result
 
 
-def parse_statm(text):
+def parse_statm(text: str) -> dict[str, int]:
     """/proc/PID/statm -> {size, resident, shared, text, lib, data, dt} in pages."""
     names = ("size", "resident", "shared", "text", "lib", "data", "dt")
     values = [to_int(f) for f in text.split()]
@@ -377,12 +378,12 @@ def parse_statm(text):
     return dict(zip(names, values))
 
 
-def parse_smaps(text):
+def parse_smaps(text: str) -> dict[str, int]:
     """smaps_rollup or smaps -> sums of every 'Key: N kB' line, in bytes.
 
     The same parser serves both: smaps_rollup is one block, smaps one block
     per mapping (mapping header lines hold no ':' + kB value and are skipped)."""
-    totals = {}
+    totals: dict[str, int] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         if not sep or " " in key or not value.endswith("kB"):
@@ -394,7 +395,7 @@ def parse_smaps(text):
     return totals
 
 
-def parse_cmdline(data):
+def parse_cmdline(data: bytes | str) -> list[str]:
     """/proc/PID/cmdline bytes -> argv list (NUL separated, undecodable bytes replaced)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
@@ -404,7 +405,7 @@ def parse_cmdline(data):
     return args
 
 
-def parse_cap_mask(hex_text):
+def parse_cap_mask(hex_text: str | None) -> int | None:
     """'000001ffffffffff' -> int; None when not hex."""
     try:
         return int(hex_text.strip(), 16)
@@ -412,7 +413,7 @@ def parse_cap_mask(hex_text):
         return None
 
 
-def parse_mountinfo(text):
+def parse_mountinfo(text: str) -> list[dict]:
     """/proc/PID/mountinfo -> list of {mount_point, type, source, options}, in
     mount order; ``options`` joins the per-mount and super-block options."""
     mounts = []
@@ -430,7 +431,7 @@ def parse_mountinfo(text):
     return mounts
 
 
-def parse_mount_options(mountinfo_text, mount_point):
+def parse_mount_options(mountinfo_text: str, mount_point: str) -> dict | None:
     """Options of the filesystem mounted at ``mount_point`` (last mount wins)
     -> {option: value or True}, or None when not mounted."""
     found = None
@@ -471,15 +472,15 @@ class Reader:
     :class:`ProcessGone` when the process is gone (ENOENT, ESRCH) so that
     callers count vanished processes instead of failing."""
 
-    def __init__(self, proc_root="/proc", sys_root="/sys"):
+    def __init__(self, proc_root: str = "/proc", sys_root: str = "/sys") -> None:
         self.proc_root = proc_root.rstrip("/") or "/"
         self.sys_root = sys_root.rstrip("/") or "/"
         self._pid_prefix = os.path.join(self.proc_root, "")
 
-    def proc_path(self, *parts):
+    def proc_path(self, *parts: str) -> str:
         return os.path.join(self.proc_root, *parts)
 
-    def sys_path(self, *parts):
+    def sys_path(self, *parts: str) -> str:
         return os.path.join(self.sys_root, *parts)
 
     @staticmethod
@@ -500,7 +501,7 @@ class Reader:
         finally:
             os.close(fd)
 
-    def read_bytes(self, path, limit=None):
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes | None:
         try:
             return self._read_raw(path, limit)
         except OSError as exc:
@@ -512,21 +513,21 @@ class Reader:
                 return None
             raise ProcfsError("%s: %s" % (path, exc.strerror or exc))
 
-    def read(self, path):
+    def read(self, path: str) -> str | None:
         data = self.read_bytes(path)
         return None if data is None else data.decode("utf-8", "replace")
 
-    def proc(self, *parts):
+    def proc(self, *parts: str) -> str | None:
         return self.read(self.proc_path(*parts))
 
-    def sys(self, *parts):
+    def sys(self, *parts: str) -> str | None:
         return self.read(self.sys_path(*parts))
 
-    def try_proc(self, *parts, notes=None):
+    def try_proc(self, *parts: str, notes: list | None = None) -> str | None:
         """``proc(*parts)``, or None when it may not be read; ``notes`` gets a line saying so."""
         return self._try(self.proc, parts, notes)
 
-    def try_sys(self, *parts, notes=None):
+    def try_sys(self, *parts: str, notes: list | None = None) -> str | None:
         """``sys(*parts)``, or None when it may not be read; ``notes`` gets a line saying so."""
         return self._try(self.sys, parts, notes)
 
@@ -538,7 +539,7 @@ class Reader:
             _note(notes, "%s: permission denied" % "/".join(parts))
             return None
 
-    def pids(self):
+    def pids(self) -> list[int]:
         """Numeric entries of proc_root, sorted."""
         try:
             names = os.listdir(self.proc_root)
@@ -547,7 +548,13 @@ class Reader:
         # isdigit() alone admits digits int() refuses, such as '\u00b2'
         return sorted(int(name) for name in names if name.isascii() and name.isdigit())
 
-    def read_pid(self, pid, name, binary=False, limit=None):
+    @overload
+    def read_pid(self, pid: int, name: str, binary: Literal[False] = ..., limit: int | None = ...) -> str: ...
+
+    @overload
+    def read_pid(self, pid: int, name: str, binary: Literal[True], limit: int | None = ...) -> bytes: ...
+
+    def read_pid(self, pid: int, name: str, binary: bool = False, limit: int | None = None) -> str | bytes:
         path = os.path.join(self.proc_root, str(pid), name)
         try:
             data = self._read_raw(path, limit)
@@ -555,7 +562,7 @@ class Reader:
             raise _pid_error(pid, path, exc)
         return data if binary else data.decode("utf-8", "replace")
 
-    def read_pid_record(self, pid, name):
+    def read_pid_record(self, pid: int, name: str) -> str:
         """``read_pid(pid, name)`` for the small files the kernel writes whole
         at the first read() (stat, status, oom_score, oom_score_adj): a read
         shorter than asked is the whole file, which saves the second read()
@@ -579,7 +586,7 @@ class Reader:
             raise _pid_error(pid, path, exc)
         return data.decode("utf-8", "replace")
 
-    def pid_owner(self, pid):
+    def pid_owner(self, pid: int) -> int:
         try:
             return os.stat(os.path.join(self.proc_root, str(pid))).st_uid
         except OSError:

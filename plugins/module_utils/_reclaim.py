@@ -13,6 +13,7 @@ and /proc/swaps so that the guards are tested without touching a kernel.
 from __future__ import annotations
 
 import errno
+from typing import Sequence
 
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
@@ -29,7 +30,7 @@ class ReclaimError(Exception):
     """The action is refused or the kernel would not take it."""
 
 
-def memory_snapshot(mi):
+def memory_snapshot(mi: dict) -> dict:
     """The numbers an operator compares before and after a reclaim, from parsed meminfo."""
     swap_total = mi.get("SwapTotal", 0)
     swap_free = min(mi.get("SwapFree", 0), swap_total)
@@ -44,7 +45,7 @@ def memory_snapshot(mi):
     }
 
 
-def read_meminfo(reader):
+def read_meminfo(reader: procfs.Reader) -> dict[str, int]:
     """/proc/meminfo parsed; an unreadable one is a clear error."""
     text = reader.proc("meminfo")
     if not text:
@@ -53,7 +54,7 @@ def read_meminfo(reader):
     return procfs.parse_meminfo(text)
 
 
-def drop_estimate(reader, mi, level):
+def drop_estimate(reader: procfs.Reader, mi: dict, level: int) -> dict:
     """What drop_caches at ``level`` would free, estimated before it runs from
     parsed meminfo ``mi`` and the reader's dentry-state.
 
@@ -75,31 +76,32 @@ def drop_estimate(reader, mi, level):
     return {"page_cache_bytes": page_cache, "slab_bytes": slab, "total_bytes": page_cache + slab}
 
 
-def buddy_zones(reader, page_size=4096):
+def buddy_zones(reader: procfs.Reader, page_size: int = 4096) -> list[dict]:
     """The zones of /proc/buddyinfo (procfs.parse_buddyinfo)."""
     return procfs.parse_buddyinfo(reader.proc("buddyinfo") or "", page_size)
 
 
-def fragmented_zones(zones, mi, thresholds):
+def fragmented_zones(zones: list[dict], mi: dict, thresholds: dict) -> list[str]:
     """'node/zone' names of ``zones`` that the diagnosis's fragmentation rule
     flags with ``thresholds`` (``mi``: parsed meminfo): the zones compaction is for."""
     bad = diagnosis.fragmented_zones(zones, mi.get("MemTotal", 0), mi.get("MemFree", 0), thresholds)
     return ["%d/%s" % (z["node"], z["zone"]) for z in bad]
 
 
-def compact_counters(reader):
+def compact_counters(reader: procfs.Reader) -> dict[str, int]:
     """The kernel's compaction counters from vmstat, without the prefix; they
     move only when compaction really scans and migrates pages."""
     vmstat = procfs.parse_vmstat(reader.proc("vmstat") or "")
     return {key[len("compact_"):]: vmstat[key] for key in COMPACT_COUNTERS if key in vmstat}
 
 
-def largest_free_orders(zones):
+def largest_free_orders(zones: list[dict]) -> dict:
     """{'node/zone': largest free order} of ``zones`` (compaction raises them)."""
     return {"%d/%s" % (z["node"], z["zone"]): z["largest_free_order"] for z in zones}
 
 
-def swap_cycle_plan(snapshot, devices, min_available, memcgs_over_limit=()):
+def swap_cycle_plan(snapshot: dict, devices: list[dict], min_available: int,
+                    memcgs_over_limit: Sequence[tuple[str, int]] = ()) -> dict:
     """Whether RAM can take back every swapped-out page and still keep
     ``min_available`` bytes available (_swap.absorb_room). Pages in the swap
     cache are already in RAM, so they do not count. A memory cgroup over its
@@ -121,7 +123,7 @@ def swap_cycle_plan(snapshot, devices, min_available, memcgs_over_limit=()):
     }
 
 
-def write_knob(reader, name, value):
+def write_knob(reader: procfs.Reader, name: str, value: int) -> None:
     """Write an action knob below proc_root/sys/vm; permission problems are
     reported as what they are: the host does not allow it."""
     path = reader.proc_path("sys", "vm", name)

@@ -8,12 +8,14 @@ Private to this collection: the API may change without notice; the values it
 names are public (the facts of ``memops.linux.mem_facts``, the fleet report's
 schema, the checker's metrics).
 
-Plain Python, no imports: the rules, the report, the metrics and the notifier
+Plain Python, no imports but typing: the rules, the report, the metrics and the notifier
 read their orders and key lists from here, so that "critical" outranks
 "monitor" in one place only.
 """
 
 from __future__ import annotations
+
+from typing import Iterable
 
 # ---------------------------------------------------------------------------
 # health: the one definition of the orders, least severe first
@@ -37,13 +39,13 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES_MOST_SEVERE_F
 STATUS_RANK = {name: rank for rank, name in enumerate(STATUSES_MOST_SEVERE_FIRST)}
 
 
-def health_status(severities):
+def health_status(severities: Iterable[str]) -> str:
     """The verdict of a host whose findings have ``severities``: the status of the
     most severe one, ok without findings."""
     return HEALTH_STATUSES[max((SEVERITY_LEVEL[s] for s in severities), default=0)]
 
 
-def at_least(status, threshold):
+def at_least(status: str, threshold: str) -> bool:
     """Whether health ``status`` is ``threshold`` or worse (both in HEALTH_STATUSES)."""
     return HEALTH_LEVEL[status] >= HEALTH_LEVEL[threshold]
 
@@ -72,7 +74,7 @@ REMEDY_KEYS = ("summary", "role", "variable", "value", "module")
 CGROUP_HIERARCHY_FACT = {"legacy": "v1", "unified": "v2", "hybrid": "hybrid", "none": "none"}
 
 
-def section(facts, name):
+def section(facts: object, name: str) -> dict:
     """``facts[name]`` when it is a gathered subset (a dict), else an empty dict:
     the rules and reports read subsets that were not gathered as empty."""
     value = facts.get(name) if isinstance(facts, dict) else None

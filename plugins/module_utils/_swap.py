@@ -123,8 +123,9 @@ class HasHoles(Failed):
 class Request:
     """Validated options. Raises InvalidRequest (sizes: the collection's parser)."""
 
-    def __init__(self, path, state="present", size=None, priority=None, persist=True, allocation="auto",
-                 min_free="1G", fstab=SYSTEM_FSTAB, backup=False, page_size=None):
+    def __init__(self, path: str, state: str = "present", size: int | str | None = None, priority: int | None = None,
+                 persist: bool = True, allocation: str = "auto", min_free: int | str = "1G", fstab: str = SYSTEM_FSTAB,
+                 backup: bool = False, page_size: int | None = None) -> None:
         if not path or not os.path.isabs(path):
             raise InvalidRequest("path %r is not absolute; give the full path of the swap file" % (path,))
         if path.endswith("/"):
@@ -159,7 +160,7 @@ class Request:
             raise InvalidRequest(str(exc))
 
     @property
-    def bridge(self):
+    def bridge(self) -> str:
         directory, name = os.path.split(self.path)
         return os.path.join(directory, "." + name + BRIDGE_SUFFIX)
 
@@ -168,7 +169,7 @@ class Request:
 # observing the host
 
 
-def inspect(path, page_size):
+def inspect(path: str, page_size: int) -> dict:
     """_swapdisk.inspect_file, its OSError made a Failed that names the path."""
     try:
         return swapdisk.inspect_file(path, page_size)
@@ -176,7 +177,7 @@ def inspect(path, page_size):
         raise Failed("cannot inspect %s: %s" % (path, exc.strerror or exc))
 
 
-def observe(request, reader, capabilities=None):
+def observe(request: Request, reader: procfs.Reader, capabilities: dict | None = None) -> dict:
     """Everything plan() needs, read from the host. What the host permits is
     only asked (capabilities_of) when a plan needs it: a run that changes
     nothing does not pay for it."""
@@ -217,7 +218,7 @@ def observe(request, reader, capabilities=None):
     return obs
 
 
-def capabilities_of(obs):
+def capabilities_of(obs: dict) -> dict:
     """obs["capabilities"], asked of the host the first time it is needed."""
     if callable(obs["capabilities"]):
         obs["capabilities"] = obs["capabilities"]()
@@ -248,7 +249,7 @@ def _step(action, path=None, **details):
     return details
 
 
-def describe_step(step):
+def describe_step(step: dict) -> str:
     """A step as one line of the ``actions`` list."""
     action, path = step["action"], step["path"]
     if action == "create":
@@ -265,13 +266,13 @@ def describe_step(step):
     return "%s %s" % (action, path) if path else action
 
 
-def ram_reserve(total_bytes):
+def ram_reserve(total_bytes: int) -> int:
     """The RAM a swap file change keeps free when pages come back from swap:
     a twentieth of RAM, at least RAM_RESERVE_MIN."""
     return max(RAM_RESERVE_MIN, total_bytes // 20)
 
 
-def absorb_room(available_bytes, reserve_bytes, other_swap_free_bytes=0):
+def absorb_room(available_bytes: int, reserve_bytes: int, other_swap_free_bytes: int = 0) -> int:
     """Bytes of swapped-out pages that RAM (keeping ``reserve_bytes`` of the
     available memory free) and the free space of the other active swap areas
     can take in: what may be switched off. The one rule for swap files and
@@ -279,7 +280,7 @@ def absorb_room(available_bytes, reserve_bytes, other_swap_free_bytes=0):
     return max(0, available_bytes - reserve_bytes) + other_swap_free_bytes
 
 
-def absorbable(obs):
+def absorbable(obs: dict) -> int:
     """absorb_room of an observation."""
     return absorb_room(obs["mem_available_bytes"], ram_reserve(obs["mem_total_bytes"]), obs["other_swap_free_bytes"])
 
@@ -348,21 +349,21 @@ def _allocation(request, obs):
 
 
 class _Planner:
-    def __init__(self, request, obs):
+    def __init__(self, request: Request, obs: dict) -> None:
         self.request = request
         self.obs = obs
-        self.steps = []
+        self.steps: list[dict] = []
         self.free = obs["fs"]["free_bytes"] if obs["fs"] else 0
         self.bridge_up = obs["bridge"]["active"] is not None
 
-    def add(self, action, path=None, **details):
+    def add(self, action: str, path: str | None = None, **details: object) -> None:
         self.steps.append(_step(action, path, **details))
 
-    def unlink(self, path, info):
+    def unlink(self, path: str, info: dict) -> None:
         self.add("unlink", path)
         self.free += info.get("allocated", 0)
 
-    def need_space(self, size, what):
+    def need_space(self, size: int, what: str) -> None:
         if self.free - size < self.request.min_free:
             raise NotEnoughSpace(
                 "%s needs %s on %s, which has %s free; with min_free %s kept free that leaves too little: free up "
@@ -371,14 +372,14 @@ class _Planner:
                    format_size(self.request.min_free)))
         self.free -= size
 
-    def create(self, path, size, what):
+    def create(self, path: str, size: int, what: str) -> None:
         self.need_space(size, what)
         method = _allocation(self.request, self.obs)
         self.add("create", path, size=size, method=method, nocow=self.obs["fs"]["type"] == "btrfs",
                  fallback=self.request.allocation == "auto")
         self.add("mkswap", path)
 
-    def leftover_bridge(self):
+    def leftover_bridge(self) -> None:
         bridge = self.obs["bridge"]
         if bridge["kind"] == "missing":
             return
@@ -386,7 +387,7 @@ class _Planner:
         if not self.bridge_up:
             self.unlink(self.request.bridge, bridge)
 
-    def check_absorb(self, used, capacity_after, what, area_size):
+    def check_absorb(self, used: int, capacity_after: int, what: str, area_size: int) -> None:
         """Refuses unless the ``used`` bytes that must move find room: RAM (less
         a reserve), free space on the other swap areas and the ``capacity_after``
         of swap this run leaves active; while a memory cgroup is over its limit,
@@ -418,7 +419,7 @@ class _Planner:
                 "those processes, first" % (what, ", ".join("%s: %s" % (name, format_size(excess))
                                                             for name, excess in over[:3])))
 
-    def retire(self, info, capacity_after, what):
+    def retire(self, info: dict, capacity_after: int, what: str) -> None:
         """swapoff the active file at request.path without losing its pages:
         with a bridge up when pages must move, or straight when there is no room
         for one but RAM can take them in meanwhile."""
@@ -439,7 +440,7 @@ class _Planner:
                         "meanwhile (min_free %s)" % (exc, format_size(size), format_size(self.request.min_free)))
         self.add("swapoff", self.request.path)
 
-    def retire_bridge(self, capacity_after):
+    def retire_bridge(self, capacity_after: int) -> None:
         if not self.bridge_up:
             return
         bridge = self.obs["bridge"]
@@ -450,7 +451,7 @@ class _Planner:
         self.add("swapoff", self.request.bridge)
         self.add("unlink", self.request.bridge)
 
-    def fstab(self, new_text):
+    def fstab(self, new_text: str) -> None:
         request, old_text = self.request, self.obs["fstab_text"]
         if new_text == old_text:
             return
@@ -460,7 +461,7 @@ class _Planner:
         if os.path.normpath(request.fstab) == SYSTEM_FSTAB and capabilities_of(self.obs).get("systemd"):
             self.add("daemon-reload")
 
-    def present(self):
+    def present(self) -> None:
         request, obs = self.request, self.obs
         info = obs["file"]
         _check_kind(request.path, info)  # first: a directory or a device is named as such
@@ -498,7 +499,7 @@ class _Planner:
             text = _fstab.remove(obs["fstab_text"], request.path)
         self.fstab(text)
 
-    def absent(self):
+    def absent(self) -> None:
         request, obs = self.request, self.obs
         info = obs["file"]
         _check_kind(request.path, info)
@@ -512,7 +513,7 @@ class _Planner:
             self.add("unlink", request.path)
 
 
-def plan(request, obs):
+def plan(request: Request, obs: dict) -> list[dict]:
     """The steps that bring the host to the request, in order. Raises Refused."""
     planner = _Planner(request, obs)
     try:
@@ -532,7 +533,7 @@ def plan(request, obs):
     return steps
 
 
-def state_of(request, obs):
+def state_of(request: Request, obs: dict) -> dict:
     """The user-visible state of the swap file in an observation."""
     info = obs["file"]
     entry = _fstab.swap_entry(obs["fstab_text"], request.path)
@@ -548,7 +549,7 @@ def state_of(request, obs):
     }
 
 
-def predict(request, before, steps):
+def predict(request: Request, before: dict, steps: list[dict]) -> dict:
     """The state plan() leads to, for check mode."""
     after = dict(before)
     for step in steps:
@@ -569,7 +570,7 @@ def predict(request, before, steps):
     return after
 
 
-def verify(request, state):
+def verify(request: Request, state: dict) -> None:
     """Raises Failed when the state read back after a run is not what was asked."""
     problems = []
     if request.state == "present":

@@ -19,6 +19,7 @@ import fcntl
 import os
 import stat
 import struct
+from typing import Iterable
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils._units import MIB
@@ -49,14 +50,14 @@ def _ioctl_flags(fd):
     return struct.unpack_from("=i", buf)[0]
 
 
-def set_nocow(fd):
+def set_nocow(fd: int) -> None:
     """Mark the (empty) file of ``fd`` NOCOW (chattr +C), which btrfs needs for swap files."""
     flags = _ioctl_flags(fd)
     buf = bytearray(struct.pack("=i", flags | _FS_NOCOW_FL) + bytes(4))
     fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf)
 
 
-def extents(fd, size):
+def extents(fd: int, size: int) -> dict:
     """{holes, problems} of the first ``size`` bytes. A swap file must be fully
     allocated: unwritten (fallocated) extents are fine, holes are not, nor are
     compressed, inline, delayed or shared extents.
@@ -64,7 +65,7 @@ def extents(fd, size):
     FIEMAP is exact. SEEK_HOLE is not usable here: ext4 reports unwritten
     extents as holes. Without FIEMAP the allocated block count is compared."""
     covered = 0
-    problems = set()
+    problems: set[str] = set()
     start = 0
     try:
         while covered < size:
@@ -121,7 +122,7 @@ def _all_zero(fd, size):
     return True
 
 
-def classify(fd, size, page_size):
+def classify(fd: int, size: int, page_size: int) -> tuple[str, dict | None]:
     """-> (content, header): content is swap | zero | data; header is
     {page_size, pages, usable} of a swap signature, else None."""
     head = os.pread(fd, max(_PAGE_SIZES), 0)
@@ -137,7 +138,7 @@ def classify(fd, size, page_size):
     return ("zero" if _all_zero(fd, size) else "data"), None
 
 
-def inspect_file(path, page_size):
+def inspect_file(path: str, page_size: int) -> dict:
     """What is at ``path``, without following a symlink there. Raises OSError."""
     try:
         lst = os.lstat(path)
@@ -165,7 +166,7 @@ def inspect_file(path, page_size):
     return info
 
 
-def mount_of(mounts, directory):
+def mount_of(mounts: Iterable[dict], directory: str) -> dict | None:
     """The mount that holds ``directory`` (a resolved path): longest mount
     point that contains it, the later of equal ones (it is mounted over)."""
     best = None
@@ -206,7 +207,7 @@ def _directory_compressed(directory):
         return False
 
 
-def filesystem(directory, mountinfo_text):
+def filesystem(directory: str, mountinfo_text: str) -> dict:
     """The filesystem holding ``directory`` -> {type, mount_point, source,
     options, free_bytes, total_bytes[, devices, compressed_directory]}."""
     mount = mount_of(procfs.parse_mountinfo(mountinfo_text), os.path.realpath(directory)) or {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from typing import Callable
 
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -41,12 +42,12 @@ def _call(name, path, *args):
         raise OSError(code, os.strerror(code), path)
 
 
-def swapon(path, priority=None):
+def swapon(path: str, priority: int | None = None) -> None:
     """swapon(2) ``path``, with ``priority`` (0 to 32767) or the kernel's. Raises OSError."""
     _call("swapon", path, 0 if priority is None else _SWAP_FLAG_PREFER | priority)
 
 
-def swapoff(path):
+def swapoff(path: str) -> None:
     """swapoff(2) ``path``. Raises OSError (ENOMEM: its pages do not fit back)."""
     _call("swapoff", path)
 
@@ -57,14 +58,16 @@ class Host:
     copies it first (a module passes ``run_command``, ``atomic_move`` and
     ``backup_local``)."""
 
-    def __init__(self, run, replace=os.replace, reader=None, backup=_fstab.backup_copy):
+    def __init__(self, run: Callable[[list[str]], tuple[int, str, str]],
+                 replace: Callable[[str, str], None] = os.replace, reader: procfs.Reader | None = None,
+                 backup: Callable[[str], str] = _fstab.backup_copy) -> None:
         self.run = run
         self.replace = replace
         self.backup = backup
         self.reader = reader or procfs.Reader()
 
     # --- primitives ---------------------------------------------------------
-    def create(self, path, size, method, nocow=False, fallback=False):
+    def create(self, path: str, size: int, method: str, nocow: bool = False, fallback: bool = False) -> str:
         """A new file of ``size`` bytes, mode 0600 from its first byte, fully
         allocated and checked for holes. Returns the method that made it."""
         previous = os.umask(0o077)
@@ -134,7 +137,7 @@ class Host:
         except OSError:
             pass
 
-    def mkswap(self, path, page_size):
+    def mkswap(self, path: str, page_size: int) -> None:
         command = shutil.which("mkswap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
         if not command:
             raise swap.Failed("mkswap was not found (it comes with util-linux); install it and run again")
@@ -150,24 +153,24 @@ class Host:
             raise swap.Failed("mkswap %s reported success but left no swap signature this kernel (page size %d) takes"
                          % (path, page_size))
 
-    def swapon(self, path, priority):
+    def swapon(self, path: str, priority: int | None) -> None:
         swapon(path, priority)
 
-    def swapoff(self, path):
+    def swapoff(self, path: str) -> None:
         swapoff(path)
 
-    def daemon_reload(self):
+    def daemon_reload(self) -> None:
         rc, out, err = self.run(["systemctl", "daemon-reload"])
         if rc != 0:
             raise swap.Failed("systemctl daemon-reload failed (rc %d): %s; run it by hand so that systemd drops "
                          "the swap unit of the old fstab entry" % (rc, (err or out).strip()))
 
     # --- running a plan -----------------------------------------------------
-    def apply(self, request, steps):
+    def apply(self, request: swap.Request, steps: list[dict]) -> dict:
         """Runs ``steps``. Returns {allocation, backup_file, systemd_reloaded}."""
         done = {"allocation": None, "backup_file": None, "systemd_reloaded": False}
-        made = {}  # path -> create step, for files this run made and has not activated yet
-        completed = []
+        made: dict[str, dict] = {}  # path -> create step, for files this run made and has not activated yet
+        completed: list[dict] = []
         for step in steps:
             try:
                 self._apply_one(request, step, made, done)

@@ -26,6 +26,7 @@ import errno
 import os
 import re
 import stat
+from typing import Callable, Iterable, Sequence
 
 from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -95,7 +96,7 @@ class ConfigFileError(SysctlError):
 # names and values
 
 
-def split_name(name):
+def split_name(name: str) -> list[str]:
     """'vm.swappiness' or 'vm/swappiness' -> ['vm', 'swappiness'].
 
     As sysctl.d(5) says: when the first separator is a slash, slashes separate
@@ -115,12 +116,12 @@ def split_name(name):
     return parts
 
 
-def key_name(parts):
+def key_name(parts: Iterable[str]) -> str:
     """['net', 'ipv4', 'conf', 'eth0.1', 'rp_filter'] -> 'net.ipv4.conf.eth0/1.rp_filter'."""
     return ".".join(part.replace(".", "/") for part in parts)
 
 
-def canonical_name(name):
+def canonical_name(name: str) -> str:
     """Any spelling of a name -> its dotted form."""
     return key_name(split_name(name))
 
@@ -137,7 +138,7 @@ def _refuse_sysfs_names(name, parts):
             "/sys/kernel/mm/ksm/run (0, 1 or 2) instead" % name)
 
 
-def normalize_value(name, value):
+def normalize_value(name: str, value: int | str | list | tuple) -> str:
     """A value from the task -> the text written to the kernel ('10', '256 256 32').
 
     Integers, strings of whitespace-separated integers and lists of integers are
@@ -188,7 +189,7 @@ def _kernel_int(token):
     return -value if sign == "-" else value
 
 
-def same_value(left, right):
+def same_value(left: str | None, right: str | None) -> bool:
     """Kernel values compare token by token, whitespace ignored ('4096\t87380' == '4096 87380');
     numbers compare as the kernel reads them, so a file's '0x10' equals 16."""
     if left is None or right is None:
@@ -202,7 +203,7 @@ def same_value(left, right):
     return True
 
 
-def display_value(text):
+def display_value(text: str | None) -> int | str | None:
     """Kernel text -> int for a single integer, else the tokens joined by one space."""
     if text is None:
         return None
@@ -212,7 +213,7 @@ def display_value(text):
     return " ".join(tokens)
 
 
-def parse_settings(values, state="present"):
+def parse_settings(values: dict, state: str = "present") -> dict[str, str | None]:
     """The task's ``values`` -> {dotted name: kernel text} (text is None for state=absent).
 
     Every name and value is checked before anything is done; the first problem
@@ -243,14 +244,14 @@ def parse_settings(values, state="present"):
 class Runtime:
     """Reads and writes settings below the reader's ``proc_root``/sys."""
 
-    def __init__(self, reader):
+    def __init__(self, reader: procfs.Reader) -> None:
         self.reader = reader
         self.root = self.reader.proc_path("sys")
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         return os.path.join(self.root, *split_name(name))
 
-    def read(self, name):
+    def read(self, name: str) -> str:
         """Current kernel text of a setting. Raises UnknownKey, NotSysctl, SysctlError."""
         path = self.path(name)
         if os.path.isdir(path):
@@ -273,13 +274,13 @@ class Runtime:
                              "spelling, or the module that provides it is not loaded" % (name, path))
         return text.strip()
 
-    def writable(self, name):
+    def writable(self, name: str) -> None:
         """Raise ReadOnly when this process may not write the setting."""
         path = self.path(name)
         if not os.access(path, os.W_OK):
             raise _read_only_error(name, path, _access_errno(path))
 
-    def write(self, name, text):
+    def write(self, name: str, text: str) -> None:
         """Write without reading back (see apply_settings). Raises ReadOnly, UnknownKey, Rejected."""
         path = self.path(name)
         try:
@@ -327,7 +328,7 @@ def _read_only_error(name, path, err):
                     "unprivileged container. %s" % (name, why, where))
 
 
-def apply_settings(runtime, changes):
+def apply_settings(runtime: Runtime, changes: Iterable[Sequence[str]]) -> dict[str, str]:
     """Write each (name, before, desired) in order and read it back.
 
     All or nothing (_kernel.apply_all): when the kernel refuses a value (EINVAL,
@@ -347,7 +348,7 @@ def apply_settings(runtime, changes):
                        % (undone.name, undone.desired, undone.current, hint, notes))
 
 
-def rollback(runtime, pairs):
+def rollback(runtime: Runtime, pairs: Iterable[Sequence[str]]) -> list[str]:
     """Put settings back: ``pairs`` is [(name, before text)], most recent first.
     Returns one note per setting written back (or that could not be)."""
     return _rollback_notes(kernel.rollback(pairs, runtime.write, runtime.read, same_value, errors=(SysctlError,)))
@@ -375,7 +376,7 @@ def _rollback_text(notes):
 # sysctl.d files
 
 
-def parse_line(line):
+def parse_line(line: str) -> tuple[str, str] | None:
     """One line of a sysctl.d file -> (dotted name, value text) or None for
     comments, blank lines and lines that are not assignments."""
     content = line.rstrip("\r\n").strip()
@@ -391,7 +392,7 @@ def parse_line(line):
     return key_name(parts), value.strip()
 
 
-def parse_conf(text):
+def parse_conf(text: str | None) -> dict[str, str]:
     """A sysctl.d file -> {dotted name: value}; the last assignment wins, as at boot."""
     settings = {}
     for line in textfile.split_lines(text or ""):
@@ -408,7 +409,7 @@ def _format_line(name, value, eol):
     return "%s = %s%s" % (written, value, eol)
 
 
-def edit_conf(text, settings, state="present"):
+def edit_conf(text: str | None, settings: dict, state: str = "present") -> str:
     """Our file's text -> the text with ``settings`` set (present) or removed (absent).
 
     Lines that hold none of our names stay byte-identical, comments, blank lines,
@@ -446,7 +447,7 @@ def edit_conf(text, settings, state="present"):
     return "".join(out)
 
 
-def read_conf(path):
+def read_conf(path: str) -> str | None:
     """Text of a sysctl file (bytes that are not UTF-8 kept), None if absent."""
     try:
         return textfile.read_text(path)
@@ -454,7 +455,7 @@ def read_conf(path):
         raise ConfigFileError(str(exc))
 
 
-def write_conf(path, text, replace=os.replace):
+def write_conf(path: str, text: str, replace: Callable[[str, str], None] = os.replace) -> None:
     """Replace ``path`` with ``text`` atomically, mode 0644 (see _textfile.atomic_write).
     An empty text removes the file; a symlink is kept and its target emptied.
     Raises ConfigFileError."""
@@ -475,7 +476,7 @@ def write_conf(path, text, replace=os.replace):
 # boot-time load order
 
 
-def load_order(entries=DEFAULT_SYSCTL_DIRS, expected=None):
+def load_order(entries: Iterable[str] = DEFAULT_SYSCTL_DIRS, expected: str | None = None) -> list[str]:
     """The files read at boot, in the order they are applied.
 
     Directories: their ``*.conf`` files, a name in an earlier directory hiding
@@ -504,7 +505,8 @@ def load_order(entries=DEFAULT_SYSCTL_DIRS, expected=None):
     return [path for path in ordered if os.path.realpath(path) != os.devnull]
 
 
-def find_overrides(sysctl_file, settings, entries=DEFAULT_SYSCTL_DIRS):
+def find_overrides(sysctl_file: str, settings: dict,
+                   entries: Sequence[str] = DEFAULT_SYSCTL_DIRS) -> tuple[list[dict], list[str]]:
     """Where boot would take another value than ours.
 
     ``settings`` are the values our file holds (dotted name -> text). Returns
@@ -562,9 +564,10 @@ def _runtime_text(values):
                    for name, text in values.items())
 
 
-def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE,
-        sysctl_dirs=DEFAULT_SYSCTL_DIRS, reader=None, force=False, check_mode=False,
-        replace=os.replace, backup=None):
+def run(settings: dict, state: str = "present", persist: bool = True, sysctl_file: str = DEFAULT_SYSCTL_FILE,
+        sysctl_dirs: Sequence[str] = DEFAULT_SYSCTL_DIRS, reader: procfs.Reader | None = None, force: bool = False,
+        check_mode: bool = False, replace: Callable[[str, str], None] = os.replace,
+        backup: Callable[[str], str] | None = None) -> dict:
     """Bring the host to ``settings`` (from parse_settings) and say what changed.
 
     Nothing is written in check mode. ``replace(src, dest)`` moves the finished
@@ -651,7 +654,7 @@ def run(settings, state="present", persist=True, sysctl_file=DEFAULT_SYSCTL_FILE
             warnings.append("%s: persist is false but %s still sets %s, which boot will apply"
                             % (name, sysctl_file, on_disk[name]))
 
-    overrides = []
+    overrides: list[dict] = []
     if present and persist and settings:
         overrides, notes = find_overrides(sysctl_file, settings, sysctl_dirs)
         warnings.extend(notes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable, Iterable
 
 from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
@@ -35,7 +36,7 @@ class SystemdError(Exception):
     """systemctl failed, is missing, or a unit name is unusable."""
 
 
-def unit_name(name):
+def unit_name(name: str) -> str:
     """'nginx' -> 'nginx.service'; a name with a unit suffix is kept. Raises
     SystemdError for names systemd would refuse (slashes, spaces, empty)."""
     name = (name or "").strip()
@@ -44,28 +45,28 @@ def unit_name(name):
     return name if name.endswith(UNIT_SUFFIXES) else name + ".service"
 
 
-def dropin_path(unit, topic, unit_dir=UNIT_DIR):
+def dropin_path(unit: str, topic: str, unit_dir: str = UNIT_DIR) -> str:
     """The drop-in of ours for ``unit`` and ``topic``."""
     if not _TOPIC.match(topic):
         raise SystemdError("drop-in topic %r: expected lower-case letters, digits and dashes" % topic)
     return os.path.join(unit_dir, unit_name(unit) + ".d", "50-memops-%s.conf" % topic)
 
 
-def render_dropin(topic, directives, section="Service"):
+def render_dropin(topic: str, directives: Iterable[tuple[str, object]], section: str = "Service") -> str:
     """Drop-in text for ``directives`` (a list of (key, value) pairs, in order)."""
     lines = ["# Managed by memops.linux (%s); changes made here are overwritten." % topic, "[%s]" % section]
     lines.extend("%s=%s" % (key, value) for key, value in directives)
     return "\n".join(lines) + "\n"
 
 
-def plan_dropin(path, text):
+def plan_dropin(path: str, text: str | None) -> dict:
     """{path, before, after, changed}: ``before`` is the file's text or None
     when it does not exist; ``text`` None means the drop-in should not exist."""
     before = _textfile.read_text(path)
     return {"path": path, "before": before, "after": text, "changed": before != text}
 
 
-def apply_dropin(plan, replace=os.replace):
+def apply_dropin(plan: dict, replace: Callable[[str, str], None] = os.replace) -> bool:
     """Write (or remove) the drop-in of a plan when it changed. Returns whether
     systemd needs a daemon-reload, which is exactly when the file changed."""
     if not plan["changed"]:
@@ -86,7 +87,7 @@ def apply_dropin(plan, replace=os.replace):
     return True
 
 
-def dropin_diff(plan):
+def dropin_diff(plan: dict) -> dict:
     """An Ansible diff entry for a drop-in plan."""
     return {"before": plan["before"] or "", "after": plan["after"] or "",
             "before_header": plan["path"], "after_header": plan["path"]}
@@ -114,13 +115,13 @@ def _systemctl(run, args):
     return out
 
 
-def parse_version(text):
+def parse_version(text: str | None) -> int | None:
     """'systemd 252 (252.39-1~deb12u2)' -> 252; None when not found."""
     match = re.search(r"^systemd\s+(\d+)", text or "", re.MULTILINE)
     return int(match.group(1)) if match else None
 
 
-def version(run):
+def version(run: Callable[[list[str]], tuple[int, str, str]]) -> int:
     """systemd's version number from ``systemctl --version``."""
     found = parse_version(_systemctl(run, ["--version"]))
     if found is None:
@@ -128,7 +129,7 @@ def version(run):
     return found
 
 
-def parse_show(text):
+def parse_show(text: str | None) -> dict[str, str]:
     """``systemctl show`` output -> {Property: value}."""
     result = {}
     for line in (text or "").splitlines():
@@ -138,18 +139,18 @@ def parse_show(text):
     return result
 
 
-def show(run, unit, properties):
+def show(run: Callable[[list[str]], tuple[int, str, str]], unit: str, properties: Iterable[str]) -> dict[str, str]:
     return parse_show(_systemctl(run, ["show", unit_name(unit)] + ["-p%s" % p for p in properties]))
 
 
-def require_systemd(reader, what, instead):
+def require_systemd(reader: _procfs.Reader, what: str, instead: str) -> None:
     """Raise SystemdError unless PID 1 (below the reader's proc_root) is systemd;
     ``what`` names the request in the message and ``instead`` the way to do without systemd."""
     if not _host.systemd_is_pid1(reader):
         raise SystemdError("%s needs systemd as PID 1, and PID 1 here is not systemd; %s" % (what, instead))
 
 
-def unit_state(run, unit):
+def unit_state(run: Callable[[list[str]], tuple[int, str, str]], unit: str) -> dict:
     """{load_state, active_state, main_pid, control_group, memory_current, restarts}."""
     props = show(run, unit, ["LoadState", "ActiveState", "MainPID", "ControlGroup", "MemoryCurrent", "NRestarts"])
     main_pid = _procfs.to_int(props.get("MainPID"))
@@ -165,14 +166,14 @@ def unit_state(run, unit):
     }
 
 
-def main_pid(run, unit):
+def main_pid(run: Callable[[list[str]], tuple[int, str, str]], unit: str) -> int | None:
     """The unit's MainPID, or None when it has none (not running)."""
     return unit_state(run, unit)["main_pid"]
 
 
-def daemon_reload(run):
+def daemon_reload(run: Callable[[list[str]], tuple[int, str, str]]) -> None:
     _systemctl(run, ["daemon-reload"])
 
 
-def restart(run, unit):
+def restart(run: Callable[[list[str]], tuple[int, str, str]], unit: str) -> None:
     _systemctl(run, ["restart", unit_name(unit)])

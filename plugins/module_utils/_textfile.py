@@ -20,6 +20,7 @@ import os
 import re
 import stat
 import tempfile
+from typing import Callable
 
 _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"
@@ -36,7 +37,7 @@ class ModeError(ValueError):
 _MODE_EXAMPLE = 'give it as a quoted octal string, for example mode: "0600" (or "0640" to share with the group)'
 
 
-def parse_mode(value):
+def parse_mode(value: int | str) -> int:
     """The mode bits of ``value``: an octal string ("0600", "600", "0o600") or an int, as an
     unquoted 0600 in YAML gives. The owner must be able to read and write: the files are
     rewritten on every run. Raises ModeError naming the option ``mode``."""
@@ -56,13 +57,13 @@ def parse_mode(value):
     return mode
 
 
-def directory_mode(mode):
+def directory_mode(mode: int) -> int:
     """The mode of a directory that holds files of ``mode``: search (x) wherever read is set,
     so 0600 gives 0700, 0640 gives 0750, 0644 gives 0755."""
     return mode | ((mode & 0o444) >> 2)
 
 
-def file_mode(path):
+def file_mode(path: str) -> int | None:
     """The mode bits of ``path`` (a symlink is followed), or None when it does not exist.
     Raises TextFileError."""
     try:
@@ -73,7 +74,7 @@ def file_mode(path):
         raise TextFileError("cannot read the mode of %s: %s" % (path, exc.strerror or exc))
 
 
-def make_directories(path, mode):
+def make_directories(path: str, mode: int) -> None:
     """Create ``path`` and its missing parents, each with exactly ``mode`` (the umask does not
     apply), keeping the set-group-ID bit a new directory inherits, as mkdir -m does, so that
     the files below keep the group of a shared parent. Directories that exist are left as
@@ -93,15 +94,15 @@ def make_directories(path, mode):
     os.chmod(path, mode | (os.stat(path).st_mode & stat.S_ISGID))
 
 
-def decode(data):
+def decode(data: bytes) -> str:
     return data.decode(_ENCODING, _ERRORS)
 
 
-def encode(text):
+def encode(text: str) -> bytes:
     return text.encode(_ENCODING, _ERRORS)
 
 
-def read_text(path):
+def read_text(path: str) -> str | None:
     """The text of ``path``, or None when it does not exist."""
     try:
         with open(path, "rb") as handle:
@@ -112,7 +113,7 @@ def read_text(path):
         raise TextFileError("cannot read %s: %s" % (path, exc.strerror or exc))
 
 
-def split_lines(text):
+def split_lines(text: str) -> list[str]:
     """Lines with their endings; joining them gives the text back byte for byte.
     Splits on '\\n' only: a lone '\\r' or form feed stays inside its line."""
     lines = re.split(r"(?<=\n)", text) if text else []
@@ -121,13 +122,14 @@ def split_lines(text):
     return lines
 
 
-def line_ending(text):
+def line_ending(text: str) -> str:
     """The ending new lines should get: CRLF when most lines of ``text`` have it."""
     crlf = text.count("\r\n")
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
-def atomic_write(path, text, mode=None, replace=os.replace, dir_mode=0o755):
+def atomic_write(path: str, text: str, mode: int | None = None, replace: Callable[[str, str], None] = os.replace,
+                 dir_mode: int = 0o755) -> str:
     """Replace ``path`` with ``text`` atomically.
 
     A symlink is followed and its target replaced. The directory and its missing

@@ -28,6 +28,7 @@ import errno
 import operator
 import os
 import re
+from typing import Callable, Iterable, Sequence
 
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _kernel as kernel
@@ -87,7 +88,7 @@ class PersistError(ThpError):
 # the running kernel
 
 
-def find_thp_dir(reader):
+def find_thp_dir(reader: procfs.Reader) -> tuple[str, str]:
     """(absolute path under the reader's sys_root, path relative to sysfs) of the THP directory.
 
     Raises NotSupported when neither the upstream nor the RHEL 6 directory exists."""
@@ -105,7 +106,7 @@ def find_thp_dir(reader):
         % tuple(os.path.join(sys_root, relative) for relative in THP_DIRS))
 
 
-def read_setting(thp_dir, name):
+def read_setting(thp_dir: str, name: str) -> dict:
     """{selected, allowed} of one setting, from the file itself. Raises ThpError."""
     path = os.path.join(thp_dir, name)
     try:
@@ -121,7 +122,7 @@ def read_setting(thp_dir, name):
     return parsed
 
 
-def validate(name, value, current):
+def validate(name: str, value: str, current: dict) -> None:
     """Raise InvalidValue unless ``value`` is one the kernel offers for ``name``."""
     if isinstance(value, bool):
         raise InvalidValue("%s: got the boolean %s; write one of the words this kernel offers: %s"
@@ -131,7 +132,7 @@ def validate(name, value, current):
                            % (name, value, ", ".join(current["allowed"])))
 
 
-def write_setting(thp_dir, name, value):
+def write_setting(thp_dir: str, name: str, value: str) -> None:
     """One write() of ``value`` to the setting. Raises ReadOnly, Rejected."""
     path = os.path.join(thp_dir, name)
     try:
@@ -154,7 +155,7 @@ def _selected(thp_dir, name):
     return read_setting(thp_dir, name)["selected"]
 
 
-def apply_settings(thp_dir, changes):
+def apply_settings(thp_dir: str, changes: Iterable[Sequence[str]]) -> dict[str, str]:
     """Write each (name, before, desired) and read it back; all or nothing
     (_kernel.apply_all).
 
@@ -180,7 +181,7 @@ def _restored(done):
     return ["%s=%s" % (item["name"], item["before"]) for item in done if item["error"] is None]
 
 
-def per_size_overrides(thp_dir):
+def per_size_overrides(thp_dir: str) -> dict[str, str]:
     """Multi-size THP (kernel 6.8+): the sizes whose own ``enabled`` does not follow
     the top-level setting ({'hugepages-64kB': 'always'}); 'inherit' follows it."""
     found = {}
@@ -200,16 +201,16 @@ def per_size_overrides(thp_dir):
 # the boot-time unit
 
 
-def unit_path(root="/"):
+def unit_path(root: str = "/") -> str:
     return os.path.join(root, UNIT_DIR, UNIT_NAME)
 
 
-def parse_unit(text):
+def parse_unit(text: str | None) -> dict[str, str]:
     """The values our unit writes: {setting: value}."""
     return {name: value for value, name in _OUR_EXEC.findall(text or "")}
 
 
-def render_unit(values, relative_dir):
+def render_unit(values: dict[str, str], relative_dir: str) -> str:
     """The unit text that writes ``values`` ({setting: value}) at boot."""
     sysfs_dir = "/sys/" + relative_dir
     summary = " ".join("%s=%s" % (name, values[name]) for name in SETTINGS if name in values)
@@ -324,7 +325,7 @@ def _writers(text, relative_dir_names):
     return found
 
 
-def find_conflicts(reader, root="/", own_unit=None):
+def find_conflicts(reader: procfs.Reader, root: str = "/", own_unit: str | None = None) -> list[dict]:
     """Other places that set THP at boot or at will. A list of
     {source, path, setting, value, detail}; value is None when not simply known."""
     conflicts = []
@@ -383,8 +384,9 @@ def _runtime_text(values):
     return "".join("%s = %s\n" % (name, values[name]) for name in SETTINGS if name in values)
 
 
-def run(desired, reader, persist=False, root="/", check_mode=False,
-        replace=os.replace, systemctl=None):
+def run(desired: dict[str, str], reader: procfs.Reader, persist: bool = False, root: str = "/",
+        check_mode: bool = False, replace: Callable[[str, str], None] = os.replace,
+        systemctl: Callable[..., tuple[int, str, str]] | None = None) -> dict:
     """Bring THP to ``desired`` ({setting: value}, settings left out untouched).
 
     ``systemctl(*args)`` runs systemctl and returns (rc, stdout, stderr); it is

@@ -35,7 +35,7 @@ class SizeError(ValueError):
     """A size that does not parse, or is out of range."""
 
 
-def parse_size(value, name="size", allow_zero=False):
+def parse_size(value: int | str, name: str = "size", allow_zero: bool = False) -> int:
     """``'1.5G'`` -> 1610612736. Fractions are rounded down to whole bytes.
 
     ``name`` is the option the value came from, for the error message."""
@@ -66,7 +66,7 @@ def parse_size(value, name="size", allow_zero=False):
     return number
 
 
-def format_size(value):
+def format_size(value: int) -> str:
     """Bytes -> a short binary string for messages ('1.5 GiB', '512 B')."""
     for unit, factor in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
         if abs(value) >= factor:

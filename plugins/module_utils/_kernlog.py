@@ -191,7 +191,6 @@ def parse_kernel_log(text: str) -> list[dict]:
     return events
 
 
-
 def read_kmsg(path: str = "/dev/kmsg", max_bytes: int = 32 << 20) -> str | None:
     """All records currently in the kernel ring buffer, as /dev/kmsg lines.
 

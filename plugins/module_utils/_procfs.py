@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Iterable, Literal, Sequence, overload
+from typing import Iterable, Sequence
 
 KIB = 1024
 # The options of every module that reads a host (doc fragment memops.linux._roots).
@@ -547,12 +547,6 @@ class Reader:
             raise ProcfsError("%s: cannot list processes: %s" % (self.proc_root, exc.strerror or exc))
         # isdigit() alone admits digits int() refuses, such as '\u00b2'
         return sorted(int(name) for name in names if name.isascii() and name.isdigit())
-
-    @overload
-    def read_pid(self, pid: int, name: str, binary: Literal[False] = ..., limit: int | None = ...) -> str: ...
-
-    @overload
-    def read_pid(self, pid: int, name: str, binary: Literal[True], limit: int | None = ...) -> bytes: ...
 
     def read_pid(self, pid: int, name: str, binary: bool = False, limit: int | None = None) -> str | bytes:
         path = os.path.join(self.proc_root, str(pid), name)

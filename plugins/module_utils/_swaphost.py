@@ -84,7 +84,7 @@ class Host:
                     swapdisk.set_nocow(fd)  # only takes effect on an empty file
                 except OSError as exc:
                     raise swap.Failed("cannot mark %s NOCOW (chattr +C), which btrfs needs for swap files: %s"
-                                 % (path, exc.strerror or exc))
+                                      % (path, exc.strerror or exc))
             method = self._allocate(fd, path, size, method, fallback)
             found = swapdisk.extents(fd, size)
             if (found["holes"] or found["problems"]) and method == "fallocate" and fallback:
@@ -93,8 +93,8 @@ class Host:
                 found = swapdisk.extents(fd, size)
             if found["holes"] or found["problems"]:
                 raise swap.HasHoles("%s came out of %s %s; it was removed and never handed to swapon: use allocation: dd"
-                               % (path, method, "with holes" if found["holes"] else
-                                  "with " + ", ".join(found["problems"]) + " extents"))
+                                    % (path, method, "with holes" if found["holes"] else
+                                       "with " + ", ".join(found["problems"]) + " extents"))
         except BaseException:
             os.close(fd)
             self._remove_quietly(path)
@@ -127,8 +127,8 @@ class Host:
     def _disk_full(path, size, written):
         done = "" if written is None else " (%s of %s written)" % (format_size(written), format_size(size))
         return swap.DiskFull("the filesystem of %s filled up while the swap file was being allocated%s; the partial "
-                        "file was removed and fstab was not touched: free space (or lower size) and run again"
-                        % (path, done))
+                             "file was removed and fstab was not touched: free space (or lower size) and run again"
+                             % (path, done))
 
     @staticmethod
     def _remove_quietly(path):
@@ -151,7 +151,7 @@ class Host:
             os.close(fd)
         if content != "swap" or not header["usable"]:
             raise swap.Failed("mkswap %s reported success but left no swap signature this kernel (page size %d) takes"
-                         % (path, page_size))
+                              % (path, page_size))
 
     def swapon(self, path: str, priority: int | None) -> None:
         swapon(path, priority)
@@ -163,7 +163,7 @@ class Host:
         rc, out, err = self.run(["systemctl", "daemon-reload"])
         if rc != 0:
             raise swap.Failed("systemctl daemon-reload failed (rc %d): %s; run it by hand so that systemd drops "
-                         "the swap unit of the old fstab entry" % (rc, (err or out).strip()))
+                              "the swap unit of the old fstab entry" % (rc, (err or out).strip()))
 
     # --- running a plan -----------------------------------------------------
     def apply(self, request: swap.Request, steps: list[dict]) -> dict:
@@ -213,8 +213,8 @@ class Host:
             except OSError as exc:
                 if exc.errno == errno.ENOMEM:
                     raise swap.Failed("swapoff %s: the kernel refused (ENOMEM): its pages do not fit back in memory or "
-                                 "under a memory cgroup's limit, or strict overcommit needs the room; it stays "
-                                 "active and nothing was lost: free memory, then run again" % path)
+                                      "under a memory cgroup's limit, or strict overcommit needs the room; it stays "
+                                      "active and nothing was lost: free memory, then run again" % path)
                 raise
         elif action == "unlink":
             os.unlink(path)
@@ -239,10 +239,10 @@ class Host:
     def _swapon_error(path, exc):
         if exc.errno == errno.EPERM:
             return swap.NotPermitted("swapon %s: operation not permitted; swap is host-wide and needs CAP_SYS_ADMIN "
-                                "in the host's user namespace (a container cannot do it)" % path)
+                                     "in the host's user namespace (a container cannot do it)" % path)
         if exc.errno == errno.EINVAL:
             return swap.Failed("swapon %s: invalid argument: the kernel refused the file (holes, copy-on-write or "
-                          "compressed extents, or a filesystem without swap file support; see dmesg)" % path)
+                               "compressed extents, or a filesystem without swap file support; see dmesg)" % path)
         return swap.Failed("swapon %s: %s" % (path, exc.strerror or exc))
 
     def _failed(self, request, made, completed, exc):

@@ -18,6 +18,7 @@ filter plugins' questions about it.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 from typing import Any
@@ -45,6 +46,10 @@ class ReportError(ValueError):
 # sizes, the way free -h prints them
 
 
+_SIZE_UNITS = ("B", "Ki", "Mi", "Gi", "Ti", "Pi")
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a report prints the same sizes again and again (most calls, in a fleet)
 def human_size(value: float | None) -> str:
     """Bytes as ``free -h`` prints them: 15Gi, 2.5Gi, 500Mi, 0B; '-' for unknown."""
     if value is None:
@@ -52,10 +57,10 @@ def human_size(value: float | None) -> str:
     value = float(value)
     sign = "-" if value < 0 else ""
     value = abs(value)
-    for unit in ("B", "Ki", "Mi", "Gi", "Ti", "Pi"):
-        if value < 1024 or unit == "Pi":
-            break
-        value /= 1024.0
+    # the unit is the number of whole 1024s in it: its bits past the first 10, by tens (B, Ki, ... Pi)
+    power = min((int(value).bit_length() - 1) // 10, 5) if value >= 1024 else 0
+    unit = _SIZE_UNITS[power]
+    value /= 1024.0 ** power  # a power of two: exact, as dividing by 1024 that many times is
     if unit == "B":
         return "%s%dB" % (sign, value)
     if value < 10:
@@ -90,7 +95,12 @@ def _pick(row, keys):
     return {key: row.get(key) for key in keys}
 
 
+_PLAIN_NUMBERS = frozenset((int, float))
+
+
 def _number(value):
+    if value.__class__ in _PLAIN_NUMBERS:  # the common case, without the isinstance calls
+        return value
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -141,12 +151,16 @@ def _host_processes(facts, top):
     return consumers, swap_users
 
 
+_PROCESS_NUMBERS = ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score", "oom_score_adj")
+
+
 def _process(row):
     out = _pick(row, _schema.REPORT_PROCESS_KEYS)
-    out["name"] = str(out["name"]) if out["name"] is not None else "?"
-    for key in ("cmdline", "user"):
-        out[key] = str(out[key]) if out[key] is not None else None
-    for key in ("rss_bytes", "pss_bytes", "swap_bytes", "mem_pct", "oom_score", "oom_score_adj"):
+    name, cmdline, user = out["name"], out["cmdline"], out["user"]
+    out["name"] = "?" if name is None else str(name)
+    out["cmdline"] = None if cmdline is None else str(cmdline)
+    out["user"] = None if user is None else str(user)
+    for key in _PROCESS_NUMBERS:
         out[key] = _number(out[key])
     return out
 

@@ -32,7 +32,8 @@ def _asset(name):
         return handle.read()
 
 
-_E = html.escape
+# Host texts repeat across a fleet (process and user names, finding titles and evidence): each is escaped once.
+_E = functools.lru_cache(maxsize=1 << 16)(html.escape)
 
 # hosts per page of the host table: the first page is in the HTML, the other hosts' rows and details are
 # strings in the page's JSON, and the script shows one page at a time
@@ -207,12 +208,12 @@ def _procs_table(rows, key, label):
         return ""
     out = ['<table class="procs"><thead><tr><th>%s</th><th class="num">PID</th><th>User</th>'
            '<th class="num">RSS</th><th class="num">Swap</th><th class="num">oom_score</th></tr></thead><tbody>' % label]
-    for p in rows:
-        out.append('<tr><td title="%s">%s</td><td class="num">%s</td><td>%s</td><td class="num">%s</td>'
-                   '<td class="num">%s</td><td class="num">%s</td></tr>' % (
-                       _E(str(p.get("cmdline") or "")), _E(str(p.get("name"))), _E(str(p.get("pid"))),
-                       _E(str(p.get("user") or "")), human_size(p.get("rss_bytes")), human_size(p.get("swap_bytes")),
-                       _E(str(p.get("oom_score") if p.get("oom_score") is not None else "-"))))
+    for p in rows:  # rows of the report (_report._process): names and users are text, sizes numbers or None
+        score = p["oom_score"]
+        # the numbers' cells are aligned by the style sheet (.procs td:nth-child): a fleet has many of them
+        out.append('<tr><td title="%s">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+                       _E(p["cmdline"] or ""), _E(p["name"]), _E(str(p["pid"])), _E(p["user"] or ""),
+                       human_size(p["rss_bytes"]), human_size(p["swap_bytes"]), "-" if score is None else score))
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -263,20 +264,29 @@ def _host_details(index, host):
     return "".join(out)
 
 
+def _script_json(value):
+    """JSON that cannot end the <script> element holding it nor break a JavaScript string: every ``<`` (all that
+    can end the element or open a comment in it) and the line separators JavaScript strings refuse, escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+# In the page's JSON each "<" of a host's HTML is an apostrophe (the script puts the "<" back), so that the
+# markup, mostly tags, needs no 6-byte escape per tag and stays ASCII. An apostrophe cannot come from a host
+# (html.escape made each one an entity), and any other is made one first: every apostrophe in the JSON's
+# markup is a "<" this module wrote.
+def _packed(markup):
+    return markup.replace("'", "&#39;").replace("<", "'")
+
+
 def _host_data(index, host, keys):
     """One host as the page's JSON holds it: n its name, k its sort keys (_COLUMNS); for a host after the first
-    page also r and d, its row and its details as HTML, which the script inserts as they are."""
+    page also r and d, its row and its details as _host_row and _host_details write them (_packed), which the
+    script puts in place as they are."""
     data = {"n": host["name"], "k": keys}
     if index >= HOSTS_PER_PAGE:
-        data.update(r=_host_row(index, host, keys), d=_host_details(index, host))
+        data.update(r=_packed(_host_row(index, host, keys)), d=_packed(_host_details(index, host)))
     return data
-
-
-def _script_json(value):
-    """JSON that cannot end the <script> element holding it nor break a JavaScript string."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def _fleet_findings(summary, index_of):
@@ -360,7 +370,10 @@ def render_html(fleet: dict) -> str:
                % _fleet_findings(summary, index_of))
     out.append('<section aria-labelledby="h-details"><h2 id="h-details">Host details</h2><div id="host-details">')
     out.extend(_host_details(index, host) for index, host in enumerate(first_page))
-    out.append('</div></section></main><script type="application/json" id="hosts-data">%s</script>'
-               % _script_json([_host_data(index, host, keys[index]) for index, host in enumerate(fleet["hosts"])]))
+    # the JSON array a host at a time: most of the page, it is then copied once only, by the join
+    out.append('</div></section></main><script type="application/json" id="hosts-data">[')
+    out.extend(("," if index else "") + _script_json(_host_data(index, host, keys[index]))
+               for index, host in enumerate(fleet["hosts"]))
+    out.append("]</script>")
     out.append("<script>\n%s</script></body></html>\n" % _asset("report.js"))
     return "".join(out)

@@ -2,8 +2,9 @@
 "use strict";
 /* Pages and sorts the host table. The report's Python writes every host's row and details (_host_row and
    _host_details in _report_html.py): the first page's are in the document, the other hosts' are HTML strings
-   in the hosts-data JSON (r and d), beside each host's sort keys (k, one a column). This script only chooses
-   which hosts to show and in what order, and puts their HTML in place as it is. */
+   in the hosts-data JSON (r and d, each "<" written as an apostrophe: _packed), beside each host's sort keys
+   (k, one a column). This script only chooses which hosts to show and in what order, and puts their HTML in
+   place as it is. */
 var table=document.getElementById("hosts");
 var data=document.getElementById("hosts-data");
 if(!table||!data){return;}
@@ -20,8 +21,16 @@ var perPage=parseInt(table.getAttribute("data-hosts-per-page"),10)||100;
 var order=hosts.map(function(h,i){return i;});
 var page=0,showAll=false;
 /* the first page's rows and details, as the document has them, for when that page is shown again */
+var firstPage=tbody.rows.length;
 Array.prototype.forEach.call(tbody.rows,function(tr,i){hosts[i].r=tr.outerHTML;});
 Array.prototype.forEach.call(details.children,function(box,i){hosts[i].d=box.outerHTML;});
+/* a host's row and details, their "<" put back the first time they are shown */
+function host(i){
+  var h=hosts[i];
+  if(!h.unpacked&&i>=firstPage){h.r=h.r.replace(/'/g,"<");h.d=h.d.replace(/'/g,"<");}
+  h.unpacked=true;
+  return h;
+}
 /* shows the page (or every host) in the current order; keep: the document has it already */
 function render(keep){
   var pages=Math.max(1,Math.ceil(order.length/perPage));
@@ -29,13 +38,13 @@ function render(keep){
   var from=showAll?0:page*perPage,to=showAll?order.length:Math.min(order.length,from+perPage);
   if(!keep){
     var rows=[],boxes=[];
-    for(var j=from;j<to;j++){rows.push(hosts[order[j]].r);boxes.push(hosts[order[j]].d);}
+    for(var j=from;j<to;j++){var h=host(order[j]);rows.push(h.r);boxes.push(h.d);}
     tbody.innerHTML=rows.join("");
     details.innerHTML=boxes.join("");
   }
   pager.hidden=pages<2;
   info.textContent=showAll?"All "+order.length+" hosts":
-    "Page "+(page+1)+" of "+pages+" · hosts "+(from+1)+"–"+to+" of "+order.length;
+    "Page "+(page+1)+" of "+pages+" \u00b7 hosts "+(from+1)+"\u2013"+to+" of "+order.length;
   prev.disabled=showAll||page===0;
   next.disabled=showAll||page>=pages-1;
   all.setAttribute("aria-pressed",String(showAll));
@@ -83,7 +92,7 @@ function reveal(){
   var match=/^#host-(\d+)$/.exec(window.location.hash);
   if(!match||!hosts[+match[1]]){return;}
   var box=document.getElementById("host-"+match[1]);
-  if(!box){details.insertAdjacentHTML("afterbegin",hosts[+match[1]].d);box=details.firstElementChild;}
+  if(!box){details.insertAdjacentHTML("afterbegin",host(+match[1]).d);box=details.firstElementChild;}
   box.open=true;
   box.scrollIntoView();
 }

@@ -329,9 +329,19 @@ def test_html_rows_and_details_are_written_once_in_python():
             assert report_html._host_row(index, host, keys) in page
             assert report_html._host_details(index, host) in page
         else:
-            assert data["r"] == report_html._host_row(index, host, keys)
-            assert data["d"] == report_html._host_details(index, host)
+            assert data["r"] == report_html._packed(report_html._host_row(index, host, keys))
+            assert data["d"] == report_html._packed(report_html._host_details(index, host))
             assert 'id="host-%d"' % index not in html_part
+
+
+def test_packed_markup_puts_back_only_the_markup_of_the_report():
+    """In the page's JSON each "<" of a host's HTML is an apostrophe, which the script turns back into "<"; an
+    apostrophe in the markup (html.escape leaves none of a host's) is an entity first, never made a "<"."""
+    markup = '<td title="x&#x27;y">a&lt;b\'c</td>'
+    packed = report_html._packed(markup)
+    assert "<" not in packed
+    assert packed.replace("'", "<") == '<td title="x&#x27;y">a&lt;b&#39;c</td>'
+    assert html.unescape(packed.replace("'", "<")) == html.unescape(markup)
 
 
 def test_the_page_script_writes_no_markup_and_knows_no_severity(fleet):

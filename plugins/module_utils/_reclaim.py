@@ -109,17 +109,18 @@ def swap_cycle_plan(snapshot: dict, devices: list[dict], min_available: int,
     cgroup, and the kernel OOM-kills in a cgroup that cannot take them, however
     much RAM is free."""
     must_move = max(snapshot["swap_used_bytes"] - snapshot["swap_cached_bytes"], 0)
-    needed = bool(devices) and snapshot["swap_used_bytes"] > 0
+    available = snapshot["available_bytes"]
     return {
         "devices": [d["path"] for d in devices],
         "swap_to_move_bytes": must_move,
-        "available_bytes": snapshot["available_bytes"],
-        "available_after_bytes": snapshot["available_bytes"] - must_move,
+        "available_bytes": available,
+        "available_after_bytes": available - must_move,
         "min_available_bytes": min_available,
-        "needed": needed,
+        "needed": bool(devices) and snapshot["swap_used_bytes"] > 0,
         "memcgs_over_limit": [{"cgroup": path, "excess_bytes": excess} for path, excess in memcgs_over_limit],
-        "allowed": needed and must_move <= swap.absorb_room(snapshot["available_bytes"], min_available)
-        and not memcgs_over_limit,
+        # RAM keeps min_available after taking them: the swap layer's rule, with min_available as its reserve
+        "allowed": (available >= min_available and must_move <= swap.absorb_room(available, min_available)
+                    and not memcgs_over_limit),
     }
 
 

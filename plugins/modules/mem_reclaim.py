@@ -231,8 +231,6 @@ def _cycle_swap(module, reader, before, min_available):
         # re-check before each area: the previous one took memory
         now = _reclaim.memory_snapshot(_reclaim.read_meminfo(reader))
         current = _reclaim.swap_cycle_plan(now, [device], min_available, _cgroups.memcgs_over_limit(reader))
-        if not current["needed"]:
-            break  # the areas cycled so far held every swapped-out page
         if not current["allowed"]:
             module.fail_json(msg="mem_reclaim: stopped before %s: RAM can no longer take its pages with "
                                  "min_available left; areas cycled so far are back on" % device["path"], plan=plan)

@@ -212,8 +212,8 @@ def _procs_table(rows, key, label):
         score = p["oom_score"]
         # the numbers' cells are aligned by the style sheet (.procs td:nth-child): a fleet has many of them
         out.append('<tr><td title="%s">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-                       _E(p["cmdline"] or ""), _E(p["name"]), _E(str(p["pid"])), _E(p["user"] or ""),
-                       human_size(p["rss_bytes"]), human_size(p["swap_bytes"]), "-" if score is None else score))
+            _E(p["cmdline"] or ""), _E(p["name"]), _E(str(p["pid"])), _E(p["user"] or ""),
+            human_size(p["rss_bytes"]), human_size(p["swap_bytes"]), "-" if score is None else score))
     out.append("</tbody></table>")
     return "".join(out)
 

@@ -74,6 +74,18 @@ def parse_proc_cgroup(text: str) -> dict:
             "memory_path": memory_path, "unified_path": unified_path}
 
 
+def service_unit(text: str) -> str | None:
+    """The system service a process runs in, from its /proc/PID/cgroup (the cgroup2 or name=systemd path):
+    'nginx.service' for /system.slice/nginx.service, 'postgresql@15-main.service' below a slice of its own;
+    None outside a system service (a scope, a user's units, no systemd)."""
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[1] in ("", "name=systemd") and parts[2].startswith("/system.slice/"):
+            unit = parts[2].rstrip("/").rsplit("/", 1)[-1]
+            return unit if unit.endswith(".service") else None
+    return None
+
+
 def _read(reader: procfs.Reader, path: str) -> str | None:
     try:
         return reader.read(path)
@@ -122,6 +134,14 @@ def own_group(reader: procfs.Reader, membership: dict) -> tuple:
     if membership["hierarchy"] == CGROUP_HIERARCHY_FACT["unified"]:
         return group_dir(base, membership["unified_path"]), "v2"
     return None, None
+
+
+def memory_limit(reader: procfs.Reader, membership: dict) -> int | None:
+    """The memory limit of the group of a process with ``membership`` (parse_proc_cgroup), None without one."""
+    directory, controller = own_group(reader, membership)
+    if directory is None:
+        return None
+    return _number(reader, directory, "memory.limit_in_bytes" if controller == "v1" else "memory.max", parse_limit)
 
 
 def _number(reader, directory, name, parse=procfs.to_int):

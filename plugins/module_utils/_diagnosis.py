@@ -60,6 +60,9 @@ DEFAULT_THRESHOLDS = {
     "fragmentation_min_free_pct": 5.0,
     # tuning advice
     "swappiness_database_max": 10,
+    # runtimes: a heap with no limit worth naming (% of RAM or of its cgroup's limit); heap limits against RAM
+    "heap_unbounded_min_pct": 10.0,
+    "heap_limits_max_pct_of_ram": 100.0,
 }
 
 # workloads the tuning advice looks for, by process name
@@ -240,28 +243,35 @@ def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
                     role="memops.linux.oom_protect", variable="oom_protect_services"),
             {"kill_count": count, "victims": [e["victim"] for e in events[-5:]], "recent": len(recent)})
     procs = section(facts, "processes")
-    likely = [r for r in procs.get("top_oom_score") or [] if (r.get("oom_score") or 0) > 0]
-    if likely:
+    likely = [r for r in procs.get("top_oom_score") or [] if (r.get("oom_score") or 0) > 0][:t["oom_likely_victims"]]
+    by_rss = [r["pid"] for r in (procs.get("top_rss") or [])[:len(likely)]]
+    # worth saying only when it is not the RSS ranking again: an adjusted score, or another order
+    if likely and (any(r.get("oom_score_adj") for r in likely) or [r["pid"] for r in likely] != by_rss):
         yield _finding(
             "oom.likely_victims", "info", "Most likely next OOM victims",
             ["%s[%d] oom_score %s (adj %s, RSS %s)" % (
-                r["name"], r["pid"], r["oom_score"], r["oom_score_adj"], _size(r["rss_bytes"]))
-             for r in likely[:t["oom_likely_victims"]]],
+                r["name"], r["pid"], r["oom_score"], r["oom_score_adj"], _size(r["rss_bytes"])) for r in likely],
             _remedy("Lower oom_score_adj of what must survive; cap what may die.",
                     role="memops.linux.oom_protect", variable="oom_protect_processes"),
-            {"pids": [r["pid"] for r in likely[:t["oom_likely_victims"]]]})
-    unprotected = []
-    for name, entry in _running(facts, t["critical_processes"]).items():
-        if entry.get("min_oom_score_adj", 0) >= 0:
-            unprotected.append(name)
+            {"pids": [r["pid"] for r in likely]})
+    unprotected = {name: entry for name, entry in _running(facts, t["critical_processes"]).items()
+                   if entry.get("min_oom_score_adj", 0) >= 0}
     if unprotected:
+        # a service is protected through its unit (OOMScoreAdjust=), a process that is none through its name
+        units = [entry["unit"] for entry in unprotected.values() if entry.get("unit")]
+        names = [name for name, entry in unprotected.items() if not entry.get("unit")]
+        remedy = _remedy("Give the services a negative OOMScoreAdjust= (for example -500)%s." % (
+            "; protect the processes that are no service by name" if names else ""),
+            role="memops.linux.oom_protect", variable="oom_protect_services" if units else "oom_protect_processes",
+            value=[{"name": unit, "score_adj": -500} for unit in units] if units
+            else [{"name": name, "score_adj": -500} for name in names])
         yield _finding(
-            "oom.critical_unprotected", "monitor", "Critical services are not protected from the OOM killer",
-            ["%s runs with oom_score_adj >= 0" % name for name in unprotected],
-            _remedy("Give them a negative OOMScoreAdjust= (for example -500).",
-                    role="memops.linux.oom_protect", variable="oom_protect_services",
-                    value=[{"name": name, "score_adj": -500} for name in unprotected]),
-            {"names": unprotected})
+            "oom.critical_unprotected", "info", "Critical services are not protected from the OOM killer",
+            ["%s%s runs with oom_score_adj >= 0" % (name, " (%s)" % entry["unit"] if entry.get("unit") else "")
+             for name, entry in unprotected.items()]
+            + (["not services, protect them by name (oom_protect_processes): %s" % ", ".join(names)]
+               if units and names else []),
+            remedy, {"names": list(unprotected), "units": units})
 
 
 def rule_commit(facts: dict, t: dict) -> Iterator[dict]:
@@ -415,7 +425,7 @@ def rule_tuning(facts: dict, t: dict) -> Iterator[dict]:
     sensitive = _running(facts, THP_SENSITIVE)
     if sensitive and thp.get("selected") == "always":
         yield _finding(
-            "tuning.thp", "monitor", "Transparent huge pages are always on with %s running" % ", ".join(sorted(sensitive)),
+            "tuning.thp", "info", "Transparent huge pages are always on with %s running" % ", ".join(sorted(sensitive)),
             ["transparent_hugepage/enabled = always", "running: %s" % ", ".join(
                 "%s %s" % (name, entry["pids"][:3]) for name, entry in sorted(sensitive.items()))],
             _remedy("Disable THP (never) for Redis and MongoDB: latency spikes and memory bloat.",
@@ -424,32 +434,82 @@ def rule_tuning(facts: dict, t: dict) -> Iterator[dict]:
             {"names": sorted(sensitive)})
     if "redis-server" in databases and vm.get("overcommit_memory") != 1:
         yield _finding(
-            "tuning.redis_overcommit", "monitor", "Redis runs without vm.overcommit_memory = 1",
+            "tuning.redis_overcommit", "info", "Redis runs without vm.overcommit_memory = 1",
             ["vm.overcommit_memory = %s" % vm.get("overcommit_memory"),
              "background saves (fork) can fail with 'Cannot allocate memory'"],
             _remedy("Set vm.overcommit_memory = 1 as Redis asks.", role="memops.linux.vm_tuning",
                     variable="vm_tuning_profile", value="redis"),
             {"overcommit_memory": vm.get("overcommit_memory")})
-    for runtime in procs.get("runtimes") or []:
-        if runtime.get("heap_limit"):
-            continue
-        if runtime["runtime"] == "jvm":
-            advice = "Set -Xmx (or -XX:MaxRAMPercentage) so the heap cannot outgrow the host."
-        else:
-            advice = "Set --max-old-space-size so the heap cannot outgrow the host."
+
+
+def rule_runtimes(facts: dict, t: dict) -> Iterator[dict]:
+    """The heaps of JVMs and Node.js processes against the memory they can have."""
+    runtimes = section(facts, "processes").get("runtimes") or []
+    ram = section(facts, "memory").get("total_bytes")
+    for runtime in runtimes:
+        room = runtime.get("memory_limit_bytes") or ram
+        rss = runtime.get("rss_bytes") or 0
+        large = room and 100.0 * rss / room >= t["heap_unbounded_min_pct"]
+        if not runtime.get("heap_limit") and large:
+            advice = ("Set -Xmx (or -XX:MaxRAMPercentage) so the heap cannot outgrow the host." if runtime["runtime"] == "jvm"
+                      else "Set --max-old-space-size so the heap cannot outgrow the host.")
+            yield _finding(
+                "tuning.heap_unbounded", "info", "%s[%d] runs without a heap limit" % (runtime["name"], runtime["pid"]),
+                ["%s: RSS %s, %s" % (runtime["runtime"], _size(rss), runtime.get("cmdline", "")[:200])],
+                _remedy(advice, role="memops.linux.memory_limits", variable="memory_limits_services"),
+                {"pid": runtime["pid"], "runtime": runtime["runtime"]})
+        limit, cgroup_limit = runtime.get("heap_limit_bytes"), runtime.get("memory_limit_bytes")
+        if limit and cgroup_limit and limit > cgroup_limit:
+            yield _finding(
+                "heap.over_cgroup_limit", "monitor",
+                "%s[%d] may grow its heap past its cgroup's limit" % (runtime["name"], runtime["pid"]),
+                ["heap limit %s (%s) above the memory limit of its cgroup, %s" % (
+                    _size(limit), runtime.get("heap_limit") or runtime.get("heap_limit_source"), _size(cgroup_limit))],
+                _remedy("Lower the heap limit below the cgroup's (leave room for the runtime's own memory), "
+                        "or raise the limit.", role="memops.linux.memory_limits", variable="memory_limits_services"),
+                {"pid": runtime["pid"], "heap_limit_bytes": limit, "memory_limit_bytes": cgroup_limit})
+    limited = [r for r in runtimes if r.get("heap_limit_bytes")]
+    total = sum(r["heap_limit_bytes"] for r in limited)
+    if ram and limited and 100.0 * total / ram > t["heap_limits_max_pct_of_ram"]:
         yield _finding(
-            "tuning.heap_unbounded", "info", "%s[%d] runs without a heap limit" % (runtime["name"], runtime["pid"]),
-            ["%s: %s" % (runtime["runtime"], runtime.get("cmdline", "")[:200])],
-            _remedy(advice, role="memops.linux.memory_limits", variable="memory_limits_services"),
-            {"pid": runtime["pid"], "runtime": runtime["runtime"]})
+            "heap.limits_exceed_ram", "monitor", "The runtimes' heap limits add up to more than RAM",
+            ["heap limits %s in all, RAM %s (%.0f%%)" % (_size(total), _size(ram), 100.0 * total / ram)]
+            + ["%s[%d] %s (%s)" % (r["name"], r["pid"], _size(r["heap_limit_bytes"]),
+                                   r.get("heap_limit") or r.get("heap_limit_source")) for r in limited[:10]],
+            _remedy("Lower the heap limits so that together, with the rest of the host, they fit in RAM; each "
+                    "runtime grows its heap to its limit before it collects.",
+                    role="memops.linux.memory_limits", variable="memory_limits_services"),
+            {"heap_limits_bytes": total, "ram_bytes": ram})
 
 
 RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
-         rule_swap, rule_slab, rule_fragmentation, rule_tuning)
+         rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes)
+
+
+def partial_view(facts: dict) -> list[str]:
+    """What the facts could not see (without root, under hidepid, with the kernel log restricted), each a
+    line; empty when they saw everything they were asked to. A verdict on a partial view may miss a cause."""
+    missing = []
+    if section(facts, "capabilities").get("is_root") is False:
+        missing.append("not run as root: other users' processes' PSS and environment are hidden")
+    procs = section(facts, "processes")
+    if procs.get("partial_view"):
+        missing.append("processes: %s could not be read%s" % (
+            procs.get("access_denied") or "some", " (/proc is mounted hidepid=%s)" % procs["hidepid"]
+            if procs.get("hidepid") not in (None, "0", "off") else ""))
+    oom = section(facts, "oom")
+    if oom.get("log_readable") is False and not oom.get("log_skipped"):
+        missing.append("kernel log: not readable (kernel.dmesg_restrict, no CAP_SYSLOG): OOM kills are counted, "
+                       "their victims unknown")
+    slab = section(facts, "slab")
+    if slab and slab.get("slabinfo_readable") is False:
+        missing.append("slabinfo: root only: the largest slab caches are unknown")
+    return missing
 
 
 def diagnose(facts: dict, thresholds: dict | None = None) -> dict:
-    """facts (mem_facts) -> {status: ok|monitor|critical, findings: [...]}, most severe first."""
+    """facts (mem_facts) -> {status: ok|monitor|critical, findings: [...], counts, partial}, most severe first;
+    ``partial`` lists what the facts could not see (partial_view)."""
     merged = thresholds if thresholds is not None else DEFAULT_THRESHOLDS
     findings: list[dict] = []
     for rule in RULES:
@@ -457,4 +517,4 @@ def diagnose(facts: dict, thresholds: dict | None = None) -> dict:
     findings.sort(key=lambda f: -SEVERITY_LEVEL[f["severity"]])
     status = health_status(f["severity"] for f in findings)
     counts = {name: sum(1 for f in findings if f["severity"] == name) for name in SEVERITIES}
-    return {"status": status, "findings": findings, "counts": counts}
+    return {"status": status, "findings": findings, "counts": counts, "partial": partial_view(facts)}

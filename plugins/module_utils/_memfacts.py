@@ -25,6 +25,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as 
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils import _workloads as workloads
 from ansible_collections.memops.linux.plugins.module_utils._schema import PROCESS_KEYS
 
 SUBSETS = (
@@ -34,18 +35,12 @@ SUBSETS = (
 # overview is published under the name of what it describes
 FACT_KEYS = {"overview": "memory"}
 
-CMDLINE_LIMIT = 4096
 # vm files whose read or write is an action, not a setting
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
 # the lines of /proc/PID/status a process row is made of
 _STATUS_KEYS = ("Name", "Uid", "VmRSS", "VmSwap")
 # how the processes of an Ansible run show in their command lines
 _ANSIBLE_MARKS = ("ansible", "AnsiballZ", "&& sleep 0")
-_RUNTIMES = {"java": "jvm", "node": "node", "nodejs": "node"}
-_HEAP_FLAGS = {
-    "jvm": (("-Xmx", "-XX:MaxRAM", "-XX:MaxHeapSize"), ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")),
-    "node": (("--max-old-space-size", "--max_old_space_size"), ("NODE_OPTIONS",)),
-}
 
 
 # process names whose presence the diagnosis rules ask about
@@ -273,51 +268,9 @@ class Gatherer:
             "top_swap": [_public(r) for r in by_swap],
             "top_oom_score": [_public(r) for r in by_oom],
             "by_name": self._by_name(rows, total_memory),
-            "workloads": self._workloads(rows),
-            "runtimes": self._runtimes(rows),
+            "workloads": workloads.workloads(self.reader, rows, self.watch),
+            "runtimes": workloads.runtimes(self.reader, rows, self.meminfo.get("MemTotal")),
         }
-
-    def _workloads(self, rows):
-        """Well-known workloads among all processes, by name (comm, 15 characters at most)."""
-        watched = {name[:15]: name for name in self.watch}
-        found = {}
-        for row in rows:
-            name = watched.get(row["name"])
-            if name is None:
-                continue
-            entry = found.setdefault(name, {"count": 0, "pids": [], "rss_bytes": 0, "min_oom_score_adj": None})
-            entry["count"] += 1
-            entry["rss_bytes"] += row["rss_bytes"]
-            if len(entry["pids"]) < 10:
-                entry["pids"].append(row["pid"])
-            adj = row["oom_score_adj"]
-            if adj is not None and (entry["min_oom_score_adj"] is None or adj < entry["min_oom_score_adj"]):
-                entry["min_oom_score_adj"] = adj
-        return found
-
-    def _runtimes(self, rows):
-        """JVMs and Node.js processes, and whether their heap is capped (command
-        line or the runtime's options variable in the environment)."""
-        result = []
-        for row in rows:
-            runtime = _RUNTIMES.get(row["name"])
-            if runtime is None:
-                continue
-            try:
-                argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True))
-                try:
-                    environ = self.reader.read_pid(row["pid"], "environ", binary=True).decode("utf-8", "replace")
-                except procfs.AccessDenied:
-                    environ = ""
-            except procfs.ProcfsError:
-                continue
-            flags, variables = _HEAP_FLAGS[runtime]
-            words = argv + [item.partition("=")[2] for item in environ.split("\0")
-                            if item.partition("=")[0] in variables]
-            limit = next((w for text in words for w in text.split() if w.startswith(flags)), None)
-            result.append({"pid": row["pid"], "name": row["name"], "runtime": runtime, "heap_limit": limit,
-                           "rss_bytes": row["rss_bytes"], "cmdline": " ".join(argv)[:CMDLINE_LIMIT]})
-        return result
 
     def _own_pids(self, rows):
         """This process and the chain of Ansible processes that started it
@@ -332,7 +285,7 @@ class Gatherer:
         while pid and pid > 1 and pid in parents and pid not in own:
             try:
                 argv = " ".join(procfs.parse_cmdline(self.reader.read_pid(pid, "cmdline", binary=True,
-                                                                          limit=CMDLINE_LIMIT)))
+                                                                          limit=procfs.CMDLINE_LIMIT)))
             except procfs.ProcfsError:
                 break
             if not any(mark in argv for mark in _ANSIBLE_MARKS):
@@ -363,8 +316,8 @@ class Gatherer:
         row["mem_pct"] = _pct(row["rss_bytes"], total_memory) if total_memory else None
         try:
             argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
-                                                             limit=CMDLINE_LIMIT))
-            row["cmdline"] = " ".join(argv)[:CMDLINE_LIMIT]
+                                                             limit=procfs.CMDLINE_LIMIT))
+            row["cmdline"] = " ".join(argv)[:procfs.CMDLINE_LIMIT]
         except procfs.ProcfsError:
             row["cmdline"] = ""
         row["user"] = _user_name(row["uid"])
@@ -397,6 +350,7 @@ class Gatherer:
             "kill_count_available": counter is not None,
             "log_source": source,
             "log_readable": source != "none",
+            "log_skipped": not self.use_kernel_log,
             "events": events,
             "recent_events": events[-self.top:] if self.top else [],
         }

@@ -119,7 +119,9 @@ def _candidates(reader, exclude):
 
 
 def _own_pids():
-    return {os.getpid(), os.getppid()}
+    # PID 1 is never ours to leave out, even when it is the parent (a module started by init or a container's
+    # entry point): the PID 1 guard must still see it
+    return {os.getpid(), os.getppid()} - {1}
 
 
 def find_by_pid(reader: _procfs.Reader, pids: Iterable[int]) -> list[dict]:

@@ -22,6 +22,8 @@ import re
 from typing import Iterable, Sequence
 
 KIB = 1024
+# The most of a command line read and kept (a JVM's can run to tens of kilobytes).
+CMDLINE_LIMIT = 4096
 # The options of every module that reads a host (doc fragment memops.linux._roots).
 ROOT_OPTIONS = {
     "proc_root": {"type": "path", "default": "/proc"},

@@ -185,6 +185,16 @@ ansible_facts:
             - C(vanished) and C(access_denied) count processes that could not be read.
             - C(excluded_pids) lists the module's own process and the Ansible processes that started it
               (the shell, and the controller on a local connection); they are left out of counts and lists.
+            - C(workloads) maps each watched workload name (databases, caches, runtimes) that runs to its C(count),
+              C(pids) (ten at most), summed C(rss_bytes), lowest C(min_oom_score_adj), and the systemd C(unit) it
+              runs as (from its cgroup; V(null) outside a service), the value the memops.linux.oom_protect role's
+              C(oom_protect_services) takes.
+            - C(runtimes) lists the JVMs and Node.js processes with their heap limit, read from the command line
+              and from C(JAVA_TOOL_OPTIONS), C(JDK_JAVA_OPTIONS), C(_JAVA_OPTIONS) or C(NODE_OPTIONS);
+              C(heap_limit) (the flag as written), C(heap_limit_bytes), C(heap_limit_source) (V(flag),
+              V(percentage) for C(-XX:MaxRAMPercentage), V(default) for the JVM's default share of RAM, or
+              V(null) when the runtime sizes its heap itself), and C(memory_limit_bytes), the memory limit of
+              its cgroup (V(null) without one).
           returned: when processes is gathered
           type: dict
           sample:
@@ -206,9 +216,18 @@ ansible_facts:
             top_oom_score: []
             by_name:
               - {name: php-fpm, count: 32, rss_bytes: 3221225472, swap_bytes: 0, mem_pct: 12.7}
+            workloads:
+              postgres: {count: 9, pids: [812, 840], rss_bytes: 1288490188, min_oom_score_adj: -900,
+                         unit: postgresql@15-main.service}
+            runtimes:
+              - {pid: 2211, name: java, runtime: jvm, heap_limit: -Xmx4g, heap_limit_bytes: 4294967296,
+                 heap_limit_source: flag, memory_limit_bytes: null, rss_bytes: 3900000000,
+                 cmdline: java -Xmx4g -jar app.jar}
         oom:
           description:
             - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
+            - C(log_readable) says whether the kernel log could be read; C(log_skipped) is V(true) when
+              O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
               (C(pid), C(name), C(uid), C(rss_bytes), C(anon_rss_bytes), C(file_rss_bytes), C(shmem_rss_bytes),
               C(total_vm_bytes), C(pgtables_bytes), C(oom_score_adj)), C(constraint), C(scope) (V(system) or V(memcg)),
@@ -220,6 +239,7 @@ ansible_facts:
             kill_count_available: true
             log_source: kmsg
             log_readable: true
+            log_skipped: false
             events:
               - uptime_seconds: 5120.33
                 logged_at: "2026-11-26T13:40:02Z"
@@ -346,13 +366,17 @@ ansible_facts:
         health:
           description:
             - The verdict. C(status) is V(ok), V(monitor) or V(critical) (the most severe finding; V(info)
-              findings do not count), C(counts) the number of findings per severity, and C(findings) the
-              findings, most severe first.
+              findings do not count, they are advice), C(counts) the number of findings
+              per severity, and C(findings) the findings, most severe first.
+            - C(partial) lists what the facts could not see (not run as root, C(hidepid), an unreadable kernel
+              log, C(slabinfo)), a line each; empty when the module saw all it was asked to. A verdict on a
+              partial view may miss a cause; run the module as root (C(become)).
             - Each finding has C(id) (stable, for example V(memory.available_low), V(leak.suspect),
               V(ram.insufficient), V(oom.kills), V(oom.likely_victims), V(oom.critical_unprotected),
               V(commit.near_limit), V(commit.limit_low), V(swap.exhausted), V(swap.high), V(swap.none),
               V(slab.unreclaimable_high), V(slab.dentry_inode_bloat), V(fragmentation.high),
-              V(tuning.swappiness), V(tuning.thp), V(tuning.redis_overcommit), V(tuning.heap_unbounded)),
+              V(tuning.swappiness), V(tuning.thp), V(tuning.redis_overcommit), V(tuning.heap_unbounded),
+              V(heap.over_cgroup_limit), V(heap.limits_exceed_ram)),
               C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and
               C(remedy) (C(summary), and where this collection applies the fix, the C(role) and its C(variable)
               with a suggested C(value), or the C(module)).
@@ -361,6 +385,7 @@ ansible_facts:
           sample:
             status: monitor
             counts: {critical: 0, monitor: 1, info: 0}
+            partial: []
             findings:
               - id: swap.high
                 severity: monitor

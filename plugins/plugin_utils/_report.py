@@ -217,7 +217,7 @@ def _unknown_host(name, reason):
     return {
         "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
         "memory": None, "swap": None, "free_h": None, "oom": None, "uptime_seconds": None,
-        "top_processes": [], "top_swap": [], "findings": [],
+        "top_processes": [], "top_swap": [], "findings": [], "partial": [],
     }
 
 
@@ -243,7 +243,18 @@ def build_host(name: str, facts: dict, top: int = 5) -> dict:
         "top_processes": consumers,
         "top_swap": swap_users,
         "findings": findings,
+        # what the host's facts could not see (_diagnosis.partial_view): its verdict may miss a cause
+        "partial": [str(line) for line in health.get("partial") or []],
     }
+
+
+PARTIAL_VIEW = "partial view: run with become"
+
+
+def status_text(host: dict) -> str:
+    """The verdict as people read it: OK, MONITOR, ...; with "(partial view: run with become)" when the facts
+    saw only part of the host."""
+    return host["status"].upper() + (" (%s)" % PARTIAL_VIEW if host.get("partial") else "")
 
 
 def _host_sort_key(host):
@@ -281,8 +292,11 @@ def _summary(hosts):
             else:
                 if _schema.SEVERITY_RANK[finding["severity"]] < _schema.SEVERITY_RANK[entry["severity"]]:
                     entry["severity"] = finding["severity"]
-                if entry["remedy"]["value"] != finding["remedy"]["value"]:
-                    entry["remedy"]["value"] = None  # hosts need different values: each host's remedy says
+                # hosts need different values (or variables): each host's remedy says
+                if entry["remedy"]["variable"] != finding["remedy"]["variable"]:
+                    entry["remedy"]["variable"] = None
+                if entry["remedy"]["value"] != finding["remedy"]["value"] or entry["remedy"]["variable"] is None:
+                    entry["remedy"]["value"] = None
             entry["count"] += 1
             if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
                 entry["hosts"].append(host["name"])

@@ -20,7 +20,9 @@ import json
 import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
-from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent, remedy_parts
+from ansible_collections.memops.linux.plugins.plugin_utils._report import (
+    PARTIAL_VIEW, first_finding, human_size, percent, remedy_parts,
+)
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +40,13 @@ _E = functools.lru_cache(maxsize=1 << 16)(html.escape)
 # hosts per page of the host table: the first page is in the HTML, the other hosts' rows and details are
 # strings in the page's JSON, and the script shows one page at a time
 HOSTS_PER_PAGE = 100
+
+
+def _partial_mark(host):
+    """A mark beside the verdict of a host whose facts saw only part of it; its title says what was hidden."""
+    if not host.get("partial"):
+        return ""
+    return ' <span class="partial" title="%s">%s</span>' % (_E("; ".join(host["partial"])), PARTIAL_VIEW)
 
 
 def _badge(status):
@@ -173,7 +182,7 @@ def _host_row(index, host, keys):
         '<tr class="%s">' % host["status"],
         '<th scope="row" data-sort="%s"><a href="#%s">%s</a></th>' % (
             _E(host["name"]), _anchor(index), _E(host["name"])),
-        '<td data-sort="%d">%s</td>' % (keys[1], _badge(host["status"])),
+        '<td data-sort="%d">%s%s</td>' % (keys[1], _badge(host["status"]), _partial_mark(host)),
         _findings_cell(host, keys[2]),
         _num_cell(keys[3], human_size(mem.get("total_bytes"))),
         _num_cell(keys[4], human_size(mem.get("used_bytes"))),
@@ -237,6 +246,9 @@ def _host_details(index, host):
         out.append('<p>No diagnosis: %s</p></details>' % _E(host["reason"] or ""))
         return "".join(out)
     out.append('<pre class="free">%s</pre>' % _E("\n".join(host["free_h"])))
+    if host["partial"]:
+        out.append('<p class="partial"><b>Partial view, run with become to see it all:</b> %s</p>'
+                   % _E("; ".join(host["partial"])))
     oom = host["oom"] or {}
     if oom.get("kill_count") or oom.get("recent_victims"):
         victims = _victims_text(oom)

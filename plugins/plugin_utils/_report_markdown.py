@@ -16,7 +16,9 @@ from __future__ import annotations
 import html
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
-from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent, remedy_text
+from ansible_collections.memops.linux.plugins.plugin_utils._report import (
+    first_finding, human_size, percent, remedy_text, status_text,
+)
 
 
 def _md(text):
@@ -61,7 +63,7 @@ def render_markdown(fleet: dict) -> str:
         swap = host["swap"] or {}
         top = host["top_processes"][0] if host["top_processes"] else None
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            _md(host["name"]), host["status"].upper(), _md(_findings_text(host)),
+            _md(host["name"]), status_text(host), _md(_findings_text(host)),
             human_size(mem.get("total_bytes")), human_size(mem.get("used_bytes")), human_size(mem.get("free_bytes")),
             human_size(mem.get("buff_cache_bytes")),
             "%s (%s)" % (human_size(mem.get("available_bytes")), percent(mem.get("available_pct"))) if mem else "-",
@@ -88,11 +90,14 @@ def render_markdown(fleet: dict) -> str:
 
     out += ["## Host details", ""]
     for host in fleet["hosts"]:
-        out += ["### %s — %s" % (_md(host["name"]), host["status"].upper()), ""]
+        out += ["### %s — %s" % (_md(host["name"]), status_text(host)), ""]
         if host["status"] == "unknown":
             out += ["No diagnosis: %s" % _md(host["reason"]), ""]
             continue
         out += ["```"] + [line.replace("`", "'") for line in host["free_h"]] + ["```", ""]
+        if host["partial"]:
+            out += ["Partial view, run with become to see it all: " + "; ".join(_md(line) for line in host["partial"]),
+                    ""]
         oom = host["oom"] or {}
         if oom.get("kill_count") or oom.get("recent_victims"):
             victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), v["pid"], human_size(v["rss_bytes"]),

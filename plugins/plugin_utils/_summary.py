@@ -34,8 +34,9 @@ def host_summary(facts: dict, findings: int = 5, consumers: int = 5) -> list[str
     if host["status"] == _schema.UNKNOWN:
         return ["UNKNOWN: %s" % host["reason"]]
     counts = host["counts"]
-    lines = ["%s: %s finding(s)" % (host["status"].upper(), ", ".join(
+    lines = ["%s: %s finding(s)" % (_report.status_text(host), ", ".join(
         "%d %s" % (counts[severity], severity) for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST))]
+    lines.extend("    not seen: " + line for line in host["partial"])
     lines.extend(host["free_h"])
     for finding in host["findings"][:findings]:
         lines.append("[%s] %s (%s)" % (finding["severity"], finding["title"], finding["id"]))

@@ -31,6 +31,11 @@ _APPS = (("nginx", "www-data", "nginx: worker process"), ("postgres", "postgres"
          ("containerd", "root", "/usr/bin/containerd"), ("memcached", "memcache", "/usr/bin/memcached -m 1024"))
 
 
+# the systemd service each runs as, on a Debian host
+_UNITS = {"nginx": "nginx.service", "postgres": "postgresql@15-main.service", "mysqld": "mariadb.service",
+          "sshd": "ssh.service", "redis-server": "redis-server.service", "memcached": "memcached.service"}
+
+
 def _proc(rng, pid, name, user, cmdline, total, rss=None, swap=0, oom_adj=0):
     rss = rss if rss is not None else rng.randint(20, 900) * MIB
     return {"pid": pid, "name": name, "cmdline": cmdline, "user": user, "rss_bytes": rss,
@@ -82,7 +87,8 @@ def host_facts(rng, profile, process_name=None, now_uptime=None):
     top_swap = sorted((r for r in rows if r["swap_bytes"]), key=lambda r: -r["swap_bytes"])
     workloads = {}
     for r in rows:
-        entry = workloads.setdefault(r["name"], {"pids": [], "rss_bytes": 0, "min_oom_score_adj": r["oom_score_adj"]})
+        entry = workloads.setdefault(r["name"], {"pids": [], "rss_bytes": 0, "min_oom_score_adj": r["oom_score_adj"],
+                                                 "unit": _UNITS.get(r["name"])})
         entry["pids"].append(r["pid"])
         entry["rss_bytes"] += r["rss_bytes"]
     runtimes = []

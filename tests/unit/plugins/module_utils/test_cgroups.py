@@ -46,3 +46,26 @@ def test_cgroup_pids_and_usage(tmp_path):
     assert _cgroups.unit_memory_usage(Reader(sys_root=str(tmp_path)), "/system.slice/pg.service") == 73400320
     assert _cgroups.unit_memory_usage(Reader(sys_root=str(tmp_path)), "/system.slice/v2.service") == 4096
     assert _cgroups.unit_memory_usage(Reader(sys_root=str(tmp_path)), "/system.slice/none.service") is None
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("0::/system.slice/nginx.service\n", "nginx.service"),
+    ("12:memory:/system.slice/mariadb.service\n1:name=systemd:/system.slice/mariadb.service\n0::/system.slice/mariadb.service\n",
+     "mariadb.service"),
+    ("0::/system.slice/system-postgresql.slice/postgresql@15-main.service\n", "postgresql@15-main.service"),
+    ("0::/system.slice/docker-0123abcd.scope\n", None),
+    ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n", None),
+    ("0::/\n", None),
+    ("", None),
+])
+def test_service_unit(text, unit):
+    assert _cgroups.service_unit(text) == unit
+
+
+def test_memory_limit_of_a_process(tmp_path):
+    make_tree(tmp_path, {"fs/cgroup/memory/jobs/memory.limit_in_bytes": "67108864\n",
+                         "fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"})
+    reader = Reader(sys_root=str(tmp_path))
+    assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/jobs\n")) == 64 << 20
+    assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/\n")) is None
+    assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("")) is None

@@ -71,6 +71,12 @@ def with_workload(facts, name, adj=0, pids=(500,)):
     return facts
 
 
+def runtime(pid, name, kind, rss=200 * MIB, limit=None, cgroup_limit=None):
+    return {"pid": pid, "name": name, "runtime": kind, "rss_bytes": rss, "cmdline": "%s app" % name,
+            "heap_limit": "-Xmx%dm" % (limit >> 20) if limit else None, "heap_limit_bytes": limit,
+            "heap_limit_source": "flag" if limit else None, "memory_limit_bytes": cgroup_limit}
+
+
 def with_samples(facts, series):
     facts["samples"] = {"count": len(series), "interval": 5.0, "window_seconds": 5.0 * (len(series) - 1),
                         "growth": [{"pid": 77, "name": "leaky", "starttime": 1, "rss_series": series,
@@ -100,7 +106,7 @@ POSITIVE = [
     ("oom.kills", lambda f: f["oom"].update(kill_count=3, events=[oom_event(1000.0)]), "monitor"),
     ("oom.kills", lambda f: f["oom"].update(kill_count=1, events=[oom_event(99000.0)]), "critical"),
     ("oom.likely_victims", lambda f: f["processes"].update(top_oom_score=[proc(9, "java", oom_score=700)]), "info"),
-    ("oom.critical_unprotected", lambda f: with_workload(f, "mysqld", adj=0), "monitor"),
+    ("oom.critical_unprotected", lambda f: with_workload(f, "mysqld", adj=0), "info"),
     ("commit.near_limit", lambda f: strict(f, 85.0), "monitor"),
     ("commit.near_limit", lambda f: strict(f, 97.0), "critical"),
     ("commit.limit_low", lambda f: strict(f, 30.0, limit=8 * GIB), "monitor"),
@@ -115,12 +121,16 @@ POSITIVE = [
         unusable_index=[0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0]), "monitor"),
     ("tuning.swappiness", lambda f: with_workload(f, "postgres", adj=-900), "info"),
     ("tuning.thp", lambda f: (with_workload(f, "redis-server", adj=-900),
-                              f["tunables"]["thp"]["enabled"].update(selected="always")), "monitor"),
-    ("tuning.redis_overcommit", lambda f: with_workload(f, "redis-server", adj=-900), "monitor"),
+                              f["tunables"]["thp"]["enabled"].update(selected="always")), "info"),
+    ("tuning.redis_overcommit", lambda f: with_workload(f, "redis-server", adj=-900), "info"),
     ("tuning.heap_unbounded", lambda f: f["processes"]["runtimes"].append(
-        {"pid": 31, "name": "java", "runtime": "jvm", "heap_limit": None, "cmdline": "java -jar app.jar"}), "info"),
+        runtime(31, "java", "jvm", rss=2 * GIB)), "info"),
     ("tuning.heap_unbounded", lambda f: f["processes"]["runtimes"].append(
-        {"pid": 32, "name": "node", "runtime": "node", "heap_limit": None, "cmdline": "node app.js"}), "info"),
+        runtime(32, "node", "node", rss=2 * GIB)), "info"),
+    ("heap.limits_exceed_ram", lambda f: f["processes"]["runtimes"].extend(
+        [runtime(33, "java", "jvm", limit=10 * GIB), runtime(34, "java", "jvm", limit=8 * GIB)]), "monitor"),
+    ("heap.over_cgroup_limit", lambda f: f["processes"]["runtimes"].append(
+        runtime(35, "java", "jvm", limit=4 * GIB, cgroup_limit=3 * GIB)), "monitor"),
 ]
 
 
@@ -172,7 +182,16 @@ NEGATIVE = [
     ("tuning.redis_overcommit", lambda f: (with_workload(f, "redis-server", adj=-900),
                                            f["tunables"]["vm"].update(overcommit_memory=1))),
     ("tuning.heap_unbounded", lambda f: f["processes"]["runtimes"].append(
-        {"pid": 31, "name": "java", "runtime": "jvm", "heap_limit": "-Xmx512m", "cmdline": "java -Xmx512m"})),
+        runtime(31, "java", "jvm", rss=2 * GIB, limit=2 * GIB))),
+    ("tuning.heap_unbounded", lambda f: f["processes"]["runtimes"].append(runtime(31, "java", "jvm", rss=GIB))),
+    ("heap.limits_exceed_ram", lambda f: f["processes"]["runtimes"].extend(
+        [runtime(33, "java", "jvm", limit=8 * GIB), runtime(34, "node", "node", limit=8 * GIB)])),  # exactly RAM
+    ("heap.over_cgroup_limit", lambda f: f["processes"]["runtimes"].append(
+        runtime(35, "java", "jvm", limit=3 * GIB, cgroup_limit=3 * GIB))),
+    # the RSS ranking again, with no adjusted score, says nothing more
+    ("oom.likely_victims", lambda f: f["processes"].update(top_rss=[proc(9, "java"), proc(10, "app")],
+                                                           top_oom_score=[proc(9, "java", oom_score=700),
+                                                                          proc(10, "app", oom_score=5)])),
 ]
 
 
@@ -202,6 +221,44 @@ def test_thresholds_are_honoured(finding_id, make, overrides):
     make(facts)
     assert finding_id in ids(facts)
     assert finding_id not in ids(copy.deepcopy(facts), **overrides)
+
+
+def test_likely_victims_when_an_adjusted_score_or_another_order_says_more():
+    facts = healthy()
+    facts["processes"]["top_rss"] = [proc(9, "java"), proc(10, "app")]
+    facts["processes"]["top_oom_score"] = [proc(10, "app", oom_score=800), proc(9, "java", oom_score=700)]
+    assert "oom.likely_victims" in ids(facts)  # another order than RSS
+    facts["processes"]["top_oom_score"] = [proc(9, "java", oom_score=900, adj=300), proc(10, "app", oom_score=5)]
+    assert "oom.likely_victims" in ids(facts)  # the RSS order, but a score someone adjusted
+
+
+def test_advice_never_raises_a_healthy_database_host_above_ok():
+    """A database host whose memory is healthy, with every piece of advice there is: still ok."""
+    facts = healthy()
+    with_workload(facts, "mysqld", adj=0)
+    with_workload(facts, "redis-server", adj=0)
+    facts["tunables"]["thp"]["enabled"].update(selected="always")
+    facts["processes"]["runtimes"].append(runtime(31, "java", "jvm", rss=4 * GIB))
+    facts["processes"]["top_oom_score"] = [proc(31, "java", oom_score=300, adj=100)]
+    result = diagnosis.diagnose(facts, diagnosis.merge_thresholds({}))
+    assert {f["id"] for f in result["findings"]} == {
+        "oom.likely_victims", "oom.critical_unprotected", "tuning.swappiness", "tuning.thp",
+        "tuning.redis_overcommit", "tuning.heap_unbounded"}
+    assert {f["severity"] for f in result["findings"]} == {"info"} and result["status"] == "ok"
+
+
+def test_unprotected_services_are_named_by_their_unit():
+    facts = healthy()
+    with_workload(facts, "mysqld", adj=0)["processes"]["workloads"]["mysqld"]["unit"] = "mariadb.service"
+    with_workload(facts, "sshd", adj=0)["processes"]["workloads"]["sshd"]["unit"] = "ssh.service"
+    with_workload(facts, "redis-server", adj=0)  # not a service of its own: no unit
+    finding = next(f for f in diagnosis.diagnose(facts, diagnosis.merge_thresholds({}))["findings"]
+                   if f["id"] == "oom.critical_unprotected")
+    assert finding["remedy"]["variable"] == "oom_protect_services"
+    assert sorted(finding["remedy"]["value"], key=lambda v: v["name"]) == [
+        {"name": "mariadb.service", "score_adj": -500}, {"name": "ssh.service", "score_adj": -500}]
+    assert "mysqld (mariadb.service) runs with oom_score_adj >= 0" in finding["evidence"]
+    assert any("redis-server" in line and "oom_protect_processes" in line for line in finding["evidence"])
 
 
 def test_threshold_lowered_makes_a_healthy_host_fire():

@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts as memfacts
@@ -634,3 +635,38 @@ def test_gather_with_thresholds_diagnoses_low_memory():
                             kmsg_path=fixture_path("low_memory", "kmsg"), log_commands=False)
     assert facts["health"]["status"] == "critical"
     assert "memory.available_low" in [finding["id"] for finding in facts["health"]["findings"]]
+
+
+def test_runtimes_carry_their_heap_limits_in_bytes():
+    """-Xmx on the command line, MaxRAMPercentage in JAVA_TOOL_OPTIONS, none for Node: in bytes, against RAM."""
+    runtimes = {r["pid"]: r for tree in ("low_memory", "no_smaps_rollup", "odd_meminfo")
+                for r in gatherer(tree).processes()["runtimes"]}
+    assert (runtimes[2210]["heap_limit"], runtimes[2210]["heap_limit_bytes"], runtimes[2210]["heap_limit_source"]) \
+        == ("-Xmx3g", 3 << 30, "flag")
+    assert runtimes[412]["heap_limit_bytes"] == 1 << 30 and runtimes[412]["heap_limit_source"] == "flag"
+    assert runtimes[512]["runtime"] == "node" and runtimes[512]["heap_limit_bytes"] is None
+    assert all(r["memory_limit_bytes"] is None for r in runtimes.values())  # no cgroup file in these trees
+
+
+@pytest.mark.parametrize("euid, partial", [(1000, True), (0, False)])
+def test_the_verdict_says_when_it_saw_only_part_of_the_host(tmp_path, monkeypatch, euid, partial):
+    """Under hidepid and not root, with the kernel log and slabinfo closed: health.partial names each."""
+    target = copy_tree("hidepid", tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: euid)
+    reader = procfs.Reader(str(target / "proc"), str(target / "sys"))
+    facts = memfacts.gather(reader, memfacts.SUBSETS, thresholds=diagnosis.merge_thresholds({}),
+                            kmsg_path=str(tmp_path / "no-kmsg"))
+    missing = facts["health"]["partial"]
+    assert bool(any(line.startswith("processes:") for line in missing)) is partial
+    assert bool(any(line.startswith("not run as root") for line in missing)) is partial
+    assert any(line.startswith("kernel log: not readable") for line in missing)  # no log in this tree
+
+
+def test_a_complete_view_is_not_partial(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    facts = memfacts.gather(tree_reader("low_memory"), memfacts.SUBSETS, thresholds=diagnosis.merge_thresholds({}),
+                            kmsg_path=fixture_path("low_memory", "kmsg"))
+    assert facts["health"]["partial"] == [], facts["health"]["partial"]
+    skipped = memfacts.gather(tree_reader("low_memory"), memfacts.SUBSETS, thresholds=diagnosis.merge_thresholds({}),
+                              use_kernel_log=False)
+    assert skipped["oom"]["log_skipped"] and skipped["health"]["partial"] == []  # not asked is not hidden

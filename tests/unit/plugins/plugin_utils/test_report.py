@@ -47,7 +47,7 @@ def evil_facts():
 
 
 HOST_KEYS = {"name", "status", "reason", "counts", "memory", "swap", "free_h", "oom", "uptime_seconds",
-             "top_processes", "top_swap", "findings"}
+             "top_processes", "top_swap", "findings", "partial"}
 
 
 def test_top_level_schema(fleet):

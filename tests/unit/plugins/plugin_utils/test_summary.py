@@ -82,3 +82,35 @@ def test_facts_without_a_verdict_say_why():
 def test_bad_input_is_a_clear_error(facts, findings, consumers, message):
     with pytest.raises(summary.SummaryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         summary.host_summary(facts, findings, consumers)
+
+
+def test_a_partial_view_says_so_in_the_summary_and_both_reports():
+    """Facts gathered without root: the verdict is marked "partial view: run with become" in the summary, the
+    Markdown and the HTML report, with what was not seen; a host seen whole carries no mark."""
+    from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
+    from ansible_collections.memops.linux.plugins.plugin_utils._report_html import render_html
+    from ansible_collections.memops.linux.plugins.plugin_utils._report_markdown import render_markdown
+
+    whole = _facts("healthy")
+    whole["capabilities"] = {"is_root": True}
+    whole["health"] = _diagnosis.diagnose(whole)
+    partial = _facts("healthy")
+    partial["capabilities"] = {"is_root": False}
+    partial["processes"].update(partial_view=True, access_denied=12, hidepid="2")
+    partial["health"] = _diagnosis.diagnose(partial)
+    assert whole["health"]["partial"] == []
+    assert partial["health"]["status"] == whole["health"]["status"] == "ok"
+
+    lines = summary.host_summary(partial)
+    assert lines[0].startswith("OK (partial view: run with become): ")
+    assert "    not seen: processes: 12 could not be read (/proc is mounted hidepid=2)" in lines
+    assert any(line.startswith("    not seen: not run as root") for line in lines)
+    assert summary.host_summary(whole)[0].startswith("OK: ")
+
+    fleet = report.build_fleet({"seen-whole": whole, "seen-in-part": partial})
+    markdown = render_markdown(fleet)
+    assert "### seen-in-part — OK (partial view: run with become)" in markdown
+    assert "### seen-whole — OK\n" in markdown
+    page = render_html(fleet)
+    assert page.count('<span class="partial"') == 1
+    assert "hidepid=2" in page

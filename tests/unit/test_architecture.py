@@ -29,7 +29,7 @@ LAYERS = (
     ("rules", {"_diagnosis": (), "_overcommit": (), "_metrics": (), "_notify": ()}),
     ("actors", {"_systemd": (), "_swapdisk": (), "_swap": ("_swapdisk",), "_swaphost": ("_swap", "_swapdisk"),
                 "_sysctl": (), "_thp": (), "_oom": (), "_memlimits": (), "_reclaim": ("_swap",)}),
-    ("facts", {"_memfacts": ()}),
+    ("facts", {"_memfacts": ("_breakdown",), "_breakdown": ()}),
 )
 LAYER_OF = {name: index for index, (_layer, names) in enumerate(LAYERS) for name in names}
 SAME_LAYER = {name: set(allowed) for _layer, names in LAYERS for name, allowed in names.items()}

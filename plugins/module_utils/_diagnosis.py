@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
 from ansible_collections.memops.linux.plugins.module_utils._schema import (
     SEVERITIES, SEVERITY_LEVEL, health_status, section,
 )
@@ -60,6 +61,10 @@ DEFAULT_THRESHOLDS = {
     "fragmentation_min_free_pct": 5.0,
     # tuning advice
     "swappiness_database_max": 10,
+    # what holds RAM when memory is low (_rules_breakdown): a part of memory.breakdown named from this % of RAM
+    "breakdown_shmem_pct": 10.0,  # shared memory and tmpfs
+    "breakdown_hugetlb_unused_pct": 5.0,  # hugetlb pages neither in use nor reserved
+    "breakdown_unaccounted_pct": 10.0,  # memory no kernel counter names
 }
 
 # workloads the tuning advice looks for, by process name
@@ -445,7 +450,7 @@ def rule_tuning(facts: dict, t: dict) -> Iterator[dict]:
 
 
 RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
-         rule_swap, rule_slab, rule_fragmentation, rule_tuning)
+         rule_swap, rule_slab, rule_fragmentation, rule_tuning) + rules_breakdown.RULES
 
 
 def diagnose(facts: dict, thresholds: dict | None = None) -> dict:

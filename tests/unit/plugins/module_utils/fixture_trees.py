@@ -38,12 +38,14 @@ def pid_files(proc_root, pids, names=None):
     return predicate
 
 
-def read_as_live(monkeypatch, tree):
-    """Let _breakdown read ``tree`` as the live system: its proc is taken for the live
+def read_as_live(monkeypatch, tree, root=FIXTURES):
+    """Let _breakdown read ``tree`` (under ``root``) as the live system: its proc is taken for the live
     /proc, and statvfs(2) answers from the tree's ``statvfs`` file (mount point,
     f_frsize, f_blocks, f_bfree per line, as the host returned them)."""
     answers = {}
-    for line in read_fixture(tree, "statvfs").splitlines():
+    with open(os.path.join(root, tree, "statvfs"), encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    for line in lines:
         point, frsize, blocks, bfree = line.rsplit(None, 3)
         answers[point] = os.statvfs_result((int(frsize), int(frsize), int(blocks), int(bfree), int(bfree),
                                             0, 0, 0, 0, 255))
@@ -53,5 +55,5 @@ def read_as_live(monkeypatch, tree):
             raise FileNotFoundError(2, "No such file or directory", path)
         return answers[path]
 
-    monkeypatch.setattr(breakdown, "LIVE_PROC_ROOT", fixture_path(tree, "proc"))
+    monkeypatch.setattr(breakdown, "LIVE_PROC_ROOT", os.path.join(root, tree, "proc"))
     monkeypatch.setattr(os, "statvfs", statvfs)

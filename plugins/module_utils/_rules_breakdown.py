@@ -44,6 +44,16 @@ def _low_memory(facts, t):
     return mem, {part["name"]: part["bytes"] for part in breakdown.get("parts") or []}
 
 
+def _part_held(facts, t, part, threshold):
+    """(memory facts, bytes of ``part``) when memory is low and the part holds at least ``t[threshold]`` % of RAM."""
+    low = _low_memory(facts, t)
+    if low is None:
+        return None
+    mem, parts = low
+    held = parts.get(part, 0)
+    return (mem, held) if 100.0 * held / mem["total_bytes"] >= t[threshold] else None
+
+
 def _share(value, mem):
     return "%s (%.1f%% of RAM) while available is %s (%.1f%%)" % (
         format_size(value), 100.0 * value / mem["total_bytes"], format_size(mem.get("available_bytes") or 0),
@@ -51,13 +61,10 @@ def _share(value, mem):
 
 
 def rule_shmem(facts: dict, t: dict) -> Iterator[dict]:
-    low = _low_memory(facts, t)
-    if low is None:
+    held = _part_held(facts, t, "shmem", "breakdown_shmem_pct")
+    if held is None:
         return
-    mem, parts = low
-    shmem = parts.get("shmem", 0)
-    if 100.0 * shmem / mem["total_bytes"] < t["breakdown_shmem_pct"]:
-        return
+    mem, shmem = held
     breakdown = mem["breakdown"]
     mounts = [m for m in breakdown.get("shmem_mounts") or [] if m.get("used_bytes") != 0][:_LISTED]
     evidence = ["shared memory and tmpfs (Shmem) hold " + _share(shmem, mem)]
@@ -113,13 +120,10 @@ def rule_hugetlb_unused(facts: dict, t: dict) -> Iterator[dict]:
 
 
 def rule_unaccounted(facts: dict, t: dict) -> Iterator[dict]:
-    low = _low_memory(facts, t)
-    if low is None:
+    held = _part_held(facts, t, "unaccounted", "breakdown_unaccounted_pct")
+    if held is None:
         return
-    mem, parts = low
-    unaccounted = parts.get("unaccounted", 0)
-    if 100.0 * unaccounted / mem["total_bytes"] < t["breakdown_unaccounted_pct"]:
-        return
+    mem, unaccounted = held
     found = mem["breakdown"].get("unaccounted_evidence") or {}
     evidence = ["memory no kernel counter names holds " + _share(unaccounted, mem),
                 "MemTotal less free, processes, page cache, shared memory, huge pages, slab, other kernel "

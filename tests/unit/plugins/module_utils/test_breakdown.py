@@ -230,5 +230,4 @@ def test_unaccounted_evidence():
 
 
 def test_no_evidence_on_a_plain_host():
-    assert gathered("cache_heavy")["unaccounted_evidence"] == {"balloon_bytes": None, "zfs_arc_bytes": None,
-                                                                "drivers": []}
+    assert gathered("cache_heavy")["unaccounted_evidence"] == {"balloon_bytes": None, "zfs_arc_bytes": None, "drivers": []}

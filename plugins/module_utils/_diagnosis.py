@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
 from ansible_collections.memops.linux.plugins.module_utils._schema import (
     SEVERITIES, SEVERITY_LEVEL, health_status, section,
 )
@@ -63,6 +64,10 @@ DEFAULT_THRESHOLDS = {
     # runtimes: a heap with no limit worth naming (% of RAM or of its cgroup's limit); heap limits against RAM
     "heap_unbounded_min_pct": 10.0,
     "heap_limits_max_pct_of_ram": 100.0,
+    # what holds RAM when memory is low (_rules_breakdown): a part of memory.breakdown named from this % of RAM
+    "breakdown_shmem_pct": 10.0,  # shared memory and tmpfs
+    "breakdown_hugetlb_unused_pct": 5.0,  # hugetlb pages neither in use nor reserved
+    "breakdown_unaccounted_pct": 10.0,  # memory no kernel counter names
 }
 
 # workloads the tuning advice looks for, by process name
@@ -483,7 +488,7 @@ def rule_runtimes(facts: dict, t: dict) -> Iterator[dict]:
 
 
 RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
-         rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes)
+         rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes) + rules_breakdown.RULES
 
 
 def partial_view(facts: dict) -> list[str]:

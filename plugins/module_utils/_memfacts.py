@@ -20,6 +20,7 @@ import pwd
 import time
 from typing import Any, Callable, Iterable, Sequence
 
+from ansible_collections.memops.linux.plugins.module_utils import _breakdown as breakdown
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
@@ -160,6 +161,7 @@ class Gatherer:
                 "hugetlb_bytes": mi.get("Hugetlb", mi.get("HugePages_Total", 0) * mi.get("Hugepagesize", 0)),
             },
             "anon_hugepages_bytes": mi.get("AnonHugePages", 0),
+            "breakdown": breakdown.gather(self.reader, mi, self.top, self.notes, self._mountinfo),
             "meminfo": mi,
         }
 
@@ -334,8 +336,11 @@ class Gatherer:
             group["mem_pct"] = _pct(group["rss_bytes"], total_memory) if total_memory else None
         return ranked
 
+    def _mountinfo(self):
+        return self._once("mountinfo", lambda: self._safe_proc("self", "mountinfo"))
+
     def _hidepid(self):
-        text = self._safe_proc("self", "mountinfo")
+        text = self._mountinfo()
         if not text:
             return None
         options = procfs.parse_mount_options(text, self.reader.proc_root) or {}

@@ -102,6 +102,8 @@ def parse_meminfo(text: str, notes: list | None = None) -> dict[str, int]:
 
 def _unescape_octal(text):
     # /proc/swaps and mountinfo escape space, tab, newline and backslash as \ooo.
+    if "\\" not in text:
+        return text
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
 
 
@@ -416,8 +418,9 @@ def parse_cap_mask(hex_text: str | None) -> int | None:
 
 
 def parse_mountinfo(text: str) -> list[dict]:
-    """/proc/PID/mountinfo -> list of {mount_point, type, source, options}, in
-    mount order; ``options`` joins the per-mount and super-block options."""
+    """/proc/PID/mountinfo -> list of {mount_point, type, source, options, device}, in
+    mount order; ``options`` joins the per-mount and super-block options, ``device``
+    is the file system's major:minor (the same for every bind mount of it)."""
     mounts = []
     for line in text.splitlines():
         pre, sep, post = line.partition(" - ")
@@ -425,6 +428,7 @@ def parse_mountinfo(text: str) -> list[dict]:
         if not sep or len(fields) < 6 or len(post_fields) < 2:
             continue
         mounts.append({
+            "device": fields[2],
             "mount_point": _unescape_octal(fields[4]),
             "type": post_fields[0],
             "source": _unescape_octal(post_fields[1]),
@@ -447,6 +451,42 @@ def parse_mount_options(mountinfo_text: str, mount_point: str) -> dict | None:
         key, eq, value = item.partition("=")
         options[key] = value if eq else True
     return options
+
+
+def parse_kstat(text: str) -> dict[str, int]:
+    """A kstat file of the SPL (``/proc/spl/kstat/zfs/arcstats``: a header line,
+    then ``name type data`` lines) -> {name: int}; other lines are skipped."""
+    result = {}
+    for line in text.splitlines():
+        fields = line.split()
+        value = to_int(fields[2]) if len(fields) == 3 else None
+        if value is not None:
+            result[fields[0]] = value
+    return result
+
+
+def parse_proc_modules(text: str) -> list[str]:
+    """/proc/modules -> the names of the loaded modules, in the file's order."""
+    names = []
+    for line in text.splitlines():
+        fields = line.split(None, 2)
+        if len(fields) >= 2 and to_int(fields[1]) is not None:
+            names.append(fields[0])
+    return names
+
+
+def parse_zram_mm_stat(text: str) -> dict[str, int]:
+    """/sys/block/zramN/mm_stat -> {orig_data_size, compr_data_size, mem_used_total,
+    ...}: the fields the line holds, in bytes (counts for the last ones)."""
+    names = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit", "mem_used_max",
+             "same_pages", "pages_compacted", "huge_pages", "huge_pages_since")
+    result = {}
+    for name, field in zip(names, text.split()):
+        value = to_int(field)
+        if value is None:
+            break
+        result[name] = value
+    return result
 
 
 # ---------------------------------------------------------------------------

@@ -64,6 +64,9 @@ REPORT_MEMORY_KEYS = ("total_bytes", "used_bytes", "free_bytes", "shared_bytes",
                       "available_bytes", "available_pct", "used_pct")
 REPORT_SWAP_KEYS = ("total_bytes", "used_bytes", "free_bytes", "used_pct")
 REPORT_VICTIM_KEYS = ("pid", "name", "uid", "rss_bytes", "oom_score_adj")
+# The parts of memory.breakdown, in their published order: they sum to MemTotal.
+BREAKDOWN_PARTS = ("process_anon", "page_cache", "shmem", "hugetlb", "slab", "kernel_other", "compressed_swap",
+                   "unaccounted", "free")
 # A finding's keys, and its remedy's.
 FINDING_KEYS = ("id", "severity", "title", "evidence", "remedy", "data")
 REMEDY_KEYS = ("summary", "role", "variable", "value", "module")

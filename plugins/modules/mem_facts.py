@@ -40,7 +40,7 @@ options:
     default: [all]
   top:
     description:
-      - How many entries the top-N lists (processes, process names, slab caches, recent OOM events) hold.
+      - How many entries the top-N lists (processes, process names, slab caches, recent OOM events, shared memory mounts) hold.
     type: int
     default: 10
   thresholds:
@@ -59,6 +59,8 @@ options:
         V(slab_reclaimable_pct_monitor) (30.0); V(fragmentation_order) (4),
         V(fragmentation_unusable_index) (0.9), V(fragmentation_min_free_pct) (5.0);
         V(swappiness_database_max) (10).
+      - The share of RAM from which a part of the breakdown is named when memory is low, V(breakdown_shmem_pct) (10.0),
+        V(breakdown_hugetlb_unused_pct) (5.0), V(breakdown_unaccounted_pct) (10.0).
     type: dict
     default: {}
   samples:
@@ -162,6 +164,114 @@ ansible_facts:
             hugepages: {total: 0, free: 0, size_bytes: 2097152, hugetlb_bytes: 0}
             anon_hugepages_bytes: 0
             meminfo: {MemTotal: 25276502016}
+          contains:
+            breakdown:
+              description:
+                - Where the memory went (C(docs/breakdown.md)). MemTotal split into C(parts) that sum to it
+                  exactly, with the details of each part. The name of a part is its stable id.
+                - The C(unaccounted) part is what MemTotal holds beyond every kernel counter (drivers, a balloon
+                  driver, the ZFS ARC, GPU memory), never negative. When the counters, read one after another,
+                  add up to more than MemTotal, the excess (C(overcount_bytes)) is taken off the parts, processes
+                  first.
+              returned: when overview is gathered and /proc/meminfo has MemTotal
+              type: dict
+              contains:
+                total_bytes:
+                  description: MemTotal.
+                  returned: always
+                  type: int
+                  sample: 25275973632
+                parts:
+                  description:
+                    - The parts, always all of them in this order, each C(name) and C(bytes) (0 or more).
+                    - V(process_anon) (anonymous memory of processes, mlocked and in the swap cache included),
+                      V(page_cache) (file pages, Buffers and Cached less Shmem), V(shmem) (shared memory and tmpfs),
+                      V(hugetlb) (hugetlb pools of every page size, used or not), V(slab), V(kernel_other) (kernel
+                      stacks, page tables, vmalloc, per-cpu and other kernel memory), V(compressed_swap) (zswap pool,
+                      zram devices), V(unaccounted), V(free) (MemFree).
+                  returned: always
+                  type: list
+                  elements: dict
+                  sample:
+                    - {name: process_anon, bytes: 426086400}
+                    - {name: page_cache, bytes: 832577536}
+                    - {name: shmem, bytes: 9887744}
+                    - {name: hugetlb, bytes: 0}
+                    - {name: slab, bytes: 88379392}
+                    - {name: kernel_other, bytes: 20529152}
+                    - {name: compressed_swap, bytes: 0}
+                    - {name: unaccounted, bytes: 128376832}
+                    - {name: free, bytes: 23770136576}
+                overcount_bytes:
+                  description: By how much the counters added up beyond MemTotal (0 on most reads); taken off the parts.
+                  returned: always
+                  type: int
+                  sample: 0
+                page_cache:
+                  description:
+                    - The C(page_cache) part split by what the kernel can give back at once (C(reclaimable_bytes))
+                      and what it cannot without work, dirty or under writeback (C(dirty_bytes)), mapped by a
+                      process (C(mapped_bytes)), unevictable (C(locked_bytes), ramfs and mlocked files). They sum
+                      to the part.
+                  returned: always
+                  type: dict
+                  sample: {reclaimable_bytes: 795975680, dirty_bytes: 3043328, mapped_bytes: 33554432, locked_bytes: 4096}
+                slab:
+                  description: The C(slab) part, SReclaimable and SUnreclaim.
+                  returned: always
+                  type: dict
+                  sample: {reclaimable_bytes: 57319424, unreclaimable_bytes: 31059968}
+                kernel_other:
+                  description:
+                    - The C(kernel_other) part. C(vmalloc_bytes) is VmallocUsed less the kernel stacks (counted
+                      in both since kernel 5.3; 0 before 4.4, when VmallocUsed was address space);
+                      C(other_bytes) is SecPageTables, KReclaimable beyond SReclaimable, Bounce and WritebackTmp.
+                  returned: always
+                  type: dict
+                  sample: {kernel_stack_bytes: 1966080, page_tables_bytes: 4255744, vmalloc_bytes: 13103104,
+                           percpu_bytes: 1204224, other_bytes: 0}
+                compressed_swap:
+                  description: The C(compressed_swap) part, the zswap pool (Zswap) and the RAM of the zram devices (mm_stat's mem_used_total).
+                  returned: always
+                  type: dict
+                  sample: {zswap_bytes: 0, zram_bytes: 0}
+                shmem_mounts:
+                  description:
+                    - The tmpfs, devtmpfs and ramfs mounts holding data, largest first, each file system once (bind
+                      mounts left out), as many as O(top); C(used_bytes) and C(size_bytes) (the C(size=) limit) are
+                      V(null) where the file system does not say (ramfs, tmpfs without a limit).
+                    - Read on the live system only (O(proc_root) is V(/proc)); empty otherwise.
+                  returned: always
+                  type: list
+                  elements: dict
+                  sample:
+                    - {mount_point: /dev/shm, type: tmpfs, used_bytes: 1073741824, size_bytes: 12637986816}
+                shmem_mounts_not_read:
+                  description: Why C(shmem_mounts) is empty when the mounts could not be read, else V(null).
+                  returned: always
+                  type: str
+                  sample: null
+                hugetlb_pools:
+                  description:
+                    - The hugetlb pools that have pages, one per page size, smallest page first, from
+                      C(/sys/kernel/mm/hugepages). C(total), C(free), C(reserved) and C(surplus) are page counts;
+                      C(unused_bytes) are the free pages no mapping has reserved (lowering the pool frees them at
+                      once), C(in_use_bytes) the rest of the pool.
+                  returned: always
+                  type: list
+                  elements: dict
+                  sample:
+                    - {page_size_bytes: 2097152, total: 256, free: 256, reserved: 0, surplus: 0, in_use_bytes: 0,
+                       unused_bytes: 536870912}
+                unaccounted_evidence:
+                  description:
+                    - What may hold the C(unaccounted) part. C(balloon_bytes) is meminfo's Balloon (V(null) without the
+                      line), C(zfs_arc_bytes) the ZFS ARC's size from C(/proc/spl/kstat/zfs/arcstats) (V(null) without
+                      ZFS), C(drivers) the loaded modules known to hold memory outside the counters (balloon, ZFS,
+                      GPU drivers).
+                  returned: always
+                  type: dict
+                  sample: {balloon_bytes: 0, zfs_arc_bytes: null, drivers: []}
         swap:
           description: Swap totals, each active swap area from C(/proc/swaps), and the swap-in/out page counters.
           returned: when swap is gathered
@@ -380,6 +490,8 @@ ansible_facts:
               C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and
               C(remedy) (C(summary), and where this collection applies the fix, the C(role) and its C(variable)
               with a suggested C(value), or the C(module)).
+            - When memory is low, V(shmem.holds_memory), V(hugetlb.unused) and V(memory.unaccounted) name the
+              part of RV(ansible_facts.memops.memory.breakdown) that holds it; page cache never does.
           returned: always
           type: dict
           sample:

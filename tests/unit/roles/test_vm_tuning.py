@@ -8,6 +8,7 @@ only settings the role has explicit variables for."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
@@ -15,6 +16,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROLE = os.path.join(ROOT, "roles", "vm_tuning")
+RULES = os.path.join(ROOT, "plugins", "module_utils")
 
 
 def _load(*parts):
@@ -23,11 +25,14 @@ def _load(*parts):
 
 
 def _remedies():
-    """(variable, value) of every remedy in _diagnosis.py that names memops.linux.vm_tuning."""
-    with open(os.path.join(ROOT, "plugins", "module_utils", "_diagnosis.py"), encoding="utf-8") as handle:
-        source = handle.read()
+    """(variable, value) of every remedy of the rules (_diagnosis.py, _rules_*.py) that names memops.linux.vm_tuning."""
+    source = ""
+    for path in [os.path.join(RULES, "_diagnosis.py")] + sorted(glob.glob(os.path.join(RULES, "_rules_*.py"))):
+        with open(path, encoding="utf-8") as handle:
+            source += handle.read()
     found = re.findall(r'role="memops\.linux\.vm_tuning",\s*variable="(\w+)"(?:,\s*value=([^,)\s]+))?', source)
-    assert found, "no remedy in _diagnosis.py names memops.linux.vm_tuning"
+    assert found, "no remedy of the rules names memops.linux.vm_tuning"
+    assert ("vm_tuning_nr_hugepages", "keep") in found, "the rules of _rules_breakdown.py are not read"
     return [(variable, value.strip('"') if value else None) for variable, value in found]
 
 

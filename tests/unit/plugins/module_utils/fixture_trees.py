@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.memops.linux.plugins.module_utils import _breakdown as breakdown
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -35,3 +36,24 @@ def pid_files(proc_root, pids, names=None):
         return path.startswith(prefixes) and (names is None or os.path.basename(path) in names)
 
     return predicate
+
+
+def read_as_live(monkeypatch, tree, root=FIXTURES):
+    """Let _breakdown read ``tree`` (under ``root``) as the live system: its proc is taken for the live
+    /proc, and statvfs(2) answers from the tree's ``statvfs`` file (mount point,
+    f_frsize, f_blocks, f_bfree per line, as the host returned them)."""
+    answers = {}
+    with open(os.path.join(root, tree, "statvfs"), encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    for line in lines:
+        point, frsize, blocks, bfree = line.rsplit(None, 3)
+        answers[point] = os.statvfs_result((int(frsize), int(frsize), int(blocks), int(bfree), int(bfree),
+                                            0, 0, 0, 0, 255))
+
+    def statvfs(path):
+        if path not in answers:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return answers[path]
+
+    monkeypatch.setattr(breakdown, "LIVE_PROC_ROOT", os.path.join(root, tree, "proc"))
+    monkeypatch.setattr(os, "statvfs", statvfs)

@@ -112,6 +112,12 @@ mountinfo_line = st.builds(
     lambda mp, opts, sopts: "25 29 0:23 / %s %s shared:12 - proc proc %s" % (mp, opts, sopts),
     st.sampled_from(["/proc", "/proc\\040x", "/sys", ""]), words, st.lists(
         st.one_of(words, st.builds(lambda k, v: "%s=%s" % (k, v), words, words)), max_size=5).map(",".join))
+kstat_line = st.builds(lambda name, kind, value: "%s %s %s" % (name, kind, value), words, st.sampled_from(["4", "x", ""]),
+                       numbers)
+modules_line = st.builds(lambda name, size, rest: "%s %s %s" % (name, size, rest), words, numbers,
+                         st.sampled_from(["0 - Live 0x0000000000000000", "2 zfs, Live 0x0 (POE)", ""]))
+mm_stat_text = st.lists(st.one_of(numbers, words), max_size=10).flatmap(
+    lambda fields: st.sampled_from([" ", "  ", "\t", "\n"]).map(lambda sep: sep.join(fields)))
 
 # ---------------------------------------------------------------------------
 # return-type checks
@@ -209,8 +215,12 @@ def check_mount_options(options):
 
 
 def check_mounts(mounts):
-    assert all(set(m) == {"mount_point", "type", "source", "options"} and all(isinstance(v, str) for v in m.values())
-               for m in mounts)
+    assert all(set(m) == {"mount_point", "type", "source", "options", "device"}
+               and all(isinstance(v, str) for v in m.values()) for m in mounts)
+
+
+def check_names(names):
+    assert isinstance(names, list) and all(isinstance(n, str) and n for n in names)
 
 
 # name -> (call, strategy, check, may raise ParseError)
@@ -238,6 +248,9 @@ PARSERS = {
     "parse_mount_options": (lambda t: procfs.parse_mount_options(t, "/proc"), lines_of(mountinfo_line),
                             check_mount_options, False),
     "parse_mountinfo": (procfs.parse_mountinfo, lines_of(mountinfo_line), check_mounts, False),
+    "parse_kstat": (procfs.parse_kstat, lines_of(kstat_line), is_int_dict, False),
+    "parse_proc_modules": (procfs.parse_proc_modules, lines_of(modules_line), check_names, False),
+    "parse_zram_mm_stat": (procfs.parse_zram_mm_stat, mm_stat_text, is_int_dict, False),
 }
 
 

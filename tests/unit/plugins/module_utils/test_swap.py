@@ -678,7 +678,7 @@ def test_mountinfo():
     mounts = _procfs.parse_mountinfo(MOUNTINFO)
     assert len(mounts) == 5
     assert mounts[3] == {"mount_point": "/srv/my data", "type": "btrfs", "source": "/dev/vdc",
-                         "options": "rw,rw,compress=zstd:3"}
+                         "options": "rw,rw,compress=zstd:3", "device": "0:27"}
     assert _swapdisk.mount_of(mounts, "/var/tmp")["type"] == "ext4"
     assert _swapdisk.mount_of(mounts, "/tmp")["type"] == "tmpfs"
     assert _swapdisk.mount_of(mounts, "/tmpx")["type"] == "ext4"

@@ -20,7 +20,8 @@ import json
 import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
-from ansible_collections.memops.linux.plugins.plugin_utils._report import first_finding, human_size, percent, remedy_parts
+from ansible_collections.memops.linux.plugins.plugin_utils._report import (
+    BREAKDOWN_LABELS, breakdown_rows, findings_by_severity, first_finding, human_size, percent, plural, remedy_parts)
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -91,6 +92,23 @@ def _bars(host):
     else:
         out.append('<div class="bar swapbar none" title="no swap"></div>')
     return "".join(out)
+
+
+def _breakdown_html(breakdown, caption):
+    """A breakdown as a stacked bar (a segment a part, its size in its title) over a table of the parts with
+    their sizes: the same for a host and for the fleet; HTML and CSS only, readable without the script."""
+    segments = []
+    rows = []
+    for name, label, size, share, width, detail in breakdown_rows(breakdown, _E):
+        css = name if name in BREAKDOWN_LABELS else "other"  # a class of the style sheet, never a host's text
+        if width > 0:
+            segments.append('<span class="bd-%s" style="width:%.2f%%" title="%s %s (%s)"></span>' % (
+                css, width, label, size, share))
+        rows.append('<tr><th scope="row"><i class="bd-%s"></i>%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+            css, label, size, share, detail))
+    return ('<figure class="breakdown"><figcaption>%s</figcaption><div class="bar stack" aria-hidden="true">%s</div>'
+            '<table class="parts"><thead><tr><th>Part</th><th class="num">Size</th><th class="num">Share</th>'
+            '<th>Of which</th></tr></thead><tbody>%s</tbody></table></figure>' % (caption, "".join(segments), "".join(rows)))
 
 
 # (key, label, type, first direction): the host table's columns; the Mem columns are free -h's
@@ -256,6 +274,9 @@ def _host_details(index, host):
     else:
         out.append("<p>No findings.</p>")
     out.append("</div><div>")
+    if host["breakdown"]:
+        out.append(_breakdown_html(host["breakdown"], "Where the memory went: %s" % human_size(
+            host["breakdown"]["total_bytes"])))
     out.append(_procs_table(host["top_processes"], "rss_bytes", "Top consumers"))
     if host["top_swap"]:
         out.append('<div style="height:8px"></div>')
@@ -290,22 +311,21 @@ def _host_data(index, host, keys):
 
 
 def _fleet_findings(summary, index_of):
+    """The findings of the fleet by severity: each host under its own finding's severity and title."""
     if not summary["findings"]:
         return "<p>No findings on any host.</p>"
     out = []
-    for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
-        rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
-        if not rows:
-            continue
-        out.append('<h3 class="group">%s %d finding kinds</h3>' % (_badge(severity), len(rows)))
-        for fid, f in rows:
-            links = ", ".join('<a href="#%s">%s</a>' % (_anchor(index_of[name]), _E(name)) for name in f["hosts"][:200])
-            if len(f["hosts"]) > 200:
-                links += " and %d more" % (len(f["hosts"]) - 200)
-            out.append('<div class="finding %s"><h4>%s <code>%s</code> · %d host%s</h4>'
+    for severity, rows in findings_by_severity(summary):
+        out.append('<h3 class="group">%s %s</h3>' % (_badge(severity), plural(len({fid for fid, _f, _g in rows}), "finding kind")))
+        for fid, f, group in rows:
+            hosts = group["hosts"]
+            links = ", ".join('<a href="#%s">%s</a>' % (_anchor(index_of[name]), _E(name)) for name in hosts[:200])
+            if len(hosts) > 200:
+                links += " and %d more" % (len(hosts) - 200)
+            out.append('<div class="finding %s"><h4>%s <code>%s</code> · %s</h4>'
                        '<div class="hosts-list">%s</div>%s</div>' % (
-                           severity, _E(f["title"]), _E(fid), len(f["hosts"]), "" if len(f["hosts"]) == 1 else "s",
-                           links, _remedy_html(f["remedy"])))
+                           severity, _E(group["title"]), _E(fid), plural(len(hosts), "host"), links,
+                           _remedy_html(f["remedy"])))
     return "".join(out)
 
 
@@ -330,17 +350,17 @@ def render_html(fleet: dict) -> str:
         "script-src 'unsafe-inline'; img-src data:\">",
         "<title>%s</title>" % _E(fleet["title"]),
         "<style>\n%s</style></head><body>" % _asset("report.css"),
-        "<header><h1>%s</h1><p>Generated %s · %d hosts · schema %d</p></header><main>" % (
-            _E(fleet["title"]), _E(fleet["generated_at"]), summary["hosts"], fleet["schema_version"]),
+        "<header><h1>%s</h1><p>Generated %s · %s · schema %d</p></header><main>" % (
+            _E(fleet["title"]), _E(fleet["generated_at"]), plural(summary["hosts"], "host"), fleet["schema_version"]),
         '<section aria-label="Verdicts"><div class="cards">',
     ]
     for status in _schema.STATUSES_MOST_SEVERE_FIRST:
         out.append('<div class="card %s"><b>%d</b>%s</div>' % (status, counts[status], status))
     out.append('</div><p class="totals">Fleet memory %s, used %s, available %s · swap used %s of %s · '
-               '%d OOM kills since boot · findings: %d critical, %d monitor, %d info</p></section>' % (
+               '%s since boot · findings: %d critical, %d monitor, %d info</p></section>' % (
                    human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
                    human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
-                   human_size(totals["swap_total_bytes"]), totals["oom_kills"], totals["findings"]["critical"],
+                   human_size(totals["swap_total_bytes"]), plural(totals["oom_kills"], "OOM kill"), totals["findings"]["critical"],
                    totals["findings"]["monitor"], totals["findings"]["info"]))
     out.append('<section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2>'
                '<div class="legend"><span><i style="background:var(--used)"></i>used</span>'

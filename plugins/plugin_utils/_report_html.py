@@ -94,21 +94,46 @@ def _bars(host):
     return "".join(out)
 
 
-def _breakdown_html(breakdown, caption):
-    """A breakdown as a stacked bar (a segment a part, its size in its title) over a table of the parts with
-    their sizes: the same for a host and for the fleet; HTML and CSS only, readable without the script."""
-    segments = []
-    rows = []
-    for name, label, size, share, width, detail in breakdown_rows(breakdown, _E):
+# the widest a character of the fleet chart's labels is, in its units (1000 the chart's width; 12-unit type)
+_CHAR_UNITS = 7.5
+
+
+def _stack_svg(rows, labelled):
+    """A breakdown's parts as one stacked bar of inline SVG, a rectangle a part (its size in its title, which a
+    pointer shows). The host's bar stretches to the width it is given; the fleet's (labelled) keeps its
+    proportions and writes the label and size of each part wide enough for them under its segment."""
+    out = []
+    x = 0.0
+    for name, label, size, share, width, _detail in rows:
+        if width <= 0:
+            continue
         css = name if name in BREAKDOWN_LABELS else "other"  # a class of the style sheet, never a host's text
-        if width > 0:
-            segments.append('<span class="bd-%s" style="width:%.2f%%" title="%s %s (%s)"></span>' % (
-                css, width, label, size, share))
-        rows.append('<tr><th scope="row"><i class="bd-%s"></i>%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-            css, label, size, share, detail))
-    return ('<figure class="breakdown"><figcaption>%s</figcaption><div class="bar stack" aria-hidden="true">%s</div>'
-            '<table class="parts"><thead><tr><th>Part</th><th class="num">Size</th><th class="num">Share</th>'
-            '<th>Of which</th></tr></thead><tbody>%s</tbody></table></figure>' % (caption, "".join(segments), "".join(rows)))
+        if labelled:
+            out.append('<rect class="bd-%s" x="%.1f" width="%.1f" height="28"><title>%s %s (%s)</title></rect>' % (
+                css, x * 10, width * 10, label, size, share))
+            below = "%s · %s" % (size, share)
+            if max(len(label), len(below)) * _CHAR_UNITS + 4 <= width * 10:  # only where it fits
+                out.append('<text x="%.1f" y="44">%s</text><text x="%.1f" y="60" class="size">%s</text>' % (
+                    x * 10 + 2, label, x * 10 + 2, below))
+        else:
+            out.append('<rect class="bd-%s" x="%.2f" width="%.2f" height="1"><title>%s %s (%s)</title></rect>' % (
+                css, x, width, label, size, share))
+        x += width
+    if labelled:
+        return '<svg class="stack fleet" viewBox="0 0 1000 66" aria-hidden="true">%s</svg>' % "".join(out)
+    return '<svg class="stack" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">%s</svg>' % "".join(out)
+
+
+def _breakdown_html(breakdown, caption, labelled=False):
+    """A breakdown as a stacked bar (_stack_svg) over a table of its parts with their sizes, which says all the
+    bar shows: the same for a host and for the fleet; HTML and SVG only, readable without the script."""
+    rows = breakdown_rows(breakdown, _E)
+    table = "".join('<tr><th scope="row"><i class="bd-%s"></i>%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+        name if name in BREAKDOWN_LABELS else "other", label, size, share, detail)
+        for name, label, size, share, _width, detail in rows)
+    return ('<figure class="breakdown"><figcaption>%s</figcaption>%s<table class="parts"><thead><tr><th>Part</th>'
+            '<th class="num">Size</th><th class="num">Share</th><th>Of which</th></tr></thead><tbody>%s</tbody>'
+            '</table></figure>' % (caption, _stack_svg(rows, labelled), table))
 
 
 # (key, label, type, first direction): the host table's columns; the Mem columns are free -h's
@@ -362,6 +387,11 @@ def render_html(fleet: dict) -> str:
                    human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
                    human_size(totals["swap_total_bytes"]), plural(totals["oom_kills"], "OOM kill"), totals["findings"]["critical"],
                    totals["findings"]["monitor"], totals["findings"]["info"]))
+    if totals["breakdown"]:
+        out.append('<section aria-labelledby="h-memory"><h2 id="h-memory">Where the memory went</h2>%s</section>' % (
+            _breakdown_html(totals["breakdown"], "The fleet's %s, over %s of %d" % (
+                human_size(totals["breakdown"]["total_bytes"]), plural(totals["breakdown"]["hosts"], "host"),
+                summary["hosts"]), labelled=True)))
     out.append('<section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2>'
                '<div class="legend"><span><i style="background:var(--used)"></i>used</span>'
                '<span><i style="background:var(--cache)"></i>buff/cache</span>'

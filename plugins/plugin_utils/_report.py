@@ -65,7 +65,7 @@ _SIZE_UNITS = ("B", "Ki", "Mi", "Gi", "Ti", "Pi")
 _FLOAT = struct.Struct("f")  # free rounds a C float (single precision) to one decimal
 
 
-@functools.lru_cache(maxsize=1 << 16)  # a report prints the same sizes again and again (most calls, in a fleet)
+@functools.lru_cache(maxsize=1 << 18)  # a report prints the same sizes again and again (most calls, in a fleet)
 def human_size(value: float | None) -> str:
     """Bytes as ``free -h`` (procps-ng) prints them: 0B, 999B, 1.0Ki, 9.9Mi, 15Gi, 999Mi, 1.5Gi; '-' for unknown.
 
@@ -260,7 +260,9 @@ def report_input(facts: Any, top: int = 5) -> Any:
         out["memory"] = {key: mem.get(key) for key in _schema.REPORT_MEMORY_KEYS}
         breakdown = mem.get("breakdown")
         if isinstance(breakdown, dict):
-            out["memory"]["breakdown"] = dict(breakdown, shmem_mounts=_rows(breakdown.get("shmem_mounts"))[:top])
+            mounts = _rows(breakdown.get("shmem_mounts"))
+            # as it is unless it has more mounts than the report shows: no copy, nothing more for the GC to walk
+            out["memory"]["breakdown"] = breakdown if len(mounts) <= top else dict(breakdown, shmem_mounts=mounts[:top])
     swap = facts.get("swap")
     if isinstance(swap, dict):
         out["swap"] = {key: swap.get(key) for key in _schema.REPORT_SWAP_KEYS}
@@ -475,10 +477,11 @@ _PART_DETAILS = {
 }
 
 
-def _part_detail(name, breakdown, escape):
-    """What a part holds, in words: 'dirty 12Mi, mapped 1.2Gi', '/dev/shm 1.0Gi of 12Gi'; '' when nothing says."""
+def _part_detail(name, breakdown):
+    """What a part holds, in words: 'dirty 12Mi, mapped 1.2Gi', '/dev/shm 1.0Gi of 12Gi'; '' when nothing says.
+    Only a shmem part's words hold a host's text (its mount points)."""
     if name == "shmem":
-        return ", ".join("%s %s%s" % (escape(mount["mount_point"]), human_size(mount["used_bytes"]),
+        return ", ".join("%s %s%s" % (mount["mount_point"], human_size(mount["used_bytes"]),
                                       " of " + human_size(mount["size_bytes"]) if mount["size_bytes"] else "")
                          for mount in breakdown.get("shmem_mounts") or ())
     if name == "hugetlb":
@@ -493,19 +496,46 @@ def _part_detail(name, breakdown, escape):
 
 _DETAILED = frozenset(_PART_DETAILS) | {"shmem", "hugetlb"}
 
+# the rows of the breakdowns last shown, by id, with the breakdown itself (the id is its while it lives): every
+# rendering shows each host's, the work is done once
+_ROWS = {}
+# what an escape of a rendering may change (HTML's and Markdown's); text without any is the same escaped
+_UNSAFE = frozenset("<>&\"'|`\n")
 
-def breakdown_rows(breakdown: dict, escape: Callable[[str], str]) -> list[tuple[str, str, str, str, float, str]]:
-    """A breakdown's parts as every rendering shows them, in its order: (name, label, size, share of the total,
-    the share as a number (0 to 100), what the part holds). ``escape`` makes a host's text (a mount point, the
-    name of a part the report does not know, which is then its label) safe for the rendering."""
+
+def _plain_rows(breakdown):
+    """(the breakdown's rows, unescaped, whether any has a host's text that an escape could change)."""
+    cached = _ROWS.get(id(breakdown))
+    if cached is not None and cached[0] is breakdown:
+        return cached[1]
     total = breakdown["total_bytes"]
     rows = []
+    unsafe = False
     for part in breakdown["parts"]:
         name, size = part["name"], part["bytes"] or 0
+        if not size and name != "unaccounted":  # a part of nothing goes unsaid; the remainder never hides
+            continue
         share = 100.0 * size / total
-        rows.append((name, BREAKDOWN_LABELS.get(name) or escape(name), human_size(size), "%.1f%%" % share, share,
-                     _part_detail(name, breakdown, escape) if name in _DETAILED else ""))
-    return rows
+        detail = _part_detail(name, breakdown) if name in _DETAILED else ""
+        label = BREAKDOWN_LABELS.get(name)
+        unsafe = unsafe or label is None or (name == "shmem" and not _UNSAFE.isdisjoint(detail))
+        rows.append((name, label or name, human_size(size), "%.1f%%" % share, share, detail))
+    if len(_ROWS) >= 1 << 14:
+        _ROWS.clear()
+    _ROWS[id(breakdown)] = (breakdown, (rows, unsafe))
+    return rows, unsafe
+
+
+def breakdown_rows(breakdown: dict, escape: Callable[[str], str]) -> list[tuple[str, str, str, str, float, str]]:
+    """A breakdown's parts as every rendering shows them, in its order, those of 0 bytes left out but the
+    unaccounted remainder: (name, label, size, share of the total, the share as a number (0 to 100), what the
+    part holds). ``escape`` makes a host's text (a mount point, the name of a part the report does not know,
+    which is then its label) safe for the rendering. The list is shared: do not change it."""
+    rows, unsafe = _plain_rows(breakdown)
+    if not unsafe:
+        return rows
+    return [(name, label if name in BREAKDOWN_LABELS else escape(label), size, share, width,
+             escape(detail) if name == "shmem" else detail) for name, label, size, share, width, detail in rows]
 
 
 def remedy_parts(remedy: dict) -> tuple[str, list[list[tuple[str, str]]]]:

@@ -99,9 +99,9 @@ _CHAR_UNITS = 7.5
 
 
 def _stack_svg(rows, labelled):
-    """A breakdown's parts as one stacked bar of inline SVG, a rectangle a part (its size in its title, which a
-    pointer shows). The host's bar stretches to the width it is given; the fleet's (labelled) keeps its
-    proportions and writes the label and size of each part wide enough for them under its segment."""
+    """A breakdown's parts as one stacked bar of inline SVG, a rectangle a part. The host's bar stretches to the
+    width it is given; the fleet's (labelled) keeps its proportions, has each part's size in its title (which a
+    pointer shows) and writes the label and size of each part wide enough for them under its segment."""
     out = []
     x = 0.0
     for name, label, size, share, width, _detail in rows:
@@ -115,9 +115,8 @@ def _stack_svg(rows, labelled):
             if max(len(label), len(below)) * _CHAR_UNITS + 4 <= width * 10:  # only where it fits
                 out.append('<text x="%.1f" y="44">%s</text><text x="%.1f" y="60" class="size">%s</text>' % (
                     x * 10 + 2, label, x * 10 + 2, below))
-        else:
-            out.append('<rect class="bd-%s" x="%.2f" width="%.2f" height="1"><title>%s %s (%s)</title></rect>' % (
-                css, x, width, label, size, share))
+        else:  # the table under it has the sizes: no title, the bar is a host's most repeated markup
+            out.append('<rect class="bd-%s" x="%.2f" width="%.2f"/>' % (css, x, width))
         x += width
     if labelled:
         return '<svg class="stack fleet" viewBox="0 0 1000 66" aria-hidden="true">%s</svg>' % "".join(out)
@@ -128,7 +127,7 @@ def _breakdown_html(breakdown, caption, labelled=False):
     """A breakdown as a stacked bar (_stack_svg) over a table of its parts with their sizes, which says all the
     bar shows: the same for a host and for the fleet; HTML and SVG only, readable without the script."""
     rows = breakdown_rows(breakdown, _E)
-    table = "".join('<tr><th scope="row"><i class="bd-%s"></i>%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+    table = "".join('<tr><th class="bd-%s">%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
         name if name in BREAKDOWN_LABELS else "other", label, size, share, detail)
         for name, label, size, share, _width, detail in rows)
     return ('<figure class="breakdown"><figcaption>%s</figcaption>%s<table class="parts"><thead><tr><th>Part</th>'

@@ -120,7 +120,7 @@ def test_odd_breakdowns_do_not_break_the_report():
     assert shown["none"] is shown["string"] is shown["no total"] is None
     assert shown["garbage"]["parts"] == [{"name": "free", "bytes": None}, {"name": "5", "bytes": 100}]
     page = report_html.render_html(fleet)
-    assert '<i class="bd-other"></i>5</th><td>100B</td><td>100.0%</td>' in page
+    assert '<tr><th class="bd-other">5</th><td>100B</td><td>100.0%</td>' in page
     assert "| 5 | 100B | 100.0% |" in report_markdown.render_markdown(fleet)
 
 
@@ -129,10 +129,15 @@ def test_odd_breakdowns_do_not_break_the_report():
 
 
 def _rects(svg):
-    """(class, x, width, title) of each part's rectangle in a stacked bar."""
-    return [(css, float(x), float(width), title) for css, x, width, title in re.findall(
-        r'<rect class="bd-([a-z_]+)" x="([0-9.]+)" width="([0-9.]+)" height="[0-9]+"><title>([^<]*)</title></rect>',
+    """(class, x, width, title or None) of each part's rectangle in a stacked bar."""
+    return [(css, float(x), float(width), title or None) for css, x, width, title in re.findall(
+        r'<rect class="bd-([a-z_]+)" x="([0-9.]+)" width="([0-9.]+)"(?:/>| height="28"><title>([^<]*)</title></rect>)',
         svg)]
+
+
+def _shown(parts):
+    """The parts a rendering shows: those of more than 0 bytes, and the unaccounted remainder always."""
+    return [part for part in parts if part["bytes"] or part["name"] == "unaccounted"]
 
 
 def test_each_host_has_a_stacked_bar_and_a_table(fleet):
@@ -151,15 +156,14 @@ def test_each_host_has_a_stacked_bar_and_a_table(fleet):
         for (css, x, width, title), part in zip(rects, shown):
             assert x == pytest.approx(end, abs=0.011)  # each segment starts where the last ended
             assert width == pytest.approx(100.0 * part["bytes"] / total, abs=0.006)
-            assert title == "%s %s (%.1f%%)" % (html.escape(report.BREAKDOWN_LABELS[css]),
-                                                 report.human_size(part["bytes"]), 100.0 * part["bytes"] / total)
+            assert title is None  # the table under it has the sizes
             end = x + width
         assert end == pytest.approx(100.0, abs=0.05)
         # the table under the bar names every part with its size, free -h style
         table = details.split('<table class="parts">', 1)[1].split("</table>", 1)[0]
-        rows = re.findall(r'<tr><th scope="row"><i class="bd-([a-z_]+)"></i>([^<]*)</th><td>([^<]*)</td>', table)
+        rows = re.findall(r'<tr><th class="bd-([a-z_]+)">([^<]*)</th><td>([^<]*)</td>', table)
         assert rows == [(part["name"], html.escape(report.BREAKDOWN_LABELS[part["name"]]),
-                         report.human_size(part["bytes"])) for part in host["breakdown"]["parts"]]
+                         report.human_size(part["bytes"])) for part in _shown(host["breakdown"]["parts"])]
         assert "Where the memory went: %s" % report.human_size(total) in details
 
 
@@ -171,6 +175,7 @@ def test_a_breakdown_says_what_its_parts_hold():
     breakdown["hugetlb_pools"] = [{"page_size_bytes": 2 << 20, "total": 256, "free": 256, "reserved": 0, "surplus": 0,
                                    "in_use_bytes": 0, "unused_bytes": 512 << 20}]
     breakdown["slab"] = {"reclaimable_bytes": 300 << 20, "unreclaimable_bytes": 0}
+    breakdown["parts"] = [dict(part, bytes=512 << 20) if part["name"] == "hugetlb" else part for part in breakdown["parts"]]
     host = report.build_fleet({"h": facts}, now=NOW)["hosts"][0]
     details = {name: detail for name, _label, _size, _share, _width, detail in report.breakdown_rows(
         host["breakdown"], html.escape)}
@@ -178,6 +183,9 @@ def test_a_breakdown_says_what_its_parts_hold():
     assert details["hugetlb"] == "2.0Mi pages: 0B in use, 512Mi unused"
     assert details["slab"] == "reclaimable 300Mi"  # a part's zero sizes go unsaid
     assert details["free"] == details["process_anon"] == ""
+    assert "hugetlb" not in {name for name, *_ in report.breakdown_rows(
+        dict(host["breakdown"], parts=[dict(p, bytes=0) if p["name"] == "hugetlb" else p for p in host["breakdown"]["parts"]]),
+        html.escape)}
     page = report_html.render_html(report.build_fleet({"h": facts}, now=NOW))
     assert EVIL_MOUNT not in page and html.escape(EVIL_MOUNT) in page
     text = report_markdown.render_markdown(report.build_fleet({"h": facts}, now=NOW))
@@ -208,7 +216,7 @@ def test_the_fleet_has_one_chart(fleet):
                 assert max(len(html.unescape(label)), len(size)) * report_html._CHAR_UNITS + 4 <= width, css
     parser = _Tags(section.split('<table class="parts">', 1)[1])
     assert [row for row in parser.text if row in report.BREAKDOWN_LABELS.values()] == \
-        list(report.BREAKDOWN_LABELS.values())
+        [report.BREAKDOWN_LABELS[part["name"]] for part in _shown(totals["parts"])]
 
 
 def test_the_svg_is_the_reports_own():
@@ -306,13 +314,13 @@ def test_markdown_carries_the_breakdown_as_a_table(fleet):
         report.human_size(totals["total_bytes"]), header), 1)[1].split("\n\n", 1)[0].splitlines()
     assert [row.split(" | ")[:3] for row in fleet_table] == [
         ["| " + report.BREAKDOWN_LABELS[part["name"]], report.human_size(part["bytes"]),
-         "%.1f%%" % (100.0 * part["bytes"] / totals["total_bytes"])] for part in totals["parts"]]
+         "%.1f%%" % (100.0 * part["bytes"] / totals["total_bytes"])] for part in _shown(totals["parts"])]
     for host in fleet["hosts"]:
         if not host["breakdown"]:
             continue
         section = text.split("### %s — " % host["name"], 1)[1].split("\n### ", 1)[0]
         table = section.split(header, 1)[1].split("\n\n", 1)[0].splitlines()
-        assert len(table) == 9
-        for row, part in zip(table, host["breakdown"]["parts"]):
+        assert len(table) == len(_shown(host["breakdown"]["parts"]))
+        for row, part in zip(table, _shown(host["breakdown"]["parts"])):
             assert row.startswith("| %s | %s | " % (report.BREAKDOWN_LABELS[part["name"]],
                                                     report.human_size(part["bytes"])))

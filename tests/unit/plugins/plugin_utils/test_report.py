@@ -232,7 +232,7 @@ def test_human_size_is_free_h():
     """human_size says what procps' free -h says, at its edges and at random sizes from bytes to pebibytes."""
     os.makedirs(OUTPUT_TMP, exist_ok=True)
     rng = random.Random(10)
-    values = FREE_EDGES_KIB + [int(10 ** rng.uniform(0, 12.5)) for _ in range(300)]
+    values = FREE_EDGES_KIB + [int(10 ** rng.uniform(0, 12.5)) for _count in range(300)]
     for start in range(0, len(values), 6):
         kib = (values[start:start + 6] + [0] * 6)[:6]
         total, swap_total = max(kib[:4]), kib[4] + kib[5]

@@ -59,7 +59,7 @@ def _finding(finding_id, severity, title):
 @pytest.mark.parametrize("profile", sorted(set(synthetic.PROFILES)))
 def test_synthetic_breakdowns_sum_to_total(profile):
     rng = random.Random(profile)
-    for _ in range(20):
+    for _count in range(20):
         facts = synthetic.host_facts(rng, profile)
         memory = facts["memory"]
         breakdown = memory["breakdown"]
@@ -183,7 +183,7 @@ def test_a_breakdown_says_what_its_parts_hold():
     assert details["hugetlb"] == "2.0Mi pages: 0B in use, 512Mi unused"
     assert details["slab"] == "reclaimable 300Mi"  # a part's zero sizes go unsaid
     assert details["free"] == details["process_anon"] == ""
-    assert "hugetlb" not in {name for name, *_ in report.breakdown_rows(
+    assert "hugetlb" not in {row[0] for row in report.breakdown_rows(
         dict(host["breakdown"], parts=[dict(p, bytes=0) if p["name"] == "hugetlb" else p for p in host["breakdown"]["parts"]]),
         html.escape)}
     page = report_html.render_html(report.build_fleet({"h": facts}, now=NOW))

@@ -234,7 +234,7 @@ def check_breakdowns(browser, hosts, summary):
         assert shown["width"] > 200 and shown["height"] >= 14, (host["name"], shown)
         total = host["breakdown"]["total_bytes"]
         parts = [part for part in host["breakdown"]["parts"] if part["bytes"]]
-        assert [css for css, *_ in shown["rects"]] == ["bd-" + part["name"] for part in parts]
+        assert [rect[0] for rect in shown["rects"]] == ["bd-" + part["name"] for part in parts]
         for (css, left, width, height, fill), part in zip(shown["rects"], parts):
             assert width == pytest.approx(shown["width"] * part["bytes"] / total, abs=1.0), (host["name"], css)
             assert height == pytest.approx(shown["height"], abs=0.5) and fill.startswith("rgb("), (css, fill)
@@ -246,12 +246,12 @@ def check_breakdowns(browser, hosts, summary):
     assert chart["caption"] == "The fleet's %s, over %s of %d" % (
         _report.human_size(totals["total_bytes"]), _report.plural(totals["hosts"], "host"), summary["hosts"])
     assert chart["width"] >= 600 and chart["rows"] == expected_rows(totals)
-    assert [css for css, *_ in chart["rects"]] == ["bd-" + part["name"] for part in totals["parts"] if part["bytes"]]
+    assert [rect[0] for rect in chart["rects"]] == ["bd-" + part["name"] for part in totals["parts"] if part["bytes"]]
     labels = {_report.BREAKDOWN_LABELS[part["name"]]: part for part in totals["parts"]}
-    names = [text for text, *_ in chart["texts"][::2]]
+    names = [text[0] for text in chart["texts"][::2]]
     assert "processes" in names and "page cache" in names
-    for (label, x, y, width, height), (size, size_x, size_y, size_width, _h) in zip(chart["texts"][::2],
-                                                                                       chart["texts"][1::2]):
+    pairs = zip(chart["texts"][::2], chart["texts"][1::2])  # a part's label, then its size
+    for (label, x, y, width, height), (size, size_x, size_y, size_width, _h) in pairs:
         part = labels[label]
         assert size.startswith(_report.human_size(part["bytes"]) + " · ")
         assert height >= 11 and size_y > y, (label, height)  # 12px type, the size under the label

@@ -398,6 +398,7 @@ def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None
     errors = errors or {}
     if not isinstance(errors, dict):
         raise ReportError("errors must be a dict of host name -> reason, got %s" % type(errors).__name__)
+    _ROWS.clear()  # the rows of an earlier report's breakdowns: let them go
     hosts = []
     seen = set()
     for name, facts in hosts_facts.items():

@@ -75,9 +75,12 @@ def human_size(value: float | None) -> str:
     """
     if value is None:
         return "-"
-    if value < 0:
-        return "-" + human_size(-value)
-    size = int(value)
+    try:
+        size = int(value)
+    except (OverflowError, ValueError):  # infinite, not a number
+        return "-"
+    if size < 0:
+        return "-" + human_size(-size)
     if size < 1000:
         return "%dB" % size
     power = (size.bit_length() - 1) // 10  # the unit in which the number is 1 to 1023
@@ -157,15 +160,24 @@ _BREAKDOWN_DETAILS = ("page_cache", "slab", "kernel_other", "compressed_swap")
 _HUGETLB_POOL_KEYS = ("page_size_bytes", "total", "free", "reserved", "surplus", "in_use_bytes", "unused_bytes")
 
 
+def _finite(value):
+    """A number that is neither infinite nor NaN, or None."""
+    value = _number(value)
+    return value if value is None or -_INFINITY < value < _INFINITY else None
+
+
+_INFINITY = float("inf")
+
+
 def _host_breakdown(facts, top):
     """memory.breakdown of the facts, its numbers checked, at most ``top`` shmem mounts; None without one."""
     breakdown = _schema.section(facts, "memory").get("breakdown")
     if not isinstance(breakdown, dict):
         return None
     total = _number(breakdown.get("total_bytes"))
-    parts = [{"name": str(part.get("name")), "bytes": _number(part.get("bytes"))}
+    parts = [{"name": str(part.get("name")), "bytes": _finite(part.get("bytes"))}
              for part in _rows(breakdown.get("parts")) if isinstance(part, dict)]
-    if not total or not parts:
+    if not parts or not 0 < (total or 0) < _INFINITY:
         return None
     out = {"total_bytes": total, "parts": parts}
     for key in _BREAKDOWN_DETAILS:

@@ -106,6 +106,10 @@ def test_no_breakdown_no_chart():
 def test_odd_breakdowns_do_not_break_the_report():
     odd = {
         "none": None, "string": "x", "no total": {"parts": [{"name": "free", "bytes": 1}]},
+        "negative": {"total_bytes": -5, "parts": [{"name": "free", "bytes": 1}]},
+        "infinite": {"total_bytes": float("inf"), "parts": [{"name": "free", "bytes": 1}]},
+        "odd sizes": {"total_bytes": 100, "parts": [{"name": "free", "bytes": float("nan")},
+                                                    {"name": "shmem", "bytes": float("inf")}]},
         "garbage": {"total_bytes": 100, "parts": ["x", {"name": "free", "bytes": "12"}, {"name": 5, "bytes": 100}],
                     "page_cache": "x", "slab": {"reclaimable_bytes": None}, "shmem_mounts": [None, {"used_bytes": 3}],
                     "hugetlb_pools": {"x": 1}},
@@ -117,7 +121,8 @@ def test_odd_breakdowns_do_not_break_the_report():
         hosts[name] = facts
     fleet = report.build_fleet(hosts, now=NOW)
     shown = {host["name"]: host["breakdown"] for host in fleet["hosts"]}
-    assert shown["none"] is shown["string"] is shown["no total"] is None
+    assert shown["none"] is shown["string"] is shown["no total"] is shown["negative"] is shown["infinite"] is None
+    assert shown["odd sizes"]["parts"] == [{"name": "free", "bytes": None}, {"name": "shmem", "bytes": None}]
     assert shown["garbage"]["parts"] == [{"name": "free", "bytes": None}, {"name": "5", "bytes": 100}]
     page = report_html.render_html(fleet)
     assert '<tr><th class="bd-other">5</th><td>100B</td><td>100.0%</td>' in page

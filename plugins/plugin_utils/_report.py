@@ -21,7 +21,8 @@ import datetime
 import functools
 import json
 import re
-from typing import Any
+import struct
+from typing import Any, Callable
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 
@@ -38,6 +39,20 @@ _FLEET_TITLES = {
 }
 
 
+# the parts of mem_facts' memory.breakdown (their names are the facts' ids) and what people read for each
+BREAKDOWN_LABELS = {
+    "process_anon": "processes",
+    "page_cache": "page cache",
+    "shmem": "shared memory / tmpfs",
+    "hugetlb": "huge pages",
+    "slab": "kernel slab",
+    "kernel_other": "other kernel",
+    "compressed_swap": "compressed swap",
+    "unaccounted": "unaccounted",
+    "free": "free",
+}
+
+
 class ReportError(ValueError):
     """The input to the report is not what it must be."""
 
@@ -47,25 +62,42 @@ class ReportError(ValueError):
 
 
 _SIZE_UNITS = ("B", "Ki", "Mi", "Gi", "Ti", "Pi")
+_FLOAT = struct.Struct("f")  # free rounds a C float (single precision) to one decimal
 
 
-@functools.lru_cache(maxsize=1 << 16)  # a report prints the same sizes again and again (most calls, in a fleet)
+@functools.lru_cache(maxsize=1 << 18)  # a report prints the same sizes again and again (most calls, in a fleet)
 def human_size(value: float | None) -> str:
-    """Bytes as ``free -h`` prints them: 15Gi, 2.5Gi, 500Mi, 0B; '-' for unknown."""
+    """Bytes as ``free -h`` (procps-ng) prints them: 0B, 999B, 1.0Ki, 9.9Mi, 15Gi, 999Mi, 1.5Gi; '-' for unknown.
+
+    free's rule: up to 999 bytes in B; else the first unit from Ki up in which the number takes at most three
+    characters, with one decimal when that fits (9.9 and below, rounded as a C float), else whole and truncated
+    (15.9Gi is 15Gi, 1000Mi is 1.0Gi).
+    """
     if value is None:
         return "-"
-    value = float(value)
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    # the unit is the number of whole 1024s in it: its bits past the first 10, by tens (B, Ki, ... Pi)
-    power = min((int(value).bit_length() - 1) // 10, 5) if value >= 1024 else 0
-    unit = _SIZE_UNITS[power]
-    value /= 1024.0 ** power  # a power of two: exact, as dividing by 1024 that many times is
-    if unit == "B":
-        return "%s%dB" % (sign, value)
-    if value < 10:
-        return "%s%.1f%s" % (sign, value, unit)
-    return "%s%d%s" % (sign, round(value), unit)
+    try:
+        size = int(value)
+    except (OverflowError, ValueError):  # infinite, not a number
+        return "-"
+    if size < 0:
+        return "-" + human_size(-size)
+    if size < 1000:
+        return "%dB" % size
+    power = (size.bit_length() - 1) // 10  # the unit in which the number is 1 to 1023
+    if size >= 1000 << (10 * power):  # 1000 and more: the next unit's 0.98 to 1.0
+        power += 1
+    power = min(power, 5)
+    scaled = size / (1 << (10 * power))  # a power of two: exact, as free's division is
+    if scaled < 10:
+        text = "%.1f" % _FLOAT.unpack(_FLOAT.pack(scaled))[0]
+        if len(text) == 3:
+            return text + _SIZE_UNITS[power]
+    return "%d%s" % (scaled, _SIZE_UNITS[power])
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 host', '2 hosts', '0 finding kinds'."""
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
 
 def free_lines(memory: dict | None, swap: dict | None) -> list[str]:
@@ -117,6 +149,46 @@ def _host_swap(facts):
         return None
     out = {key: _number(swap.get(key)) for key in _schema.REPORT_SWAP_KEYS}
     out["devices"] = len(swap.get("devices") or [])
+    return out
+
+
+def _rows(value):
+    return value if isinstance(value, list) else []
+
+
+_BREAKDOWN_DETAILS = ("page_cache", "slab", "kernel_other", "compressed_swap")
+_HUGETLB_POOL_KEYS = ("page_size_bytes", "total", "free", "reserved", "surplus", "in_use_bytes", "unused_bytes")
+
+
+def _finite(value):
+    """A number that is neither infinite nor NaN, or None."""
+    value = _number(value)
+    return value if value is None or -_INFINITY < value < _INFINITY else None
+
+
+_INFINITY = float("inf")
+
+
+def _host_breakdown(facts, top):
+    """memory.breakdown of the facts, its numbers checked, at most ``top`` shmem mounts; None without one."""
+    breakdown = _schema.section(facts, "memory").get("breakdown")
+    if not isinstance(breakdown, dict):
+        return None
+    total = _number(breakdown.get("total_bytes"))
+    parts = [{"name": str(part.get("name")), "bytes": _finite(part.get("bytes"))}
+             for part in _rows(breakdown.get("parts")) if isinstance(part, dict)]
+    if not parts or not 0 < (total or 0) < _INFINITY:
+        return None
+    out = {"total_bytes": total, "parts": parts}
+    for key in _BREAKDOWN_DETAILS:
+        detail = breakdown.get(key)
+        out[key] = {str(name): _number(value) for name, value in detail.items()} if isinstance(detail, dict) else None
+    out["shmem_mounts"] = [
+        {"mount_point": str(mount.get("mount_point")), "type": str(mount.get("type")),
+         "used_bytes": _number(mount.get("used_bytes")), "size_bytes": _number(mount.get("size_bytes"))}
+        for mount in _rows(breakdown.get("shmem_mounts"))[:top] if isinstance(mount, dict)]
+    out["hugetlb_pools"] = [{key: _number(pool.get(key)) for key in _HUGETLB_POOL_KEYS}
+                            for pool in _rows(breakdown.get("hugetlb_pools")) if isinstance(pool, dict)]
     return out
 
 
@@ -198,6 +270,11 @@ def report_input(facts: Any, top: int = 5) -> Any:
     mem = facts.get("memory")
     if isinstance(mem, dict):
         out["memory"] = {key: mem.get(key) for key in _schema.REPORT_MEMORY_KEYS}
+        breakdown = mem.get("breakdown")
+        if isinstance(breakdown, dict):
+            mounts = _rows(breakdown.get("shmem_mounts"))
+            # as it is unless it has more mounts than the report shows: no copy, nothing more for the GC to walk
+            out["memory"]["breakdown"] = breakdown if len(mounts) <= top else dict(breakdown, shmem_mounts=mounts[:top])
     swap = facts.get("swap")
     if isinstance(swap, dict):
         out["swap"] = {key: swap.get(key) for key in _schema.REPORT_SWAP_KEYS}
@@ -216,7 +293,7 @@ def report_input(facts: Any, top: int = 5) -> Any:
 def _unknown_host(name, reason):
     return {
         "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
-        "memory": None, "swap": None, "free_h": None, "oom": None, "uptime_seconds": None,
+        "memory": None, "swap": None, "free_h": None, "breakdown": None, "oom": None, "uptime_seconds": None,
         "top_processes": [], "top_swap": [], "findings": [], "partial": [],
     }
 
@@ -238,6 +315,7 @@ def build_host(name: str, facts: dict, top: int = 5) -> dict:
         "memory": memory,
         "swap": swap,
         "free_h": free_lines(memory, swap),
+        "breakdown": _host_breakdown(facts, top),
         "oom": _host_oom(facts),
         "uptime_seconds": _number(facts.get("uptime_seconds")),
         "top_processes": consumers,
@@ -271,6 +349,7 @@ def _summary(hosts):
     totals = {"memory_total_bytes": 0, "memory_used_bytes": 0, "memory_available_bytes": 0,
               "swap_total_bytes": 0, "swap_used_bytes": 0, "oom_kills": 0,
               "findings": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST}}
+    breakdown_hosts, breakdown_total, breakdown_parts = 0, 0, {}
     for host in hosts:
         status_counts[host["status"]] += 1
         hosts_by_status[host["status"]].append(host["name"])
@@ -282,13 +361,19 @@ def _summary(hosts):
         totals["swap_total_bytes"] += swap.get("total_bytes") or 0
         totals["swap_used_bytes"] += swap.get("used_bytes") or 0
         totals["oom_kills"] += (host["oom"] or {}).get("kill_count") or 0
+        if host["breakdown"]:
+            breakdown_hosts += 1
+            breakdown_total += host["breakdown"]["total_bytes"]
+            for part in host["breakdown"]["parts"]:
+                breakdown_parts[part["name"]] = breakdown_parts.get(part["name"], 0) + (part["bytes"] or 0)
         for finding in host["findings"]:
             totals["findings"][finding["severity"]] += 1
             entry = findings.get(finding["id"])
+            title = _FLEET_TITLES.get(finding["id"], finding["title"])
             if entry is None:
                 entry = findings[finding["id"]] = {
-                    "severity": finding["severity"], "title": _FLEET_TITLES.get(finding["id"], finding["title"]),
-                    "count": 0, "hosts": [], "remedy": dict(finding["remedy"])}
+                    "severity": finding["severity"], "title": title,
+                    "count": 0, "hosts": [], "remedy": dict(finding["remedy"]), "groups": {}}
             else:
                 if _schema.SEVERITY_RANK[finding["severity"]] < _schema.SEVERITY_RANK[entry["severity"]]:
                     entry["severity"] = finding["severity"]
@@ -300,7 +385,20 @@ def _summary(hosts):
             entry["count"] += 1
             if not entry["hosts"] or entry["hosts"][-1] != host["name"]:
                 entry["hosts"].append(host["name"])
+            # each host under its own severity and title
+            group = entry["groups"].get((finding["severity"], title))
+            if group is None:
+                group = entry["groups"][(finding["severity"], title)] = {
+                    "severity": finding["severity"], "title": title, "hosts": []}
+            if not group["hosts"] or group["hosts"][-1] != host["name"]:
+                group["hosts"].append(host["name"])
+    for entry in findings.values():
+        entry["groups"] = sorted(entry["groups"].values(), key=lambda g: _schema.SEVERITY_RANK[g["severity"]])
     ordered = sorted(findings.items(), key=lambda kv: (_schema.SEVERITY_RANK[kv[1]["severity"]], -len(kv[1]["hosts"]), kv[0]))
+    totals["breakdown"] = {
+        "hosts": breakdown_hosts, "total_bytes": breakdown_total,
+        "parts": [{"name": name, "bytes": size} for name, size in breakdown_parts.items()],
+    } if breakdown_hosts else None
     return {
         "hosts": len(hosts),
         "status": next((name for name in _schema.STATUSES_MOST_SEVERE_FIRST if status_counts[name]), "ok"),
@@ -326,6 +424,7 @@ def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None
     errors = errors or {}
     if not isinstance(errors, dict):
         raise ReportError("errors must be a dict of host name -> reason, got %s" % type(errors).__name__)
+    _ROWS.clear()  # the rows of an earlier report's breakdowns: let them go
     hosts = []
     seen = set()
     for name, facts in hosts_facts.items():
@@ -378,6 +477,92 @@ def percent(value: float | None) -> str:
 def first_finding(host: dict) -> dict | None:
     """The most severe finding that counts for the verdict (not info), or None."""
     return next((f for f in host["findings"] if f["severity"] != "info"), None)
+
+
+def findings_by_severity(summary: dict) -> list[tuple[str, list[tuple[str, dict, dict]]]]:
+    """The fleet's findings as the renderings file them, most severe first: [(severity, [(id, entry, group)])],
+    each host under its own finding's severity and title (a group of ``summary.findings.<id>.groups``), the
+    groups of a severity by number of hosts, then in the summary's order."""
+    out = []
+    for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
+        rows = [(finding_id, entry, group) for finding_id, entry in summary["findings"].items()
+                for group in entry["groups"] if group["severity"] == severity]
+        rows.sort(key=lambda row: -len(row[2]["hosts"]))  # stable
+        if rows:
+            out.append((severity, rows))
+    return out
+
+
+# what the breakdown's table says beside a part: (key of the part's detail object, label) of its sizes
+_PART_DETAILS = {
+    "page_cache": (("reclaimable_bytes", "reclaimable"), ("dirty_bytes", "dirty"), ("mapped_bytes", "mapped"),
+                   ("locked_bytes", "locked")),
+    "slab": (("reclaimable_bytes", "reclaimable"), ("unreclaimable_bytes", "unreclaimable")),
+    "kernel_other": (("kernel_stack_bytes", "stacks"), ("page_tables_bytes", "page tables"),
+                     ("vmalloc_bytes", "vmalloc"), ("percpu_bytes", "per-cpu"), ("other_bytes", "other")),
+    "compressed_swap": (("zswap_bytes", "zswap"), ("zram_bytes", "zram")),
+}
+
+
+def _part_detail(name, breakdown):
+    """What a part holds, in words: 'dirty 12Mi, mapped 1.2Gi', '/dev/shm 1.0Gi of 12Gi'; '' when nothing says.
+    Only a shmem part's words hold a host's text (its mount points)."""
+    if name == "shmem":
+        return ", ".join("%s %s%s" % (mount["mount_point"], human_size(mount["used_bytes"]),
+                                      " of " + human_size(mount["size_bytes"]) if mount["size_bytes"] else "")
+                         for mount in breakdown.get("shmem_mounts") or ())
+    if name == "hugetlb":
+        return ", ".join("%s pages: %s in use, %s unused" % (
+            human_size(pool["page_size_bytes"]), human_size(pool["in_use_bytes"]), human_size(pool["unused_bytes"]))
+            for pool in breakdown.get("hugetlb_pools") or ())
+    detail = breakdown.get(name)
+    if not detail:
+        return ""
+    return ", ".join(label + " " + human_size(detail[key]) for key, label in _PART_DETAILS[name] if detail.get(key))
+
+
+_DETAILED = frozenset(_PART_DETAILS) | {"shmem", "hugetlb"}
+
+# the rows of the breakdowns last shown, by id, with the breakdown itself (the id is its while it lives): every
+# rendering shows each host's, the work is done once
+_ROWS = {}
+# what an escape of a rendering may change (HTML's and Markdown's); text without any is the same escaped
+_UNSAFE = frozenset("<>&\"'|`\n")
+
+
+def _plain_rows(breakdown):
+    """(the breakdown's rows, unescaped, whether any has a host's text that an escape could change)."""
+    cached = _ROWS.get(id(breakdown))
+    if cached is not None and cached[0] is breakdown:
+        return cached[1]
+    total = breakdown["total_bytes"]
+    rows = []
+    unsafe = False
+    for part in breakdown["parts"]:
+        name, size = part["name"], part["bytes"] or 0
+        if not size and name != "unaccounted":  # a part of nothing goes unsaid; the remainder never hides
+            continue
+        share = 100.0 * size / total
+        detail = _part_detail(name, breakdown) if name in _DETAILED else ""
+        label = BREAKDOWN_LABELS.get(name)
+        unsafe = unsafe or label is None or (name == "shmem" and not _UNSAFE.isdisjoint(detail))
+        rows.append((name, label or name, human_size(size), "%.1f%%" % share, share, detail))
+    if len(_ROWS) >= 1 << 14:
+        _ROWS.clear()
+    _ROWS[id(breakdown)] = (breakdown, (rows, unsafe))
+    return rows, unsafe
+
+
+def breakdown_rows(breakdown: dict, escape: Callable[[str], str]) -> list[tuple[str, str, str, str, float, str]]:
+    """A breakdown's parts as every rendering shows them, in its order, those of 0 bytes left out but the
+    unaccounted remainder: (name, label, size, share of the total, the share as a number (0 to 100), what the
+    part holds). ``escape`` makes a host's text (a mount point, the name of a part the report does not know,
+    which is then its label) safe for the rendering. The list is shared: do not change it."""
+    rows, unsafe = _plain_rows(breakdown)
+    if not unsafe:
+        return rows
+    return [(name, label if name in BREAKDOWN_LABELS else escape(label), size, share, width,
+             escape(detail) if name == "shmem" else detail) for name, label, size, share, width, detail in rows]
 
 
 def remedy_parts(remedy: dict) -> tuple[str, list[list[tuple[str, str]]]]:

@@ -21,8 +21,7 @@ import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
-    PARTIAL_VIEW, first_finding, human_size, percent, remedy_parts,
-)
+    BREAKDOWN_LABELS, PARTIAL_VIEW, breakdown_rows, findings_by_severity, first_finding, human_size, percent, plural, remedy_parts)
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +99,47 @@ def _bars(host):
     else:
         out.append('<div class="bar swapbar none" title="no swap"></div>')
     return "".join(out)
+
+
+# the widest a character of the fleet chart's labels is, in its units (1000 the chart's width; 12-unit type)
+_CHAR_UNITS = 7.5
+
+
+def _stack_svg(rows, labelled):
+    """A breakdown's parts as one stacked bar of inline SVG, a rectangle a part. The host's bar stretches to the
+    width it is given; the fleet's (labelled) keeps its proportions, has each part's size in its title (which a
+    pointer shows) and writes the label and size of each part wide enough for them under its segment."""
+    out = []
+    x = 0.0
+    for name, label, size, share, width, _detail in rows:
+        if width <= 0:
+            continue
+        css = name if name in BREAKDOWN_LABELS else "other"  # a class of the style sheet, never a host's text
+        if labelled:
+            out.append('<rect class="bd-%s" x="%.1f" width="%.1f" height="28"><title>%s %s (%s)</title></rect>' % (
+                css, x * 10, width * 10, label, size, share))
+            below = "%s · %s" % (size, share)
+            if max(len(label), len(below)) * _CHAR_UNITS + 4 <= width * 10:  # only where it fits
+                out.append('<text x="%.1f" y="44">%s</text><text x="%.1f" y="60" class="size">%s</text>' % (
+                    x * 10 + 2, label, x * 10 + 2, below))
+        else:  # the table under it has the sizes: no title, the bar is a host's most repeated markup
+            out.append('<rect class="bd-%s" x="%.2f" width="%.2f"/>' % (css, x, width))
+        x += width
+    if labelled:
+        return '<svg class="stack fleet" viewBox="0 0 1000 66" aria-hidden="true">%s</svg>' % "".join(out)
+    return '<svg class="stack" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">%s</svg>' % "".join(out)
+
+
+def _breakdown_html(breakdown, caption, labelled=False):
+    """A breakdown as a stacked bar (_stack_svg) over a table of its parts with their sizes, which says all the
+    bar shows: the same for a host and for the fleet; HTML and SVG only, readable without the script."""
+    rows = breakdown_rows(breakdown, _E)
+    table = "".join('<tr><th class="bd-%s">%s</th><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+        name if name in BREAKDOWN_LABELS else "other", label, size, share, detail)
+        for name, label, size, share, _width, detail in rows)
+    return ('<figure class="breakdown"><figcaption>%s</figcaption>%s<table class="parts"><thead><tr><th>Part</th>'
+            '<th class="num">Size</th><th class="num">Share</th><th>Of which</th></tr></thead><tbody>%s</tbody>'
+            '</table></figure>' % (caption, _stack_svg(rows, labelled), table))
 
 
 # (key, label, type, first direction): the host table's columns; the Mem columns are free -h's
@@ -268,6 +308,9 @@ def _host_details(index, host):
     else:
         out.append("<p>No findings.</p>")
     out.append("</div><div>")
+    if host["breakdown"]:
+        out.append(_breakdown_html(host["breakdown"], "Where the memory went: %s" % human_size(
+            host["breakdown"]["total_bytes"])))
     out.append(_procs_table(host["top_processes"], "rss_bytes", "Top consumers"))
     if host["top_swap"]:
         out.append('<div style="height:8px"></div>')
@@ -302,22 +345,21 @@ def _host_data(index, host, keys):
 
 
 def _fleet_findings(summary, index_of):
+    """The findings of the fleet by severity: each host under its own finding's severity and title."""
     if not summary["findings"]:
         return "<p>No findings on any host.</p>"
     out = []
-    for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
-        rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
-        if not rows:
-            continue
-        out.append('<h3 class="group">%s %d finding kinds</h3>' % (_badge(severity), len(rows)))
-        for fid, f in rows:
-            links = ", ".join('<a href="#%s">%s</a>' % (_anchor(index_of[name]), _E(name)) for name in f["hosts"][:200])
-            if len(f["hosts"]) > 200:
-                links += " and %d more" % (len(f["hosts"]) - 200)
-            out.append('<div class="finding %s"><h4>%s <code>%s</code> · %d host%s</h4>'
+    for severity, rows in findings_by_severity(summary):
+        out.append('<h3 class="group">%s %s</h3>' % (_badge(severity), plural(len({fid for fid, _f, _g in rows}), "finding kind")))
+        for fid, f, group in rows:
+            hosts = group["hosts"]
+            links = ", ".join('<a href="#%s">%s</a>' % (_anchor(index_of[name]), _E(name)) for name in hosts[:200])
+            if len(hosts) > 200:
+                links += " and %d more" % (len(hosts) - 200)
+            out.append('<div class="finding %s"><h4>%s <code>%s</code> · %s</h4>'
                        '<div class="hosts-list">%s</div>%s</div>' % (
-                           severity, _E(f["title"]), _E(fid), len(f["hosts"]), "" if len(f["hosts"]) == 1 else "s",
-                           links, _remedy_html(f["remedy"])))
+                           severity, _E(group["title"]), _E(fid), plural(len(hosts), "host"), links,
+                           _remedy_html(f["remedy"])))
     return "".join(out)
 
 
@@ -342,18 +384,23 @@ def render_html(fleet: dict) -> str:
         "script-src 'unsafe-inline'; img-src data:\">",
         "<title>%s</title>" % _E(fleet["title"]),
         "<style>\n%s</style></head><body>" % _asset("report.css"),
-        "<header><h1>%s</h1><p>Generated %s · %d hosts · schema %d</p></header><main>" % (
-            _E(fleet["title"]), _E(fleet["generated_at"]), summary["hosts"], fleet["schema_version"]),
+        "<header><h1>%s</h1><p>Generated %s · %s · schema %d</p></header><main>" % (
+            _E(fleet["title"]), _E(fleet["generated_at"]), plural(summary["hosts"], "host"), fleet["schema_version"]),
         '<section aria-label="Verdicts"><div class="cards">',
     ]
     for status in _schema.STATUSES_MOST_SEVERE_FIRST:
         out.append('<div class="card %s"><b>%d</b>%s</div>' % (status, counts[status], status))
     out.append('</div><p class="totals">Fleet memory %s, used %s, available %s · swap used %s of %s · '
-               '%d OOM kills since boot · findings: %d critical, %d monitor, %d info</p></section>' % (
+               '%s since boot · findings: %d critical, %d monitor, %d info</p></section>' % (
                    human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
                    human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
-                   human_size(totals["swap_total_bytes"]), totals["oom_kills"], totals["findings"]["critical"],
+                   human_size(totals["swap_total_bytes"]), plural(totals["oom_kills"], "OOM kill"), totals["findings"]["critical"],
                    totals["findings"]["monitor"], totals["findings"]["info"]))
+    if totals["breakdown"]:
+        out.append('<section aria-labelledby="h-memory"><h2 id="h-memory">Where the memory went</h2>%s</section>' % (
+            _breakdown_html(totals["breakdown"], "The fleet's %s, over %s of %d" % (
+                human_size(totals["breakdown"]["total_bytes"]), plural(totals["breakdown"]["hosts"], "host"),
+                summary["hosts"]), labelled=True)))
     out.append('<section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2>'
                '<div class="legend"><span><i style="background:var(--used)"></i>used</span>'
                '<span><i style="background:var(--cache)"></i>buff/cache</span>'

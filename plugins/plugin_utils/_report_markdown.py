@@ -17,8 +17,8 @@ import html
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
-    first_finding, human_size, percent, remedy_text, status_text,
-)
+    breakdown_rows, findings_by_severity, first_finding, human_size, percent, plural, remedy_text,
+    status_text)
 
 
 def _md(text):
@@ -41,18 +41,30 @@ def _findings_text(host):
     return "%s: %s" % (counts, first["title"]) if first else counts
 
 
+def _breakdown_table(breakdown):
+    """A breakdown as a Markdown table: a row a part, its size, its share of the total and what it holds."""
+    out = ["| Part | Size | Share | Of which |", "|---|---:|---:|---|"]
+    out.extend("| %s | %s | %s | %s |" % (label, size, share, detail)
+               for _name, label, size, share, _width, detail in breakdown_rows(breakdown, _md))
+    return out
+
+
 def render_markdown(fleet: dict) -> str:
     summary = fleet["summary"]
     counts = summary["status_counts"]
     out = ["# %s" % _md(fleet["title"]), "",
-           "Generated %s · %d hosts · **%d critical**, %d unknown, %d monitor, %d ok" % (
-               fleet["generated_at"], summary["hosts"], counts["critical"], counts["unknown"], counts["monitor"],
+           "Generated %s · %s · **%d critical**, %d unknown, %d monitor, %d ok" % (
+               fleet["generated_at"], plural(summary["hosts"], "host"), counts["critical"], counts["unknown"], counts["monitor"],
                counts["ok"]), ""]
     totals = summary["totals"]
-    out += ["Fleet memory: %s total, %s used, %s available; swap %s of %s used; %d OOM kills since boot." % (
+    out += ["Fleet memory: %s total, %s used, %s available; swap %s of %s used; %s since boot." % (
         human_size(totals["memory_total_bytes"]), human_size(totals["memory_used_bytes"]),
         human_size(totals["memory_available_bytes"]), human_size(totals["swap_used_bytes"]),
-        human_size(totals["swap_total_bytes"]), totals["oom_kills"]), ""]
+        human_size(totals["swap_total_bytes"]), plural(totals["oom_kills"], "OOM kill")), ""]
+    if totals["breakdown"]:
+        out += ["Where the fleet's memory went: %s over %s of %d:" % (
+            human_size(totals["breakdown"]["total_bytes"]), plural(totals["breakdown"]["hosts"], "host"),
+            summary["hosts"]), ""] + _breakdown_table(totals["breakdown"]) + [""]
 
     out += ["## Hosts", "",
             "| Host | Status | Findings | Total | Used | Free | Buff/cache | Available | Swap used | OOM kills "
@@ -75,17 +87,14 @@ def render_markdown(fleet: dict) -> str:
 
     if summary["findings"]:
         out += ["## Findings across the fleet", ""]
-        for severity in _schema.SEVERITIES_MOST_SEVERE_FIRST:
-            rows = [(fid, f) for fid, f in summary["findings"].items() if f["severity"] == severity]
-            if not rows:
-                continue
+        for severity, rows in findings_by_severity(summary):  # each host under its own finding's severity and title
             out += ["### %s" % severity.capitalize(), "", "| Finding | Hosts | Fix |", "|---|---|---|"]
-            for fid, f in rows:
-                names = ", ".join(_md(n) for n in f["hosts"][:10])
-                if len(f["hosts"]) > 10:
-                    names += " and %d more" % (len(f["hosts"]) - 10)
+            for fid, f, group in rows:
+                names = ", ".join(_md(n) for n in group["hosts"][:10])
+                if len(group["hosts"]) > 10:
+                    names += " and %d more" % (len(group["hosts"]) - 10)
                 out.append("| %s %s | %d: %s | %s |" % (
-                    _md_code(fid), _md(f["title"]), len(f["hosts"]), names, _md(remedy_text(f["remedy"]))))
+                    _md_code(fid), _md(group["title"]), len(group["hosts"]), names, _md(remedy_text(f["remedy"]))))
             out.append("")
 
     out += ["## Host details", ""]
@@ -105,6 +114,9 @@ def render_markdown(fleet: dict) -> str:
                                 for v in oom.get("recent_victims") or [])
             out += ["OOM kills since boot: %s%s" % (oom.get("kill_count"), "; last victims: " + victims if victims else ""),
                     ""]
+        if host["breakdown"]:
+            out += ["Where the memory went: %s" % human_size(host["breakdown"]["total_bytes"]), ""]
+            out += _breakdown_table(host["breakdown"]) + [""]
         if host["top_processes"]:
             out.append("Top consumers: " + ", ".join(
                 "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["rss_bytes"])) for p in host["top_processes"]))

@@ -20,6 +20,10 @@ from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 GIB = 1 << 30
 MIB = 1 << 20
 
+# memory.breakdown's parts, in the order mem_facts gives them
+BREAKDOWN_PARTS = ("process_anon", "page_cache", "shmem", "hugetlb", "slab", "kernel_other", "compressed_swap",
+                   "unaccounted", "free")
+
 PROFILES = ("healthy", "healthy", "healthy", "low_available", "swap_exhausted", "swap_high", "oom_recent",
             "leak", "slab", "redis_thp", "no_swap_small", "strict_overcommit", "jvm_unbounded")
 
@@ -42,6 +46,68 @@ def _proc(rng, pid, name, user, cmdline, total, rss=None, swap=0, oom_adj=0):
             "pss_bytes": int(rss * 0.9), "swap_bytes": swap, "oom_score": min(1000, int(1000 * rss / total) + 1),
             "oom_score_adj": oom_adj, "mem_pct": round(100.0 * rss / total, 2), "state": "S", "ppid": 1,
             "starttime": rng.randint(100, 900000)}
+
+
+def _split(size, weights):
+    """size in len(weights) whole parts, about as the weights say, summing to size exactly."""
+    shares = [int(size * w / sum(weights)) for w in weights[:-1]]
+    return shares + [size - sum(shares)]
+
+
+def breakdown(profile, total, free, buff_cache, shared, slab_reclaimable, slab_unreclaimable):
+    """memory.breakdown as mem_facts returns it, its parts summing to total, matching the host's other numbers
+    (free, shmem, slab). A low memory host's RAM is held by one of processes, tmpfs, unused huge pages or memory
+    no counter names. Its own random numbers, drawn from the host's: a fleet stays the same host for host."""
+    rng = random.Random("%s/%d/%d/%d" % (profile, total, free, buff_cache))
+    cause = rng.choice(("processes", "processes", "shmem", "hugetlb", "unaccounted")) if profile == "low_available" \
+        else None
+    parts = {"free": free, "shmem": shared, "page_cache": max(buff_cache - shared, 0),
+             "slab": slab_reclaimable + slab_unreclaimable, "kernel_other": int(total * rng.uniform(0.01, 0.03)),
+             "hugetlb": 0, "compressed_swap": 0, "unaccounted": int(total * rng.uniform(0.001, 0.01))}
+    for name in ("page_cache", "slab", "kernel_other"):  # more than RAM (a slab host): the caches give way
+        over = sum(parts.values()) - total
+        if over > 0:
+            parts[name] -= min(over, parts[name])
+    rest = total - sum(parts.values())  # the processes', unless something else holds part of it
+    if profile == "healthy" and rng.random() < 0.25:  # a database's huge page pool, mostly in use
+        parts["hugetlb"] = int(rest * 0.4) // (2 * MIB) * (2 * MIB)
+    elif rng.random() < 0.15:
+        parts["compressed_swap"] = int(rest * rng.uniform(0.02, 0.1))
+    held = int(rest * rng.uniform(0.6, 0.85)) if cause not in (None, "processes") else 0
+    if cause == "shmem":
+        parts["shmem"] += held
+    elif cause == "hugetlb":
+        parts["hugetlb"] += held // (2 * MIB) * (2 * MIB)
+    elif cause == "unaccounted":
+        parts["unaccounted"] += held
+    parts["process_anon"] = total - sum(parts.values())
+    page_cache = parts["page_cache"]
+    dirty, mapped, locked, reclaimable = _split(page_cache, [0.02, 0.25, 0.0, 0.73])
+    stack, tables, vmalloc, percpu, other = _split(parts["kernel_other"], [0.1, 0.35, 0.3, 0.05, 0.2])
+    zswap, zram = _split(parts["compressed_swap"], [1.0, 0.0] if rng.random() < 0.5 else [0.0, 1.0])
+    shm_size = max(total // 2, parts["shmem"])
+    run = min(parts["shmem"], rng.randint(1, 30) * MIB)
+    pools = []
+    if parts["hugetlb"]:
+        pages = parts["hugetlb"] // (2 * MIB)
+        unused = pages * 4 // 5 if cause == "hugetlb" else pages // 20
+        pools.append({"page_size_bytes": 2 * MIB, "total": pages, "free": unused, "reserved": 0, "surplus": 0,
+                      "in_use_bytes": (pages - unused) * 2 * MIB, "unused_bytes": unused * 2 * MIB})
+    return {
+        "total_bytes": total,
+        "parts": [{"name": name, "bytes": parts[name]} for name in BREAKDOWN_PARTS],
+        "page_cache": {"reclaimable_bytes": reclaimable, "dirty_bytes": dirty, "mapped_bytes": mapped,
+                       "locked_bytes": locked},
+        "slab": {"reclaimable_bytes": min(slab_reclaimable, parts["slab"]),
+                 "unreclaimable_bytes": parts["slab"] - min(slab_reclaimable, parts["slab"])},
+        "kernel_other": {"kernel_stack_bytes": stack, "page_tables_bytes": tables, "vmalloc_bytes": vmalloc,
+                         "percpu_bytes": percpu, "other_bytes": other},
+        "shmem_mounts": [{"mount_point": "/dev/shm", "type": "tmpfs", "used_bytes": parts["shmem"] - run,
+                          "size_bytes": shm_size},
+                         {"mount_point": "/run", "type": "tmpfs", "used_bytes": run, "size_bytes": total // 10}],
+        "hugetlb_pools": pools,
+        "compressed_swap": {"zswap_bytes": zswap, "zram_bytes": zram},
+    }
 
 
 def host_facts(rng, profile, process_name=None, now_uptime=None):
@@ -123,14 +189,16 @@ def host_facts(rng, profile, process_name=None, now_uptime=None):
     strict = profile == "strict_overcommit"
     limit = int(total * 0.5 + swap_total)
     committed = int(limit * (rng.uniform(0.86, 0.99) if strict else rng.uniform(0.1, 0.6)))
+    shared = rng.randint(1, 400) * MIB
     facts = {
         "uptime_seconds": uptime,
         "memory": {"total_bytes": total, "used_bytes": total - available, "free_bytes": free,
-                   "shared_bytes": rng.randint(1, 400) * MIB, "buffers_bytes": buff_cache // 10,
+                   "shared_bytes": shared, "buffers_bytes": buff_cache // 10,
                    "cached_bytes": buff_cache - buff_cache // 10, "buff_cache_bytes": buff_cache,
                    "available_bytes": available, "available_estimated": False,
                    "available_pct": round(available_pct, 2), "used_pct": round(100 - available_pct, 2),
-                   "free_pct": round(100.0 * free / total, 2), "page_size": 4096},
+                   "free_pct": round(100.0 * free / total, 2), "page_size": 4096,
+                   "breakdown": breakdown(profile, total, free, buff_cache, shared, unreclaimable, unreclaimable)},
         "swap": {"total_bytes": swap_total, "used_bytes": swap_used, "free_bytes": swap_total - swap_used,
                  "used_pct": round(swap_pct, 1) if swap_total else 0.0, "cached_bytes": 0,
                  "devices": [{"path": "/swapfile", "type": "file", "size_bytes": swap_total, "used_bytes": swap_used,

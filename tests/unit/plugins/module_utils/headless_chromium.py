@@ -171,12 +171,14 @@ class Browser:
             self.send("Input.dispatchKeyEvent", key=key, code=code, windowsVirtualKeyCode=key_code,
                       nativeVirtualKeyCode=key_code, **event)
 
-    def screenshot(self, path, full_page_height=None):
-        """Save a PNG of the page (taller than the window when full_page_height is given)."""
+    def screenshot(self, path, full_page_height=None, clip=None):
+        """Save a PNG of the page (taller than the window when full_page_height is given), or of the part of the
+        page in clip ({x, y, width, height} in page coordinates, as an element's bounding box plus the scroll)."""
         params = {"format": "png"}
         if full_page_height:
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": self.width, "height": full_page_height, "scale": 1})
+            clip = {"x": 0, "y": 0, "width": self.width, "height": full_page_height}
+        if clip:
+            params.update(captureBeyondViewport=True, clip=dict(clip, scale=1))
         data = self.send("Page.captureScreenshot", **params)["data"]
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))

@@ -10,7 +10,11 @@ import copy
 import datetime
 import html.parser
 import json
+import os
+import random
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -46,7 +50,7 @@ def evil_facts():
 # schema
 
 
-HOST_KEYS = {"name", "status", "reason", "counts", "memory", "swap", "free_h", "oom", "uptime_seconds",
+HOST_KEYS = {"name", "status", "reason", "counts", "memory", "swap", "free_h", "breakdown", "oom", "uptime_seconds",
              "top_processes", "top_swap", "findings", "partial"}
 
 
@@ -194,11 +198,52 @@ def test_odd_facts_do_not_break_the_report():
 
 
 @pytest.mark.parametrize("value, text", [
-    (None, "-"), (0, "0B"), (1023, "1023B"), (1024, "1.0Ki"), (500 * 1 << 20, "500Mi"),
+    (None, "-"), (0, "0B"), (1023, "1.0Ki"), (1024, "1.0Ki"), (500 * 1 << 20, "500Mi"),
     (int(2.5 * (1 << 30)), "2.5Gi"), (15 * (1 << 30) + 1, "15Gi"), (1 << 40, "1.0Ti"), (-2048, "-2.0Ki"),
+    (999, "999B"), (1000, "1.0Ki"), (int(1.5 * (1 << 30)), "1.5Gi"), (999 * (1 << 20), "999Mi"),
+    (1000 * (1 << 20), "1.0Gi"), (16 * (1 << 30) - 1, "15Gi"), (10239 * 1024, "9Mi"), (1127428916 * 1024, "1.0Ti"),
+    (float("inf"), "-"), (float("nan"), "-"), (-2048.7, "-2.0Ki"),
 ])
 def test_human_size(value, text):
     assert report.human_size(value) == text
+
+
+# KiB values at free's edges: 999Mi and 1000Mi (1.0Gi), 9.9Mi and 9.999Mi (9Mi: "10.0" does not fit),
+# 15.99Gi (15Gi, truncated), 1.05Ti that a C float rounds down (1.0Ti where a double says 1.1Ti)
+FREE_EDGES_KIB = [0, 1, 9, 10, 999, 1000, 1023, 1024, 1536, 10188, 10239, 10240, 1022976, 1023999, 1024000, 1048575,
+                  1048576, 1572864, 15 * 1048576, 16 * 1048576 - 1, 1127428915, 1127428916, 1000 * 1048576 ** 2]
+
+
+def _free_h(meminfo):
+    """(Mem: columns, Swap: columns) of ``free -h`` run on a fake /proc/meminfo, bind-mounted over the real one
+    in a mount namespace of its own."""
+    with open(os.path.join(OUTPUT_TMP, "meminfo"), "w", encoding="ascii") as handle:
+        handle.write("".join("%s: %d kB\n" % item for item in meminfo.items()))
+    out = subprocess.run(["unshare", "--mount", "sh", "-c", 'mount --bind "$1" /proc/meminfo && exec free -h', "sh",
+                          handle.name], capture_output=True, text=True, check=True).stdout.splitlines()
+    return out[1].split()[1:], out[2].split()[1:]
+
+
+OUTPUT_TMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir, "output", "tmp")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("free"),
+                    reason="runs procps' free on a fake /proc/meminfo: needs root, unshare and free")
+def test_human_size_is_free_h():
+    """human_size says what procps' free -h says, at its edges and at random sizes from bytes to pebibytes."""
+    os.makedirs(OUTPUT_TMP, exist_ok=True)
+    rng = random.Random(10)
+    values = FREE_EDGES_KIB + [int(10 ** rng.uniform(0, 12.5)) for _count in range(300)]
+    for start in range(0, len(values), 6):
+        kib = (values[start:start + 6] + [0] * 6)[:6]
+        total, swap_total = max(kib[:4]), kib[4] + kib[5]
+        meminfo = {"MemTotal": total, "MemFree": kib[0], "MemAvailable": kib[1], "Buffers": 0, "Cached": kib[2],
+                   "SwapCached": 0, "Shmem": kib[3], "SReclaimable": 0, "SwapTotal": swap_total, "SwapFree": kib[5]}
+        mem, swap = _free_h(meminfo)
+        expected = [total, None, kib[0], kib[3], kib[2], kib[1]]
+        assert [text for text, value in zip(mem, expected) if value is not None] == \
+            [report.human_size(value * 1024) for value in expected if value is not None], meminfo
+        assert [swap[0], swap[2]] == [report.human_size(swap_total * 1024), report.human_size(kib[5] * 1024)], meminfo
 
 
 def test_free_lines_match_free_h():
@@ -254,7 +299,9 @@ def test_html_escapes_untrusted_text():
     tags = [tag for tag, _attrs in parser.tags]
     scripts = [dict(attrs).get("type") for tag, attrs in parser.tags if tag == "script"]
     assert scripts == ["application/json", None]  # the hosts' data, then the page's own script
-    assert not [tag for tag in tags if tag in ("img", "iframe", "object", "embed", "svg")]
+    assert not [tag for tag in tags if tag in ("img", "iframe", "object", "embed")]
+    # the only SVG is the report's stacked bars (test_report_breakdown), never a host's
+    assert [attrs["class"] for tag, attrs in parser.tags if tag == "svg"] == ["stack fleet", "stack"]
     assert not [attrs for _tag, attrs in parser.tags if any(name.startswith("on") for name in attrs)]
     data, code = parser.scripts
     assert "alert" not in code

@@ -126,7 +126,7 @@ def test_rows_badges_and_findings_are_shown(browser, fleet):
 def test_hostile_names_stay_text(browser, fleet):
     assert browser.evaluate("window.pwned === undefined")
     assert browser.evaluate("document.querySelectorAll('script:not([type=\"application/json\"])').length") == 1
-    assert browser.evaluate("document.querySelectorAll('img, svg, iframe').length") == 0
+    assert browser.evaluate("document.querySelectorAll('img, iframe, svg:not(svg.stack)').length") == 0
     text = browser.evaluate("document.body.innerText")
     assert HOSTILE_HOST in text and HOSTILE_PROCESS in text and UNREACHABLE in text
 
@@ -174,6 +174,113 @@ def test_no_errors_and_a_screenshot(browser, page):
     assert os.path.getsize(path) > 10000
     browser.screenshot(os.path.join(OUTPUT, "report-top.png"))
     assert browser.problems() == []
+
+
+# -- where the memory went: a stacked bar of inline SVG a host, one chart for the fleet
+
+HOST_BARS = """(() => [...document.querySelectorAll('#host-details details.host')].map(box => {
+    box.open = true;
+    const svg = box.querySelector('svg.stack');
+    if (!svg) return [box.id, null];
+    const bar = svg.getBoundingClientRect();
+    const rects = [...svg.querySelectorAll('rect')].map(r => {
+        const b = r.getBoundingClientRect();
+        return [r.getAttribute('class'), b.left - bar.left, b.width, b.height, getComputedStyle(r).fill];
+    });
+    const rows = [...box.querySelectorAll('table.parts tbody tr')].map(tr => [...tr.cells].map(c => c.innerText));
+    return [box.id, {width: bar.width, height: bar.height, rects: rects, rows: rows}];
+}))()"""
+
+FLEET_CHART = """(() => {
+    const svg = document.querySelector('#h-memory ~ .breakdown svg.stack.fleet');
+    const bar = svg.getBoundingClientRect();
+    const box = e => { const b = e.getBoundingClientRect(); return [b.left - bar.left, b.top - bar.top, b.width, b.height]; };
+    return {width: bar.width, height: bar.height, caption: svg.parentNode.querySelector('figcaption').innerText,
+            rects: [...svg.querySelectorAll('rect')].map(r => [r.getAttribute('class'), ...box(r)]),
+            texts: [...svg.querySelectorAll('text')].map(t => [t.textContent, ...box(t)]),
+            rows: [...svg.parentNode.querySelectorAll('table.parts tbody tr')].map(tr => [...tr.cells].map(c => c.innerText))};
+})()"""
+
+
+def expected_rows(breakdown):
+    """The rows a breakdown's table shows, as a person reads them: part, size (free -h), share, what it holds."""
+    return [[label, size, share, detail] for _name, label, size, share, _width, detail in _report.breakdown_rows(
+        breakdown, str)]
+
+
+def element_screenshot(browser, selector, name):
+    """A PNG of one element of the page under tests/output/, its size in bytes."""
+    clip = browser.evaluate("""(() => { const b = document.querySelector(%s).getBoundingClientRect();
+        return {x: b.left + scrollX, y: b.top + scrollY, width: b.width, height: b.height}; })()""" % json.dumps(selector))
+    path = os.path.join(OUTPUT, name)
+    browser.screenshot(path, clip=clip)
+    return os.path.getsize(path)
+
+
+def check_breakdowns(browser, hosts, summary):
+    """Every host of the page with a breakdown shows its bar, its segments as wide as its parts and coloured,
+    and a table of its parts with their sizes as free -h writes them; the fleet's chart shows the fleet's with
+    the labels and sizes of its wide parts in type a person can read, none over another."""
+    bars = dict(browser.evaluate(HOST_BARS))
+    checked = 0
+    for index, host in enumerate(hosts):
+        shown = bars.get(_report_html._anchor(index), "not on this page")
+        if shown == "not on this page":
+            continue
+        if not host["breakdown"]:
+            assert shown is None, host["name"]
+            continue
+        checked += 1
+        assert shown["width"] > 200 and shown["height"] >= 14, (host["name"], shown)
+        total = host["breakdown"]["total_bytes"]
+        parts = [part for part in host["breakdown"]["parts"] if part["bytes"]]
+        assert [rect[0] for rect in shown["rects"]] == ["bd-" + part["name"] for part in parts]
+        for (css, left, width, height, fill), part in zip(shown["rects"], parts):
+            assert width == pytest.approx(shown["width"] * part["bytes"] / total, abs=1.0), (host["name"], css)
+            assert height == pytest.approx(shown["height"], abs=0.5) and fill.startswith("rgb("), (css, fill)
+        assert sum(width for _css, _left, width, _h, _f in shown["rects"]) == pytest.approx(shown["width"], abs=1.0)
+        assert shown["rows"] == expected_rows(host["breakdown"]), host["name"]
+    assert checked, "no host of the page has a breakdown"
+    chart = browser.evaluate(FLEET_CHART)
+    totals = summary["totals"]["breakdown"]
+    assert chart["caption"] == "The fleet's %s, over %s of %d" % (
+        _report.human_size(totals["total_bytes"]), _report.plural(totals["hosts"], "host"), summary["hosts"])
+    assert chart["width"] >= 600 and chart["rows"] == expected_rows(totals)
+    assert [rect[0] for rect in chart["rects"]] == ["bd-" + part["name"] for part in totals["parts"] if part["bytes"]]
+    labels = {_report.BREAKDOWN_LABELS[part["name"]]: part for part in totals["parts"]}
+    names = [text[0] for text in chart["texts"][::2]]
+    assert "processes" in names and "page cache" in names
+    pairs = zip(chart["texts"][::2], chart["texts"][1::2])  # a part's label, then its size
+    for (label, x, y, width, height), (size, size_x, size_y, size_width, _h) in pairs:
+        part = labels[label]
+        assert size.startswith(_report.human_size(part["bytes"]) + " · ")
+        assert height >= 11 and size_y > y, (label, height)  # 12px type, the size under the label
+        rect = next(r for r in chart["rects"] if r[0] == "bd-" + part["name"])
+        # the label and its size stay within their own segment: none runs into the next
+        assert rect[1] <= x and x + width <= rect[1] + rect[3] + 0.5, (label, x, width, rect)
+        assert rect[1] <= size_x and size_x + size_width <= rect[1] + rect[3] + 0.5, (size, size_x, size_width, rect)
+        assert y >= rect[2] + rect[4]  # under the bar
+    return checked
+
+
+def test_breakdown_bars_and_sizes(browser, page, fleet):
+    browser.open(page)
+    assert check_breakdowns(browser, fleet["hosts"], fleet["summary"]) >= 30
+    assert element_screenshot(browser, "#h-memory ~ .breakdown", "breakdown-fleet.png") > 5000
+    first = next(index for index, host in enumerate(fleet["hosts"]) if host["breakdown"])
+    assert element_screenshot(browser, "#host-%d" % first, "breakdown-host.png") > 5000
+    assert browser.problems() == []
+
+
+def test_breakdown_without_javascript(page, fleet):
+    with Browser(CHROMIUM, width=1600, height=1000) as chromium:
+        chromium.send("Emulation.setScriptExecutionDisabled", value=True)
+        chromium.open(page)
+        assert chromium.evaluate("document.getElementById('hosts').dataset.ready") is None  # the script did not run
+        assert check_breakdowns(chromium, fleet["hosts"], fleet["summary"]) >= 30
+        assert element_screenshot(chromium, "#h-memory ~ .breakdown", "breakdown-fleet-nojs.png") > 5000
+        chromium.screenshot(os.path.join(OUTPUT, "report-nojs-top.png"))
+        assert chromium.problems() == []
 
 
 # -- a fleet of more than one page: rows and details rendered from the embedded JSON, page by page
@@ -244,6 +351,14 @@ def test_rows_from_the_json_match_the_html_rows(paged, big_fleet):
                 "x.getAttribute('data-sort') === null ? null : parseFloat(x.getAttribute('data-sort')) || " \
                 "x.getAttribute('data-sort')])])" % json.dumps(selector)
         assert paged.evaluate(query % "document") == paged.evaluate(query % "window.serverPage")
+
+
+def test_bars_of_another_page(paged, big_fleet):
+    """The hosts of page 2, their details put in place by the script from the JSON, show their bars and sizes."""
+    paged.evaluate("document.getElementById('page-next').click()")
+    assert check_breakdowns(paged, big_fleet["hosts"], big_fleet["summary"]) == _report_html.HOSTS_PER_PAGE
+    paged.screenshot(os.path.join(OUTPUT, "report-paged-page2.png"))
+    assert paged.problems() == []
 
 
 def test_another_page_shows_the_html_written_in_python(paged, big_fleet):

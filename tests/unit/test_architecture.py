@@ -26,7 +26,7 @@ PACKAGE = "ansible_collections.memops.linux.plugins."
 LAYERS = (
     ("foundation", {"_schema": (), "_units": (), "_textfile": (), "_procfs": (), "_fstab": ("_procfs", "_textfile")}),
     ("host", {"_kernel": (), "_host": (), "_cgroups": (), "_kernlog": ()}),
-    ("rules", {"_diagnosis": (), "_overcommit": (), "_metrics": (), "_notify": ()}),
+    ("rules", {"_diagnosis": ("_rules_cgroups",), "_rules_cgroups": (), "_overcommit": (), "_metrics": (), "_notify": ()}),
     ("actors", {"_systemd": (), "_swapdisk": (), "_swap": ("_swapdisk",), "_swaphost": ("_swap", "_swapdisk"),
                 "_sysctl": (), "_thp": (), "_oom": (), "_memlimits": (), "_reclaim": ("_swap",)}),
     ("facts", {"_memfacts": ()}),

@@ -17,6 +17,7 @@ the host's, or, inside a container whose cgroup has a memory limit, that limit.
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 from ansible_collections.memops.linux.plugins.module_utils._schema import FINDING_KEYS, REMEDY_KEYS, section
@@ -153,19 +154,23 @@ def rule_cgroup_limits(facts: dict, t: dict) -> Iterator[dict]:
         mine = [e for e in events if group["path"] in (e.get("memcg"), e.get("task_memcg"))]
         recent = [e for e in mine if uptime is not None and e.get("uptime_seconds") is not None
                   and uptime - e["uptime_seconds"] <= t["oom_recent_seconds"]]
-        near = (group["limit_pct"] or 0) >= t["cgroup_limit_pct_monitor"]
+        close = (group["limit_pct"] or 0) >= t["cgroup_limit_pct_monitor"]
         evidence = ["%s OOM kill(s) in it (%s OOM event(s)) since the group was made" % (
             group["oom_kill_count"] or 0, group["oom_count"] if group["oom_count"] is not None else "n/a")]
         evidence += ["%s killed %s[%s] (RSS %s)" % (
             e.get("logged_at") or "at %ss" % e.get("uptime_seconds"), e["victim"]["name"], e["victim"]["pid"],
             format_size(e["victim"].get("rss_bytes") or 0)) for e in mine[-3:]]
         yield _finding(
-            "cgroup.oom_kills", "critical" if recent or near or _under_pressure(group, t) else "monitor",
+            "cgroup.oom_kills", "critical" if recent or close or _under_pressure(group, t) else "monitor",
             "The OOM killer has killed processes in %s" % _label(group), evidence + _state_lines(group),
             _limit_remedy(group), dict(_data(group), recent=len(recent)))
-    for group in groups.get("near_limit") or []:
+    near = groups.get("near_limit") or []
+    # the same limit set twice (a pod and its one container, podman's scope and its inner group): the group below says it
+    inner = {(os.path.dirname(group["path"]), group["limit_bytes"]) for group in near}
+    for group in near:
         pct = group["limit_pct"]
-        if group["path"] in killed or pct is None or pct < t["cgroup_limit_pct_monitor"]:
+        if group["path"] in killed or pct is None or pct < t["cgroup_limit_pct_monitor"] \
+                or any((path + "/").startswith(group["path"] + "/") and limit == group["limit_bytes"] for path, limit in inner):
             continue
         critical = pct >= t["cgroup_limit_pct_critical"] or _under_pressure(group, t)
         yield _finding(

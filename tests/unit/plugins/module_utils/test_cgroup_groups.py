@@ -295,6 +295,21 @@ def test_oom_kill_events_of_the_kernel_log_are_its_evidence():
     assert found[0]["data"]["recent"] == 1
 
 
+def test_a_limit_set_twice_is_one_finding_from_the_group_below():
+    """A pod and its one container with the same 512 MiB limit: the container is named; a sibling
+    whose path starts alike, or a parent with a limit of its own, is judged on its own."""
+    def group(path, limit_mib, pct):
+        return dict(cgroups.describe(path), path=path, usage_bytes=0, working_set_bytes=0, limit_bytes=limit_mib * MIB,
+                    limit_pct=pct, limit_hits=0, oom_count=0, oom_kill_count=0, pressure=None)
+
+    pod = "/kubepods/burstable/pod%s" % POD_V1
+    near = [group(pod, 512, 99.0), group(pod + "/" + DOCKER_V1, 512, 98.9), group("/batch", 100, 95.0),
+            group("/batchjobs", 100, 95.0), group("/system.slice", 2048, 91.0), group("/system.slice/a.service", 1024, 99.0)]
+    facts = {"cgroup": {"groups": {"near_limit": near, "oom_kills": []}}}
+    found = [f["data"]["path"] for f in rules.rule_cgroup_limits(facts, diagnosis.merge_thresholds({}))]
+    assert found == [pod + "/" + DOCKER_V1, "/batch", "/batchjobs", "/system.slice", "/system.slice/a.service"]
+
+
 @pytest.mark.parametrize("path, words", [
     ("/kubepods/burstable/pod%s" % POD_V1, ["resources.limits.memory of the containers of pod %s to 768Mi or more" % POD_V1]),
     ("/user.slice/user-1000.slice/session-3.scope", ["systemctl set-property session-3.scope MemoryMax=768M"]),

@@ -355,14 +355,16 @@ def _group_path(directory, root):
 
 def _published(reader, root, controller, group):
     """One group as the facts publish it (GROUP_KEYS): named, with its working set, how
-    much of its limit that is, its limit hits (v1 memory.failcnt) and its pressure (cgroup2)."""
+    much of its limit that is, its limit hits (v1 memory.failcnt, and memory.memsw.failcnt: with swap
+    accounting the memory+swap limit is often the one hit) and its pressure (cgroup2)."""
     directory, usage, limit = group["directory"], group["usage_bytes"], group["limit_bytes"]
     if "oom_kill_count" not in group:
         _add_events(reader, group, _GROUP_FILES[controller][2])
     if "working_set_bytes" not in group:
         group["working_set_bytes"] = _working_set(reader, directory, controller, usage)
     if controller == "v1" and limit is not None:
-        group["limit_hits"] = _number(reader, directory, "memory.failcnt")
+        hits = [_number(reader, directory, name) for name in ("memory.failcnt", "memory.memsw.failcnt")]
+        group["limit_hits"] = None if hits[0] is None else hits[0] + (hits[1] or 0)
     pressure = _read(reader, os.path.join(directory, "memory.pressure")) if controller == "v2" else None
     path = _group_path(directory, root)
     row = dict(group, path=path, pressure=procfs.parse_pressure(pressure) if pressure else None,

@@ -339,7 +339,7 @@ ansible_facts:
                   V(cri-o), V(kubernetes)) and C(pod_uid) where known, C(usage_bytes), C(working_set_bytes)
                   (usage less inactive page cache, what C(docker stats) and the kubelet show), C(limit_bytes)
                   (V(null) when unlimited), C(limit_pct) (working set against the limit), C(limit_hits)
-                  (v1 C(memory.failcnt), v2 the C(max) events), C(oom_count) (v2 only), C(oom_kill_count) (from
+                  (v1 C(memory.failcnt) plus C(memory.memsw.failcnt), v2 the C(max) events), C(oom_count) (v2 only), C(oom_kill_count) (from
                   C(memory.events.local) or C(memory.events), v1 C(memory.oom_control)) and C(pressure)
                   (v2 C(memory.pressure) as in RV(ansible_facts.memops.pressure), V(null) on v1).
                 - V(null) without a memory controller.

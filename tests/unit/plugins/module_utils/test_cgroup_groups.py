@@ -260,7 +260,8 @@ def test_pressure_makes_a_group_near_its_limit_critical(tmp_path):
 
 def test_service_with_oom_kills_names_the_unit_and_its_drop_in(tmp_path):
     nginx = "system.slice/nginx.service/"
-    reader = tree("cgroups_v1", tmp_path, {nginx + "memory.oom_control": v1_oom_control(2), nginx + "memory.failcnt": "17\n"})
+    reader = tree("cgroups_v1", tmp_path, {nginx + "memory.oom_control": v1_oom_control(2), nginx + "memory.failcnt": "17\n",
+                                           nginx + "memory.memsw.failcnt": "3\n"})
     assert findings(facts_of(reader), "cgroup.oom_kills") == []  # /proc/vmstat: no OOM kill since boot, nothing read
     vmstat = os.path.join(reader.proc_root, "vmstat")
     with open(vmstat, encoding="utf-8") as handle:
@@ -272,7 +273,7 @@ def test_service_with_oom_kills_names_the_unit_and_its_drop_in(tmp_path):
     assert len(found) == 1
     assert found[0]["title"] == "The OOM killer has killed processes in nginx.service"
     assert "2 OOM kill(s) in it (n/a OOM event(s)) since the group was made" in found[0]["evidence"]
-    assert "hit its limit 17 times" in found[0]["evidence"]
+    assert "hit its limit 20 times" in found[0]["evidence"]  # 17 on memory, 3 on memory+swap
     remedy = found[0]["remedy"]
     assert (remedy["role"], remedy["variable"], remedy["value"]) == (
         "memops.linux.memory_limits", "memory_limits_services", [{"name": "nginx.service", "max": "768M"}])

@@ -20,9 +20,10 @@ case "$command" in
     limit=${3:?limit} mib=${4:?MiB} pidfile=${5:?pid file}
     mkdir -p "$group" || exit 1
     if [ -d /sys/fs/cgroup/memory ]; then
+      # swappiness 0 keeps the group's pages out of swap; no memory+swap limit, whose hits
+      # recent kernels (6.18 here) no longer count in memory.memsw.failcnt
       echo 0 > "$group/memory.swappiness" 2>/dev/null || true
       echo "$limit" > "$group/memory.limit_in_bytes" || exit 1
-      echo "$limit" > "$group/memory.memsw.limit_in_bytes" 2>/dev/null || true
     else
       echo "$limit" > "$group/memory.max" || exit 1
       echo 0 > "$group/memory.swap.max" 2>/dev/null || true

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
+from ansible_collections.memops.linux.plugins.module_utils import _rules_cgroups as cgroup_rules
 from ansible_collections.memops.linux.plugins.module_utils._schema import (
     SEVERITIES, SEVERITY_LEVEL, health_status, section,
 )
@@ -68,6 +69,9 @@ DEFAULT_THRESHOLDS = {
     "breakdown_shmem_pct": 10.0,  # shared memory and tmpfs
     "breakdown_hugetlb_unused_pct": 5.0,  # hugetlb pages neither in use nor reserved
     "breakdown_unaccounted_pct": 10.0,  # memory no kernel counter names
+    # memory cgroups (services, containers, pods): working set against the group's limit
+    "cgroup_limit_pct_monitor": 90.0,  # near its limit
+    "cgroup_limit_pct_critical": 98.0,  # at its limit
 }
 
 # workloads the tuning advice looks for, by process name
@@ -139,7 +143,8 @@ def _running(facts, names):
 
 
 def rule_low_available(facts: dict, t: dict) -> Iterator[dict]:
-    mem = section(facts, "memory")
+    mem = cgroup_rules.memory_view(facts)  # inside a container with a memory limit: that limit
+    container = mem.get("container_limit") or {}
     swap = section(facts, "swap")
     if not mem.get("total_bytes"):
         return
@@ -152,6 +157,7 @@ def rule_low_available(facts: dict, t: dict) -> Iterator[dict]:
         critical = bool(swap) and (swap_pct is None or swap_pct > t["swap_used_pct_high"])
         evidence = ["available %s of %s (%.1f%% < %.1f%%)" % (
             _size(mem["available_bytes"]), _size(mem["total_bytes"]), available_pct, t["available_pct_low"])]
+        evidence += container.get("evidence", [])
         if swap:
             evidence.append("swap used %s" % ("%.1f%%" % swap_pct if swap_pct is not None else "n/a: no swap"))
         top = section(facts, "processes").get("top_rss") or []
@@ -160,13 +166,13 @@ def rule_low_available(facts: dict, t: dict) -> Iterator[dict]:
         yield _finding(
             "memory.available_low", "critical" if critical else "monitor",
             "Available memory is below %g%%" % t["available_pct_low"], evidence,
-            _remedy("Stop or cap the largest consumers, add swap for relief, or add RAM.",
-                    role="memops.linux.memory_limits", variable="memory_limits_services"),
+            container.get("remedy") or _remedy("Stop or cap the largest consumers, add swap for relief, or add RAM.",
+                                               role="memops.linux.memory_limits", variable="memory_limits_services"),
             {"available_pct": available_pct, "swap_used_pct": swap_pct})
     elif mem.get("used_pct", 0.0) > t["memory_used_pct_high"]:
         yield _finding(
             "memory.used_high", "monitor", "Memory use is above %g%%" % t["memory_used_pct_high"],
-            ["used %.1f%% (total - available)" % mem["used_pct"]],
+            ["used %.1f%% (total - available)" % mem["used_pct"]] + container.get("evidence", []),
             _remedy("Watch the trend; find the top consumers before available memory runs out.",
                     role="memops.linux.monitoring", variable="monitoring_thresholds"),
             {"used_pct": mem["used_pct"]})
@@ -488,7 +494,7 @@ def rule_runtimes(facts: dict, t: dict) -> Iterator[dict]:
 
 
 RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
-         rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes) + rules_breakdown.RULES
+         rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes) + rules_breakdown.RULES + cgroup_rules.RULES
 
 
 def partial_view(facts: dict) -> list[str]:

@@ -83,9 +83,11 @@ class Gatherer:
 
     def __init__(self, reader: procfs.Reader, top: int = 10, kmsg_path: str = host.KMSG_PATH,
                  use_kernel_log: bool = True, log_commands: Callable[[list[str]], str | None] | None = None,
-                 watch: Iterable[str] | None = None) -> None:
+                 watch: Iterable[str] | None = None,
+                 near_limit_pct: float = diagnosis.DEFAULT_THRESHOLDS["cgroup_limit_pct_monitor"]) -> None:
         self.reader = reader
         self.top = top
+        self.near_limit_pct = near_limit_pct  # which memory cgroups the facts list as near their limit
         self.watch = tuple(watch) if watch is not None else WATCHED_PROCESSES
         self.last_rows: list[dict] | None = None
         self.kmsg_path = kmsg_path
@@ -508,17 +510,8 @@ class Gatherer:
         return result
 
     def cgroup(self) -> dict:
-        text = self._safe_proc("self", "cgroup")
-        if text is None:
-            return {"hierarchy": "none"}
-        result = cgroups.parse_proc_cgroup(text)
-        directory, controller = cgroups.own_group(self.reader, result)
-        if controller is not None and directory is None:
-            result["memory_controller"] = False
-        elif controller is not None:
-            result.update(memory_controller=True, memory_version=controller, directory=directory)
-            result.update(cgroups.memory_state(self.reader, directory, controller))
-        return result
+        return cgroups.facts(self.reader, self._safe_proc("self", "cgroup"), self.top, self.near_limit_pct,
+                             self.vmstat.get("oom_kill"))
 
     def capabilities(self) -> dict:
         return host.capabilities(self.reader, self.kmsg_path, self._log_source, self.notes)
@@ -584,6 +577,8 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
     defaults by _diagnosis.merge_thresholds) also its ``health``."""
     if thresholds is not None and "watch" not in options:
         options["watch"] = sorted(set(diagnosis.DATABASES) | set(thresholds["critical_processes"]))
+    if thresholds is not None:
+        options.setdefault("near_limit_pct", thresholds["cgroup_limit_pct_monitor"])
     gatherer = Gatherer(reader, top=top, **options)
     if samples > 1:
         facts = gatherer.sample(subsets, samples, sample_interval)

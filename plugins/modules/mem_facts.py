@@ -58,9 +58,13 @@ options:
         V(slab_unreclaimable_pct_monitor) (10.0), V(slab_unreclaimable_pct_critical) (25.0),
         V(slab_reclaimable_pct_monitor) (30.0); V(fragmentation_order) (4),
         V(fragmentation_unusable_index) (0.9), V(fragmentation_min_free_pct) (5.0);
-        V(swappiness_database_max) (10).
+        V(swappiness_database_max) (10); V(cgroup_limit_pct_monitor) (90.0) and V(cgroup_limit_pct_critical) (98.0),
+        a memory cgroup's working set against its limit.
       - The share of RAM from which a part of the breakdown is named when memory is low, V(breakdown_shmem_pct) (10.0),
         V(breakdown_hugetlb_unused_pct) (5.0), V(breakdown_unaccounted_pct) (10.0).
+      - The runtimes' heaps, V(heap_unbounded_min_pct) (10.0), the share of RAM (or of its cgroup's limit) a JVM or
+        Node.js process without a heap limit must hold to be named, and V(heap_limits_max_pct_of_ram) (100.0), how
+        much of RAM the heap limits of all runtimes may add up to.
     type: dict
     default: {}
   samples:
@@ -440,8 +444,54 @@ ansible_facts:
           description:
             - The cgroup hierarchy (V(v1), V(v2), V(hybrid)) and the memory limits of the group the module runs in.
               Limits are V(null) when unlimited.
+            - C(effective_limit) and C(groups) are described below; see C(docs/cgroups.md) for how groups are judged.
           returned: when cgroup is gathered
           type: dict
+          contains:
+            effective_limit:
+              description:
+                - The nearest memory limit at or above the module's own group, up to the root of the cgroup mount
+                  (inside a container, the container's own limit), with the group's C(directory), its C(path) below the
+                  mount, C(limit_bytes), C(usage_bytes) and C(working_set_bytes) (usage less inactive page cache).
+                - Inside a container whose limit is below RAM, the verdict on available memory is taken against it.
+                - V(null) when no group up there has a limit.
+              returned: when cgroup is gathered and the memory controller is there
+              type: dict
+              sample: {directory: /sys/fs/cgroup, path: /, limit_bytes: 536870912, usage_bytes: 524288000,
+                       working_set_bytes: 520093696}
+            groups:
+              description:
+                - Every memory cgroup of the host (systemd services, scopes and slices, podman, docker, containerd
+                  and Kubernetes groups), read breadth first, at most 1000 (C(read), C(truncated)).
+                - C(top_usage) lists the O(top) largest by usage, C(near_limit) those whose working set is
+                  C(near_limit_pct) (threshold V(cgroup_limit_pct_monitor)) or more of their limit, closest first,
+                  and C(oom_kills) those with OOM events of their own, most kills first (at least 10 each).
+                - Each group has C(path) (as in C(/proc/PID/cgroup)), C(name) (the systemd unit, the container's
+                  short id, the pod's uid, else the path), C(kind) (V(service), V(scope), V(slice), V(container),
+                  V(pod), V(group)...), C(container_id), C(runtime) (V(docker), V(podman), V(containerd),
+                  V(cri-o), V(kubernetes)) and C(pod_uid) where known, C(usage_bytes), C(working_set_bytes)
+                  (usage less inactive page cache, what C(docker stats) and the kubelet show), C(limit_bytes)
+                  (V(null) when unlimited), C(limit_pct) (working set against the limit), C(limit_hits)
+                  (v1 C(memory.failcnt) plus C(memory.memsw.failcnt), v2 the C(max) events), C(oom_count) (v2 only), C(oom_kill_count) (from
+                  C(memory.events.local) or C(memory.events), v1 C(memory.oom_control)) and C(pressure)
+                  (v2 C(memory.pressure) as in RV(ansible_facts.memops.pressure), V(null) on v1).
+                - V(null) without a memory controller.
+              returned: when cgroup is gathered
+              type: dict
+              sample:
+                controller: v1
+                root: /sys/fs/cgroup/memory
+                read: 10
+                truncated: false
+                near_limit_pct: 90.0
+                top_usage: []
+                near_limit:
+                  - {path: /system.slice/docker-4f3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b.scope,
+                     name: 4f3b2c1d0e9f, kind: container, container_id: 4f3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b,
+                     runtime: docker, pod_uid: null, usage_bytes: 268173312, working_set_bytes: 267649024,
+                     limit_bytes: 268435456, limit_pct: 99.7, limit_hits: 5412, oom_count: null, oom_kill_count: 0,
+                     pressure: null}
+                oom_kills: []
           sample:
             hierarchy: hybrid
             memory_path: /
@@ -486,7 +536,7 @@ ansible_facts:
               V(commit.near_limit), V(commit.limit_low), V(swap.exhausted), V(swap.high), V(swap.none),
               V(slab.unreclaimable_high), V(slab.dentry_inode_bloat), V(fragmentation.high),
               V(tuning.swappiness), V(tuning.thp), V(tuning.redis_overcommit), V(tuning.heap_unbounded),
-              V(heap.over_cgroup_limit), V(heap.limits_exceed_ram)),
+              V(heap.over_cgroup_limit), V(heap.limits_exceed_ram), V(cgroup.near_limit), V(cgroup.oom_kills)),
               C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and
               C(remedy) (C(summary), and where this collection applies the fix, the C(role) and its C(variable)
               with a suggested C(value), or the C(module)).

@@ -26,8 +26,8 @@ PACKAGE = "ansible_collections.memops.linux.plugins."
 LAYERS = (
     ("foundation", {"_schema": (), "_units": (), "_textfile": (), "_procfs": (), "_fstab": ("_procfs", "_textfile")}),
     ("host", {"_kernel": (), "_host": (), "_cgroups": (), "_kernlog": ()}),
-    ("rules", {"_heap": (), "_diagnosis": ("_rules_breakdown",), "_rules_breakdown": (), "_overcommit": (),
-               "_metrics": (), "_notify": ()}),
+    ("rules", {"_heap": (), "_diagnosis": ("_rules_breakdown", "_rules_cgroups"), "_rules_breakdown": (),
+               "_rules_cgroups": (), "_overcommit": (), "_metrics": (), "_notify": ()}),
     ("actors", {"_systemd": (), "_swapdisk": (), "_swap": ("_swapdisk",), "_swaphost": ("_swap", "_swapdisk"),
                 "_sysctl": (), "_thp": (), "_oom": (), "_memlimits": (), "_reclaim": ("_swap",)}),
     ("facts", {"_workloads": (), "_breakdown": (), "_memfacts": ("_workloads", "_breakdown")}),

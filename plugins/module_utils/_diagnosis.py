@@ -20,7 +20,7 @@ from typing import Iterator
 from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
 from ansible_collections.memops.linux.plugins.module_utils import _rules_cgroups as cgroup_rules
 from ansible_collections.memops.linux.plugins.module_utils._schema import (
-    SEVERITIES, SEVERITY_LEVEL, health_status, section,
+    SEVERITIES, SEVERITY_LEVEL, finding as _finding, health_status, remedy as _remedy, section,
 )
 from ansible_collections.memops.linux.plugins.module_utils._units import format_size
 
@@ -106,21 +106,6 @@ def merge_thresholds(overrides: dict | None) -> dict:
             raise ThresholdError("thresholds: %s must not be negative, got %r" % (key, value))
         merged[key] = value
     return merged
-
-
-def _finding(finding_id, severity, title, evidence, remedy, data=None):
-    return {
-        "id": finding_id,
-        "severity": severity,
-        "title": title,
-        "evidence": evidence,
-        "remedy": remedy,
-        "data": data or {},
-    }
-
-
-def _remedy(summary, role=None, variable=None, value=None, module=None):
-    return {"summary": summary, "role": role, "variable": variable, "value": value, "module": module}
 
 
 def _size(value):

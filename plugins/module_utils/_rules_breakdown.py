@@ -18,19 +18,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ansible_collections.memops.linux.plugins.module_utils._schema import FINDING_KEYS, REMEDY_KEYS, section
+from ansible_collections.memops.linux.plugins.module_utils._schema import finding as _finding, remedy as _remedy, section
 from ansible_collections.memops.linux.plugins.module_utils._units import format_size
 
 # how many mounts and pools a finding's evidence names
 _LISTED = 5
-
-
-def _finding(finding_id, title, evidence, remedy, data):
-    return dict(zip(FINDING_KEYS, (finding_id, "monitor", title, evidence, remedy, data)))
-
-
-def _remedy(summary, role=None, variable=None, value=None):
-    return dict(zip(REMEDY_KEYS, (summary, role, variable, value, None)))
 
 
 def _low_memory(facts, t):
@@ -81,7 +73,7 @@ def rule_shmem(facts: dict, t: dict) -> Iterator[dict]:
                         "anonymous mappings, GPU buffers or tmpfs in other mount namespaces (containers)"
                         % format_size(in_mounts))
     yield _finding(
-        "shmem.holds_memory", "Shared memory and tmpfs hold much of RAM", evidence,
+        "shmem.holds_memory", "monitor", "Shared memory and tmpfs hold much of RAM", evidence,
         _remedy("Delete what is no longer needed from those mounts and cap each with size= "
                 "(mount -o remount,size=...; in /etc/fstab to keep it); remove stale segments (ipcs -m, ipcrm)."),
         {"shmem_bytes": shmem, "mounts": [m["mount_point"] for m in mounts]})
@@ -115,7 +107,7 @@ def rule_hugetlb_unused(facts: dict, t: dict) -> Iterator[dict]:
     else:
         remedy = _remedy("Lower " + others + ".")
     yield _finding(
-        "hugetlb.unused", "Huge pages are reserved but unused", evidence, remedy,
+        "hugetlb.unused", "monitor", "Huge pages are reserved but unused", evidence, remedy,
         {"unused_bytes": unused, "page_sizes": [p["page_size_bytes"] for p in pools]})
 
 
@@ -138,7 +130,7 @@ def rule_unaccounted(facts: dict, t: dict) -> Iterator[dict]:
     if len(evidence) == 2:
         evidence.append("no balloon, ZFS ARC or such driver found: look at lsmod and /proc/vmallocinfo")
     yield _finding(
-        "memory.unaccounted", "Memory is held outside every kernel counter", evidence,
+        "memory.unaccounted", "monitor", "Memory is held outside every kernel counter", evidence,
         _remedy("Find the driver that holds it: give a ballooned guest its memory back from the hypervisor, cap the "
                 "ZFS ARC (zfs_arc_max), free GPU memory with the vendor's tools."),
         {"unaccounted_bytes": unaccounted, "balloon_bytes": found.get("balloon_bytes"),

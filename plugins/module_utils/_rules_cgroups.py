@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from ansible_collections.memops.linux.plugins.module_utils._schema import FINDING_KEYS, REMEDY_KEYS, section
+from ansible_collections.memops.linux.plugins.module_utils._schema import finding as _finding, remedy as _remedy, section
 from ansible_collections.memops.linux.plugins.module_utils._units import format_size
 
 MIB = 1 << 20
@@ -30,14 +30,6 @@ _DROP_IN_UNITS = ("service", "slice")
 _OUR_GROUPS = "/memops-"
 # container runtimes whose limit is a pod's resources.limits.memory
 _KUBERNETES = ("kubernetes", "containerd", "cri-o")
-
-
-def _finding(finding_id, severity, title, evidence, remedy, data):
-    return dict(zip(FINDING_KEYS, (finding_id, severity, title, evidence, remedy, data)))
-
-
-def _remedy(summary, role=None, variable=None, value=None):
-    return dict(zip(REMEDY_KEYS, (summary, role, variable, value, None)))
 
 
 def _pct(part, whole):

@@ -82,3 +82,17 @@ def section(facts: object, name: str) -> dict:
     the rules and reports read subsets that were not gathered as empty."""
     value = facts.get(name) if isinstance(facts, dict) else None
     return value if isinstance(value, dict) else {}
+
+
+def finding(finding_id: str, severity: str, title: str, evidence: list, remedy: dict, data: dict | None = None) -> dict:
+    """A finding as the rules publish it (FINDING_KEYS): a stable id, its severity, a title and the evidence lines
+    a person reads, the remedy, and the numbers behind the evidence."""
+    return {"id": finding_id, "severity": severity, "title": title, "evidence": evidence, "remedy": remedy,
+            "data": data or {}}
+
+
+def remedy(summary: str, role: str | None = None, variable: str | None = None, value: object = None,
+           module: str | None = None) -> dict:
+    """A finding's fix (REMEDY_KEYS): what to do, and where this collection applies it, the role and its variable
+    with a suggested value, or the module."""
+    return {"summary": summary, "role": role, "variable": variable, "value": value, "module": module}

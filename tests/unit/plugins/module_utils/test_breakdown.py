@@ -37,8 +37,9 @@ def parts(result):
 
 
 def test_every_tree_has_a_meminfo():
-    assert TREES == ["cache_heavy", "cgroups_container", "cgroups_v1", "cgroups_v2", "container", "hidepid", "host",
-                     "hugetlb_unused", "low_memory", "no_smaps_rollup", "odd_meminfo", "tmpfs_full", "unaccounted"]
+    assert TREES == ["cache_heavy", "cgroups_container", "cgroups_v1", "cgroups_v2", "container", "database_host",
+                     "heap_over_ram", "hidepid", "host", "hugetlb_unused", "low_memory", "no_smaps_rollup", "odd_meminfo",
+                     "tmpfs_full", "unaccounted"]
 
 
 @pytest.mark.parametrize("tree", TREES)

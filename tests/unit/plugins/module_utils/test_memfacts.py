@@ -670,3 +670,40 @@ def test_a_complete_view_is_not_partial(monkeypatch):
     skipped = memfacts.gather(tree_reader("low_memory"), memfacts.SUBSETS, thresholds=diagnosis.merge_thresholds({}),
                               use_kernel_log=False)
     assert skipped["oom"]["log_skipped"] and skipped["health"]["partial"] == []  # not asked is not hidden
+
+
+def _verdict(tree, **overrides):
+    facts = memfacts.gather(tree_reader(tree), memfacts.SUBSETS, thresholds=diagnosis.merge_thresholds(overrides),
+                            kmsg_path=fixture_path(tree, "no-kmsg-here"), use_kernel_log=False)
+    return facts, {f["id"]: f for f in facts["health"]["findings"]}
+
+
+def test_a_database_host_with_advice_only_is_ok():
+    """MariaDB and Redis as services, a JVM without a heap limit holding 3 GiB, THP always, swappiness 60, on a
+    host with plenty available: every piece of advice is there, as info, and the host is ok; the unprotected
+    services are named by their units, which oom_protect_services takes as given."""
+    facts, found = _verdict("database_host")
+    assert facts["health"]["status"] == "ok"
+    assert {"oom.critical_unprotected", "tuning.thp", "tuning.redis_overcommit", "tuning.swappiness",
+            "tuning.heap_unbounded"} <= set(found)
+    assert {f["severity"] for f in found.values()} == {"info"}
+    unprotected = found["oom.critical_unprotected"]["remedy"]
+    assert unprotected["variable"] == "oom_protect_services"
+    assert sorted(v["name"] for v in unprotected["value"]) == ["mariadb.service", "redis-server.service"]
+    assert found["tuning.heap_unbounded"]["data"]["pid"] == 4103
+    # a JVM below heap_unbounded_min_pct of RAM is not worth naming: the near miss
+    assert "tuning.heap_unbounded" not in _verdict("database_host", heap_unbounded_min_pct=13.0)[1]
+
+
+def test_heap_limits_that_exceed_ram():
+    """-Xmx16g on the command line, -Xmx12g in JAVA_TOOL_OPTIONS and 1 GiB of NODE_OPTIONS: 29 GiB of heap
+    limits on 23.5 GiB of RAM (123 %); silent when the threshold allows 125 %."""
+    facts, found = _verdict("heap_over_ram")
+    runtimes = {r["pid"]: r for r in facts["processes"]["runtimes"]}
+    assert [runtimes[pid]["heap_limit_bytes"] for pid in (4103, 4104, 4105)] == [16 << 30, 12 << 30, 1 << 30]
+    assert [runtimes[pid]["heap_limit"] for pid in (4103, 4104, 4105)] == [
+        "-Xmx16g", "-Xmx12g", "--max-old-space-size=1024"]
+    exceed = found["heap.limits_exceed_ram"]
+    assert exceed["severity"] == "monitor" and exceed["data"]["heap_limits_bytes"] == 29 << 30
+    assert "tuning.heap_unbounded" not in found  # every runtime here has a limit
+    assert "heap.limits_exceed_ram" not in _verdict("heap_over_ram", heap_limits_max_pct_of_ram=125.0)[1]

@@ -130,6 +130,10 @@ class Request:
             raise InvalidRequest("path %r is not absolute; give the full path of the swap file" % (path,))
         if path.endswith("/"):
             raise InvalidRequest("path %s ends with '/'; give the path of a file, not of a directory" % path)
+        try:
+            _fstab.check_path(path)
+        except _fstab.FstabError as exc:
+            raise InvalidRequest(str(exc))
         if state not in ("present", "absent"):
             raise InvalidRequest("state %r: expected present or absent" % (state,))
         if allocation not in ALLOCATIONS:
@@ -536,7 +540,10 @@ def plan(request: Request, obs: dict) -> list[dict]:
 def state_of(request: Request, obs: dict) -> dict:
     """The user-visible state of the swap file in an observation."""
     info = obs["file"]
-    entry = _fstab.swap_entry(obs["fstab_text"], request.path)
+    try:
+        entry = _fstab.swap_entry(obs["fstab_text"], request.path)
+    except _fstab.FstabError as exc:
+        raise Refused("%s: %s" % (request.fstab, exc))
     exists = info["kind"] != "missing"
     return {
         "exists": exists,

@@ -45,6 +45,10 @@ options:
   path:
     description:
       - Absolute path of the swap file. Symlinks are not followed.
+      - A path holding whitespace other than space, tab and newline (a carriage return, NBSP, U+2028, ...) is
+        refused, since fstab and C(/proc/swaps) have no escape for it.
+      - An entry of O(fstab) that names the path with another type than C(swap) (a bind mount, a loop
+        mount) is refused with its line number; it is not changed.
     type: path
     required: true
   state:

@@ -68,7 +68,8 @@ class FakeKernel:
         text = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
         for area in self.areas:
             text += "%-40s file\t\t%d\t\t%d\t\t%d\n" % (
-                area["path"], area["size"] // 1024 - 4, area["used"] // 1024, area["priority"])
+                "".join("\\%03o" % ord(c) if c in " \t\n\\" else c for c in area["path"]),  # as seq_path does
+                area["size"] // 1024 - 4, area["used"] // 1024, area["priority"])
         (self.proc / "swaps").write_text(text)
 
     def area(self, path):

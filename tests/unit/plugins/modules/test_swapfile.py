@@ -124,6 +124,43 @@ def test_refusals_change_nothing(kernel, where, run, options, reason, says):
     assert os.listdir(os.path.dirname(where["path"])) == [] and kernel.calls == []
 
 
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("line", ["{path} /mnt/data none bind 0 0\n", "{path} /mnt/x ext4 loop 0 0\n", "{path}\n"])
+def test_fstab_naming_the_path_with_another_type_is_a_clear_failure(kernel, where, run, state, line):
+    text = line.format(path=where["path"])
+    with open(where["fstab"], "w") as handle:
+        handle.write(text)
+    result = run(state=state, size="8M", **where)
+    assert result["failed"] and result["reason"] == "refused"
+    assert result["msg"].startswith("swapfile: %s: line 1 names %s with type " % (where["fstab"], where["path"]))
+    assert "fix or remove it by hand" in result["msg"]
+    assert "exception" not in result and "Traceback" not in json.dumps(result)
+    assert sorted(os.listdir(os.path.dirname(where["path"]))) == ["fstab"] and kernel.calls == []
+    with open(where["fstab"]) as handle:
+        assert handle.read() == text
+
+
+@pytest.mark.parametrize("char", ["\xa0", "\r", "\x0b", "\x85", "\u2028", "\u3000"])
+def test_paths_with_whitespace_fstab_cannot_carry_are_refused(kernel, where, run, char):
+    path = os.path.join(os.path.dirname(where["path"]), "swap%sfile" % char)
+    result = run(size="8M", **dict(where, path=path))
+    assert result["failed"] and result["reason"] == "invalid_request"
+    assert "U+%04X" % ord(char) in result["msg"] and "choose a path without it" in result["msg"]
+    assert os.listdir(os.path.dirname(where["path"])) == [] and kernel.calls == []
+
+
+def test_paths_with_escaped_whitespace_are_idempotent(kernel, where, run):
+    args = dict(where, path=os.path.join(os.path.dirname(where["path"]), "my swap\tfile"), size="8M")
+    first = run(**args)
+    assert first["changed"], first
+    again = run(**args)
+    assert "failed" not in again, again
+    assert not again["changed"] and again["fstab_line"].startswith("%s/my\\040swap\\011file none swap"
+                                                                  % os.path.dirname(where["path"]))
+    with open(where["fstab"]) as handle:
+        assert len(handle.readlines()) == 1
+
+
 @pytest.mark.parametrize("fs_type", ["tmpfs", "overlay", "nfs", "zfs"])
 def test_unsupported_filesystem(kernel, where, run, fs_type):
     kernel.fs["type"] = fs_type

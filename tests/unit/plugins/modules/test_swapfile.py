@@ -161,6 +161,41 @@ def test_paths_with_escaped_whitespace_are_idempotent(kernel, where, run):
         assert len(handle.readlines()) == 1
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_a_file_owned_by_another_user_is_not_taken_over(kernel, where, run, state):
+    with open(where["path"], "wb") as handle:
+        handle.write(b"\0" * 4096)
+    os.chmod(where["path"], 0o644)
+    os.chown(where["path"], 1000, 1000)
+    result = run(state=state, size="8M", **where)
+    assert result["failed"] and result["reason"] == "unsafe_location"
+    assert "%s is owned by uid 1000, not root" % where["path"] in result["msg"]
+    st = os.stat(where["path"])
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (1000, 0o644) and kernel.calls == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("mode, owner", [(0o777, 0), (0o775, 0), (0o755, 1000), (0o1777, 1000)])
+def test_a_directory_others_can_write_to_is_refused(kernel, where, run, mode, owner):
+    directory = os.path.dirname(where["path"])
+    os.chmod(directory, mode)
+    os.chown(directory, owner, 0)
+    result = run(size="8M", **where)
+    assert result["failed"] and result["reason"] == "unsafe_location"
+    assert result["msg"].startswith("swapfile: %s: %s " % (where["path"], directory))
+    assert os.listdir(directory) == [] and kernel.calls == []
+
+
+def test_a_sticky_directory_owned_by_root_is_accepted(kernel, where, run):
+    os.chmod(os.path.dirname(where["path"]), 0o1777)
+    assert run(size="8M", **where)["changed"]
+
+
+def test_examples_keep_swap_out_of_world_writable_directories():
+    assert "/tmp/" not in module.EXAMPLES
+
+
 @pytest.mark.parametrize("fs_type", ["tmpfs", "overlay", "nfs", "zfs"])
 def test_unsupported_filesystem(kernel, where, run, fs_type):
     kernel.fs["type"] = fs_type

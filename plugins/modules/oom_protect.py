@@ -56,6 +56,9 @@ options:
     description:
       - Every process whose command line, arguments joined by spaces, matches this Python regular expression
         (searched, not anchored). Kernel threads and this module's own process are never matched.
+      - A pattern that repeats a group which itself repeats, such as C((a+\)+), is refused because it can
+        backtrack for hours on a long command line. Matching all command lines is stopped after 3 seconds, and
+        the task fails, when a pattern still backtracks too much (overlapping alternatives such as C((a|aa\)+)).
     type: str
   service:
     description:

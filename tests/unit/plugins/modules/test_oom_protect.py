@@ -8,6 +8,8 @@ verification after a restart (O2)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -95,6 +97,40 @@ def test_refusals_write_nothing(proc, run_module, args, says):
     assert result["failed"] and says in result["msg"]
     assert "Traceback" not in result["msg"]
     assert [(proc / p / "oom_score_adj").read_text() for p in ("1", "812")] == ["0\n", "0\n"]
+
+
+@pytest.fixture
+def long_command_line():
+    """A real process whose command line is 80 a's and a '!' (its argv[0]), then '600'."""
+    child = subprocess.Popen(["a" * 80 + "!", "600"], executable="/bin/sleep")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the kernel shows the new command line
+        with open("/proc/%d/cmdline" % child.pid, "rb") as handle:
+            if handle.read() == b"a" * 80 + b"!\x00600\x00":
+                break
+        time.sleep(0.01)
+    yield child
+    child.kill()
+    child.wait()
+
+
+@pytest.mark.parametrize("pattern, says", [
+    (r"^(a+)+$", "repeats a group that itself repeats"),
+    (r"^(a|aa)+$", "was stopped; it backtracks too much"),
+])
+def test_catastrophic_cmdline_regex_is_a_clear_error_within_seconds(long_command_line, run_module, pattern, says):
+    started = time.monotonic()
+    result = run_module(module, cmdline_regex=pattern, score_adj=500)
+    assert time.monotonic() - started < 5
+    assert result["failed"] and result["msg"].startswith("oom_protect: cmdline_regex %r " % pattern)
+    assert says in result["msg"] and result["processes"] == []
+    with open("/proc/%d/oom_score_adj" % long_command_line.pid) as handle:
+        assert handle.read() == "0\n"
+
+
+def test_cmdline_regex_still_finds_a_real_process(long_command_line, run_module):
+    result = run_module(module, cmdline_regex=r"^a{80}! 600$", score_adj=0, _ansible_check_mode=True)
+    assert [row["pid"] for row in result["processes"]] == [long_command_line.pid]
 
 
 def test_pid1_with_opt_in(proc, run_module):

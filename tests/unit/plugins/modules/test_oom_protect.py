@@ -7,6 +7,7 @@ verification after a restart (O2)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import time
@@ -15,7 +16,9 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _oom
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.modules import oom_protect as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
@@ -90,6 +93,8 @@ def service_args(proc, **extra):
     ({"service": "pg", "score_adj": 10, "restart": True}, "restart applies with persist"),
     ({"pid": 812, "name": "postgres", "score_adj": 10}, "mutually exclusive"),
     ({"score_adj": 10}, "one of the following is required"),
+    ({"pid": 0, "score_adj": 10}, "pid 0 is not a process id"),
+    ({"pid": -5, "score_adj": 10}, "pid -5 is not a process id"),
 ])
 def test_refusals_write_nothing(proc, run_module, args, says):
     args.setdefault("proc_root", str(proc))
@@ -131,6 +136,49 @@ def test_catastrophic_cmdline_regex_is_a_clear_error_within_seconds(long_command
 def test_cmdline_regex_still_finds_a_real_process(long_command_line, run_module):
     result = run_module(module, cmdline_regex=r"^a{80}! 600$", score_adj=0, _ansible_check_mode=True)
     assert [row["pid"] for row in result["processes"]] == [long_command_line.pid]
+
+
+def _deny(monkeypatch, pids):
+    write_value = _kernel.write_value
+
+    def refuse(path, value, dir_fd=None):
+        if int(os.readlink("/proc/self/fd/%d" % dir_fd).rsplit("/", 1)[1]) in pids:
+            raise _kernel.NotPermitted(path, errno.EACCES, "Permission denied")
+        return write_value(path, value, dir_fd=dir_fd)
+
+    monkeypatch.setattr(_kernel, "write_value", refuse)
+
+
+def test_every_process_denied_fails_and_says_why(proc, run_module, monkeypatch):
+    _deny(monkeypatch, {812, 813})
+    result = run_module(module, name="postgres", score_adj=-500, proc_root=str(proc))
+    assert result["failed"] and not result["changed"]
+    assert result["msg"].startswith("oom_protect: no process could be set to -500: the kernel refused all 2 (pid 812")
+    for words in ("CAP_SYS_RESOURCE", "OOMScoreAdjust=", "persist: true and restart: true"):
+        assert words in result["msg"]
+    assert [row["result"] for row in result["processes"]] == ["denied", "denied"]
+
+
+def test_some_processes_denied_is_still_a_success(proc, run_module, monkeypatch):
+    _deny(monkeypatch, {813})
+    result = run_module(module, name="postgres", score_adj=-500, proc_root=str(proc))
+    assert "failed" not in result and result["changed"]
+    assert [row["result"] for row in result["processes"]] == ["set", "denied"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _host.capabilities(_procfs.Reader())["cap_sys_resource"],
+                    reason="needs root without CAP_SYS_RESOURCE (this test machine's case)")
+def test_a_real_process_denied_without_cap_sys_resource_fails(run_module):
+    child = subprocess.Popen(["sleep", "600"])
+    try:
+        result = run_module(module, pid=child.pid, score_adj=-100)
+        assert result["failed"] and "no process could be set to -100" in result["msg"]
+        assert "OOMScoreAdjust=" in result["msg"]
+        with open("/proc/%d/oom_score_adj" % child.pid) as handle:
+            assert handle.read() == "0\n"
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_pid1_with_opt_in(proc, run_module):

@@ -251,11 +251,16 @@ def find_by_cmdline(reader: _procfs.Reader, pattern: str, exclude: set[int] | No
 
 
 def _open_pid_dir(reader, pid):
-    return os.open(reader.proc_path(str(pid)), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    """/proc/<pid> opened without following a link there or out of proc_root
+    (_kernel.check_within); oom_score_adj is then written through it, never through a link."""
+    path = reader.proc_path(str(pid))
+    _kernel.check_within(path, reader.proc_root)
+    return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                   | getattr(os, "O_CLOEXEC", 0))
 
 
 def _read_at(dir_fd, name):
-    fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
     try:
         return os.read(fd, 4096).decode("ascii", "replace")
     finally:

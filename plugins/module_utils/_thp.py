@@ -80,6 +80,10 @@ class Rejected(ThpError):
     """The kernel refused a value, or selected another one."""
 
 
+class OutsideRoot(ThpError):
+    """A setting's file leads out of sys_root through a symbolic link."""
+
+
 class PersistError(ThpError):
     """The boot-time unit could not be written or enabled, or there is no systemd."""
 
@@ -405,6 +409,10 @@ def run(desired: dict[str, str], reader: procfs.Reader, persist: bool = False, r
                 raise
     for name, value in desired.items():
         validate(name, value, current[name])
+        try:
+            kernel.check_within(os.path.join(thp_dir, name), reader.sys_root)
+        except kernel.OutsideRoot as exc:
+            raise OutsideRoot(str(exc))
     if persist and not host.systemd_is_pid1(reader):
         raise PersistError(
             "persist needs systemd, and systemd is not running here (PID 1 is not systemd); set persist: false, "

@@ -245,3 +245,21 @@ def test_diff_lists_each_process_set_and_nothing_once_set(proc, run_module):
     assert run_module(module, **args)["diff"] == check["diff"]
     again = run_module(module, **args)
     assert not again["changed"] and "diff" not in again
+
+
+def test_a_pid_directory_linked_out_of_proc_root_is_not_written(proc, tmp_path, run_module):
+    outside = add_process(tmp_path, 900, "victim", ["victim"])
+    (proc / "900").symlink_to(outside)
+    result = run_module(module, pid=900, score_adj=100, proc_root=str(proc))
+    assert result["failed"] and "leads out of %s (to %s) through a symbolic link" % (proc, outside) in result["msg"]
+    assert (outside / "oom_score_adj").read_text() == "0\n"
+
+
+def test_an_oom_score_adj_link_is_not_followed(proc, tmp_path, run_module):
+    precious = tmp_path / "precious"
+    precious.write_text("0\n")
+    (proc / "812" / "oom_score_adj").unlink()
+    (proc / "812" / "oom_score_adj").symlink_to(precious)
+    result = run_module(module, pid=812, score_adj=100, proc_root=str(proc))
+    assert result["failed"] and "symbolic links" in result["msg"] and "Traceback" not in result["msg"]
+    assert precious.read_text() == "0\n"

@@ -263,3 +263,10 @@ def test_an_oom_score_adj_link_is_not_followed(proc, tmp_path, run_module):
     result = run_module(module, pid=812, score_adj=100, proc_root=str(proc))
     assert result["failed"] and "symbolic links" in result["msg"] and "Traceback" not in result["msg"]
     assert precious.read_text() == "0\n"
+
+
+@pytest.mark.parametrize("service", ["-H", "--host=evil.example", "--kill-whom=all"])
+def test_a_service_named_like_an_option_never_reaches_systemctl(proc, systemd, run_module, service):
+    result = run_module(module, **service_args(proc, service=service))
+    assert result["failed"] and "is not a systemd unit name" in result["msg"] and "not starting with -" in result["msg"]
+    assert systemd.calls == [] and not (proc.parent / "units").exists()

@@ -142,7 +142,7 @@ def test_every_whitespace_the_splitter_splits_on_is_escaped_or_refused(char):
     path = "/srv/my%sswap" % char
     if char in " \t\n":
         once = _fstab.set_swap("", path, 3)
-        assert len(once.split("\n")[0].split()) == 6
+        assert len(once.splitlines()[0].split()) == 6
         assert _fstab.set_swap(once, path, 3) == once  # idempotent: found again, not appended
         assert _fstab.swap_entry(once, path)["priority"] == 3
     else:

@@ -108,7 +108,8 @@ def test_systemctl_answers_and_failures():
         ("--version",): (0, "systemd 252 (252.39-1~deb12u2)\n", ""),
         ("show", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup", "-pMemoryCurrent",
          "-pNRestarts", "--", "pg.service"): (0, "LoadState=loaded\nActiveState=active\nMainPID=812\n"
-                             "ControlGroup=/system.slice/pg.service\nMemoryCurrent=[not set]\nNRestarts=2\n", ""),
+                                              "ControlGroup=/system.slice/pg.service\nMemoryCurrent=[not set]\n"
+                                              "NRestarts=2\n", ""),
         ("restart", "--", "bad.service"): (1, "", "Job for bad.service failed.\n"),
     })
     assert _systemd.version(run) == 252

@@ -155,8 +155,8 @@ def test_paths_with_escaped_whitespace_are_idempotent(kernel, where, run):
     assert first["changed"], first
     again = run(**args)
     assert "failed" not in again, again
-    assert not again["changed"] and again["fstab_line"].startswith("%s/my\\040swap\\011file none swap"
-                                                                  % os.path.dirname(where["path"]))
+    expected = "%s/my\\040swap\\011file none swap" % os.path.dirname(where["path"])
+    assert not again["changed"] and again["fstab_line"].startswith(expected)
     with open(where["fstab"]) as handle:
         assert len(handle.readlines()) == 1
 

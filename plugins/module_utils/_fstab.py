@@ -41,8 +41,29 @@ def read(path: str) -> str:
         raise FstabError(str(exc))
 
 
+# Every character str.split() splits a line on, less the three the kernel and
+# fstab escape as \ooo (space, tab, newline): a path holding one of these
+# cannot be written as one field that reads back as itself (nor read back
+# from /proc/swaps, where the kernel leaves them raw).
+UNSAFE_WHITESPACE = frozenset(
+    "\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def check_path(path: str) -> None:
+    """Raises FstabError when ``path`` holds whitespace an fstab field cannot carry."""
+    unsafe = sorted(set(path) & UNSAFE_WHITESPACE)
+    if unsafe:
+        raise FstabError(
+            "path %r holds %s, whitespace that fstab and /proc/swaps cannot carry as part of one field (only "
+            "space, tab and newline have escapes there); choose a path without it"
+            % (path, ", ".join("U+%04X" % ord(c) for c in unsafe)))
+
+
 def escape(path: str) -> str:
-    """A path as an fstab field: space, tab, newline and backslash as octal escapes."""
+    """A path as an fstab field: space, tab, newline and backslash as octal escapes.
+    Raises FstabError for the whitespace no escape carries (check_path)."""
+    check_path(path)
     return "".join("\\%03o" % ord(c) if c in " \t\n\\" else c for c in path)
 
 

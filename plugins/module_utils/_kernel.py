@@ -24,7 +24,8 @@ import errno
 import os
 from typing import Callable, Iterable, Sequence
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+# A kernel file is never a symbolic link: one found there is not followed.
+_OPEN_FLAGS = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 class KernelWriteError(OSError):
@@ -51,6 +52,10 @@ class Rejected(KernelWriteError):
     """Any other errno (EINVAL, EBUSY, ERANGE, ...): the kernel refused the value."""
 
 
+class OutsideRoot(KernelWriteError):
+    """The path leads out of the tree it was named under (proc_root, sys_root) through a symbolic link."""
+
+
 _CATEGORIES = (
     ((errno.EROFS, errno.EACCES, errno.EPERM), NotPermitted),
     ((errno.ENOENT, errno.ENOTDIR, errno.ENODEV, errno.ESRCH), NotFound),
@@ -63,6 +68,19 @@ def classify(exc: OSError, path: str) -> KernelWriteError:
     return kind(path, exc.errno, exc.strerror or str(exc))
 
 
+def check_within(path: str, root: str) -> None:
+    """Raises OutsideRoot when ``path``, its directories' links resolved, is
+    not below ``root`` (its links resolved too), or is itself a link: a tree
+    given as proc_root or sys_root is never written through a link out of it."""
+    real_root = os.path.realpath(root)
+    real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    if os.path.islink(real) or os.path.commonpath([real_root, real]) != real_root:
+        target = os.path.realpath(real)
+        raise OutsideRoot(path, errno.ELOOP, "leads out of %s (to %s) through a symbolic link; nothing was written "
+                                             "through it: point the root option at a tree without links out of it"
+                          % (root, target))
+
+
 def _write(path: str, data: bytes, dir_fd: int | None = None) -> None:
     fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
     try:
@@ -71,10 +89,14 @@ def _write(path: str, data: bytes, dir_fd: int | None = None) -> None:
         os.close(fd)
 
 
-def write_value(path: str, value: object, dir_fd: int | None = None) -> None:
+def write_value(path: str, value: object, dir_fd: int | None = None, root: str | None = None) -> None:
     """Write ``value`` (its text, ASCII) to a kernel file in one ``write()``;
     ``dir_fd`` makes ``path`` relative to an open directory (a pinned
-    ``/proc/<pid>``). Raises NotPermitted, NotFound or Rejected."""
+    ``/proc/<pid>``). With ``root``, ``path`` must lie below it (check_within).
+    A link as the file itself is never followed. Raises NotPermitted, NotFound,
+    Rejected or OutsideRoot."""
+    if root is not None:
+        check_within(path, root)
     try:
         _write(path, str(value).encode("ascii"), dir_fd)
     except OSError as exc:

@@ -141,9 +141,31 @@ def resident_bytes(reader: _procfs.Reader, pids: Iterable[int], page_size: int |
     return total
 
 
-def apply_group(path: str, memory_controller: str, limit: int | str | None, pids: Iterable[int]) -> list[int]:
+def check_members(pids: Iterable[int], allow_pid1: bool) -> None:
+    """Refuses PID 1 without the opt-in: capping init caps every process it
+    starts from then on, and an OOM kill inside the group can take init down."""
+    if 1 in pids and not allow_pid1:
+        raise LimitError("the request chooses PID 1 (the init process); in a capped group the kernel can OOM-kill "
+                         "it and every process it starts afterwards is capped with it. Choose other processes, or "
+                         "set allow_pid1: true to mean it")
+
+
+def start_time(reader: _procfs.Reader, pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks after boot), None when the process is gone."""
+    try:
+        return _procfs.parse_pid_stat(reader.read_pid_record(pid, "stat"))["starttime"]
+    except _procfs.ProcfsError:
+        return None
+
+
+def apply_group(path: str, memory_controller: str, limit: int | str | None, pids: Iterable[int],
+                reader: _procfs.Reader | None = None, started: dict[int, int] | None = None) -> list[int]:
     """Create the cgroup, set its limit, move ``pids`` in. Returns the pids that
-    vanished on the way. A limit the kernel refuses (v1 EBUSY below usage) is a LimitError."""
+    vanished on the way. A limit the kernel refuses (v1 EBUSY below usage) is a LimitError.
+
+    With ``started`` ({pid: start time when chosen}), each pid's start time is
+    read again just before it is written: a pid that now belongs to another
+    process (reused) is not moved and counts as vanished."""
     limit_name = _LIMIT_FILES[memory_controller]
     if limit in (None, INFINITY):
         value = "max" if memory_controller == "v2" else "-1"
@@ -158,6 +180,9 @@ def apply_group(path: str, memory_controller: str, limit: int | str | None, pids
         raise LimitError("cannot set %s in %s: %s%s" % (limit_name, path, exc.strerror or exc, busy))
     vanished = []
     for pid in pids:
+        if started is not None and start_time(reader, pid) != started.get(pid):
+            vanished.append(pid)
+            continue
         try:
             _kernel.write_value(os.path.join(path, "cgroup.procs"), "%d" % pid)
         except OSError as exc:

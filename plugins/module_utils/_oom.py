@@ -26,6 +26,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
+import signal
 import time
 from typing import Callable, Iterable, Sequence
 
@@ -143,23 +145,105 @@ def find_by_name(reader: _procfs.Reader, name: str, exclude: set[int] | None = N
     return [snap for snap in _candidates(reader, exclude) if name_matches(reader, snap["pid"], snap["name"], name)]
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
+# How long matching cmdline_regex against every command line may take, in all.
+MATCH_SECONDS = 3.0
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT")
+
+
+def _parse_regex(pattern):
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        from re import _parser as parser  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_parse as parser  # pylint: disable=deprecated-module
+    return parser.parse(pattern)
+
+
+def _nested_repeat(items, inside=False):
+    """Whether a parsed pattern repeats something that itself repeats
+    (``(a+)+``, ``(\\w*\\s?)*``): the shape that backtracks exponentially."""
+    for op, value in items:
+        if str(op) in _REPEATS:
+            low, high, body = value
+            if inside and low != high:  # a fixed count ({2}) matches one way only
+                return True
+            if _nested_repeat(body, inside or high > 1):
+                return True
+            continue
+        for part in value if isinstance(value, (list, tuple)) else (value,):
+            for sub in part if isinstance(part, list) else (part,):
+                if hasattr(sub, "data") and _nested_repeat(sub, inside):
+                    return True
+    return False
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """The compiled ``cmdline_regex``. Refuses a pattern that does not compile
+    and one with a repetition inside a repetition, which can backtrack for hours."""
+    try:
+        regex = re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
         raise Refused("cmdline_regex %r is not a valid regular expression: %s" % (pattern, exc))
+    if _nested_repeat(_parse_regex(pattern)):
+        raise Refused("cmdline_regex %r repeats a group that itself repeats (as in (a+)+ or (\\w+\\s?)*), which can "
+                      "take hours to fail on a long command line; write it without the nested repetition, e.g. "
+                      "'celery .*worker' or '^/usr/bin/java .*-jar app[.]jar'" % pattern)
+    return regex
 
 
-def find_by_cmdline(reader: _procfs.Reader, pattern: str, exclude: set[int] | None = None) -> list[dict]:
-    """Processes whose command line (arguments joined by spaces) matches ``pattern`` (re.search)."""
+def bounded_search(regex: re.Pattern[str], texts: Sequence[str], seconds: float = MATCH_SECONDS) -> list[bool]:
+    """Whether ``regex`` is found in each of ``texts``, computed in a child
+    process killed after ``seconds``: a search cannot be interrupted in the
+    process that runs it. Raises Refused when the child runs out of time."""
+    if not texts:
+        return []
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(read_end)
+            answer = "".join("1" if regex.search(text) else "0" for text in texts).encode()
+            while answer:
+                answer = answer[os.write(write_end, answer):]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    received = b""
+    deadline = time.monotonic() + seconds
+    try:
+        while len(received) < len(texts):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                raise Refused(
+                    "cmdline_regex %r took more than %g seconds to match %d command lines and was stopped; it "
+                    "backtracks too much (alternatives that overlap inside a repetition, as in (a|aa)+): "
+                    "simplify it, or select the processes by name" % (regex.pattern, seconds, len(texts)))
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        os.close(read_end)
+        if len(received) < len(texts):
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    if len(received) != len(texts):
+        raise OomError("matching cmdline_regex %r failed in its child process" % regex.pattern)
+    return [flag == ord("1") for flag in received]
+
+
+def find_by_cmdline(reader: _procfs.Reader, pattern: str, exclude: set[int] | None = None,
+                    seconds: float = MATCH_SECONDS) -> list[dict]:
+    """Processes whose command line (arguments joined by spaces) matches
+    ``pattern`` (re.search), all matched within ``seconds`` (bounded_search)."""
     regex = compile_regex(pattern)
     exclude = _own_pids() if exclude is None else exclude
-    found = []
+    candidates = []
     for snap in _candidates(reader, exclude):
         argv = _argv(reader, snap["pid"])
-        if argv and regex.search(" ".join(argv)):
-            found.append(snap)
-    return found
+        if argv:
+            candidates.append((snap, " ".join(argv)))
+    matched = bounded_search(regex, [text for unused_snap, text in candidates], seconds)
+    return [snap for (snap, unused_text), hit in zip(candidates, matched) if hit]
 
 
 # ---------------------------------------------------------------------------
@@ -167,11 +251,16 @@ def find_by_cmdline(reader: _procfs.Reader, pattern: str, exclude: set[int] | No
 
 
 def _open_pid_dir(reader, pid):
-    return os.open(reader.proc_path(str(pid)), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    """/proc/<pid> opened without following a link there or out of proc_root
+    (_kernel.check_within); oom_score_adj is then written through it, never through a link."""
+    path = reader.proc_path(str(pid))
+    _kernel.check_within(path, reader.proc_root)
+    return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                   | getattr(os, "O_CLOEXEC", 0))
 
 
 def _read_at(dir_fd, name):
-    fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
     try:
         return os.read(fd, 4096).decode("ascii", "replace")
     finally:

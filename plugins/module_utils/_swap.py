@@ -90,6 +90,10 @@ class NotASwapFile(Refused):
     """Something else is at the path."""
 
 
+class UnsafeLocation(Refused):
+    """The file or its directory is in another user's hands."""
+
+
 class NotEnoughSpace(Refused):
     """The filesystem has too little room left for the file (and min_free)."""
 
@@ -130,6 +134,10 @@ class Request:
             raise InvalidRequest("path %r is not absolute; give the full path of the swap file" % (path,))
         if path.endswith("/"):
             raise InvalidRequest("path %s ends with '/'; give the path of a file, not of a directory" % path)
+        try:
+            _fstab.check_path(path)
+        except _fstab.FstabError as exc:
+            raise InvalidRequest(str(exc))
         if state not in ("present", "absent"):
             raise InvalidRequest("state %r: expected present or absent" % (state,))
         if allocation not in ALLOCATIONS:
@@ -209,6 +217,9 @@ def observe(request: Request, reader: procfs.Reader, capabilities: dict | None =
     obs["committed_bytes"] = meminfo.get("Committed_AS", 0)
     directory = os.path.dirname(request.path)
     obs["directory_exists"] = os.path.isdir(directory)
+    obs["trusted_uids"] = sorted({0, os.geteuid()})
+    obs["unsafe_directory"] = (swapdisk.unsafe_directory(directory, obs["trusted_uids"])
+                               if obs["directory_exists"] else None)
     obs["fs"] = swapdisk.filesystem(directory, reader.proc("self", "mountinfo") or "") if obs["directory_exists"] else None
     try:
         obs["fstab_text"] = _fstab.read(request.fstab)
@@ -334,6 +345,25 @@ def _check_kind(path, info, what="path"):
     raise NotASwapFile("%s %s is a %s; give the path of a swap file" % (what, path, kind))
 
 
+def _check_owner(path, info, obs):
+    """Refuses a file another user owns: a descriptor that user opened earlier
+    survives chmod, and with it every page later swapped out to the file."""
+    if info["kind"] != "missing" and info.get("uid", 0) not in obs.get("trusted_uids", (0,)):
+        raise UnsafeLocation(
+            "%s is owned by uid %d, not root; its owner may hold it open and would read what is swapped out to "
+            "it. It was left untouched: remove it, or choose a path in a directory only root can write to"
+            % (path, info["uid"]))
+
+
+def _check_directory(request, obs):
+    """Refuses a directory where another user can plant, swap or rename the file."""
+    unsafe = obs.get("unsafe_directory")
+    if unsafe:
+        raise UnsafeLocation(
+            "%s: %s; another user could replace or keep open the swap file there. Put it in a directory owned by "
+            "root that only root can write to (such as / or /var/swap)" % (request.path, unsafe))
+
+
 def _reusable(request, info, fs):
     """An existing file we may keep as it is (no new allocation)."""
     return (info["size"] == request.size and not info["holes"] and not info["problems"]
@@ -384,6 +414,7 @@ class _Planner:
         if bridge["kind"] == "missing":
             return
         _check_kind(self.request.bridge, bridge, "leftover temporary file")
+        _check_owner(self.request.bridge, bridge, self.obs)
         if not self.bridge_up:
             self.unlink(self.request.bridge, bridge)
 
@@ -465,6 +496,8 @@ class _Planner:
         request, obs = self.request, self.obs
         info = obs["file"]
         _check_kind(request.path, info)  # first: a directory or a device is named as such
+        _check_owner(request.path, info, obs)
+        _check_directory(request, obs)
         _check_filesystem(request, obs)
         self.leftover_bridge()
         active = info["active"]
@@ -503,6 +536,7 @@ class _Planner:
         request, obs = self.request, self.obs
         info = obs["file"]
         _check_kind(request.path, info)
+        _check_owner(request.path, info, obs)
         self.leftover_bridge()
         self.retire_bridge(0)
         if info["active"]:
@@ -536,7 +570,10 @@ def plan(request: Request, obs: dict) -> list[dict]:
 def state_of(request: Request, obs: dict) -> dict:
     """The user-visible state of the swap file in an observation."""
     info = obs["file"]
-    entry = _fstab.swap_entry(obs["fstab_text"], request.path)
+    try:
+        entry = _fstab.swap_entry(obs["fstab_text"], request.path)
+    except _fstab.FstabError as exc:
+        raise Refused("%s: %s" % (request.fstab, exc))
     exists = info["kind"] != "missing"
     return {
         "exists": exists,

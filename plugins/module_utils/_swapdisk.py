@@ -166,6 +166,27 @@ def inspect_file(path: str, page_size: int) -> dict:
     return info
 
 
+def unsafe_directory(directory: str, trusted_uids: Iterable[int]) -> str | None:
+    """Why ``directory`` (or a directory above it) lets a user other than
+    ``trusted_uids`` put, swap or rename a file there, or None when none does:
+    owned by another user, or writable by group or others without the sticky bit."""
+    path = os.path.realpath(directory)
+    while True:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return "%s cannot be checked: %s" % (path, exc.strerror or exc)
+        if st.st_uid not in trusted_uids:
+            return "%s is owned by uid %d, not root" % (path, st.st_uid)
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+            return "%s is writable by %s (mode %04o) without the sticky bit" % (
+                path, "others" if st.st_mode & stat.S_IWOTH else "its group", stat.S_IMODE(st.st_mode))
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
 def mount_of(mounts: Iterable[dict], directory: str) -> dict | None:
     """The mount that holds ``directory`` (a resolved path): longest mount
     point that contains it, the later of equal ones (it is mounted over)."""

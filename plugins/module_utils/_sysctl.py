@@ -274,15 +274,24 @@ class Runtime:
                              "spelling, or the module that provides it is not loaded" % (name, path))
         return text.strip()
 
+    def within(self, name: str, path: str) -> None:
+        """Raise SysctlError when ``path`` leads out of proc_root through a link."""
+        try:
+            kernel.check_within(path, self.reader.proc_root)
+        except kernel.OutsideRoot as exc:
+            raise SysctlError("%s: %s" % (name, exc))
+
     def writable(self, name: str) -> None:
         """Raise ReadOnly when this process may not write the setting."""
         path = self.path(name)
+        self.within(name, path)
         if not os.access(path, os.W_OK):
             raise _read_only_error(name, path, _access_errno(path))
 
     def write(self, name: str, text: str) -> None:
         """Write without reading back (see apply_settings). Raises ReadOnly, UnknownKey, Rejected."""
         path = self.path(name)
+        self.within(name, path)
         try:
             kernel.write_value(path, text)
         except kernel.NotPermitted as exc:

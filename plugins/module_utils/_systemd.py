@@ -27,8 +27,14 @@ from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 
 UNIT_DIR = "/etc/systemd/system"
-UNIT_SUFFIXES = (".service", ".socket", ".scope", ".slice", ".mount", ".swap", ".timer", ".target", ".path")
-_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+$")
+UNIT_SUFFIXES = (".service", ".socket", ".scope", ".slice", ".mount", ".swap", ".timer", ".target", ".path",
+                 ".device", ".automount")
+# systemd's unit_name_is_valid(): a prefix of ASCII letters, digits and ":-_.\",
+# an optional "@instance" (the same characters and "@"), a type suffix; at most
+# 255 characters. A leading "-" (which systemctl would read as an option) and a
+# leading "." are refused here although systemd has "-.mount" and "-.slice".
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_\\][A-Za-z0-9:_.\\-]*(@[A-Za-z0-9:_.\\@-]*)?$")
+UNIT_NAME_MAX = 255
 _TOPIC = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -38,11 +44,15 @@ class SystemdError(Exception):
 
 def unit_name(name: str) -> str:
     """'nginx' -> 'nginx.service'; a name with a unit suffix is kept. Raises
-    SystemdError for names systemd would refuse (slashes, spaces, empty)."""
-    name = (name or "").strip()
-    if not name or not _UNIT_NAME.match(name) or name in (".", ".."):
-        raise SystemdError("%r is not a systemd unit name; give a name such as nginx or nginx.service" % name)
-    return name if name.endswith(UNIT_SUFFIXES) else name + ".service"
+    SystemdError for names systemd would refuse (slashes, spaces, empty, too
+    long, non-ASCII) and for a leading '-' or '.'."""
+    name = name.strip() if isinstance(name, str) else ""
+    unit = name if name.endswith(UNIT_SUFFIXES) else name + ".service"
+    if not _UNIT_NAME.fullmatch(name) or len(unit) > UNIT_NAME_MAX:
+        raise SystemdError("%r is not a systemd unit name; give a name such as nginx or nginx.service (ASCII letters, "
+                           "digits and :-_.\\@, not starting with - or ., at most %d characters)"
+                           % (name, UNIT_NAME_MAX))
+    return unit
 
 
 def dropin_path(unit: str, topic: str, unit_dir: str = UNIT_DIR) -> str:
@@ -111,7 +121,8 @@ def _systemctl(run, args):
         raise SystemdError("systemctl cannot run: %s; this host does not seem to run systemd" % (exc.strerror or exc))
     if rc != 0:
         message = (err or out or "").strip().splitlines()
-        raise SystemdError("systemctl %s failed (rc %s): %s" % (" ".join(args), rc, message[-1] if message else "no output"))
+        raise SystemdError("systemctl %s failed (rc %s): %s" % (" ".join(a for a in args if a != "--"), rc,
+                                                                message[-1] if message else "no output"))
     return out
 
 
@@ -140,7 +151,8 @@ def parse_show(text: str | None) -> dict[str, str]:
 
 
 def show(run: Callable[[list[str]], tuple[int, str, str]], unit: str, properties: Iterable[str]) -> dict[str, str]:
-    return parse_show(_systemctl(run, ["show", unit_name(unit)] + ["-p%s" % p for p in properties]))
+    # "--" ends the options: nothing after it is read as one
+    return parse_show(_systemctl(run, ["show"] + ["-p%s" % p for p in properties] + ["--", unit_name(unit)]))
 
 
 def require_systemd(reader: _procfs.Reader, what: str, instead: str) -> None:
@@ -176,4 +188,4 @@ def daemon_reload(run: Callable[[list[str]], tuple[int, str, str]]) -> None:
 
 
 def restart(run: Callable[[list[str]], tuple[int, str, str]], unit: str) -> None:
-    _systemctl(run, ["restart", unit_name(unit)])
+    _systemctl(run, ["restart", "--", unit_name(unit)])

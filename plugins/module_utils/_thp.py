@@ -57,7 +57,15 @@ _TMPFILES_DIRS = ("etc/tmpfiles.d", "run/tmpfiles.d", "usr/local/lib/tmpfiles.d"
                   "lib/tmpfiles.d")
 _TUNED_PROFILE_DIRS = ("etc/tuned", "etc/tuned/profiles", "usr/lib/tuned", "usr/lib/tuned/profiles")
 _CMDLINE = re.compile(r"(?:^|\s)transparent_hugepage=(\S+)")
-_OUR_EXEC = re.compile(r"^ExecStart=/bin/sh -c 'echo (\S+) > /sys/kernel/mm/[a-z_]+/(enabled|defrag)'\s*$", re.M)
+# What each setting can hold, as the kernel defines it (mm/huge_memory.c): a
+# value is also checked against the tokens the running kernel offers.
+KERNEL_VALUES = {"enabled": ("always", "madvise", "never"),
+                 "defrag": ("always", "defer", "defer+madvise", "madvise", "never")}
+# Our unit hands systemd-tmpfiles one "w" line per setting on its standard
+# input: no shell runs at boot.
+_OUR_LINE = re.compile(r"^StandardInputText=w /sys/kernel/mm/[a-z_]+/(enabled|defrag) - - - - (\S+)\s*$", re.M)
+# What earlier versions wrote (ExecStart=/bin/sh -c 'echo ...'), read so that the unit is rewritten.
+_LEGACY_EXEC = re.compile(r"^ExecStart=/bin/sh -c 'echo (\S+) > /sys/kernel/mm/[a-z_]+/(enabled|defrag)'\s*$", re.M)
 
 
 class ThpError(Exception):
@@ -78,6 +86,10 @@ class ReadOnly(ThpError):
 
 class Rejected(ThpError):
     """The kernel refused a value, or selected another one."""
+
+
+class OutsideRoot(ThpError):
+    """A setting's file leads out of sys_root through a symbolic link."""
 
 
 class PersistError(ThpError):
@@ -130,6 +142,10 @@ def validate(name: str, value: str, current: dict) -> None:
     if value not in current["allowed"]:
         raise InvalidValue("%s: %r is not offered by this kernel; it offers %s"
                            % (name, value, ", ".join(current["allowed"])))
+    if value not in KERNEL_VALUES.get(name, ()):
+        raise InvalidValue("%s: %r is not a value the kernel defines for this setting (%s), although %s offers it; "
+                           "the tree given as sys_root is not a kernel's" % (name, value, ", ".join(
+                               KERNEL_VALUES.get(name, ())), name))
 
 
 def write_setting(thp_dir: str, name: str, value: str) -> None:
@@ -206,12 +222,19 @@ def unit_path(root: str = "/") -> str:
 
 
 def parse_unit(text: str | None) -> dict[str, str]:
-    """The values our unit writes: {setting: value}."""
-    return {name: value for value, name in _OUR_EXEC.findall(text or "")}
+    """The values our unit writes: {setting: value} (also from a unit of the earlier, shell form)."""
+    found = {name: value for value, name in _LEGACY_EXEC.findall(text or "")}
+    found.update(_OUR_LINE.findall(text or ""))
+    return found
 
 
 def render_unit(values: dict[str, str], relative_dir: str) -> str:
-    """The unit text that writes ``values`` ({setting: value}) at boot."""
+    """The unit text that writes ``values`` ({setting: value}) at boot, with
+    systemd-tmpfiles (no shell). Raises InvalidValue for a value outside KERNEL_VALUES."""
+    for name, value in values.items():
+        if value not in KERNEL_VALUES.get(name, ()):
+            raise InvalidValue("%s: %r is not a value the kernel defines (%s)"
+                               % (name, value, ", ".join(KERNEL_VALUES.get(name, ()))))
     sysfs_dir = "/sys/" + relative_dir
     summary = " ".join("%s=%s" % (name, values[name]) for name in SETTINGS if name in values)
     lines = [
@@ -227,9 +250,11 @@ def render_unit(values: dict[str, str], relative_dir: str) -> str:
         "[Service]",
         "Type=oneshot",
         "RemainAfterExit=yes",
+        "StandardInput=data",
     ]
-    lines.extend("ExecStart=/bin/sh -c 'echo %s > %s/%s'" % (values[name], sysfs_dir, name)
+    lines.extend("StandardInputText=w %s/%s - - - - %s" % (sysfs_dir, name, values[name])
                  for name in SETTINGS if name in values)
+    lines.append("ExecStart=systemd-tmpfiles --create -")
     lines.extend(["", "[Install]", "WantedBy=basic.target", ""])
     return "\n".join(lines)
 
@@ -405,6 +430,10 @@ def run(desired: dict[str, str], reader: procfs.Reader, persist: bool = False, r
                 raise
     for name, value in desired.items():
         validate(name, value, current[name])
+        try:
+            kernel.check_within(os.path.join(thp_dir, name), reader.sys_root)
+        except kernel.OutsideRoot as exc:
+            raise OutsideRoot(str(exc))
     if persist and not host.systemd_is_pid1(reader):
         raise PersistError(
             "persist needs systemd, and systemd is not running here (PID 1 is not systemd); set persist: false, "

@@ -25,6 +25,8 @@ GIB = KIB ** 3
 TIB = KIB ** 4
 
 _FACTORS = {"": 1, "K": KIB, "M": MIB, "G": GIB, "T": TIB}
+# The largest size any option takes: the kernel's sizes and file offsets are signed 64-bit.
+MAX_SIZE = 2 ** 63 - 1
 _SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(?:([KMGT])(iB)?)?$", re.IGNORECASE)
 _DECIMAL_UNIT = re.compile(r"^[0-9.]+\s*[KMGT]B$", re.IGNORECASE)
 
@@ -37,6 +39,7 @@ class SizeError(ValueError):
 
 def parse_size(value: int | str, name: str = "size", allow_zero: bool = False) -> int:
     """``'1.5G'`` -> 1610612736. Fractions are rounded down to whole bytes.
+    Above MAX_SIZE (8 EiB) is a SizeError, checked before any arithmetic.
 
     ``name`` is the option the value came from, for the error message."""
     if isinstance(value, bool):
@@ -54,16 +57,30 @@ def parse_size(value: int | str, name: str = "size", allow_zero: bool = False) -
                                 % (name, value, binary, binary))
             raise SizeError("%s: %r is not a size; give %s" % (name, value, ACCEPTED_FORMS))
         factor = _FACTORS[(match.group(2) or "").upper()]
+        if len(match.group(1).partition(".")[0].lstrip("0")) > len(str(MAX_SIZE)):
+            raise SizeError("%s: %s is larger than any size the kernel takes (at most %d bytes, 8 EiB)"
+                            % (name, _short(value), MAX_SIZE))
         number = int(decimal.Decimal(match.group(1)) * factor)
         if negative:
             number = -number
     else:
         raise SizeError("%s: %r (%s) is not a size; give %s" % (name, value, type(value).__name__, ACCEPTED_FORMS))
+    if number > MAX_SIZE:
+        raise SizeError("%s: %s is larger than any size the kernel takes (at most %d bytes, 8 EiB)"
+                        % (name, _short(value), MAX_SIZE))
     if number < 0:
         raise SizeError("%s: %r is negative; give %s" % (name, value, ACCEPTED_FORMS))
     if number == 0 and not allow_zero:
         raise SizeError("%s: %r is zero; give a size above zero: %s" % (name, value, ACCEPTED_FORMS))
     return number
+
+
+def _short(value):
+    """A value for a message, cut to a readable length (repr() of a huge int may raise)."""
+    if not isinstance(value, str):
+        return "a number of %d bits" % value.bit_length()
+    text = repr(value)
+    return text if len(text) <= 40 else "%s... (%d characters)" % (text[:30], len(text))
 
 
 def format_size(value: int) -> str:

@@ -19,6 +19,10 @@ description:
     O(force).
   - Processes are chosen by O(pids) and O(process_name) (matched as M(memops.linux.oom_protect) matches names,
     also beyond the 15 characters the kernel keeps). A process that exits on the way is reported in RV(vanished).
+  - Each process's start time (field 22 of C(/proc/<pid>/stat)) is read when it is chosen and again just before its
+    pid is written to C(cgroup.procs); a pid that has been reused by another process is not moved and is reported in
+    RV(vanished).
+  - PID 1 (the init process) is refused unless O(allow_pid1) is set.
   - The group lasts until reboot; processes started later are not moved in. For services use
     M(memops.linux.memory_limit).
 author:
@@ -61,6 +65,12 @@ options:
     description:
       - Apply a O(max) below the processes' current use; the kernel may OOM-kill one of them at once (cgroup2) or
         refuse the limit (cgroup v1).
+    type: bool
+    default: false
+  allow_pid1:
+    description:
+      - Allow moving PID 1 (the init process, chosen by O(pids) or by O(process_name)) into the group. In a capped
+        group the kernel can OOM-kill it, and every process it starts afterwards is capped with it.
     type: bool
     default: false
   state:
@@ -113,7 +123,7 @@ moved:
   elements: int
   sample: [4188]
 vanished:
-  description: Chosen pids that exited before they could be moved.
+  description: Chosen pids that exited (or whose pid now belongs to another process) before they could be moved.
   returned: always
   type: list
   elements: int
@@ -141,6 +151,7 @@ def main():
             "pids": {"type": "list", "elements": "int", "default": []},
             "process_name": {"type": "str"},
             "force": {"type": "bool", "default": False},
+            "allow_pid1": {"type": "bool", "default": False},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         }, **_procfs.ROOT_OPTIONS),
         required_if=[("state", "present", ["max"])],
@@ -162,11 +173,16 @@ def main():
                 result["diff"] = {"before": {"limit_bytes": before["limit"], "members": before["members"]}, "after": {}}
             module.exit_json(changed=changed, **result)
         limit = _memlimits.parse_limit(p["max"], "max")
-        wanted = set(p["pids"])
+        bad = sorted(pid for pid in p["pids"] if pid < 1)
+        if bad:
+            raise _memlimits.LimitError("pids %s: a process id is a positive number" % bad)
+        snaps = _oom.find_by_pid(reader, sorted(set(p["pids"])))
         if p["process_name"]:
-            wanted.update(snap["pid"] for snap in _oom.find_by_name(reader, p["process_name"]))
-        alive = sorted(pid for pid in wanted if _oom.read_score(reader, pid) is not None)
-        result["vanished"] = sorted(wanted - set(alive))
+            snaps += _oom.find_by_name(reader, p["process_name"])
+        started = {snap["pid"]: snap["starttime"] for snap in snaps}
+        _memlimits.check_members(started, p["allow_pid1"])
+        alive = sorted(pid for pid, start in started.items() if start is not None)
+        result["vanished"] = sorted(set(started) - set(alive))
         to_move = [pid for pid in alive if pid not in before["members"]]
         in_use = max(before["usage"] or 0, _memlimits.resident_bytes(reader, sorted(set(alive) | set(before["members"]))))
         warning = _memlimits.check_usage(limit, in_use, p["force"], "max", holder="the group's processes")
@@ -176,7 +192,7 @@ def main():
         wanted_limit = None if limit == _memlimits.INFINITY else limit - limit % page
         changed = not before["exists"] or before["limit"] != wanted_limit or bool(to_move)
         if changed and not module.check_mode:
-            result["vanished"] += _memlimits.apply_group(path, controller, limit, to_move)
+            result["vanished"] += _memlimits.apply_group(path, controller, limit, to_move, reader, started)
         result["moved"] = [pid for pid in to_move if pid not in result["vanished"]]
         if module.check_mode:
             after = {"limit": wanted_limit, "members": sorted(set(before["members"]) | set(result["moved"]))}

@@ -15,7 +15,9 @@ description:
   - Each process is checked just before the write - its start time (field 22 of C(/proc/<pid>/stat)) must not have
     changed - and written through a descriptor that pins it, so a pid reused by another process is never written.
   - A process that exits on the way is reported V(vanished); one the kernel refuses (EACCES, EPERM) is reported
-    V(denied). Neither fails the task; the other processes are still set.
+    V(denied). Neither fails the task while another process is set; when the kernel refused every process the task
+    fails and says why (without CAP_SYS_RESOURCE a value below the one last set by a holder of it is refused;
+    C(OOMScoreAdjust=) with O(persist) and O(restart) is how a service gets it there).
   - For O(service), the unit's MainPID and every process in its cgroup are set. With O(persist), a drop-in
     C(/etc/systemd/system/<unit>.d/50-memops-oom.conf) with C(OOMScoreAdjust=) makes the value survive restarts;
     systemd is reloaded only when the drop-in changed.
@@ -44,7 +46,7 @@ attributes:
 options:
   pid:
     description:
-      - The process with this pid.
+      - The process with this pid (1 or more).
     type: int
   name:
     description:
@@ -56,6 +58,9 @@ options:
     description:
       - Every process whose command line, arguments joined by spaces, matches this Python regular expression
         (searched, not anchored). Kernel threads and this module's own process are never matched.
+      - A pattern that repeats a group which itself repeats, such as C((a+\)+), is refused because it can
+        backtrack for hours on a long command line. Matching all command lines is stopped after 3 seconds, and
+        the task fails, when a pattern still backtracks too much (overlapping alternatives such as C((a|aa\)+)).
     type: str
   service:
     description:
@@ -246,6 +251,18 @@ def _scores_diff(rows):
     return {"before": lines("before"), "after": lines("after"), "before_header": header, "after_header": header}
 
 
+def _all_denied(rows, score_adj):
+    """The failure message when the kernel refused every process asked for."""
+    denied = [row for row in rows if row["result"] == _oom.DENIED]
+    shown = "; ".join("pid %s (%s): %s" % (row["pid"], row["name"], row.get("reason")) for row in denied[:3])
+    return ("oom_protect: no process could be set to %d: the kernel refused %s (%s%s). Lowering oom_score_adj "
+            "below the value a holder of CAP_SYS_RESOURCE last set needs that capability, which this host does "
+            "not give here (a container, or a dropped capability). For a service let systemd apply the value "
+            "when it starts the process: service with persist: true and restart: true (OOMScoreAdjust=)."
+            % (score_adj, "all %d" % len(denied) if len(denied) > 1 else "it", shown,
+               "; ..." if len(denied) > 3 else ""))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict({
@@ -273,6 +290,9 @@ def main():
     if p["restart"] and not p["persist"]:
         module.fail_json(msg="oom_protect: restart applies with persist: the running processes are set directly, "
                              "a restart without the drop-in would lose the value", **result)
+    if p["pid"] is not None and p["pid"] < 1:
+        module.fail_json(msg="oom_protect: pid %d is not a process id; give the pid of a running process (1 or "
+                             "more), or choose processes by name, cmdline_regex or service" % p["pid"], **result)
     reader = _procfs.Reader(p["proc_root"], p["sys_root"])
     try:
         _oom.check_request(p["score_adj"], p["allow_never_kill"])
@@ -300,6 +320,8 @@ def main():
     for row in rows:
         if row["result"] == _oom.DENIED:
             module.warn("oom_protect: pid %s (%s): %s" % (row["pid"], row["name"], row.get("reason")))
+    if counts[_oom.DENIED] and not counts[_oom.SET] and not counts[_oom.UNCHANGED]:
+        module.fail_json(msg=_all_denied(rows, p["score_adj"]), changed=result["daemon_reload"], **result)
     changed = bool(counts[_oom.SET]) or result["daemon_reload"] or result["restarted"]
     msg = "%d processes %s to %d, %d unchanged, %d vanished, %d denied." % (
         counts[_oom.SET], "would be set" if module.check_mode else "set", p["score_adj"],

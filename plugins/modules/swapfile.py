@@ -24,6 +24,10 @@ description:
   - Refuses, with the reason and nothing changed, unsupported filesystems (tmpfs, overlay, NFS and other
     network filesystems, ZFS, ...), a path that is a directory, a symlink, a block device or a file holding
     data, too little free space after O(min_free), and hosts where C(swapon) is not permitted (containers).
+  - Refuses a file owned by another user than root (its owner may hold it open and read what is swapped out
+    to it), and a directory, or a directory above it, that is not owned by root or is writable by group or
+    others without the sticky bit. Keep swap files in a directory only root writes to, never in C(/tmp) or
+    C(/var/tmp).
   - A file at O(path) whose every byte is zero, or a temporary bridge file, is what an interrupted run
     leaves behind; the next run finishes the job from there.
   - The fstab entry is keyed on the file's path; every other line of the file stays byte-identical.
@@ -45,6 +49,10 @@ options:
   path:
     description:
       - Absolute path of the swap file. Symlinks are not followed.
+      - A path holding whitespace other than space, tab and newline (a carriage return, NBSP, U+2028, ...) is
+        refused, since fstab and C(/proc/swaps) have no escape for it.
+      - An entry of O(fstab) that names the path with another type than C(swap) (a bind mount, a loop
+        mount) is refused with its line number; it is not changed.
     type: path
     required: true
   state:
@@ -133,7 +141,7 @@ EXAMPLES = r"""
 
 - name: Swap for this boot only
   memops.linux.swapfile:
-    path: /var/tmp/extra.swap
+    path: /var/swap/extra.swap
     size: 512M
     persist: false
 

@@ -22,6 +22,9 @@ description:
     C(/etc/systemd/system), that writes them at boot, ordered before C(basic.target) and the services that
     read THP once at start (Redis, MongoDB, PostgreSQL, MariaDB and others). systemd is reloaded and the unit
     enabled only when that changed.
+  - The unit runs no shell - it hands C(systemd-tmpfiles --create -) one tmpfiles.d C(w) line per setting on
+    its standard input (C(StandardInputText=), systemd 239 or newer). A unit of the earlier form
+    (C(/bin/sh -c 'echo ...')) is read and rewritten.
   - Other places that set THP are reported as conflicts and warnings, since one of them may win at boot or
     later - C(transparent_hugepage=) on the kernel command line, an active tuned profile with a
     C([vm] transparent_hugepages) setting, another systemd unit, C(rc.local), a tmpfiles.d C(w) line.
@@ -50,14 +53,16 @@ options:
   enabled:
     description:
       - When the kernel uses huge pages for anonymous memory - usually V(always), V(madvise) or V(never).
-      - Any value the running kernel lists in its C(enabled) file is accepted; others fail the task.
+      - A value the running kernel lists in its C(enabled) file, among those the kernel defines (V(always),
+        V(madvise), V(never)), is accepted; others fail the task.
       - Left out, the setting is not changed.
     type: str
   defrag:
     description:
       - How hard the kernel works to find huge pages - usually V(always), V(defer), V(defer+madvise),
         V(madvise) or V(never) (older kernels offer fewer).
-      - Any value the running kernel lists in its C(defrag) file is accepted; others fail the task.
+      - A value the running kernel lists in its C(defrag) file, among those the kernel defines (V(always),
+        V(defer), V(defer+madvise), V(madvise), V(never)), is accepted; others fail the task.
       - Left out, the setting is not changed.
     type: str
   persist:

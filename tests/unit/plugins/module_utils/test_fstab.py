@@ -9,6 +9,8 @@ import errno
 import os
 import stat
 
+import sys
+
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
@@ -130,6 +132,23 @@ def test_paths_with_spaces_are_escaped_and_found_again():
     assert after == b"/srv/my\\040swap none swap sw,pri=3 0 0\n"
     assert _fstab.swap_entry(decode(after), "/srv/my swap")["priority"] == 3
     assert edit(after, _fstab.remove, "/srv/my swap") == b""
+
+
+SPLIT_ON = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+
+
+@pytest.mark.parametrize("char", SPLIT_ON, ids=lambda c: "U+%04X" % ord(c))
+def test_every_whitespace_the_splitter_splits_on_is_escaped_or_refused(char):
+    path = "/srv/my%sswap" % char
+    if char in " \t\n":
+        once = _fstab.set_swap("", path, 3)
+        assert len(once.splitlines()[0].split()) == 6
+        assert _fstab.set_swap(once, path, 3) == once  # idempotent: found again, not appended
+        assert _fstab.swap_entry(once, path)["priority"] == 3
+    else:
+        assert char in _fstab.UNSAFE_WHITESPACE
+        with pytest.raises(_fstab.FstabError, match=r"U\+%04X.*choose a path without it" % ord(char)):
+            _fstab.set_swap("", path, 3)
 
 
 def test_form_feed_and_other_line_breaks_stay_inside_their_line():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import time
 
 import pytest
 
@@ -96,6 +98,32 @@ def test_find_by_cmdline(reader):
     assert _oom.find_by_cmdline(reader, r"kthreadd", exclude=set()) == []
     with pytest.raises(_oom.Refused, match="not a valid regular expression"):
         _oom.find_by_cmdline(reader, "(")
+
+
+@pytest.mark.parametrize("pattern", [r"^(a+)+$", r"(a*)*b", r"(\w+\s?)*$", r"(?:x|y+)+z", r"x(?=(a*)*)",
+                                     r"((ab)+c?)*", r"(a{1,3})+$", r"(?P<n>[a-z]+\d*)+"])
+def test_nested_repetition_is_refused_at_once(pattern):
+    with pytest.raises(_oom.Refused, match=r"repeats a group that itself repeats .* hours"):
+        _oom.compile_regex(pattern)
+
+
+@pytest.mark.parametrize("pattern", [r"celery .*worker", r"^sleep 360[13]$", r"(foo|bar)+", r"(?:ab{2})+",
+                                     r"^/usr/bin/java .*-jar app[.]jar", r"(a*)?b", r"[a-z]+ \d+"])
+def test_ordinary_patterns_are_taken(pattern):
+    assert _oom.compile_regex(pattern).pattern == pattern
+
+
+def test_a_search_that_backtracks_for_hours_is_stopped_in_time():
+    started = time.monotonic()
+    with pytest.raises(_oom.Refused, match=r"took more than 1 seconds to match 2 command lines and was stopped"):
+        _oom.bounded_search(re.compile(r"^(a|aa)+$"), ["x", "a" * 80 + "!"], seconds=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_bounded_search_answers_for_every_text_in_order():
+    texts = ["sleep 3601", "x" * 100000, "sleep 3603"] * 1000
+    assert _oom.bounded_search(re.compile(r"^sleep"), texts) == [True, False, True] * 1000
+    assert _oom.bounded_search(re.compile("x"), []) == []
 
 
 def test_own_process_is_never_matched(tmp_path):

@@ -68,7 +68,8 @@ class FakeKernel:
         text = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
         for area in self.areas:
             text += "%-40s file\t\t%d\t\t%d\t\t%d\n" % (
-                area["path"], area["size"] // 1024 - 4, area["used"] // 1024, area["priority"])
+                "".join("\\%03o" % ord(c) if c in " \t\n\\" else c for c in area["path"]),  # as seq_path does
+                area["size"] // 1024 - 4, area["used"] // 1024, area["priority"])
         (self.proc / "swaps").write_text(text)
 
     def area(self, path):
@@ -380,10 +381,47 @@ def test_space_of_a_file_being_rebuilt_counts():
     ({"content": "zero", "header": None, "size": 0}, [("unlink", "/srv/swapfile"), ("create", "/srv/swapfile"),
                                                       ("mkswap", "/srv/swapfile"), ("swapon", "/srv/swapfile")]),
     ({"mode": 0o644}, [("chmod", "/srv/swapfile"), ("swapon", "/srv/swapfile")]),
-    ({"uid": 1000, "mode": 0o600}, [("chmod", "/srv/swapfile"), ("swapon", "/srv/swapfile")]),
 ])
 def test_inactive_files_converge(extra, expected):
     assert steps_of(REQ, obs(swap_file(**extra), fstab=LINE)) == expected
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("which", ["file", "bridge"])
+def test_a_file_owned_by_another_user_is_refused(state, which):
+    req = _swap.Request("/srv/swapfile", state, "8M" if state == "present" else None, page_size=PAGE)
+    files = {"file": swap_file(), "bridge": swap_file()}
+    files[which] = swap_file(uid=1000, mode=0o600)
+    with pytest.raises(_swap.UnsafeLocation, match=r"is owned by uid 1000, not root; .* left untouched") as caught:
+        _swap.plan(req, obs(files["file"], files["bridge"], fstab=LINE, trusted_uids=[0]))
+    assert caught.value.reason == "unsafe_location"
+
+
+def test_an_unsafe_directory_is_refused_before_anything_is_planned():
+    with pytest.raises(_swap.UnsafeLocation, match=r"^/srv/swapfile: /srv is writable by others .*only root"):
+        _swap.plan(REQ, obs(unsafe_directory="/srv is writable by others (mode 0777) without the sticky bit"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("mode, owner, says", [
+    (0o755, 0, None),
+    (0o1777, 0, None),
+    (0o777, 0, "is writable by others (mode 0777) without the sticky bit"),
+    (0o770, 0, "is writable by its group (mode 0770) without the sticky bit"),
+    (0o755, 1000, "is owned by uid 1000, not root"),
+    (0o1777, 1000, "is owned by uid 1000, not root"),
+])
+def test_unsafe_directory_on_real_directories(tmp_path, mode, owner, says):
+    shared = tmp_path / "shared"
+    below = shared / "below"
+    below.mkdir(parents=True)
+    os.chmod(str(shared), mode)
+    os.chown(str(shared), owner, 0)
+    found = _swapdisk.unsafe_directory(str(below), [0])
+    assert found == (None if says is None else "%s %s" % (shared, says))
+    link = tmp_path / "link"
+    link.symlink_to(below)  # a link is judged by where it leads
+    assert _swapdisk.unsafe_directory(str(link), [0]) == found
 
 
 def test_active_file_with_loose_mode_is_fixed_in_place():

@@ -33,10 +33,31 @@ def test_unit_name(name, unit):
     assert _systemd.unit_name(name) == unit
 
 
-@pytest.mark.parametrize("name", ["", "a b", "../etc", "x/y", None, ".."])
+@pytest.mark.parametrize("name", ["", "a b", "../etc", "x/y", None, "..", "-H", "--host=evil", "-.slice",
+                                  "--kill-whom=all", ".hidden", "caf\u00e9", "a" * 248, "a\nb", "x;y", "a@b/c", 7])
 def test_unit_name_refused(name):
     with pytest.raises(_systemd.SystemdError, match="not a systemd unit name"):
         _systemd.unit_name(name)
+
+
+def test_unit_name_at_the_length_limit():
+    assert _systemd.unit_name("a" * 247) == "a" * 247 + ".service"
+
+
+@pytest.mark.parametrize("name", ["-H", "--host=evil.example", "-pMainPID"])
+def test_a_name_like_an_option_never_reaches_systemctl(name):
+    run = FakeSystemctl()
+    for call in (lambda: _systemd.unit_state(run, name), lambda: _systemd.restart(run, name)):
+        with pytest.raises(_systemd.SystemdError, match="not a systemd unit name"):
+            call()
+    assert run.calls == []
+
+
+def test_the_unit_comes_after_the_end_of_options():
+    run = FakeSystemctl()
+    _systemd.unit_state(run, "pg")
+    _systemd.restart(run, "pg")
+    assert [call[-2:] for call in run.calls] == [("--", "pg.service"), ("--", "pg.service")]
 
 
 def test_dropin_path_and_text():
@@ -85,10 +106,11 @@ def test_parse_version(text, version):
 def test_systemctl_answers_and_failures():
     run = FakeSystemctl({
         ("--version",): (0, "systemd 252 (252.39-1~deb12u2)\n", ""),
-        ("show", "pg.service", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup", "-pMemoryCurrent",
-         "-pNRestarts"): (0, "LoadState=loaded\nActiveState=active\nMainPID=812\n"
-                             "ControlGroup=/system.slice/pg.service\nMemoryCurrent=[not set]\nNRestarts=2\n", ""),
-        ("restart", "bad.service"): (1, "", "Job for bad.service failed.\n"),
+        ("show", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup", "-pMemoryCurrent",
+         "-pNRestarts", "--", "pg.service"): (0, "LoadState=loaded\nActiveState=active\nMainPID=812\n"
+                                              "ControlGroup=/system.slice/pg.service\nMemoryCurrent=[not set]\n"
+                                              "NRestarts=2\n", ""),
+        ("restart", "--", "bad.service"): (1, "", "Job for bad.service failed.\n"),
     })
     assert _systemd.version(run) == 252
     assert _systemd.unit_state(run, "pg") == {
@@ -112,8 +134,8 @@ def test_no_systemctl():
 
 
 def test_memory_current_unlimited_is_none():
-    run = FakeSystemctl({("show", "x.service", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup",
-                          "-pMemoryCurrent", "-pNRestarts"): (0, "MainPID=0\nMemoryCurrent=18446744073709551615\n", "")})
+    run = FakeSystemctl({("show", "-pLoadState", "-pActiveState", "-pMainPID", "-pControlGroup",
+                          "-pMemoryCurrent", "-pNRestarts", "--", "x.service"): (0, "MainPID=0\nMemoryCurrent=18446744073709551615\n", "")})
     state = _systemd.unit_state(run, "x")
     assert state["main_pid"] is None and state["memory_current"] is None
 

@@ -134,7 +134,7 @@ def test_rhel6_path(tmp_path, root, kernel):
     assert result["thp_path"] == "/sys/kernel/mm/redhat_transparent_hugepage"
     assert selected(directory, "enabled") == "never"
     assert thp.render_unit({"enabled": "never"}, thp.THP_DIRS[1]).count(
-        "echo never > /sys/kernel/mm/redhat_transparent_hugepage/enabled") == 1
+        "StandardInputText=w /sys/kernel/mm/redhat_transparent_hugepage/enabled - - - - never") == 1
 
 
 def test_a_kernel_without_thp_is_a_clear_error(tmp_path, root):
@@ -164,7 +164,7 @@ def test_check_mode_writes_nothing_and_predicts(tmp_path, root, kernel):
     assert kernel.calls == [] and systemctl.calls == []
     assert not os.path.exists(thp.unit_path(str(root[0])))
     assert selected(directory, "enabled") == "madvise"
-    assert "echo never > /sys/kernel/mm/transparent_hugepage/defrag" in result["diff"]["unit"]["after"]
+    assert "w /sys/kernel/mm/transparent_hugepage/defrag - - - - never" in result["diff"]["unit"]["after"]
 
 
 def test_apply_persist_then_idempotent(tmp_path, root, kernel):
@@ -262,6 +262,40 @@ def test_persist_false_warns_about_an_older_unit_value(tmp_path, root, kernel):
     assert any("persist is false but /etc/systemd/system/memops-thp.service still sets never" in warning
                for warning in result["warnings"])
     assert result["settings"]["enabled"]["persisted"] is False
+
+
+def test_the_unit_runs_no_shell():
+    text = thp.render_unit({"defrag": "defer+madvise", "enabled": "never"}, thp.THP_DIRS[0])
+    exec_lines = [line for line in text.splitlines() if line.startswith("Exec")]
+    assert exec_lines == ["ExecStart=systemd-tmpfiles --create -"]
+    assert "/bin/sh" not in text and "echo" not in text
+    assert [line for line in text.splitlines() if line.startswith("StandardInput")] == [
+        "StandardInput=data",
+        "StandardInputText=w /sys/kernel/mm/transparent_hugepage/enabled - - - - never",
+        "StandardInputText=w /sys/kernel/mm/transparent_hugepage/defrag - - - - defer+madvise"]
+
+
+@pytest.mark.parametrize("value", ["never'; rm -rf / #", "never\nExecStart=/bin/sh", "never x", "inherit", "yes"])
+def test_the_unit_takes_only_the_values_the_kernel_defines(value):
+    with pytest.raises(thp.InvalidValue, match="not a value the kernel defines"):
+        thp.render_unit({"enabled": value}, thp.THP_DIRS[0])
+
+
+@pytest.mark.parametrize("offered", ["always madvise [never] evil;touch", "always [madvise] never inherit"])
+def test_a_token_the_tree_offers_outside_the_kernels_set_is_refused(tmp_path, root, kernel, offered):
+    sys_root, directory = make_sys(tmp_path)
+    (directory / "enabled").write_text(offered + "\n")
+    value = offered.split()[-1]
+    with pytest.raises(thp.InvalidValue, match="not a value the kernel defines for this setting"):
+        thp.run({"enabled": value}, reader=Reader(str(root[1]), str(sys_root)), root=str(root[0]), persist=False)
+    assert kernel.calls == []
+
+
+def test_a_unit_of_the_earlier_shell_form_is_read_and_rewritten():
+    legacy = ("[Service]\nExecStart=/bin/sh -c 'echo never > /sys/kernel/mm/transparent_hugepage/enabled'\n"
+              "ExecStart=/bin/sh -c 'echo defer > /sys/kernel/mm/transparent_hugepage/defrag'\n")
+    assert thp.parse_unit(legacy) == {"enabled": "never", "defrag": "defer"}
+    assert thp.render_unit(thp.parse_unit(legacy), thp.THP_DIRS[0]) != legacy
 
 
 def test_unit_round_trip():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils._units import (
-    ACCEPTED_FORMS, GIB, KIB, MIB, TIB, SizeError, format_size, parse_size,
+    ACCEPTED_FORMS, GIB, KIB, MAX_SIZE, MIB, TIB, SizeError, format_size, parse_size,
 )
 
 
@@ -102,3 +102,15 @@ def test_format_size(value, text):
 def test_format_then_parse_round_trips(value):
     number = parse_size(value)
     assert parse_size(format_size(number)) == number
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "9" * 5000, int("9" * 400), 2 ** 63, "9000000T",
+                                   "0" * 500 + "9" * 30, "1" + "0" * 30 + ".5K"])
+def test_sizes_beyond_the_kernels_range_are_refused_without_overflow(value):
+    with pytest.raises(SizeError, match="larger than any size the kernel takes") as caught:
+        parse_size(value, "size")
+    assert len(str(caught.value)) < 200
+
+
+def test_the_largest_size_is_accepted():
+    assert parse_size(str(MAX_SIZE)) == MAX_SIZE == 2 ** 63 - 1

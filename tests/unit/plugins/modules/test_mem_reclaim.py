@@ -91,6 +91,9 @@ def test_compact_thresholds_come_from_the_diagnosis(proc, run_module):
 @pytest.mark.parametrize("args, says", [
     ({"action": "swap_cycle", "force": True}, "force does not apply to swap_cycle"),
     ({"action": "drop_caches", "min_reclaimable": "a lot"}, "min_reclaimable"),
+    ({"action": "drop_caches", "min_reclaimable": "9" * 400}, "min_reclaimable: '99999"),
+    ({"action": "drop_caches", "min_reclaimable": "9" * 400 + "T"}, "larger than any size"),
+    ({"action": "swap_cycle", "min_available": "9" * 400}, "min_available: '99999"),
     ({"action": "compact", "thresholds": {"fragmentation_ordre": 4}}, "unknown key 'fragmentation_ordre'"),
     ({"action": "compact", "thresholds": {"fragmentation_order": "high"}}, "fragmentation_order must be a number"),
 ])

@@ -7,11 +7,13 @@ mode predicts without creating; the real kernel is exercised by the integration 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from ansible_collections.memops.linux.plugins.module_utils import _memlimits
 from ansible_collections.memops.linux.plugins.modules import memory_cgroup as module
-from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process, stat_line
 
 
 @pytest.fixture
@@ -36,6 +38,43 @@ def test_refusals_create_nothing(trees, run_module, extra, says):
     result = run_module(module, **dict(trees, **extra))
     assert result["failed"] and says in result["msg"]
     assert os.listdir(os.path.join(trees["sys_root"], "fs", "cgroup", "memory")) == []
+
+
+@pytest.mark.parametrize("extra", [{"pids": [1]}, {"process_name": "systemd"}, {"pids": [300, 1]}])
+def test_pid1_is_refused_without_the_opt_in(trees, run_module, extra):
+    add_process(Path(trees["proc_root"]), 1, "systemd", ["/sbin/init"])
+    result = run_module(module, name="jobs", max="1G", **dict(trees, **extra))
+    assert result["failed"] and "PID 1 (the init process)" in result["msg"] and "allow_pid1: true" in result["msg"]
+    assert os.listdir(os.path.join(trees["sys_root"], "fs", "cgroup", "memory")) == []
+    allowed = run_module(module, name="jobs", max="1G", allow_pid1=True, _ansible_check_mode=True,
+                         **dict(trees, **extra))
+    assert allowed["changed"] and 1 in allowed["moved"]
+
+
+@pytest.mark.parametrize("pids", [[0], [-5], [300, -1]])
+def test_pids_below_one_are_refused(trees, run_module, pids):
+    result = run_module(module, name="jobs", max="1G", pids=pids, **trees)
+    assert result["failed"] and "a process id is a positive number" in result["msg"]
+    assert os.listdir(os.path.join(trees["sys_root"], "fs", "cgroup", "memory")) == []
+
+
+def test_a_reused_pid_is_not_moved(trees, run_module, monkeypatch):
+    group = Path(trees["sys_root"]) / "fs" / "cgroup" / "memory" / "memops-jobs"
+    group.mkdir()
+    for name, text in (("memory.limit_in_bytes", "9223372036854771712\n"), ("memory.usage_in_bytes", "0\n"),
+                       ("cgroup.procs", "")):
+        (group / name).write_text(text)
+    add_process(Path(trees["proc_root"]), 301, "report-runner", ["report-runner"])
+    resident_bytes = _memlimits.resident_bytes
+
+    def and_then_pid_300_is_reused(reader, pids):  # between choosing the processes and moving them
+        (Path(trees["proc_root"]) / "300" / "stat").write_text(stat_line(300, "bash", starttime=99999))
+        return resident_bytes(reader, pids)
+
+    monkeypatch.setattr(_memlimits, "resident_bytes", and_then_pid_300_is_reused)
+    result = run_module(module, name="jobs", max="1G", process_name="report-runner", **trees)
+    assert result["vanished"] == [300] and result["moved"] == [301]
+    assert (group / "cgroup.procs").read_text() == "301"
 
 
 def test_no_memory_controller(tmp_path, run_module):

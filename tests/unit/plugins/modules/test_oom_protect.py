@@ -7,13 +7,18 @@ verification after a restart (O2)."""
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import time
 
 import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.memops.linux.plugins.module_utils import _kernel
 from ansible_collections.memops.linux.plugins.module_utils import _oom
+from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _host
 from ansible_collections.memops.linux.plugins.modules import oom_protect as module
 from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_oom import add_process
@@ -88,6 +93,8 @@ def service_args(proc, **extra):
     ({"service": "pg", "score_adj": 10, "restart": True}, "restart applies with persist"),
     ({"pid": 812, "name": "postgres", "score_adj": 10}, "mutually exclusive"),
     ({"score_adj": 10}, "one of the following is required"),
+    ({"pid": 0, "score_adj": 10}, "pid 0 is not a process id"),
+    ({"pid": -5, "score_adj": 10}, "pid -5 is not a process id"),
 ])
 def test_refusals_write_nothing(proc, run_module, args, says):
     args.setdefault("proc_root", str(proc))
@@ -95,6 +102,83 @@ def test_refusals_write_nothing(proc, run_module, args, says):
     assert result["failed"] and says in result["msg"]
     assert "Traceback" not in result["msg"]
     assert [(proc / p / "oom_score_adj").read_text() for p in ("1", "812")] == ["0\n", "0\n"]
+
+
+@pytest.fixture
+def long_command_line():
+    """A real process whose command line is 80 a's and a '!' (its argv[0]), then '600'."""
+    child = subprocess.Popen(["a" * 80 + "!", "600"], executable="/bin/sleep")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the kernel shows the new command line
+        with open("/proc/%d/cmdline" % child.pid, "rb") as handle:
+            if handle.read() == b"a" * 80 + b"!\x00600\x00":
+                break
+        time.sleep(0.01)
+    yield child
+    child.kill()
+    child.wait()
+
+
+@pytest.mark.parametrize("pattern, says", [
+    (r"^(a+)+$", "repeats a group that itself repeats"),
+    (r"^(a|aa)+$", "was stopped; it backtracks too much"),
+])
+def test_catastrophic_cmdline_regex_is_a_clear_error_within_seconds(long_command_line, run_module, pattern, says):
+    started = time.monotonic()
+    result = run_module(module, cmdline_regex=pattern, score_adj=500)
+    assert time.monotonic() - started < 5
+    assert result["failed"] and result["msg"].startswith("oom_protect: cmdline_regex %r " % pattern)
+    assert says in result["msg"] and result["processes"] == []
+    with open("/proc/%d/oom_score_adj" % long_command_line.pid) as handle:
+        assert handle.read() == "0\n"
+
+
+def test_cmdline_regex_still_finds_a_real_process(long_command_line, run_module):
+    result = run_module(module, cmdline_regex=r"^a{80}! 600$", score_adj=0, _ansible_check_mode=True)
+    assert [row["pid"] for row in result["processes"]] == [long_command_line.pid]
+
+
+def _deny(monkeypatch, pids):
+    write_value = _kernel.write_value
+
+    def refuse(path, value, dir_fd=None):
+        if int(os.readlink("/proc/self/fd/%d" % dir_fd).rsplit("/", 1)[1]) in pids:
+            raise _kernel.NotPermitted(path, errno.EACCES, "Permission denied")
+        return write_value(path, value, dir_fd=dir_fd)
+
+    monkeypatch.setattr(_kernel, "write_value", refuse)
+
+
+def test_every_process_denied_fails_and_says_why(proc, run_module, monkeypatch):
+    _deny(monkeypatch, {812, 813})
+    result = run_module(module, name="postgres", score_adj=-500, proc_root=str(proc))
+    assert result["failed"] and not result["changed"]
+    assert result["msg"].startswith("oom_protect: no process could be set to -500: the kernel refused all 2 (pid 812")
+    for words in ("CAP_SYS_RESOURCE", "OOMScoreAdjust=", "persist: true and restart: true"):
+        assert words in result["msg"]
+    assert [row["result"] for row in result["processes"]] == ["denied", "denied"]
+
+
+def test_some_processes_denied_is_still_a_success(proc, run_module, monkeypatch):
+    _deny(monkeypatch, {813})
+    result = run_module(module, name="postgres", score_adj=-500, proc_root=str(proc))
+    assert "failed" not in result and result["changed"]
+    assert [row["result"] for row in result["processes"]] == ["set", "denied"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _host.capabilities(_procfs.Reader())["cap_sys_resource"],
+                    reason="needs root without CAP_SYS_RESOURCE (this test machine's case)")
+def test_a_real_process_denied_without_cap_sys_resource_fails(run_module):
+    child = subprocess.Popen(["sleep", "600"])
+    try:
+        result = run_module(module, pid=child.pid, score_adj=-100)
+        assert result["failed"] and "no process could be set to -100" in result["msg"]
+        assert "OOMScoreAdjust=" in result["msg"]
+        with open("/proc/%d/oom_score_adj" % child.pid) as handle:
+            assert handle.read() == "0\n"
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_pid1_with_opt_in(proc, run_module):
@@ -161,3 +245,28 @@ def test_diff_lists_each_process_set_and_nothing_once_set(proc, run_module):
     assert run_module(module, **args)["diff"] == check["diff"]
     again = run_module(module, **args)
     assert not again["changed"] and "diff" not in again
+
+
+def test_a_pid_directory_linked_out_of_proc_root_is_not_written(proc, tmp_path, run_module):
+    outside = add_process(tmp_path, 900, "victim", ["victim"])
+    (proc / "900").symlink_to(outside)
+    result = run_module(module, pid=900, score_adj=100, proc_root=str(proc))
+    assert result["failed"] and "leads out of %s (to %s) through a symbolic link" % (proc, outside) in result["msg"]
+    assert (outside / "oom_score_adj").read_text() == "0\n"
+
+
+def test_an_oom_score_adj_link_is_not_followed(proc, tmp_path, run_module):
+    precious = tmp_path / "precious"
+    precious.write_text("0\n")
+    (proc / "812" / "oom_score_adj").unlink()
+    (proc / "812" / "oom_score_adj").symlink_to(precious)
+    result = run_module(module, pid=812, score_adj=100, proc_root=str(proc))
+    assert result["failed"] and "symbolic links" in result["msg"] and "Traceback" not in result["msg"]
+    assert precious.read_text() == "0\n"
+
+
+@pytest.mark.parametrize("service", ["-H", "--host=evil.example", "--kill-whom=all"])
+def test_a_service_named_like_an_option_never_reaches_systemctl(proc, systemd, run_module, service):
+    result = run_module(module, **service_args(proc, service=service))
+    assert result["failed"] and "is not a systemd unit name" in result["msg"] and "not starting with -" in result["msg"]
+    assert systemd.calls == [] and not (proc.parent / "units").exists()

@@ -108,6 +108,9 @@ def test_backup(kernel, where, run):
     ({"size": "big"}, "invalid_request", "not a size"),
     ({"size": True}, "invalid_request", "boolean"),
     ({"size": "100K"}, "invalid_request", "too small"),
+    ({"size": "9" * 400}, "invalid_request", "larger than any size the kernel takes"),
+    ({"size": int("9" * 400)}, "invalid_request", "larger than any size the kernel takes"),
+    ({"size": "8M", "min_free": "9" * 400 + "G"}, "invalid_request", "min_free: '9999"),
     ({"size": "8M", "priority": 40000}, "invalid_request", "priority 40000 is out of range"),
     ({"size": "8M", "priority": -5}, "invalid_request", "out of range"),
     ({"size": "8M", "min_free": "1T"}, "not_enough_space", "min_free 1 TiB"),
@@ -119,6 +122,78 @@ def test_refusals_change_nothing(kernel, where, run, options, reason, says):
     assert result["msg"].startswith("swapfile: ")
     assert "exception" not in result and "Traceback" not in json.dumps(result)
     assert os.listdir(os.path.dirname(where["path"])) == [] and kernel.calls == []
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("line", ["{path} /mnt/data none bind 0 0\n", "{path} /mnt/x ext4 loop 0 0\n", "{path}\n"])
+def test_fstab_naming_the_path_with_another_type_is_a_clear_failure(kernel, where, run, state, line):
+    text = line.format(path=where["path"])
+    with open(where["fstab"], "w") as handle:
+        handle.write(text)
+    result = run(state=state, size="8M", **where)
+    assert result["failed"] and result["reason"] == "refused"
+    assert result["msg"].startswith("swapfile: %s: line 1 names %s with type " % (where["fstab"], where["path"]))
+    assert "fix or remove it by hand" in result["msg"]
+    assert "exception" not in result and "Traceback" not in json.dumps(result)
+    assert sorted(os.listdir(os.path.dirname(where["path"]))) == ["fstab"] and kernel.calls == []
+    with open(where["fstab"]) as handle:
+        assert handle.read() == text
+
+
+@pytest.mark.parametrize("char", ["\xa0", "\r", "\x0b", "\x85", "\u2028", "\u3000"])
+def test_paths_with_whitespace_fstab_cannot_carry_are_refused(kernel, where, run, char):
+    path = os.path.join(os.path.dirname(where["path"]), "swap%sfile" % char)
+    result = run(size="8M", **dict(where, path=path))
+    assert result["failed"] and result["reason"] == "invalid_request"
+    assert "U+%04X" % ord(char) in result["msg"] and "choose a path without it" in result["msg"]
+    assert os.listdir(os.path.dirname(where["path"])) == [] and kernel.calls == []
+
+
+def test_paths_with_escaped_whitespace_are_idempotent(kernel, where, run):
+    args = dict(where, path=os.path.join(os.path.dirname(where["path"]), "my swap\tfile"), size="8M")
+    first = run(**args)
+    assert first["changed"], first
+    again = run(**args)
+    assert "failed" not in again, again
+    expected = "%s/my\\040swap\\011file none swap" % os.path.dirname(where["path"])
+    assert not again["changed"] and again["fstab_line"].startswith(expected)
+    with open(where["fstab"]) as handle:
+        assert len(handle.readlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_a_file_owned_by_another_user_is_not_taken_over(kernel, where, run, state):
+    with open(where["path"], "wb") as handle:
+        handle.write(b"\0" * 4096)
+    os.chmod(where["path"], 0o644)
+    os.chown(where["path"], 1000, 1000)
+    result = run(state=state, size="8M", **where)
+    assert result["failed"] and result["reason"] == "unsafe_location"
+    assert "%s is owned by uid 1000, not root" % where["path"] in result["msg"]
+    st = os.stat(where["path"])
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (1000, 0o644) and kernel.calls == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.parametrize("mode, owner", [(0o777, 0), (0o775, 0), (0o755, 1000), (0o1777, 1000)])
+def test_a_directory_others_can_write_to_is_refused(kernel, where, run, mode, owner):
+    directory = os.path.dirname(where["path"])
+    os.chmod(directory, mode)
+    os.chown(directory, owner, 0)
+    result = run(size="8M", **where)
+    assert result["failed"] and result["reason"] == "unsafe_location"
+    assert result["msg"].startswith("swapfile: %s: %s " % (where["path"], directory))
+    assert os.listdir(directory) == [] and kernel.calls == []
+
+
+def test_a_sticky_directory_owned_by_root_is_accepted(kernel, where, run):
+    os.chmod(os.path.dirname(where["path"]), 0o1777)
+    assert run(size="8M", **where)["changed"]
+
+
+def test_examples_keep_swap_out_of_world_writable_directories():
+    assert "/tmp/" not in module.EXAMPLES
 
 
 @pytest.mark.parametrize("fs_type", ["tmpfs", "overlay", "nfs", "zfs"])

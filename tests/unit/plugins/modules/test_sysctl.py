@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 import yaml
@@ -113,3 +114,22 @@ def test_action_group_lists_the_module():
     runtime = os.path.join(os.path.dirname(module.__file__), "..", "..", "meta", "runtime.yml")
     with open(runtime, encoding="utf-8") as handle:
         assert "sysctl" in yaml.safe_load(handle)["action_groups"]["memops"]
+
+
+@pytest.mark.parametrize("link", ["file", "directory"])
+def test_a_link_out_of_proc_root_is_not_written_through(proc, files, tmp_path, run_module, link):
+    """Real symlinks, real writes: the setting file, or sys/vm, leads out of proc_root."""
+    outside = tmp_path / "outside"
+    shutil.copytree(str(proc / "sys" / "vm"), str(outside))
+    if link == "file":
+        (proc / "sys" / "vm" / "swappiness").unlink()
+        (proc / "sys" / "vm" / "swappiness").symlink_to(outside / "swappiness")
+    else:
+        shutil.rmtree(str(proc / "sys" / "vm"))
+        (proc / "sys" / "vm").symlink_to(outside)
+    before = (outside / "swappiness").read_text()
+    result = run_module(module, values={"vm.swappiness": 7}, proc_root=str(proc), sysctl_file=files[0],
+                        sysctl_dirs=files[1])
+    assert result["failed"] and "vm.swappiness: " in result["msg"]
+    assert "leads out of %s (to %s) through a symbolic link" % (proc, outside / "swappiness") in result["msg"]
+    assert (outside / "swappiness").read_text() == before and not os.path.exists(files[0])

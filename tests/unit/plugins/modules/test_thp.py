@@ -6,6 +6,8 @@ temporary sys_root (writes behave as in the module_utils tests' fake kernel)."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ansible_collections.memops.linux.plugins.module_utils import _host
@@ -54,3 +56,22 @@ def test_a_kernel_without_thp(tmp_path, run_module):
     (tmp_path / "sys/kernel/mm").mkdir(parents=True)
     result = run_module(module, enabled="never", sys_root=str(tmp_path / "sys"))
     assert result["failed"] and "kernel has no transparent huge pages" in result["msg"]
+
+
+@pytest.mark.parametrize("link", ["file", "directory"])
+def test_a_link_out_of_sys_root_is_not_written_through(tmp_path, run_module, link):
+    """Real symlinks, real writes: the setting file, or the THP directory, leads out of sys_root."""
+    sys_root, directory = make_sys(tmp_path)
+    outside = tmp_path / "outside"
+    shutil.copytree(str(directory), str(outside))
+    before = (outside / "enabled").read_text()
+    if link == "file":
+        (directory / "enabled").unlink()
+        (directory / "enabled").symlink_to(outside / "enabled")
+    else:
+        shutil.rmtree(str(directory))
+        directory.symlink_to(outside)
+    result = run_module(module, enabled="never", sys_root=str(sys_root))
+    assert result["failed"] and result["msg"].startswith("thp: ")
+    assert "leads out of %s (to %s) through a symbolic link" % (sys_root, outside / "enabled") in result["msg"]
+    assert (outside / "enabled").read_text() == before

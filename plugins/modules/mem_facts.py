@@ -76,7 +76,7 @@ options:
     default: 1
   sample_interval:
     description:
-      - Seconds between samples.
+      - Seconds between samples, from V(0) to V(3600) (one hour); V(nan) and V(inf) are refused.
     type: float
     default: 5.0
   kernel_log:
@@ -596,6 +596,8 @@ from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
+# the longest wait between two samples, in seconds
+MAX_SAMPLE_INTERVAL = 3600
 
 def _log_runner(module):
     """Runs dmesg or journalctl for the kernel-log fallback; None when the
@@ -627,9 +629,9 @@ def main():
     if params["samples"] < 1:
         module.fail_json(msg="mem_facts: samples must be 1 or more (1 takes a single snapshot), got %d"
                              % params["samples"])
-    if params["sample_interval"] < 0:
-        module.fail_json(msg="mem_facts: sample_interval must be 0 seconds or more, got %s"
-                             % params["sample_interval"])
+    if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
+        module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
+                             % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
     except _diagnosis.ThresholdError as exc:

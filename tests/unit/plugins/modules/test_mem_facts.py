@@ -86,13 +86,21 @@ def test_proc_root_that_is_not_procfs(run_module, tmp_path, make_root):
 
 @pytest.mark.parametrize("args, fragments", [
     ({"samples": 0}, ("samples must be 1 or more", "got 0")),
-    ({"sample_interval": -1.0}, ("sample_interval must be 0 seconds or more", "got -1.0")),
+    ({"sample_interval": -1.0}, ("sample_interval must be a number of seconds from 0 to 3600", "got -1.0")),
     ({"kernel_log": "dmesg"}, ("kernel_log", "auto, none", "dmesg")),
 ])
 def test_other_bad_options(run_module, args, fragments):
     options = tree("host")
     options.update(args)
     assert_clean_failure(run_module(mem_facts, **options), *fragments)
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf", "-inf", 1e300, 3600.5])
+def test_sample_interval_not_finite_or_too_long(run_module, interval):
+    # each used to reach time.sleep(): ValueError for nan, OverflowError for inf and 1e300
+    options = tree("host")
+    options.update(samples=2, sample_interval=interval)
+    assert_clean_failure(run_module(mem_facts, **options), "sample_interval must be a number of seconds from 0 to 3600")
 
 
 def test_unknown_threshold(run_module):

@@ -595,11 +595,7 @@ def _pct(part, whole):
     return round(100.0 * part / whole, 2)
 
 
-def _int_or_none(text):
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        return None
+_int_or_none = procfs.to_int
 
 
 def _is_number(text):

@@ -24,6 +24,9 @@ from typing import Iterable, Sequence
 KIB = 1024
 # The most of a command line read and kept (a JVM's can run to tens of kilobytes).
 CMDLINE_LIMIT = 4096
+# No counter of the kernel is wider than 64 bits: a number this large or larger
+# in one of its files is corruption, not a value (and overflows float arithmetic).
+INT_LIMIT = 1 << 64
 # The options of every module that reads a host (doc fragment memops.linux._roots).
 ROOT_OPTIONS = {
     "proc_root": {"type": "path", "default": "/proc"},
@@ -52,11 +55,12 @@ class AccessDenied(ProcfsError):
 
 
 def to_int(text: str | None) -> int | None:
-    """int(text), or None when it is not an integer."""
+    """int(text), or None when it is not an integer or not below INT_LIMIT in size."""
     try:
-        return int(text)
-    except (TypeError, ValueError):
+        number = int(text)
+    except (TypeError, ValueError):  # ValueError also for more digits than int() converts
         return None
+    return number if -INT_LIMIT < number < INT_LIMIT else None
 
 
 def _note(notes, message):
@@ -94,7 +98,8 @@ def parse_meminfo(text: str, notes: list | None = None) -> dict[str, int]:
         key = key.strip()
         number = _kv_size(value) if sep else None
         if not key or number is None or number < 0:
-            _note(notes, "meminfo: skipped line %r" % line[:80])
+            digits = value.split()[0].lstrip("-") if sep and value.split() else ""
+            _note(notes, "meminfo: skipped line %r%s" % (line[:80], " (number out of range)" if digits.isdigit() else ""))
             continue
         result[key] = number
     return result

@@ -764,3 +764,11 @@ def test_status_name_that_looks_like_a_size_stays_text():
     text = "Name:\t12 kB\nVmRSS:\t  100 kB\n"
     assert procfs.parse_status(text)["Name"] == "12 kB"
     assert procfs.parse_status_fields(text, ("Name", "VmRSS")) == {"Name": "12 kB", "VmRSS": 102400}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("18446744073709551615", (1 << 64) - 1), ("-18446744073709551615", 1 - (1 << 64)),
+    ("18446744073709551616", None), ("9" * 400, None), ("9" * 5000, None), (" 42\n", 42),
+])
+def test_to_int_refuses_numbers_no_kernel_counter_holds(text, expected):
+    assert procfs.to_int(text) == expected

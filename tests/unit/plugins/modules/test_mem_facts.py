@@ -7,7 +7,9 @@ message that names the problem and what to give instead, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import pytest
 
@@ -20,6 +22,21 @@ KIB = 1024
 def tree(name):
     return {"proc_root": os.path.join(FIXTURES, name, "proc"), "sys_root": os.path.join(FIXTURES, name, "sys"),
             "kernel_log": "none"}
+
+
+def hostile_tree(tmp_path, source="host", **files):
+    """A copy of the fixture tree ``source`` under tmp_path with ``files``
+    ({path below proc, with "__" for "/": text}) written over it."""
+    root = tmp_path / source
+    shutil.copytree(os.path.join(FIXTURES, source), str(root), symlinks=True)
+    for name, text in files.items():
+        (root / "proc" / name.replace("__", "/")).write_text(text)
+    return {"proc_root": str(root / "proc"), "sys_root": str(root / "sys"), "kernel_log": "none"}
+
+
+def strict_json(value):
+    """``value`` as standard JSON: NaN and Infinity, which json.dumps writes by default, are refused."""
+    return json.dumps(value, allow_nan=False)
 
 
 def assert_clean_failure(result, *fragments):
@@ -106,3 +123,17 @@ def test_sample_interval_not_finite_or_too_long(run_module, interval):
 def test_unknown_threshold(run_module):
     result = run_module(mem_facts, thresholds={"available_pct_lowest": 3}, **tree("host"))
     assert_clean_failure(result, "available_pct_lowest")
+
+
+def test_absurd_meminfo_numbers_are_skipped_with_a_note(run_module, tmp_path):
+    # a 400-digit MemTotal overflowed float arithmetic (OverflowError) in the overview
+    meminfo = open(os.path.join(FIXTURES, "host", "proc", "meminfo"), encoding="utf-8").read()
+    meminfo = meminfo.replace("MemFree:        23868884 kB", "MemFree:        %s kB" % ("9" * 400))
+    meminfo = meminfo.replace("Cached:           219496 kB", "Cached:           %s kB" % ("9" * 5000))
+    result = run_module(mem_facts, **hostile_tree(tmp_path, meminfo=meminfo))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    assert "MemFree" not in facts["memory"]["meminfo"] and "Cached" not in facts["memory"]["meminfo"]
+    assert any(note.startswith("meminfo: skipped line 'MemFree:") and note.endswith("(number out of range)")
+               for note in facts["notes"])
+    strict_json(facts)

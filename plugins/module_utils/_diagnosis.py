@@ -214,6 +214,12 @@ def rule_insufficient_ram(facts: dict, t: dict) -> Iterator[dict]:
         {"swap_pages_per_second": rate, "psi_some_avg10": some, "psi_full_avg10": full})
 
 
+def _min_adj(entry):
+    """A workload's lowest oom_score_adj, or None when it was not read (0 when the facts have no such key)."""
+    value = entry.get("min_oom_score_adj", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
     oom = section(facts, "oom")
     if not oom:
@@ -250,8 +256,9 @@ def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
             _remedy("Lower oom_score_adj of what must survive; cap what may die.",
                     role="memops.linux.oom_protect", variable="oom_protect_processes"),
             {"pids": [r["pid"] for r in likely]})
+    # an oom_score_adj that could not be read (None) protects nothing that can be shown
     unprotected = {name: entry for name, entry in _running(facts, t["critical_processes"]).items()
-                   if entry.get("min_oom_score_adj", 0) >= 0}
+                   if _min_adj(entry) is None or _min_adj(entry) >= 0}
     if unprotected:
         # a service is protected through its unit (OOMScoreAdjust=), a process that is none through its name
         units = [entry["unit"] for entry in unprotected.values() if entry.get("unit")]
@@ -263,7 +270,9 @@ def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
             else [{"name": name, "score_adj": -500} for name in names])
         yield _finding(
             "oom.critical_unprotected", "info", "Critical services are not protected from the OOM killer",
-            ["%s%s runs with oom_score_adj >= 0" % (name, " (%s)" % entry["unit"] if entry.get("unit") else "")
+            ["%s%s runs with oom_score_adj %s" % (
+                name, " (%s)" % entry["unit"] if entry.get("unit") else "",
+                "unknown (not readable)" if _min_adj(entry) is None else ">= 0")
              for name, entry in unprotected.items()]
             + (["not services, protect them by name (oom_protect_processes): %s" % ", ".join(names)]
                if units and names else []),

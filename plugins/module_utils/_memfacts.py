@@ -208,7 +208,7 @@ class Gatherer:
                     continue
                 status = status_fields(read(pid, "status"), _STATUS_KEYS)
                 oom_score = _int_or_none(read(pid, "oom_score"))
-                oom_score_adj = _int_or_none(read(pid, "oom_score_adj"))
+                oom_score_adj = _oom_score_adj(read(pid, "oom_score_adj"), pid, self.notes)
             except procfs.ProcessGone:
                 vanished += 1
                 continue
@@ -596,6 +596,15 @@ def _pct(part, whole):
 
 
 _int_or_none = procfs.to_int
+
+
+def _oom_score_adj(text, pid, notes):
+    """The oom_score_adj of process ``pid``, or None (said in ``notes``) when it is none the kernel writes."""
+    value = procfs.to_int(text)
+    if value is None or not -1000 <= value <= 1000:
+        notes.append("process %s: oom_score_adj %r is no number from -1000 to 1000" % (pid, text.strip()[:40]))
+        return None
+    return value
 
 
 def _is_number(text):

@@ -137,3 +137,16 @@ def test_absurd_meminfo_numbers_are_skipped_with_a_note(run_module, tmp_path):
     assert any(note.startswith("meminfo: skipped line 'MemFree:") and note.endswith("(number out of range)")
                for note in facts["notes"])
     strict_json(facts)
+
+
+@pytest.mark.parametrize("adj", ["garbage\n", "", "5000\n", "9" * 400 + "\n"])
+def test_critical_process_with_a_bad_oom_score_adj(run_module, tmp_path, adj):
+    # mysqld's oom_score_adj unreadable as a number: the diagnosis crashed with a TypeError (None >= 0)
+    result = run_module(mem_facts, **hostile_tree(tmp_path, "database_host", **{"4101__oom_score_adj": adj}))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    assert facts["processes"]["workloads"]["mysqld"]["min_oom_score_adj"] is None
+    assert any(note.startswith("process 4101: oom_score_adj") for note in facts["notes"])
+    finding = next(f for f in facts["health"]["findings"] if f["id"] == "oom.critical_unprotected")
+    assert any(line.startswith("mysqld") and "oom_score_adj unknown (not readable)" in line
+               for line in finding["evidence"])

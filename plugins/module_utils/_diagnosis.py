@@ -15,6 +15,7 @@ guide's value as default.
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
@@ -100,8 +101,10 @@ def merge_thresholds(overrides: dict | None) -> dict:
             if isinstance(value, bool):  # True would pass as 1
                 raise TypeError(value)
             value = float(value) if isinstance(default, float) else int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ThresholdError("thresholds: %s must be a number like %r, got %r" % (key, default, value))
+        if not math.isfinite(value):  # nan compares false with everything: its rule would never fire
+            raise ThresholdError("thresholds: %s must be a finite number like %r, got %r" % (key, default, value))
         if value < 0:
             raise ThresholdError("thresholds: %s must not be negative, got %r" % (key, value))
         merged[key] = value

@@ -52,6 +52,10 @@ class SubsetError(ValueError):
     """gather_subset names something that does not exist."""
 
 
+class CannotJudge(procfs.ProcfsError):
+    """The facts lack what every judgement needs (the size of RAM): no verdict is better than a false one."""
+
+
 def resolve_subsets(requested: Iterable[str] | None) -> tuple[str, ...]:
     """['all', '!slab'] -> ordered tuple of subsets. Raises SubsetError."""
     selected: set[str] = set()
@@ -522,7 +526,7 @@ class Gatherer:
         for name in subsets:
             facts[FACT_KEYS.get(name, name)] = getattr(self, name)()
         uptime = (self._safe_proc("uptime") or "").split()
-        facts["uptime_seconds"] = float(uptime[0]) if uptime and _is_number(uptime[0]) else None
+        facts["uptime_seconds"] = procfs.to_float(uptime[0]) if uptime else None
         facts["gather_subset"] = list(subsets)
         facts["notes"] = self.notes
         return facts
@@ -585,6 +589,12 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
     else:
         facts = gatherer.gather(subsets)
     if thresholds is not None:
+        if not gatherer.meminfo.get("MemTotal"):
+            meminfo_notes = [note for note in gatherer.notes if note.startswith("meminfo")]
+            raise CannotJudge(
+                "%s has no MemTotal line in kB%s: without the size of RAM the memory of this host cannot be judged; "
+                "point proc_root at a mounted procfs" % (reader.proc_path("meminfo"), (" (%s)" % "; ".join(
+                    meminfo_notes[:3])) if meminfo_notes else ""))
         facts["health"] = diagnosis.diagnose(facts, thresholds)
     return facts
 
@@ -605,14 +615,6 @@ def _oom_score_adj(text, pid, notes):
         notes.append("process %s: oom_score_adj %r is no number from -1000 to 1000" % (pid, text.strip()[:40]))
         return None
     return value
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _int_value(value):

@@ -17,6 +17,7 @@ the expected shape at all (a process ``stat`` line without its name).
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 from typing import Iterable, Sequence
@@ -63,13 +64,22 @@ def to_int(text: str | None) -> int | None:
     return number if -INT_LIMIT < number < INT_LIMIT else None
 
 
+def to_float(text: str | None) -> float | None:
+    """float(text), or None when it is not a finite number (NaN and infinity are no JSON)."""
+    try:
+        number = float(text)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _note(notes, message):
     if notes is not None:
         notes.append(message)
 
 
-def _kv_size(value):
-    """'1234 kB' -> bytes, '17' -> 17 (unitless counters), else None."""
+def _kv_size(value, unitless=True):
+    """'1234 kB' -> bytes, '17' -> 17 (unitless counters, where ``unitless``), else None."""
     parts = value.split()
     if not parts:
         return None
@@ -77,7 +87,7 @@ def _kv_size(value):
     if number is None:
         return None
     if len(parts) == 1:
-        return number
+        return number if unitless else None
     if len(parts) == 2 and parts[1] in ("kB", "KB", "kb"):
         return number * KIB
     return None
@@ -87,19 +97,29 @@ def _kv_size(value):
 # system-wide files
 
 
+def _meminfo_reason(value):
+    """Why a meminfo value with a number in front is no size: ' (...)', else ''."""
+    parts = value.split()
+    if not parts or not parts[0].lstrip("-").isdigit():
+        return ""
+    if to_int(parts[0]) is None:
+        return " (number out of range)"
+    return " (no kB unit)" if len(parts) == 1 else ""
+
+
 def parse_meminfo(text: str, notes: list | None = None) -> dict[str, int]:
-    """/proc/meminfo -> {key: int}. ``kB`` values become bytes; unitless
-    values (HugePages_*) stay counts. Lines that do not parse are skipped."""
+    """/proc/meminfo -> {key: int}. ``kB`` values become bytes; the unitless
+    values of HugePages_* stay counts (any other key without kB is no size).
+    Lines that do not parse are skipped."""
     result = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         key, sep, value = line.partition(":")
         key = key.strip()
-        number = _kv_size(value) if sep else None
+        number = _kv_size(value, key.startswith("HugePages_")) if sep else None
         if not key or number is None or number < 0:
-            digits = value.split()[0].lstrip("-") if sep and value.split() else ""
-            _note(notes, "meminfo: skipped line %r%s" % (line[:80], " (number out of range)" if digits.isdigit() else ""))
+            _note(notes, "meminfo: skipped line %r%s" % (line[:80], _meminfo_reason(value) if sep else ""))
             continue
         result[key] = number
     return result
@@ -249,9 +269,8 @@ def parse_pressure(text: str, notes: list | None = None) -> dict:
         entry = {}
         for item in fields[1:]:
             key, dummy, value = item.partition("=")
-            try:
-                number = float(value) if key.startswith("avg") else int(value)
-            except ValueError:
+            number = to_float(value) if key.startswith("avg") else to_int(value)
+            if number is None:
                 continue
             entry["total_us" if key == "total" else key] = number
         result[fields[0]] = entry

@@ -38,3 +38,11 @@ def test_checker_skips_absurd_meminfo_numbers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "health " in proc.stderr
     assert (tmp_path / "textfile").is_dir()
+
+
+def test_checker_says_it_cannot_judge_a_meminfo_without_memtotal(tmp_path):
+    # the checker reported health ok for a meminfo it could not read a size of RAM from
+    proc = run_checker_on(tmp_path, "MemTotal:        8041216\nMemFree:         6123456\n")
+    assert proc.returncode == 1
+    assert "check failed:" in proc.stderr and "no MemTotal line in kB" in proc.stderr
+    assert "Traceback" not in proc.stderr and "health ok" not in proc.stderr

@@ -772,3 +772,14 @@ def test_status_name_that_looks_like_a_size_stays_text():
 ])
 def test_to_int_refuses_numbers_no_kernel_counter_holds(text, expected):
     assert procfs.to_int(text) == expected
+
+
+def test_meminfo_sizes_need_their_unit():
+    notes = []
+    assert procfs.parse_meminfo("MemTotal: 8041216\nHugePages_Free: 3\n", notes) == {"HugePages_Free": 3}
+    assert notes == ["meminfo: skipped line 'MemTotal: 8041216' (no kB unit)"]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "x", None])
+def test_to_float_refuses_what_is_no_finite_number(text):
+    assert procfs.to_float(text) is None

@@ -150,3 +150,35 @@ def test_critical_process_with_a_bad_oom_score_adj(run_module, tmp_path, adj):
     finding = next(f for f in facts["health"]["findings"] if f["id"] == "oom.critical_unprotected")
     assert any(line.startswith("mysqld") and "oom_score_adj unknown (not readable)" in line
                for line in finding["evidence"])
+
+
+@pytest.mark.parametrize("meminfo", [
+    "\x00\x7fELF\x02\x01\x01\x00\xff\xfe garbage\n",          # binary: no line parses
+    "MemTotal:        8041216\nMemFree:         6123456\nMemAvailable:    7012344\n",  # no kB unit
+    "MemTotal:       %s kB\nMemFree:         6123456 kB\n" % ("9" * 400),          # out of range
+    "MemFree:         6123456 kB\nMemAvailable:    7012344 kB\n",  # no MemTotal line at all
+    "MemTotal:              0 kB\nMemFree:               0 kB\n",
+], ids=["binary", "unitless", "400-digits", "missing", "zero"])
+def test_meminfo_without_memtotal_cannot_be_judged(run_module, tmp_path, meminfo):
+    # each used to come out as health ok with no findings
+    result = run_module(mem_facts, **hostile_tree(tmp_path, meminfo=meminfo))
+    assert_clean_failure(result, "meminfo has no MemTotal line in kB", "cannot be judged")
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", 10 ** 400])
+def test_threshold_that_is_no_finite_number(run_module, value):
+    # "nan" was accepted and silently turned its rule off
+    result = run_module(mem_facts, thresholds={"available_pct_low": value}, **tree("host"))
+    assert_clean_failure(result, "thresholds: available_pct_low must be a")
+
+
+def test_nan_and_inf_in_psi_and_uptime_do_not_reach_the_facts(run_module, tmp_path):
+    result = run_module(mem_facts, **hostile_tree(
+        tmp_path, uptime="nan inf\n",
+        pressure__memory="some avg10=nan avg60=inf avg300=-inf total=12\nfull avg10=1e999 avg60=0.50 avg300=0.00 total=9\n"))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    strict_json(facts)
+    assert facts["uptime_seconds"] is None
+    assert facts["pressure"]["some"] == {"total_us": 12}
+    assert facts["pressure"]["full"] == {"avg60": 0.5, "avg300": 0.0, "total_us": 9}

@@ -88,8 +88,8 @@ options:
     choices: [auto, none]
     default: auto
 notes:
-  - The module fails when C(meminfo) has no C(MemTotal) line in kB (binary, unit-less, out of range or missing):
-    without the size of RAM the memory cannot be judged. A number no 64-bit kernel counter can hold is skipped
+  - The module fails when C(meminfo) has no C(MemTotal) line in kB (binary, unit-less, out of range or missing),
+    since without the size of RAM the memory cannot be judged. A number no 64-bit kernel counter can hold is skipped
     as a parse error and said in RV(ansible_facts.memops.notes); NaN and infinity (a corrupt C(pressure/memory)
     or C(uptime)) are left out or returned as V(null), so the facts are always standard JSON.
   - The C(oom_kill) counter needs kernel 4.13 or later; older kernels return V(null) for it.

@@ -473,6 +473,9 @@ class Gatherer:
         readable = False
         try:
             text = self.reader.proc("slabinfo")
+        except procfs.NotRegularFile as exc:
+            text = None
+            self.notes.append(str(exc))
         except procfs.AccessDenied:
             text = None
             self.notes.append("slabinfo: permission denied (root only)")

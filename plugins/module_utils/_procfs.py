@@ -20,6 +20,7 @@ import errno
 import math
 import os
 import re
+import stat
 from typing import Iterable, Sequence
 
 KIB = 1024
@@ -49,6 +50,11 @@ class ProcessGone(ProcfsError):
 
 class AccessDenied(ProcfsError):
     """The file exists but this process may not read it."""
+
+
+class NotRegularFile(AccessDenied):
+    """A FIFO, socket, device or directory where the kernel keeps a regular file:
+    not read, since reading a FIFO with no writer waits forever."""
 
 
 # ---------------------------------------------------------------------------
@@ -517,8 +523,24 @@ def parse_zram_mm_stat(text: str) -> dict[str, int]:
 # the reader
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: opening a FIFO for reading waits for a writer; a regular file ignores the flag
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _RECORD_SIZE = 65536
+
+
+def _open_regular(path):
+    """A descriptor of the regular file at ``path`` (every file of procfs and sysfs
+    is one); raises NotRegularFile for anything else, OSError as os.open does."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise NotRegularFile("%s: not a regular file (a FIFO, socket, device or directory), not read" % path)
+    return fd
 
 
 def _pid_error(pid, path, exc):
@@ -551,7 +573,7 @@ class Reader:
 
     @staticmethod
     def _read_raw(path, limit=None):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_regular(path)
         try:
             chunks = []
             size = 0
@@ -601,6 +623,9 @@ class Reader:
     def _try(read, parts, notes):
         try:
             return read(*parts)
+        except NotRegularFile:
+            _note(notes, "%s: not a regular file (a FIFO, socket, device or directory), not read" % "/".join(parts))
+            return None
         except AccessDenied:
             _note(notes, "%s: permission denied" % "/".join(parts))
             return None
@@ -630,7 +655,7 @@ class Reader:
         times per process."""
         path = self._pid_prefix + str(pid) + "/" + name
         try:
-            fd = os.open(path, _OPEN_FLAGS)
+            fd = _open_regular(path)
             try:
                 data = os.read(fd, _RECORD_SIZE)
                 if len(data) == _RECORD_SIZE:  # larger than one read: the rest as usual

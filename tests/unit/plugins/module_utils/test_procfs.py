@@ -783,3 +783,20 @@ def test_meminfo_sizes_need_their_unit():
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "x", None])
 def test_to_float_refuses_what_is_no_finite_number(text):
     assert procfs.to_float(text) is None
+
+
+@pytest.mark.timeout(30)
+def test_reader_does_not_open_a_fifo_for_reading(tmp_path):
+    (tmp_path / "proc" / "7").mkdir(parents=True)
+    os.mkfifo(str(tmp_path / "proc" / "vmstat"))
+    os.mkfifo(str(tmp_path / "proc" / "7" / "status"))
+    reader = procfs.Reader(str(tmp_path / "proc"), str(tmp_path / "sys"))
+    notes = []
+    assert reader.try_proc("vmstat", notes=notes) is None
+    assert notes == ["vmstat: not a regular file (a FIFO, socket, device or directory), not read"]
+    with pytest.raises(procfs.NotRegularFile):
+        reader.read_pid_record(7, "status")
+    with pytest.raises(procfs.NotRegularFile):
+        reader.read_pid(7, "status")
+    with pytest.raises(procfs.NotRegularFile):
+        reader.proc("7")  # a directory

@@ -182,3 +182,33 @@ def test_nan_and_inf_in_psi_and_uptime_do_not_reach_the_facts(run_module, tmp_pa
     assert facts["uptime_seconds"] is None
     assert facts["pressure"]["some"] == {"total_us": 12}
     assert facts["pressure"]["full"] == {"avg60": 0.5, "avg300": 0.0, "total_us": 9}
+
+
+def _fifo_in(tmp_path, name, source="host"):
+    options = hostile_tree(tmp_path, source)
+    path = os.path.join(options["sys_root" if name.startswith("sys:") else "proc_root"], name.split(":")[-1])
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+    os.mkfifo(path)
+    return options
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", [
+    "vmstat", "swaps", "pressure/memory", "slabinfo", "buddyinfo", "uptime", "stat", "self/mountinfo",
+    "sys/vm/swappiness", "sys/fs/inode-nr", "19641/status", "19641/stat", "19641/oom_score_adj", "19641/cmdline",
+    "sys:kernel/mm/transparent_hugepage/enabled",
+])
+def test_a_fifo_in_the_tree_is_not_read(run_module, tmp_path, name):
+    # opening a FIFO for reading waited for a writer forever
+    result = run_module(mem_facts, **_fifo_in(tmp_path, name))
+    assert not result.get("failed"), result.get("msg")
+    strict_json(result["ansible_facts"]["memops"])
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_for_meminfo_is_a_clean_failure(run_module, tmp_path):
+    result = run_module(mem_facts, **_fifo_in(tmp_path, "meminfo"))
+    assert_clean_failure(result, "meminfo: not a regular file")

@@ -197,22 +197,33 @@ class Gatherer:
         """One pass over every process: (rows, vanished, access_denied, kernel_threads).
 
         Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
-        are counted from stat alone."""
+        are counted from stat alone. A process whose directory lacks some of
+        them (old kernels, captured trees) is counted with what could be read."""
         reader = self.reader
-        read = reader.read_pid_record  # the hot path: four files per process
+        read = self._pid_file  # the hot path: four files per process
         parse_stat = procfs.parse_pid_stat
         status_fields = procfs.parse_status_fields
         rows = []
         vanished = denied = kthreads = 0
+        incomplete: dict[str, int] = {}
         for pid in reader.pids():
+            missing: list[str] = []
             try:
-                stat = parse_stat(read(pid, "stat"))
-                if stat["flags"] & procfs.PF_KTHREAD:
+                text = read(pid, "stat", missing)
+                stat = parse_stat(text) if text is not None else None
+                if stat is not None and stat["flags"] & procfs.PF_KTHREAD:
                     kthreads += 1
                     continue
-                status = status_fields(read(pid, "status"), _STATUS_KEYS)
-                oom_score = _int_or_none(read(pid, "oom_score"))
-                oom_score_adj = _oom_score_adj(read(pid, "oom_score_adj"), pid, self.notes)
+                text = read(pid, "status", missing)
+                status = status_fields(text, _STATUS_KEYS) if text is not None else {}
+                if stat is None:
+                    stat = _stat_from_status(procfs.parse_status(text or ""))
+                    if stat is None:
+                        kthreads += 1
+                        continue
+                oom_score = _int_or_none(read(pid, "oom_score", missing))
+                text = read(pid, "oom_score_adj", missing)
+                oom_score_adj = _oom_score_adj(text, pid, self.notes) if text is not None else None
             except procfs.ProcessGone:
                 vanished += 1
                 continue
@@ -222,6 +233,8 @@ class Gatherer:
             except procfs.ParseError as exc:
                 self.notes.append("process %s: %s" % (pid, exc))
                 continue
+            for name in missing:
+                incomplete[name] = incomplete.get(name, 0) + 1
             uid = status.get("Uid", "").split()
             rows.append({
                 "pid": pid,
@@ -235,7 +248,23 @@ class Gatherer:
                 "oom_score": oom_score,
                 "oom_score_adj": oom_score_adj,
             })
+        if incomplete:
+            self.notes.append("processes: counted with what could be read; not readable: %s" % ", ".join(
+                "%s of %d" % (name, count) for name, count in sorted(incomplete.items())))
         return rows, vanished, denied, kthreads
+
+    def _pid_file(self, pid, name, missing):
+        """The file ``name`` of process ``pid``, or None (added to ``missing``) when its
+        directory is there without it as a regular file. Gone means the directory is gone."""
+        try:
+            return self.reader.read_pid_record(pid, name)
+        except procfs.NotRegularFile:
+            pass
+        except procfs.FileMissing:  # ESRCH (the task has exited) stays ProcessGone
+            if not os.path.isdir(self.reader.proc_path(str(pid))):
+                raise
+        missing.append(name)
+        return None
 
     def processes(self) -> dict:
         total_memory = self.meminfo.get("MemTotal") or 0
@@ -531,7 +560,7 @@ class Gatherer:
         uptime = (self._safe_proc("uptime") or "").split()
         facts["uptime_seconds"] = procfs.to_float(uptime[0]) if uptime else None
         facts["gather_subset"] = list(subsets)
-        facts["notes"] = self.notes
+        facts["notes"] = list(dict.fromkeys(self.notes))  # each sample's scan notes the same things again
         return facts
 
     # growth sampling -------------------------------------------------------------
@@ -609,6 +638,16 @@ def _pct(part, whole):
 
 
 _int_or_none = procfs.to_int
+
+
+def _stat_from_status(status):
+    """What the scan takes from a process's stat, from its status (full) where stat
+    is missing; None for a kernel thread."""
+    if status.get("Kthread") == "1":
+        return None
+    state = status.get("State", "").split()
+    return {"comm": status.get("Name", "?"), "state": state[0] if state else None,
+            "ppid": procfs.to_int(status.get("PPid")), "starttime": None, "rss_pages": 0}
 
 
 def _oom_score_adj(text, pid, notes):

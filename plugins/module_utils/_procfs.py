@@ -48,6 +48,10 @@ class ProcessGone(ProcfsError):
     """The process exited (or its pid was reused) while being read."""
 
 
+class FileMissing(ProcessGone):
+    """ENOENT for a file of a process: the process is gone, or its directory lacks that file."""
+
+
 class AccessDenied(ProcfsError):
     """The file exists but this process may not read it."""
 
@@ -545,7 +549,9 @@ def _open_regular(path):
 
 def _pid_error(pid, path, exc):
     """The ProcfsError for an OSError met reading a file of process ``pid``."""
-    if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+    if exc.errno == errno.ENOENT:
+        return FileMissing("process %s is gone (%s: no such file)" % (pid, path))
+    if exc.errno in (errno.ESRCH, errno.ENOTDIR):
         return ProcessGone("process %s is gone" % pid)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return AccessDenied("%s: permission denied" % path)

@@ -300,7 +300,10 @@ ansible_facts:
               C(rss_bytes), C(pss_bytes) (V(null) when not measured), C(swap_bytes), C(oom_score),
               C(oom_score_adj), C(mem_pct) (RSS against RAM), C(state), C(ppid), C(starttime) (clock ticks after boot).
             - C(by_name) sums RSS and swap per process name.
-            - C(vanished) and C(access_denied) count processes that could not be read.
+            - C(vanished) counts processes whose C(/proc/<pid>) directory went away while being read,
+              C(access_denied) those that could not be read. A process whose directory lacks some of the files
+              read (old kernels, captured trees) is counted with what could be read (V(null) for the rest)
+              and said in RV(ansible_facts.memops.notes).
             - C(excluded_pids) lists the module's own process and the Ansible processes that started it
               (the shell, and the controller on a local connection); they are left out of counts and lists.
             - C(workloads) maps each watched workload name (databases, caches, runtimes) that runs to its C(count),

@@ -212,3 +212,47 @@ def test_a_fifo_in_the_tree_is_not_read(run_module, tmp_path, name):
 def test_a_fifo_for_meminfo_is_a_clean_failure(run_module, tmp_path):
     result = run_module(mem_facts, **_fifo_in(tmp_path, "meminfo"))
     assert_clean_failure(result, "meminfo: not a regular file")
+
+
+def test_a_process_directory_without_some_files_is_counted_not_vanished(run_module, tmp_path):
+    # such processes were counted as vanished and left out (0 processes on prometheus/procfs's fixtures)
+    complete = run_module(mem_facts, **tree("host"))["ansible_facts"]["memops"]["processes"]
+    options = hostile_tree(tmp_path)
+    proc = options["proc_root"]
+    os.remove(os.path.join(proc, "19641", "oom_score"))
+    os.remove(os.path.join(proc, "19641", "oom_score_adj"))
+    os.remove(os.path.join(proc, "19682", "status"))
+    os.remove(os.path.join(proc, "19683", "stat"))
+    os.mkdir(os.path.join(proc, "31337"))  # an empty directory: a process with nothing to read
+    result = run_module(mem_facts, **options)
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    procs = facts["processes"]
+    assert procs["vanished"] == 0
+    assert procs["count"] == complete["count"] + 1
+    rows = {row["pid"]: row for row in procs["top_rss"]}
+    assert rows[19641]["oom_score"] is None and rows[19641]["oom_score_adj"] is None
+    assert rows[19683]["name"] == complete_name(complete, 19683) and rows[19683]["starttime"] is None
+    assert rows[19682]["rss_bytes"] > 0
+    note = next(n for n in facts["notes"] if n.startswith("processes: counted with what could be read"))
+    assert "oom_score of 2" in note and "status of 2" in note and "stat of 2" in note
+
+
+def complete_name(processes, pid):
+    return next(row["name"] for row in processes["top_rss"] if row["pid"] == pid)
+
+
+def test_a_process_whose_directory_is_gone_is_vanished(run_module, tmp_path, monkeypatch):
+    options = hostile_tree(tmp_path)
+    gone = os.path.join(options["proc_root"], "19682")
+    original = os.listdir
+
+    def listdir(path):  # the process exits between the listing and the reads
+        names = original(path)
+        if path == options["proc_root"] and os.path.isdir(gone):
+            shutil.rmtree(gone)
+        return names
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    procs = run_module(mem_facts, **options)["ansible_facts"]["memops"]["processes"]
+    assert procs["vanished"] == 1 and 19682 not in [row["pid"] for row in procs["top_rss"]]

@@ -506,7 +506,9 @@ def partial_view(facts: dict) -> list[str]:
             procs.get("access_denied") or "some", " (/proc is mounted hidepid=%s)" % procs["hidepid"]
             if procs.get("hidepid") not in (None, "0", "off") else ""))
     oom = section(facts, "oom")
-    if oom.get("log_readable") is False and not oom.get("log_skipped"):
+    if oom.get("log_readable") is False and not oom.get("log_skipped") and oom.get("log_path"):
+        missing.append("kernel log: the tree holds no %s: OOM kills are counted, their victims unknown" % oom["log_path"])
+    elif oom.get("log_readable") is False and not oom.get("log_skipped"):
         missing.append("kernel log: not readable (kernel.dmesg_restrict, no CAP_SYSLOG): OOM kills are counted, "
                        "their victims unknown")
     slab = section(facts, "slab")

@@ -389,6 +389,7 @@ class Gatherer:
             "kill_count": counter,
             "kill_count_available": counter is not None,
             "log_source": source,
+            "log_path": kernlog.tree_log_path(self.reader),
             "log_readable": source != "none",
             "log_skipped": not self.use_kernel_log,
             "events": events,
@@ -398,7 +399,7 @@ class Gatherer:
     def _oom_events(self):
         if not self.use_kernel_log:
             return [], "none"  # not read, so capabilities still probe whether it could be
-        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes)
+        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes, self.reader)
         self._log_source = source
         if text is None:
             self.notes.append("kernel log: not readable; OOM events come from the oom_kill counter only")
@@ -550,7 +551,10 @@ class Gatherer:
                              self.vmstat.get("oom_kill"))
 
     def capabilities(self) -> dict:
-        return host.capabilities(self.reader, self.kmsg_path, self._log_source, self.notes)
+        source, tree_log = self._log_source, kernlog.tree_log_path(self.reader)
+        if source is None and tree_log is not None:  # not read (kernel_log=none): the tree's log, not this host's
+            source = "tree" if os.path.isfile(tree_log) else "none"
+        return host.capabilities(self.reader, self.kmsg_path, source, self.notes)
 
     # ---------------------------------------------------------------------------
     def gather(self, subsets: Sequence[str]) -> dict:

@@ -84,6 +84,12 @@ options:
       - Where OOM events are read from. V(auto) reads C(/dev/kmsg), falls back to
         C(dmesg), then to C(journalctl -k). V(none) skips the kernel log; the
         C(oom_kill) counter of C(/proc/vmstat) is still returned.
+      - With O(proc_root) other than C(/proc) (a captured tree), every source comes from the tree - V(auto) reads
+        only the file C(dmesg) beside O(proc_root) (for example C(/captures/web01/dmesg) for
+        C(/captures/web01/proc)), holding what C(dmesg), C(journalctl -k) or C(/dev/kmsg) gave on that host,
+        and reads no kernel log when there is none; this host's log would be another machine's. A procfs of
+        this very kernel and boot (the same C(sys/kernel/random/boot_id), such as the host's C(/proc) mounted
+        into a container) is read as the live one.
     type: str
     choices: [auto, none]
     default: auto
@@ -347,6 +353,9 @@ ansible_facts:
         oom:
           description:
             - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
+            - C(log_source) is where the kernel log was read from, V(kmsg), V(dmesg), V(journal), V(tree) (the
+              C(dmesg) file of a captured tree, C(log_path)) or V(none); C(log_path) is the file a tree's log is
+              read from, V(null) for the live host.
             - C(log_readable) says whether the kernel log could be read; C(log_skipped) is V(true) when
               O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
@@ -359,6 +368,7 @@ ansible_facts:
             kill_count: 1
             kill_count_available: true
             log_source: kmsg
+            log_path: null
             log_readable: true
             log_skipped: false
             events:

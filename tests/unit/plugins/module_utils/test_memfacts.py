@@ -43,6 +43,8 @@ def host_independent(monkeypatch):
     monkeypatch.setattr(os.path, "exists",
                         lambda path: False if path in ("/run/.containerenv", "/.dockerenv") else real_exists(path))
     monkeypatch.setattr(os, "geteuid", lambda: 0)
+    # the trees stand for the live host here, their kmsg for its /dev/kmsg (tree logs: test_mem_facts.py)
+    monkeypatch.setattr(kernlog, "tree_log_path", lambda reader: None)
 
 
 def gatherer(tree, top=10, kmsg=True, reader=None, **options):

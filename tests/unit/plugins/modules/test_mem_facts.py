@@ -13,6 +13,9 @@ import shutil
 
 import pytest
 
+from ansible.module_utils import basic
+
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog
 from ansible_collections.memops.linux.plugins.modules import mem_facts
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "fixtures")
@@ -256,3 +259,75 @@ def test_a_process_whose_directory_is_gone_is_vanished(run_module, tmp_path, mon
     monkeypatch.setattr(os, "listdir", listdir)
     procs = run_module(mem_facts, **options)["ansible_facts"]["memops"]["processes"]
     assert procs["vanished"] == 1 and 19682 not in [row["pid"] for row in procs["top_rss"]]
+
+
+@pytest.fixture
+def live_log_with_kills(monkeypatch):
+    """This machine's kernel log, as /dev/kmsg and dmesg would give it: two OOM kills. Returns the list of
+    the live sources asked."""
+    with open(os.path.join(FIXTURES, "low_memory", "kmsg"), encoding="utf-8") as handle:
+        kills = handle.read()
+    asked = []
+
+    def read_kmsg(path="/dev/kmsg", max_bytes=0):
+        asked.append(path)
+        return kills
+
+    def run_command(self, args, **kwargs):
+        asked.append(args[0])
+        return 0, kills, ""
+
+    monkeypatch.setattr(_kernlog, "read_kmsg", read_kmsg)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    return asked
+
+
+def test_a_tree_without_its_own_kernel_log_reads_none(run_module, tmp_path, live_log_with_kills):
+    # this machine's OOM kills were reported as the tree's and judged "recent" against the tree's uptime
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    facts = run_module(mem_facts, **options)["ansible_facts"]["memops"]
+    assert live_log_with_kills == []
+    oom = facts["oom"]
+    assert oom["events"] == [] and oom["log_source"] == "none" and oom["log_readable"] is False
+    assert oom["log_path"] == str(tmp_path / "host" / "dmesg")
+    assert any("is not the live /proc" in note and "dmesg is no readable file" in note for note in facts["notes"])
+    assert "kernel log: the tree holds no %s: OOM kills are counted, their victims unknown" % oom["log_path"] \
+        in facts["health"]["partial"]
+    assert facts["capabilities"]["kernel_log_readable"] is False
+
+
+def test_a_tree_with_a_dmesg_file_reads_its_log(run_module, tmp_path, live_log_with_kills):
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    shutil.copy(os.path.join(FIXTURES, "logs", "dmesg-3.10.txt"), str(tmp_path / "host" / "dmesg"))
+    facts = run_module(mem_facts, **options)["ansible_facts"]["memops"]
+    assert live_log_with_kills == []
+    oom = facts["oom"]
+    assert oom["log_source"] == "tree" and oom["log_readable"] is True
+    assert [event["victim"]["name"] for event in oom["events"]] == _tree_victims()
+    assert facts["capabilities"]["kernel_log_readable"] is True
+
+
+def _tree_victims():
+    with open(os.path.join(FIXTURES, "logs", "dmesg-3.10.txt"), encoding="utf-8") as handle:
+        return [event["victim"]["name"] for event in _kernlog.parse_kernel_log(handle.read())]
+
+
+def test_a_tree_of_this_boot_reads_the_live_log(run_module, tmp_path, live_log_with_kills, monkeypatch):
+    # a host's /proc mounted into a container: the same kernel, the same boot, the same log
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    monkeypatch.setattr(_kernlog, "_same_boot", lambda reader: True)
+    oom = run_module(mem_facts, **options)["ansible_facts"]["memops"]["oom"]
+    assert live_log_with_kills == ["/dev/kmsg"]
+    assert oom["log_source"] == "kmsg" and oom["log_path"] is None and oom["events"]
+
+
+def test_same_boot_compares_boot_ids(tmp_path):
+    live = _kernlog.procfs.Reader().proc("sys", "kernel", "random", "boot_id")
+    other = tmp_path / "proc" / "sys" / "kernel" / "random"
+    other.mkdir(parents=True)
+    (other / "boot_id").write_text("00000000-0000-0000-0000-000000000000\n")
+    reader = _kernlog.procfs.Reader(str(tmp_path / "proc"))
+    assert _kernlog._same_boot(reader) is False
+    if live:
+        (other / "boot_id").write_text(live)
+        assert _kernlog._same_boot(reader) is True

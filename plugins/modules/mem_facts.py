@@ -616,6 +616,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _procfs
 # the longest wait between two samples, in seconds
 MAX_SAMPLE_INTERVAL = 3600
 
+
 def _log_runner(module):
     """Runs dmesg or journalctl for the kernel-log fallback; None when the
     command is missing, fails or prints nothing."""

@@ -15,6 +15,7 @@ guide's value as default.
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from ansible_collections.memops.linux.plugins.module_utils import _rules_breakdown as rules_breakdown
@@ -100,8 +101,10 @@ def merge_thresholds(overrides: dict | None) -> dict:
             if isinstance(value, bool):  # True would pass as 1
                 raise TypeError(value)
             value = float(value) if isinstance(default, float) else int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ThresholdError("thresholds: %s must be a number like %r, got %r" % (key, default, value))
+        if not math.isfinite(value):  # nan compares false with everything: its rule would never fire
+            raise ThresholdError("thresholds: %s must be a finite number like %r, got %r" % (key, default, value))
         if value < 0:
             raise ThresholdError("thresholds: %s must not be negative, got %r" % (key, value))
         merged[key] = value
@@ -214,6 +217,12 @@ def rule_insufficient_ram(facts: dict, t: dict) -> Iterator[dict]:
         {"swap_pages_per_second": rate, "psi_some_avg10": some, "psi_full_avg10": full})
 
 
+def _min_adj(entry):
+    """A workload's lowest oom_score_adj, or None when it was not read (0 when the facts have no such key)."""
+    value = entry.get("min_oom_score_adj", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
     oom = section(facts, "oom")
     if not oom:
@@ -250,8 +259,9 @@ def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
             _remedy("Lower oom_score_adj of what must survive; cap what may die.",
                     role="memops.linux.oom_protect", variable="oom_protect_processes"),
             {"pids": [r["pid"] for r in likely]})
+    # an oom_score_adj that could not be read (None) protects nothing that can be shown
     unprotected = {name: entry for name, entry in _running(facts, t["critical_processes"]).items()
-                   if entry.get("min_oom_score_adj", 0) >= 0}
+                   if _min_adj(entry) is None or _min_adj(entry) >= 0}
     if unprotected:
         # a service is protected through its unit (OOMScoreAdjust=), a process that is none through its name
         units = [entry["unit"] for entry in unprotected.values() if entry.get("unit")]
@@ -263,7 +273,9 @@ def rule_oom(facts: dict, t: dict) -> Iterator[dict]:
             else [{"name": name, "score_adj": -500} for name in names])
         yield _finding(
             "oom.critical_unprotected", "info", "Critical services are not protected from the OOM killer",
-            ["%s%s runs with oom_score_adj >= 0" % (name, " (%s)" % entry["unit"] if entry.get("unit") else "")
+            ["%s%s runs with oom_score_adj %s" % (
+                name, " (%s)" % entry["unit"] if entry.get("unit") else "",
+                "unknown (not readable)" if _min_adj(entry) is None else ">= 0")
              for name, entry in unprotected.items()]
             + (["not services, protect them by name (oom_protect_processes): %s" % ", ".join(names)]
                if units and names else []),
@@ -494,7 +506,9 @@ def partial_view(facts: dict) -> list[str]:
             procs.get("access_denied") or "some", " (/proc is mounted hidepid=%s)" % procs["hidepid"]
             if procs.get("hidepid") not in (None, "0", "off") else ""))
     oom = section(facts, "oom")
-    if oom.get("log_readable") is False and not oom.get("log_skipped"):
+    if oom.get("log_readable") is False and not oom.get("log_skipped") and oom.get("log_path"):
+        missing.append("kernel log: the tree holds no %s: OOM kills are counted, their victims unknown" % oom["log_path"])
+    elif oom.get("log_readable") is False and not oom.get("log_skipped"):
         missing.append("kernel log: not readable (kernel.dmesg_restrict, no CAP_SYSLOG): OOM kills are counted, "
                        "their victims unknown")
     slab = section(facts, "slab")

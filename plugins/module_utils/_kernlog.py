@@ -27,6 +27,11 @@ from ansible_collections.memops.linux.plugins.module_utils import _procfs as pro
 LOG_COMMANDS = (("dmesg", ["dmesg"]),
                 ("journal", ["journalctl", "-k", "-b", "-o", "short-monotonic", "--no-pager", "-q"]))
 
+# The kernel log of a captured tree: a file beside its proc directory holding what dmesg, journalctl -k or
+# /dev/kmsg gave on the host (any format parse_kernel_log reads), at most TREE_LOG_LIMIT bytes of it.
+TREE_LOG = "dmesg"
+TREE_LOG_LIMIT = 32 << 20
+
 _LOG_KMSG = re.compile(r"^\d+,\d+,(\d+),[^;]*;(.*)$")
 _LOG_BRACKET = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
 # journalctl -k -o short-monotonic: "[ 7312.005190] web01 kernel: message"
@@ -225,10 +230,48 @@ def read_kmsg(path: str = "/dev/kmsg", max_bytes: int = 32 << 20) -> str | None:
     return b"".join(records).decode("utf-8", "replace")
 
 
-def read_log(kmsg_path: str, log_commands: Callable | None, notes: list) -> tuple:
+def tree_log_path(reader: procfs.Reader) -> str | None:
+    """Where the kernel log of a tree other than the live /proc is kept: the file
+    TREE_LOG beside its proc directory. None for the live /proc, or a procfs of
+    this kernel in this boot (the same boot_id: a host's /proc mounted into a
+    container), whose log is this kernel's. The log's kills are dated and judged
+    against proc's uptime and counter, so the log must come from where proc does."""
+    if reader.proc_root == "/proc" or _same_boot(reader):
+        return None
+    return os.path.join(os.path.dirname(reader.proc_root), TREE_LOG)
+
+
+def _same_boot(reader):
+    try:
+        ours = procfs.Reader().proc("sys", "kernel", "random", "boot_id")
+        theirs = reader.proc("sys", "kernel", "random", "boot_id")
+    except procfs.ProcfsError:
+        return False
+    return bool(ours and ours.strip()) and ours == theirs
+
+
+def _read_tree_log(reader, path, notes):
+    try:
+        data = reader.read_bytes(path, limit=TREE_LOG_LIMIT)
+    except procfs.ProcfsError as exc:
+        notes.append(str(exc))
+        data = None
+    if data is None:
+        notes.append("kernel log: proc_root %s is not the live /proc and %s is no readable file: the live kernel "
+                     "log (another machine's, or another boot's) is not read" % (reader.proc_root, path))
+        return None, "none"
+    return data.decode("utf-8", "replace"), "tree"
+
+
+def read_log(kmsg_path: str, log_commands: Callable | None, notes: list, reader: procfs.Reader | None = None) -> tuple:
     """(text, source) of the kernel log: ``/dev/kmsg`` first, then each of
     LOG_COMMANDS through ``log_commands(argv) -> text or None``; source is kmsg,
-    dmesg, journal or none. What could not be read is said in ``notes``."""
+    dmesg, journal or none. With a ``reader`` of a tree other than the live
+    /proc, only the tree's own log file (tree_log_path) is read: source tree,
+    or none. What could not be read is said in ``notes``."""
+    path = tree_log_path(reader) if reader is not None else None
+    if path is not None:
+        return _read_tree_log(reader, path, notes)
     text = None
     source = "none"
     try:

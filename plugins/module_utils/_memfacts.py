@@ -52,6 +52,10 @@ class SubsetError(ValueError):
     """gather_subset names something that does not exist."""
 
 
+class CannotJudge(procfs.ProcfsError):
+    """The facts lack what every judgement needs (the size of RAM): no verdict is better than a false one."""
+
+
 def resolve_subsets(requested: Iterable[str] | None) -> tuple[str, ...]:
     """['all', '!slab'] -> ordered tuple of subsets. Raises SubsetError."""
     selected: set[str] = set()
@@ -193,22 +197,33 @@ class Gatherer:
         """One pass over every process: (rows, vanished, access_denied, kernel_threads).
 
         Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
-        are counted from stat alone."""
+        are counted from stat alone. A process whose directory lacks some of
+        them (old kernels, captured trees) is counted with what could be read."""
         reader = self.reader
-        read = reader.read_pid_record  # the hot path: four files per process
+        read = self._pid_file  # the hot path: four files per process
         parse_stat = procfs.parse_pid_stat
         status_fields = procfs.parse_status_fields
         rows = []
         vanished = denied = kthreads = 0
+        incomplete: dict[str, int] = {}
         for pid in reader.pids():
+            missing: list[str] = []
             try:
-                stat = parse_stat(read(pid, "stat"))
-                if stat["flags"] & procfs.PF_KTHREAD:
+                text = read(pid, "stat", missing)
+                stat = parse_stat(text) if text is not None else None
+                if stat is not None and stat["flags"] & procfs.PF_KTHREAD:
                     kthreads += 1
                     continue
-                status = status_fields(read(pid, "status"), _STATUS_KEYS)
-                oom_score = _int_or_none(read(pid, "oom_score"))
-                oom_score_adj = _int_or_none(read(pid, "oom_score_adj"))
+                text = read(pid, "status", missing)
+                status = status_fields(text, _STATUS_KEYS) if text is not None else {}
+                if stat is None:
+                    stat = _stat_from_status(procfs.parse_status(text or ""))
+                    if stat is None:
+                        kthreads += 1
+                        continue
+                oom_score = _int_or_none(read(pid, "oom_score", missing))
+                text = read(pid, "oom_score_adj", missing)
+                oom_score_adj = _oom_score_adj(text, pid, self.notes) if text is not None else None
             except procfs.ProcessGone:
                 vanished += 1
                 continue
@@ -218,6 +233,8 @@ class Gatherer:
             except procfs.ParseError as exc:
                 self.notes.append("process %s: %s" % (pid, exc))
                 continue
+            for name in missing:
+                incomplete[name] = incomplete.get(name, 0) + 1
             uid = status.get("Uid", "").split()
             rows.append({
                 "pid": pid,
@@ -231,7 +248,23 @@ class Gatherer:
                 "oom_score": oom_score,
                 "oom_score_adj": oom_score_adj,
             })
+        if incomplete:
+            self.notes.append("processes: counted with what could be read; not readable: %s" % ", ".join(
+                "%s of %d" % (name, count) for name, count in sorted(incomplete.items())))
         return rows, vanished, denied, kthreads
+
+    def _pid_file(self, pid, name, missing):
+        """The file ``name`` of process ``pid``, or None (added to ``missing``) when its
+        directory is there without it as a regular file. Gone means the directory is gone."""
+        try:
+            return self.reader.read_pid_record(pid, name)
+        except procfs.NotRegularFile:
+            pass
+        except procfs.FileMissing:  # ESRCH (the task has exited) stays ProcessGone
+            if not os.path.isdir(self.reader.proc_path(str(pid))):
+                raise
+        missing.append(name)
+        return None
 
     def processes(self) -> dict:
         total_memory = self.meminfo.get("MemTotal") or 0
@@ -356,6 +389,7 @@ class Gatherer:
             "kill_count": counter,
             "kill_count_available": counter is not None,
             "log_source": source,
+            "log_path": kernlog.tree_log_path(self.reader),
             "log_readable": source != "none",
             "log_skipped": not self.use_kernel_log,
             "events": events,
@@ -365,7 +399,7 @@ class Gatherer:
     def _oom_events(self):
         if not self.use_kernel_log:
             return [], "none"  # not read, so capabilities still probe whether it could be
-        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes)
+        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes, self.reader)
         self._log_source = source
         if text is None:
             self.notes.append("kernel log: not readable; OOM events come from the oom_kill counter only")
@@ -469,6 +503,9 @@ class Gatherer:
         readable = False
         try:
             text = self.reader.proc("slabinfo")
+        except procfs.NotRegularFile as exc:
+            text = None
+            self.notes.append(str(exc))
         except procfs.AccessDenied:
             text = None
             self.notes.append("slabinfo: permission denied (root only)")
@@ -514,7 +551,10 @@ class Gatherer:
                              self.vmstat.get("oom_kill"))
 
     def capabilities(self) -> dict:
-        return host.capabilities(self.reader, self.kmsg_path, self._log_source, self.notes)
+        source, tree_log = self._log_source, kernlog.tree_log_path(self.reader)
+        if source is None and tree_log is not None:  # not read (kernel_log=none): the tree's log, not this host's
+            source = "tree" if os.path.isfile(tree_log) else "none"
+        return host.capabilities(self.reader, self.kmsg_path, source, self.notes)
 
     # ---------------------------------------------------------------------------
     def gather(self, subsets: Sequence[str]) -> dict:
@@ -522,9 +562,9 @@ class Gatherer:
         for name in subsets:
             facts[FACT_KEYS.get(name, name)] = getattr(self, name)()
         uptime = (self._safe_proc("uptime") or "").split()
-        facts["uptime_seconds"] = float(uptime[0]) if uptime and _is_number(uptime[0]) else None
+        facts["uptime_seconds"] = procfs.to_float(uptime[0]) if uptime else None
         facts["gather_subset"] = list(subsets)
-        facts["notes"] = self.notes
+        facts["notes"] = list(dict.fromkeys(self.notes))  # each sample's scan notes the same things again
         return facts
 
     # growth sampling -------------------------------------------------------------
@@ -585,6 +625,12 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
     else:
         facts = gatherer.gather(subsets)
     if thresholds is not None:
+        if not gatherer.meminfo.get("MemTotal"):
+            meminfo_notes = [note for note in gatherer.notes if note.startswith("meminfo")]
+            raise CannotJudge(
+                "%s has no MemTotal line in kB%s: without the size of RAM the memory of this host cannot be judged; "
+                "point proc_root at a mounted procfs" % (reader.proc_path("meminfo"), (" (%s)" % "; ".join(
+                    meminfo_notes[:3])) if meminfo_notes else ""))
         facts["health"] = diagnosis.diagnose(facts, thresholds)
     return facts
 
@@ -595,19 +641,26 @@ def _pct(part, whole):
     return round(100.0 * part / whole, 2)
 
 
-def _int_or_none(text):
-    try:
-        return int(str(text).strip())
-    except ValueError:
+_int_or_none = procfs.to_int
+
+
+def _stat_from_status(status):
+    """What the scan takes from a process's stat, from its status (full) where stat
+    is missing; None for a kernel thread."""
+    if status.get("Kthread") == "1":
         return None
+    state = status.get("State", "").split()
+    return {"comm": status.get("Name", "?"), "state": state[0] if state else None,
+            "ppid": procfs.to_int(status.get("PPid")), "starttime": None, "rss_pages": 0}
 
 
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _oom_score_adj(text, pid, notes):
+    """The oom_score_adj of process ``pid``, or None (said in ``notes``) when it is none the kernel writes."""
+    value = procfs.to_int(text)
+    if value is None or not -1000 <= value <= 1000:
+        notes.append("process %s: oom_score_adj %r is no number from -1000 to 1000" % (pid, text.strip()[:40]))
+        return None
+    return value
 
 
 def _int_value(value):

@@ -17,13 +17,18 @@ the expected shape at all (a process ``stat`` line without its name).
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
+import stat
 from typing import Iterable, Sequence
 
 KIB = 1024
 # The most of a command line read and kept (a JVM's can run to tens of kilobytes).
 CMDLINE_LIMIT = 4096
+# No counter of the kernel is wider than 64 bits: a number this large or larger
+# in one of its files is corruption, not a value (and overflows float arithmetic).
+INT_LIMIT = 1 << 64
 # The options of every module that reads a host (doc fragment memops.linux._roots).
 ROOT_OPTIONS = {
     "proc_root": {"type": "path", "default": "/proc"},
@@ -43,8 +48,17 @@ class ProcessGone(ProcfsError):
     """The process exited (or its pid was reused) while being read."""
 
 
+class FileMissing(ProcessGone):
+    """ENOENT for a file of a process: the process is gone, or its directory lacks that file."""
+
+
 class AccessDenied(ProcfsError):
     """The file exists but this process may not read it."""
+
+
+class NotRegularFile(AccessDenied):
+    """A FIFO, socket, device or directory where the kernel keeps a regular file:
+    not read, since reading a FIFO with no writer waits forever."""
 
 
 # ---------------------------------------------------------------------------
@@ -52,11 +66,21 @@ class AccessDenied(ProcfsError):
 
 
 def to_int(text: str | None) -> int | None:
-    """int(text), or None when it is not an integer."""
+    """int(text), or None when it is not an integer or not below INT_LIMIT in size."""
     try:
-        return int(text)
-    except (TypeError, ValueError):
+        number = int(text)
+    except (TypeError, ValueError):  # ValueError also for more digits than int() converts
         return None
+    return number if -INT_LIMIT < number < INT_LIMIT else None
+
+
+def to_float(text: str | None) -> float | None:
+    """float(text), or None when it is not a finite number (NaN and infinity are no JSON)."""
+    try:
+        number = float(text)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _note(notes, message):
@@ -64,8 +88,8 @@ def _note(notes, message):
         notes.append(message)
 
 
-def _kv_size(value):
-    """'1234 kB' -> bytes, '17' -> 17 (unitless counters), else None."""
+def _kv_size(value, unitless=True):
+    """'1234 kB' -> bytes, '17' -> 17 (unitless counters, where ``unitless``), else None."""
     parts = value.split()
     if not parts:
         return None
@@ -73,7 +97,7 @@ def _kv_size(value):
     if number is None:
         return None
     if len(parts) == 1:
-        return number
+        return number if unitless else None
     if len(parts) == 2 and parts[1] in ("kB", "KB", "kb"):
         return number * KIB
     return None
@@ -83,18 +107,29 @@ def _kv_size(value):
 # system-wide files
 
 
+def _meminfo_reason(value):
+    """Why a meminfo value with a number in front is no size: ' (...)', else ''."""
+    parts = value.split()
+    if not parts or not parts[0].lstrip("-").isdigit():
+        return ""
+    if to_int(parts[0]) is None:
+        return " (number out of range)"
+    return " (no kB unit)" if len(parts) == 1 else ""
+
+
 def parse_meminfo(text: str, notes: list | None = None) -> dict[str, int]:
-    """/proc/meminfo -> {key: int}. ``kB`` values become bytes; unitless
-    values (HugePages_*) stay counts. Lines that do not parse are skipped."""
+    """/proc/meminfo -> {key: int}. ``kB`` values become bytes; the unitless
+    values of HugePages_* stay counts (any other key without kB is no size).
+    Lines that do not parse are skipped."""
     result = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         key, sep, value = line.partition(":")
         key = key.strip()
-        number = _kv_size(value) if sep else None
+        number = _kv_size(value, key.startswith("HugePages_")) if sep else None
         if not key or number is None or number < 0:
-            _note(notes, "meminfo: skipped line %r" % line[:80])
+            _note(notes, "meminfo: skipped line %r%s" % (line[:80], _meminfo_reason(value) if sep else ""))
             continue
         result[key] = number
     return result
@@ -244,9 +279,8 @@ def parse_pressure(text: str, notes: list | None = None) -> dict:
         entry = {}
         for item in fields[1:]:
             key, dummy, value = item.partition("=")
-            try:
-                number = float(value) if key.startswith("avg") else int(value)
-            except ValueError:
+            number = to_float(value) if key.startswith("avg") else to_int(value)
+            if number is None:
                 continue
             entry["total_us" if key == "total" else key] = number
         result[fields[0]] = entry
@@ -493,13 +527,31 @@ def parse_zram_mm_stat(text: str) -> dict[str, int]:
 # the reader
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: opening a FIFO for reading waits for a writer; a regular file ignores the flag
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _RECORD_SIZE = 65536
+
+
+def _open_regular(path):
+    """A descriptor of the regular file at ``path`` (every file of procfs and sysfs
+    is one); raises NotRegularFile for anything else, OSError as os.open does."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise NotRegularFile("%s: not a regular file (a FIFO, socket, device or directory), not read" % path)
+    return fd
 
 
 def _pid_error(pid, path, exc):
     """The ProcfsError for an OSError met reading a file of process ``pid``."""
-    if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR):
+    if exc.errno == errno.ENOENT:
+        return FileMissing("process %s is gone (%s: no such file)" % (pid, path))
+    if exc.errno in (errno.ESRCH, errno.ENOTDIR):
         return ProcessGone("process %s is gone" % pid)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return AccessDenied("%s: permission denied" % path)
@@ -527,7 +579,7 @@ class Reader:
 
     @staticmethod
     def _read_raw(path, limit=None):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_regular(path)
         try:
             chunks = []
             size = 0
@@ -577,6 +629,9 @@ class Reader:
     def _try(read, parts, notes):
         try:
             return read(*parts)
+        except NotRegularFile:
+            _note(notes, "%s: not a regular file (a FIFO, socket, device or directory), not read" % "/".join(parts))
+            return None
         except AccessDenied:
             _note(notes, "%s: permission denied" % "/".join(parts))
             return None
@@ -606,7 +661,7 @@ class Reader:
         times per process."""
         path = self._pid_prefix + str(pid) + "/" + name
         try:
-            fd = os.open(path, _OPEN_FLAGS)
+            fd = _open_regular(path)
             try:
                 data = os.read(fd, _RECORD_SIZE)
                 if len(data) == _RECORD_SIZE:  # larger than one read: the rest as usual

@@ -76,7 +76,7 @@ options:
     default: 1
   sample_interval:
     description:
-      - Seconds between samples.
+      - Seconds between samples, from V(0) to V(3600) (one hour); V(nan) and V(inf) are refused.
     type: float
     default: 5.0
   kernel_log:
@@ -84,10 +84,20 @@ options:
       - Where OOM events are read from. V(auto) reads C(/dev/kmsg), falls back to
         C(dmesg), then to C(journalctl -k). V(none) skips the kernel log; the
         C(oom_kill) counter of C(/proc/vmstat) is still returned.
+      - With O(proc_root) other than C(/proc) (a captured tree), every source comes from the tree - V(auto) reads
+        only the file C(dmesg) beside O(proc_root) (for example C(/captures/web01/dmesg) for
+        C(/captures/web01/proc)), holding what C(dmesg), C(journalctl -k) or C(/dev/kmsg) gave on that host,
+        and reads no kernel log when there is none; this host's log would be another machine's. A procfs of
+        this very kernel and boot (the same C(sys/kernel/random/boot_id), such as the host's C(/proc) mounted
+        into a container) is read as the live one.
     type: str
     choices: [auto, none]
     default: auto
 notes:
+  - The module fails when C(meminfo) has no C(MemTotal) line in kB (binary, unit-less, out of range or missing),
+    since without the size of RAM the memory cannot be judged. A number no 64-bit kernel counter can hold is skipped
+    as a parse error and said in RV(ansible_facts.memops.notes); NaN and infinity (a corrupt C(pressure/memory)
+    or C(uptime)) are left out or returned as V(null), so the facts are always standard JSON.
   - The C(oom_kill) counter needs kernel 4.13 or later; older kernels return V(null) for it.
   - Without C(smaps_rollup) (kernels before 4.14) PSS is summed from C(smaps).
   - When C(/proc) is mounted with C(hidepid) and the module does not run as root,
@@ -296,7 +306,10 @@ ansible_facts:
               C(rss_bytes), C(pss_bytes) (V(null) when not measured), C(swap_bytes), C(oom_score),
               C(oom_score_adj), C(mem_pct) (RSS against RAM), C(state), C(ppid), C(starttime) (clock ticks after boot).
             - C(by_name) sums RSS and swap per process name.
-            - C(vanished) and C(access_denied) count processes that could not be read.
+            - C(vanished) counts processes whose C(/proc/<pid>) directory went away while being read,
+              C(access_denied) those that could not be read. A process whose directory lacks some of the files
+              read (old kernels, captured trees) is counted with what could be read (V(null) for the rest)
+              and said in RV(ansible_facts.memops.notes).
             - C(excluded_pids) lists the module's own process and the Ansible processes that started it
               (the shell, and the controller on a local connection); they are left out of counts and lists.
             - C(workloads) maps each watched workload name (databases, caches, runtimes) that runs to its C(count),
@@ -340,6 +353,9 @@ ansible_facts:
         oom:
           description:
             - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
+            - C(log_source) is where the kernel log was read from, V(kmsg), V(dmesg), V(journal), V(tree) (the
+              C(dmesg) file of a captured tree, C(log_path)) or V(none); C(log_path) is the file a tree's log is
+              read from, V(null) for the live host.
             - C(log_readable) says whether the kernel log could be read; C(log_skipped) is V(true) when
               O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
@@ -352,6 +368,7 @@ ansible_facts:
             kill_count: 1
             kill_count_available: true
             log_source: kmsg
+            log_path: null
             log_readable: true
             log_skipped: false
             events:
@@ -596,6 +613,9 @@ from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 
+# the longest wait between two samples, in seconds
+MAX_SAMPLE_INTERVAL = 3600
+
 
 def _log_runner(module):
     """Runs dmesg or journalctl for the kernel-log fallback; None when the
@@ -627,9 +647,9 @@ def main():
     if params["samples"] < 1:
         module.fail_json(msg="mem_facts: samples must be 1 or more (1 takes a single snapshot), got %d"
                              % params["samples"])
-    if params["sample_interval"] < 0:
-        module.fail_json(msg="mem_facts: sample_interval must be 0 seconds or more, got %s"
-                             % params["sample_interval"])
+    if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
+        module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
+                             % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
     except _diagnosis.ThresholdError as exc:

@@ -43,6 +43,8 @@ def host_independent(monkeypatch):
     monkeypatch.setattr(os.path, "exists",
                         lambda path: False if path in ("/run/.containerenv", "/.dockerenv") else real_exists(path))
     monkeypatch.setattr(os, "geteuid", lambda: 0)
+    # the trees stand for the live host here, their kmsg for its /dev/kmsg (tree logs: test_mem_facts.py)
+    monkeypatch.setattr(kernlog, "tree_log_path", lambda reader: None)
 
 
 def gatherer(tree, top=10, kmsg=True, reader=None, **options):
@@ -274,12 +276,21 @@ def test_top_zero():
     assert processes["top_rss"] == processes["top_pss"] == processes["top_swap"] == processes["by_name"] == []
 
 
-def test_process_that_vanishes_mid_scan(fail_open):
-    reader = tree_reader("hidepid")
-    # 1702 exits after its stat was read, 1651 before: both counted, neither fatal
-    fail_open(pid_files(reader.proc_root, [1702], {"status"}), errno.ENOENT)
+def test_process_that_vanishes_mid_scan(fail_open, tmp_path):
+    target = copy_tree("hidepid", tmp_path)
+    reader = procfs.Reader(str(target / "proc"), str(target / "sys"))
+    status_1702 = pid_files(reader.proc_root, [1702], {"status"})
+
+    def exits(path):  # 1702 exits after its stat was read: its directory goes, then its status is opened
+        if status_1702(path):
+            shutil.rmtree(os.path.join(reader.proc_root, "1702"), ignore_errors=True)
+        return False
+
+    fail_open(exits)
+    fail_open(status_1702, errno.ENOENT)
+    # 1651 exits before: ESRCH, whatever is left of its directory
     fail_open(pid_files(reader.proc_root, [1651], {"stat"}), errno.ESRCH)
-    processes = gatherer("hidepid", reader=reader).processes()
+    processes = memfacts.Gatherer(reader).processes()
     assert processes["vanished"] == 2 and processes["count"] == 4
     assert 1702 not in pids(processes["top_rss"]) and 1651 not in pids(processes["top_rss"])
 

@@ -764,3 +764,39 @@ def test_status_name_that_looks_like_a_size_stays_text():
     text = "Name:\t12 kB\nVmRSS:\t  100 kB\n"
     assert procfs.parse_status(text)["Name"] == "12 kB"
     assert procfs.parse_status_fields(text, ("Name", "VmRSS")) == {"Name": "12 kB", "VmRSS": 102400}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("18446744073709551615", (1 << 64) - 1), ("-18446744073709551615", 1 - (1 << 64)),
+    ("18446744073709551616", None), ("9" * 400, None), ("9" * 5000, None), (" 42\n", 42),
+])
+def test_to_int_refuses_numbers_no_kernel_counter_holds(text, expected):
+    assert procfs.to_int(text) == expected
+
+
+def test_meminfo_sizes_need_their_unit():
+    notes = []
+    assert procfs.parse_meminfo("MemTotal: 8041216\nHugePages_Free: 3\n", notes) == {"HugePages_Free": 3}
+    assert notes == ["meminfo: skipped line 'MemTotal: 8041216' (no kB unit)"]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "x", None])
+def test_to_float_refuses_what_is_no_finite_number(text):
+    assert procfs.to_float(text) is None
+
+
+@pytest.mark.timeout(30)
+def test_reader_does_not_open_a_fifo_for_reading(tmp_path):
+    (tmp_path / "proc" / "7").mkdir(parents=True)
+    os.mkfifo(str(tmp_path / "proc" / "vmstat"))
+    os.mkfifo(str(tmp_path / "proc" / "7" / "status"))
+    reader = procfs.Reader(str(tmp_path / "proc"), str(tmp_path / "sys"))
+    notes = []
+    assert reader.try_proc("vmstat", notes=notes) is None
+    assert notes == ["vmstat: not a regular file (a FIFO, socket, device or directory), not read"]
+    with pytest.raises(procfs.NotRegularFile):
+        reader.read_pid_record(7, "status")
+    with pytest.raises(procfs.NotRegularFile):
+        reader.read_pid(7, "status")
+    with pytest.raises(procfs.NotRegularFile):
+        reader.proc("7")  # a directory

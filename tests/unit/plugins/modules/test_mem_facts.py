@@ -7,10 +7,15 @@ message that names the problem and what to give instead, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import pytest
 
+from ansible.module_utils import basic
+
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog
 from ansible_collections.memops.linux.plugins.modules import mem_facts
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "fixtures")
@@ -20,6 +25,21 @@ KIB = 1024
 def tree(name):
     return {"proc_root": os.path.join(FIXTURES, name, "proc"), "sys_root": os.path.join(FIXTURES, name, "sys"),
             "kernel_log": "none"}
+
+
+def hostile_tree(tmp_path, source="host", **files):
+    """A copy of the fixture tree ``source`` under tmp_path with ``files``
+    ({path below proc, with "__" for "/": text}) written over it."""
+    root = tmp_path / source
+    shutil.copytree(os.path.join(FIXTURES, source), str(root), symlinks=True)
+    for name, text in files.items():
+        (root / "proc" / name.replace("__", "/")).write_text(text)
+    return {"proc_root": str(root / "proc"), "sys_root": str(root / "sys"), "kernel_log": "none"}
+
+
+def strict_json(value):
+    """``value`` as standard JSON: NaN and Infinity, which json.dumps writes by default, are refused."""
+    return json.dumps(value, allow_nan=False)
 
 
 def assert_clean_failure(result, *fragments):
@@ -86,7 +106,7 @@ def test_proc_root_that_is_not_procfs(run_module, tmp_path, make_root):
 
 @pytest.mark.parametrize("args, fragments", [
     ({"samples": 0}, ("samples must be 1 or more", "got 0")),
-    ({"sample_interval": -1.0}, ("sample_interval must be 0 seconds or more", "got -1.0")),
+    ({"sample_interval": -1.0}, ("sample_interval must be a number of seconds from 0 to 3600", "got -1.0")),
     ({"kernel_log": "dmesg"}, ("kernel_log", "auto, none", "dmesg")),
 ])
 def test_other_bad_options(run_module, args, fragments):
@@ -95,6 +115,219 @@ def test_other_bad_options(run_module, args, fragments):
     assert_clean_failure(run_module(mem_facts, **options), *fragments)
 
 
+@pytest.mark.parametrize("interval", ["nan", "inf", "-inf", 1e300, 3600.5])
+def test_sample_interval_not_finite_or_too_long(run_module, interval):
+    # each used to reach time.sleep(): ValueError for nan, OverflowError for inf and 1e300
+    options = tree("host")
+    options.update(samples=2, sample_interval=interval)
+    assert_clean_failure(run_module(mem_facts, **options), "sample_interval must be a number of seconds from 0 to 3600")
+
+
 def test_unknown_threshold(run_module):
     result = run_module(mem_facts, thresholds={"available_pct_lowest": 3}, **tree("host"))
     assert_clean_failure(result, "available_pct_lowest")
+
+
+def test_absurd_meminfo_numbers_are_skipped_with_a_note(run_module, tmp_path):
+    # a 400-digit MemTotal overflowed float arithmetic (OverflowError) in the overview
+    meminfo = open(os.path.join(FIXTURES, "host", "proc", "meminfo"), encoding="utf-8").read()
+    meminfo = meminfo.replace("MemFree:        23868884 kB", "MemFree:        %s kB" % ("9" * 400))
+    meminfo = meminfo.replace("Cached:           219496 kB", "Cached:           %s kB" % ("9" * 5000))
+    result = run_module(mem_facts, **hostile_tree(tmp_path, meminfo=meminfo))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    assert "MemFree" not in facts["memory"]["meminfo"] and "Cached" not in facts["memory"]["meminfo"]
+    assert any(note.startswith("meminfo: skipped line 'MemFree:") and note.endswith("(number out of range)")
+               for note in facts["notes"])
+    strict_json(facts)
+
+
+@pytest.mark.parametrize("adj", ["garbage\n", "", "5000\n", "9" * 400 + "\n"])
+def test_critical_process_with_a_bad_oom_score_adj(run_module, tmp_path, adj):
+    # mysqld's oom_score_adj unreadable as a number: the diagnosis crashed with a TypeError (None >= 0)
+    result = run_module(mem_facts, **hostile_tree(tmp_path, "database_host", **{"4101__oom_score_adj": adj}))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    assert facts["processes"]["workloads"]["mysqld"]["min_oom_score_adj"] is None
+    assert any(note.startswith("process 4101: oom_score_adj") for note in facts["notes"])
+    finding = next(f for f in facts["health"]["findings"] if f["id"] == "oom.critical_unprotected")
+    assert any(line.startswith("mysqld") and "oom_score_adj unknown (not readable)" in line
+               for line in finding["evidence"])
+
+
+@pytest.mark.parametrize("meminfo", [
+    "\x00\x7fELF\x02\x01\x01\x00\xff\xfe garbage\n",          # binary: no line parses
+    "MemTotal:        8041216\nMemFree:         6123456\nMemAvailable:    7012344\n",  # no kB unit
+    "MemTotal:       %s kB\nMemFree:         6123456 kB\n" % ("9" * 400),          # out of range
+    "MemFree:         6123456 kB\nMemAvailable:    7012344 kB\n",  # no MemTotal line at all
+    "MemTotal:              0 kB\nMemFree:               0 kB\n",
+], ids=["binary", "unitless", "400-digits", "missing", "zero"])
+def test_meminfo_without_memtotal_cannot_be_judged(run_module, tmp_path, meminfo):
+    # each used to come out as health ok with no findings
+    result = run_module(mem_facts, **hostile_tree(tmp_path, meminfo=meminfo))
+    assert_clean_failure(result, "meminfo has no MemTotal line in kB", "cannot be judged")
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", 10 ** 400])
+def test_threshold_that_is_no_finite_number(run_module, value):
+    # "nan" was accepted and silently turned its rule off
+    result = run_module(mem_facts, thresholds={"available_pct_low": value}, **tree("host"))
+    assert_clean_failure(result, "thresholds: available_pct_low must be a")
+
+
+def test_nan_and_inf_in_psi_and_uptime_do_not_reach_the_facts(run_module, tmp_path):
+    result = run_module(mem_facts, **hostile_tree(
+        tmp_path, uptime="nan inf\n",
+        pressure__memory="some avg10=nan avg60=inf avg300=-inf total=12\nfull avg10=1e999 avg60=0.50 avg300=0.00 total=9\n"))
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    strict_json(facts)
+    assert facts["uptime_seconds"] is None
+    assert facts["pressure"]["some"] == {"total_us": 12}
+    assert facts["pressure"]["full"] == {"avg60": 0.5, "avg300": 0.0, "total_us": 9}
+
+
+def _fifo_in(tmp_path, name, source="host"):
+    options = hostile_tree(tmp_path, source)
+    path = os.path.join(options["sys_root" if name.startswith("sys:") else "proc_root"], name.split(":")[-1])
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+    os.mkfifo(path)
+    return options
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", [
+    "vmstat", "swaps", "pressure/memory", "slabinfo", "buddyinfo", "uptime", "stat", "self/mountinfo",
+    "sys/vm/swappiness", "sys/fs/inode-nr", "19641/status", "19641/stat", "19641/oom_score_adj", "19641/cmdline",
+    "sys:kernel/mm/transparent_hugepage/enabled",
+])
+def test_a_fifo_in_the_tree_is_not_read(run_module, tmp_path, name):
+    # opening a FIFO for reading waited for a writer forever
+    result = run_module(mem_facts, **_fifo_in(tmp_path, name))
+    assert not result.get("failed"), result.get("msg")
+    strict_json(result["ansible_facts"]["memops"])
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_for_meminfo_is_a_clean_failure(run_module, tmp_path):
+    result = run_module(mem_facts, **_fifo_in(tmp_path, "meminfo"))
+    assert_clean_failure(result, "meminfo: not a regular file")
+
+
+def test_a_process_directory_without_some_files_is_counted_not_vanished(run_module, tmp_path):
+    # such processes were counted as vanished and left out (0 processes on prometheus/procfs's fixtures)
+    complete = run_module(mem_facts, **tree("host"))["ansible_facts"]["memops"]["processes"]
+    options = hostile_tree(tmp_path)
+    proc = options["proc_root"]
+    os.remove(os.path.join(proc, "19641", "oom_score"))
+    os.remove(os.path.join(proc, "19641", "oom_score_adj"))
+    os.remove(os.path.join(proc, "19682", "status"))
+    os.remove(os.path.join(proc, "19683", "stat"))
+    os.mkdir(os.path.join(proc, "31337"))  # an empty directory: a process with nothing to read
+    result = run_module(mem_facts, **options)
+    assert not result.get("failed"), result.get("msg")
+    facts = result["ansible_facts"]["memops"]
+    procs = facts["processes"]
+    assert procs["vanished"] == 0
+    assert procs["count"] == complete["count"] + 1
+    rows = {row["pid"]: row for row in procs["top_rss"]}
+    assert rows[19641]["oom_score"] is None and rows[19641]["oom_score_adj"] is None
+    assert rows[19683]["name"] == complete_name(complete, 19683) and rows[19683]["starttime"] is None
+    assert rows[19682]["rss_bytes"] > 0
+    note = next(n for n in facts["notes"] if n.startswith("processes: counted with what could be read"))
+    assert "oom_score of 2" in note and "status of 2" in note and "stat of 2" in note
+
+
+def complete_name(processes, pid):
+    return next(row["name"] for row in processes["top_rss"] if row["pid"] == pid)
+
+
+def test_a_process_whose_directory_is_gone_is_vanished(run_module, tmp_path, monkeypatch):
+    options = hostile_tree(tmp_path)
+    gone = os.path.join(options["proc_root"], "19682")
+    original = os.listdir
+
+    def listdir(path):  # the process exits between the listing and the reads
+        names = original(path)
+        if path == options["proc_root"] and os.path.isdir(gone):
+            shutil.rmtree(gone)
+        return names
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    procs = run_module(mem_facts, **options)["ansible_facts"]["memops"]["processes"]
+    assert procs["vanished"] == 1 and 19682 not in [row["pid"] for row in procs["top_rss"]]
+
+
+@pytest.fixture
+def live_log_with_kills(monkeypatch):
+    """This machine's kernel log, as /dev/kmsg and dmesg would give it: two OOM kills. Returns the list of
+    the live sources asked."""
+    with open(os.path.join(FIXTURES, "low_memory", "kmsg"), encoding="utf-8") as handle:
+        kills = handle.read()
+    asked = []
+
+    def read_kmsg(path="/dev/kmsg", max_bytes=0):
+        asked.append(path)
+        return kills
+
+    def run_command(self, args, **kwargs):
+        asked.append(args[0])
+        return 0, kills, ""
+
+    monkeypatch.setattr(_kernlog, "read_kmsg", read_kmsg)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    return asked
+
+
+def test_a_tree_without_its_own_kernel_log_reads_none(run_module, tmp_path, live_log_with_kills):
+    # this machine's OOM kills were reported as the tree's and judged "recent" against the tree's uptime
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    facts = run_module(mem_facts, **options)["ansible_facts"]["memops"]
+    assert live_log_with_kills == []
+    oom = facts["oom"]
+    assert oom["events"] == [] and oom["log_source"] == "none" and oom["log_readable"] is False
+    assert oom["log_path"] == str(tmp_path / "host" / "dmesg")
+    assert any("is not the live /proc" in note and "dmesg is no readable file" in note for note in facts["notes"])
+    assert "kernel log: the tree holds no %s: OOM kills are counted, their victims unknown" % oom["log_path"] \
+        in facts["health"]["partial"]
+    assert facts["capabilities"]["kernel_log_readable"] is False
+
+
+def test_a_tree_with_a_dmesg_file_reads_its_log(run_module, tmp_path, live_log_with_kills):
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    shutil.copy(os.path.join(FIXTURES, "logs", "dmesg-3.10.txt"), str(tmp_path / "host" / "dmesg"))
+    facts = run_module(mem_facts, **options)["ansible_facts"]["memops"]
+    assert live_log_with_kills == []
+    oom = facts["oom"]
+    assert oom["log_source"] == "tree" and oom["log_readable"] is True
+    assert [event["victim"]["name"] for event in oom["events"]] == _tree_victims()
+    assert facts["capabilities"]["kernel_log_readable"] is True
+
+
+def _tree_victims():
+    with open(os.path.join(FIXTURES, "logs", "dmesg-3.10.txt"), encoding="utf-8") as handle:
+        return [event["victim"]["name"] for event in _kernlog.parse_kernel_log(handle.read())]
+
+
+def test_a_tree_of_this_boot_reads_the_live_log(run_module, tmp_path, live_log_with_kills, monkeypatch):
+    # a host's /proc mounted into a container: the same kernel, the same boot, the same log
+    options = dict(hostile_tree(tmp_path), kernel_log="auto")
+    monkeypatch.setattr(_kernlog, "_same_boot", lambda reader: True)
+    oom = run_module(mem_facts, **options)["ansible_facts"]["memops"]["oom"]
+    assert live_log_with_kills == ["/dev/kmsg"]
+    assert oom["log_source"] == "kmsg" and oom["log_path"] is None and oom["events"]
+
+
+def test_same_boot_compares_boot_ids(tmp_path):
+    live = _kernlog.procfs.Reader().proc("sys", "kernel", "random", "boot_id")
+    other = tmp_path / "proc" / "sys" / "kernel" / "random"
+    other.mkdir(parents=True)
+    (other / "boot_id").write_text("00000000-0000-0000-0000-000000000000\n")
+    reader = _kernlog.procfs.Reader(str(tmp_path / "proc"))
+    assert _kernlog._same_boot(reader) is False
+    if live:
+        (other / "boot_id").write_text(live)
+        assert _kernlog._same_boot(reader) is True

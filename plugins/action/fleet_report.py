@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 
@@ -52,12 +53,16 @@ def _check_dest(dest):
 
 
 def _content_changed(path, text):
-    """Whether path would change; a report that differs only in generated_at does not."""
+    """Whether path would change; a report that differs only in generated_at does not. Only a regular file is
+    read (not through a link, and never a FIFO someone put there): anything else is replaced."""
     try:
-        with open(path, "rb") as handle:
-            old = handle.read()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return True
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True
+        old = handle.read()
     return not _report.same_report(old.decode("utf-8", "replace"), text)
 
 
@@ -123,7 +128,8 @@ class ActionModule(_action.ReportAction):
             try:
                 # a file of another mode is written again, which also replaces one the controller
                 # user does not own and so could not chmod
-                wrong_mode = _textfile.file_mode(path) != mode
+                # a link planted there gives its own mode (0777): it is replaced, never written through
+                wrong_mode = _textfile.file_mode(path, follow=False) != mode
             except _textfile.TextFileError as exc:
                 raise _action.ActionFailure(exc)
             if wrong_mode or _content_changed(path, text):
@@ -132,9 +138,9 @@ class ActionModule(_action.ReportAction):
 
         if not self._task.check_mode:
             try:
-                _textfile.make_directories(dest, _textfile.directory_mode(mode))
+                _textfile.make_directories(dest, args["directory_mode"])
                 for path, text in pending:
-                    _textfile.atomic_write(path, text, mode=mode, dir_mode=_textfile.directory_mode(mode))
+                    _textfile.atomic_write(path, text, mode=mode, dir_mode=args["directory_mode"], follow=False)
             except (OSError, _textfile.TextFileError) as exc:
                 raise _action.ActionFailure("cannot write the report into %s: %s" % (dest, to_native(exc)))
 

@@ -59,10 +59,11 @@ class ActionModule(_action.ReportAction):
                 "memops": facts,
             }
             try:
-                current_mode = _textfile.file_mode(path)
+                # a link planted there gives its own mode (0777): it is replaced, never written through
+                current_mode = _textfile.file_mode(path, follow=False)
                 if not self._task.check_mode:
                     _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
-                                           mode=mode, dir_mode=_textfile.directory_mode(mode))
+                                           mode=mode, dir_mode=args["directory_mode"], follow=False)
             except _textfile.TextFileError as exc:
                 raise _action.ActionFailure("%s; dest must be a directory the controller user "
                                             "may write to" % exc)

@@ -297,3 +297,33 @@ def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
     assert_mode_refused(proc, "fleet_report", why)
     assert result is None
     assert not dest.exists()
+
+
+def test_links_planted_in_dest_are_replaced_never_written_through(tmp_path):
+    """A controller running as root must not overwrite or chmod the file a link in the report directory names."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    dest = tmp_path / "report"
+    dest.mkdir()
+    os.symlink(str(victim), str(dest / "report.json"))
+    os.symlink(str(tmp_path / "created-elsewhere"), str(dest / "report.md"))
+    os.mkfifo(str(dest / "report.html"), 0o600)  # would hang a reader that follows it
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert victim.read_text() == "precious\n"
+    assert mode_of(victim) == 0o644
+    assert not (tmp_path / "created-elsewhere").exists()
+    for name in ("report.json", "report.md", "report.html"):
+        assert not os.path.islink(str(dest / name))
+        assert mode_of(dest / name) == 0o600
+    assert json.loads((dest / "report.json").read_text())["schema_version"]
+
+
+def test_a_new_dest_is_owner_only_whatever_the_file_mode(tmp_path):
+    dest = tmp_path / "a" / "report"
+    proc, result = run_playbook(tmp_path, dest, gather=False, extra='        mode: "0644"')
+    assert result is not None, proc.stdout + proc.stderr
+    assert mode_of(dest) == 0o700
+    assert mode_of(dest.parent) == 0o700

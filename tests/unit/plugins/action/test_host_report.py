@@ -187,3 +187,20 @@ def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
     assert_mode_refused(proc, "host_report", why)
     assert results == {}
     assert not dest.exists()
+
+
+def test_a_link_planted_in_dest_is_replaced_never_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    dest = tmp_path / "hosts"
+    dest.mkdir()
+    os.symlink(str(victim), str(dest / "app1.json"))
+    proc, results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["changed"] is True
+    assert victim.read_text() == "precious\n"
+    assert mode_of(victim) == 0o644
+    assert not os.path.islink(str(dest / "app1.json"))
+    assert mode_of(dest / "app1.json") == 0o600
+    assert json.loads((dest / "app1.json").read_text())["host"] == "app1"

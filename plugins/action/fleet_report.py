@@ -84,6 +84,10 @@ class ActionModule(_action.ReportAction):
         formats = list(dict.fromkeys(args["formats"]))
         if not formats:
             raise _action.ActionFailure("formats is empty; name one or more of json, markdown, html")
+        try:
+            _report.check_top(args["top"])
+        except _report.ReportError as exc:
+            raise _action.ActionFailure(exc)
 
         # not "or {}": with only the implicit localhost, HostVars is an empty mapping, falsy,
         # and still knows localhost

@@ -71,7 +71,8 @@ options:
     type: str
   top:
     description:
-      - How many top consumers and top swap users per host the report keeps.
+      - How many top consumers and top swap users per host the report keeps, 0 or more; a negative number
+        fails the task.
     type: int
     default: 5
   mode:

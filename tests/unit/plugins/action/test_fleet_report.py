@@ -215,11 +215,14 @@ def test_errors_option_and_hosts_without_facts(tmp_path):
     assert result["summary"]["status_counts"]["unknown"] == 6
 
 
-@pytest.mark.parametrize("case", ["file", "unwritable", "bad_format"])
+@pytest.mark.parametrize("case", ["file", "unwritable", "bad_format", "negative_top"])
 def test_bad_input_fails_clearly(tmp_path, case):
     dest = tmp_path / "report"
     extra = ""
-    if case == "file":
+    if case == "negative_top":  # a slice [:-1] silently dropped each host's last consumer
+        extra = "        top: -1"
+        expected = "fleet_report: top must be a whole number, 0 or more"
+    elif case == "file":
         dest.write_text("not a directory")
         expected = "exists and is not a directory"
     elif case == "unwritable":
@@ -233,6 +236,7 @@ def test_bad_input_fails_clearly(tmp_path, case):
     assert result is None
     assert expected in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+    assert not os.path.isdir(str(dest))
 
 
 @pytest.mark.parametrize("option, file_mode, dir_mode", REPORT_MODES)

@@ -465,3 +465,15 @@ def test_queries_refuse_other_documents():
         report_queries.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
     with pytest.raises(report.ReportError, match="expected a fleet report"):
         report_queries.top_processes(["not", "a", "report"])
+
+
+@pytest.mark.parametrize("top", [-1, -5, True, "5", 2.5, None])
+def test_build_fleet_refuses_a_top_that_is_not_a_count(top):
+    with pytest.raises(report.ReportError, match="top must be a whole number, 0 or more"):
+        report.build_fleet({}, now=NOW, top=top)
+
+
+def test_top_zero_keeps_no_consumer_and_top_one_keeps_the_largest(hosts):
+    assert all(h["top_processes"] == [] for h in report.build_fleet(hosts, now=NOW, top=0)["hosts"])
+    kept = report.build_fleet(hosts, now=NOW, top=1)["hosts"]
+    assert any(len(h["top_processes"]) == 1 for h in kept)

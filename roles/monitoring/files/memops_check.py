@@ -110,14 +110,27 @@ def load_state(path):
         return {}
 
 
+class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would resend a POST redirected by 301, 302 or 303 as a
+    GET without its body, and the alert would be lost while counted as sent. Every redirect becomes an error."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+        return None
+
+
 def post_webhook(url, body, timeout):
     data = json.dumps(body, sort_keys=True).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "memops-check"})
+    opener = urllib.request.build_opener(RefuseRedirects)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec: the URL is the operator's
+        with opener.open(request, timeout=timeout) as response:  # nosec: the URL is the operator's
             status = response.status
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DeliveryError("HTTP %s %s: the webhook redirects to %s, and a redirected POST loses its body; "
+                                "set url to the address it redirects to"
+                                % (exc.code, exc.reason, describe_url((exc.headers or {}).get("Location") or "?")))
         raise DeliveryError("HTTP %s %s" % (exc.code, exc.reason))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DeliveryError(str(getattr(exc, "reason", None) or exc))
@@ -137,8 +150,12 @@ def send_mail(message, timeout, sendmail=SENDMAIL):
         raise DeliveryError("sendmail exited %d: %s" % (proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
 
 
+def describe_url(url):
+    return url.split("?")[0]
+
+
 def describe(target):
-    return "mail to %s" % target["to"] if target["type"] == "mail" else "webhook %s" % target["url"].split("?")[0]
+    return "mail to %s" % target["to"] if target["type"] == "mail" else "webhook %s" % describe_url(target["url"])
 
 
 def notify(utils, config, facts, health, checked_at):

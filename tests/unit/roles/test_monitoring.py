@@ -246,17 +246,28 @@ def test_preflight_refuses_a_host_without_systemd(tmp_path):
 
 class Receiver:
     """An HTTP server on a loopback port that keeps every POST body; ``fail``
-    makes it answer 500."""
+    makes it answer 500, ``redirect`` answer a POST with that redirect status
+    to /moved, which answers a GET with 200 (and counts it in ``gets``)."""
 
     def __init__(self):
         self.bodies = []
         self.fail = False
+        self.redirect = None
+        self.gets = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the name http.server calls
+                receiver.gets.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.fail:
+                if receiver.redirect:
+                    self.send_response(receiver.redirect)
+                    self.send_header("Location", "/moved?token=secret")
+                elif receiver.fail:
                     self.send_response(500)
                 else:
                     receiver.bodies.append((self.headers.get("Content-Type"), json.loads(body)))
@@ -342,6 +353,24 @@ def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_p
     metrics = (tmp_path / "textfile" / "memops.prom").read_text()
     assert "memops_health_status 2\n" in metrics
     receiver.fail = False
+    retried = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert retried.returncode == 0, retried.stderr
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirected_webhook_is_not_delivered(tmp_path, receiver, status):
+    """urllib resends a POST redirected by 301/302/303 as a GET without its body: that is no delivery."""
+    target = [{"type": "webhook", "url": receiver.url}]
+    receiver.redirect = status
+    redirected = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert redirected.returncode == 0, redirected.stderr
+    assert "alert webhook http://127.0.0.1:%d/hook not delivered: HTTP %d" % (receiver.server.server_address[1],
+                                                                            status) in redirected.stderr
+    assert "the webhook redirects to /moved, and a redirected POST loses its body" in redirected.stderr
+    assert "secret" not in redirected.stderr
+    assert receiver.gets == [] and receiver.bodies == []
+    receiver.redirect = None
     retried = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
     assert retried.returncode == 0, retried.stderr
     assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]

@@ -82,7 +82,40 @@ def load_config(path):
         raise ValueError("%s: unknown keys %s; known keys are %s" % (path, ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     merged = dict(DEFAULTS)
     merged.update(config)
+    check_config(merged)
     return merged
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key: (what it must be, the test)
+CONFIG_CHECKS = {
+    "textfile_dir": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "metrics_file": ("a file name without /", lambda v: isinstance(v, str) and v not in ("", ".", "..") and "/" not in v),
+    "state_file": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/") and not v.endswith("/")),
+    "thresholds": ("an object of threshold names and numbers", lambda v: isinstance(v, dict)),
+    "top": ("a whole number from 0 to 1000", lambda v: isinstance(v, int) and not isinstance(v, bool)
+            and 0 <= v <= 1000),
+    "notify_on": ("a string", lambda v: isinstance(v, str)),
+    "timeout": ("a number of seconds from 1 to 3600",
+                lambda v: _is_number(v) and 1 <= v <= 3600),  # nan and inf fail both comparisons
+    "kernel_log": ("true or false", lambda v: isinstance(v, bool)),
+    "proc_root": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "sys_root": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "host": ("null or one line of text (the host name notifications carry)",
+             lambda v: v is None or (isinstance(v, str) and v.strip() != "" and v.isprintable())),
+}
+
+
+def check_config(config):
+    """Raise ValueError naming the first key of ``config`` whose value the checker cannot use: the
+    configuration is checked once on load, so that a bad value is a clear message and not a traceback in
+    the middle of a check (the thresholds, notify_on and the targets are checked by the collection's code)."""
+    for key, (expected, test) in CONFIG_CHECKS.items():
+        if not test(config[key]):
+            raise ValueError("%s must be %s, got %s" % (key, expected, json.dumps(config[key])))
 
 
 def run_log_command(argv):
@@ -168,7 +201,7 @@ def notify(utils, config, facts, health, checked_at):
     records = {}
     for target in config["notify"]:
         key = notify_utils.target_key(target)
-        last = sent.get(key)
+        last = sent.get(key) if isinstance(sent.get(key), dict) else None  # a damaged record: never sent
         records[key] = last
         event = notify_utils.decide(last, current)
         if event is None:
@@ -180,7 +213,9 @@ def notify(utils, config, facts, health, checked_at):
                 post_webhook(target["url"], body, config["timeout"])
             else:
                 send_mail(notify_utils.mail_message(body, target["to"], target.get("from")), config["timeout"])
-        except DeliveryError as exc:
+        except (DeliveryError, ValueError, TypeError, UnicodeError) as exc:
+            # a message that cannot be built (a header the email package refuses) fails this target only:
+            # the others are still sent and the state is still written
             log("%s %s not delivered: %s; trying again at the next check" % (event, describe(target), exc))
             continue
         records[key] = current
@@ -198,14 +233,14 @@ def check(utils, config, clock=time.time):
     started = time.monotonic()
     thresholds = utils["diagnosis"].merge_thresholds(config["thresholds"])
     reader = utils["procfs"].Reader(config["proc_root"], config["sys_root"])
-    facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(int(config["top"]), 5),
+    facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(config["top"], 5),
                                      thresholds=thresholds, use_kernel_log=bool(config["kernel_log"]),
                                      log_commands=run_log_command if config["kernel_log"] else None)
     health = facts["health"]
     now = clock()
     metrics = utils["metrics"]
     text = metrics.render(metrics.checker_families(facts, health, time.monotonic() - started, now,
-                                                   top=int(config["top"])))
+                                                   top=config["top"]))
     path = os.path.join(config["textfile_dir"], config["metrics_file"])
     utils["textfile"].atomic_write(path, text, mode=0o644)
     active = [f["id"] for f in health["findings"] if f["severity"] != "info"]

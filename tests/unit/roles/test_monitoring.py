@@ -220,6 +220,12 @@ def _run_role(tmp_path, role_vars):
     ({"monitoring_notify": [{"type": "webhook", "url": "hooks.example.com"}]},
      "monitoring_notify[0]: a webhook target needs url: starting with http:// or https://"),
     ({"monitoring_notify": [{"type": "pager"}]}, "monitoring_notify[0]: expected {type: mail, to: ADDRESS}"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com\n"}]},
+     "monitoring_notify[0]: a mail target needs to: an address"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com", "from": "me@example.com\r\nBcc: x@y"}]},
+     "monitoring_notify[0]: from must be one line, a sender such as memops@example.com"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com", "from": ""}]},
+     "monitoring_notify[0]: from must be one line"),
     ({"monitoring_alert_for": "five minutes"}, "monitoring_alert_for is five minutes; expected a Prometheus duration"),
     ({"monitoring_textfile_dir": "relative/dir"}, "monitoring_textfile_dir is relative/dir; expected an absolute path"),
     ({"monitoring_alert_rules_dest": "/nonexistent/rules/memops.yml"},
@@ -403,12 +409,45 @@ def test_mail_goes_through_sendmail_t(tmp_path):
     ({"notify_on": "warning"}, "bad configuration: notify_on must be one of monitor, critical"),
     ({"notify": [{"type": "webhook", "url": "ftp://x"}]}, "bad configuration: notify[0]: url 'ftp://x' must start"),
     ({"colour": "red"}, "unknown keys colour"),
+    ({"top": "five"}, 'bad configuration: top must be a whole number from 0 to 1000, got "five"'),
+    ({"top": -1}, "bad configuration: top must be a whole number from 0 to 1000, got -1"),
+    ({"top": True}, "bad configuration: top must be a whole number from 0 to 1000, got true"),
+    ({"timeout": "10"}, 'bad configuration: timeout must be a number of seconds from 1 to 3600, got "10"'),
+    ({"kernel_log": "no"}, 'bad configuration: kernel_log must be true or false, got "no"'),
+    ({"textfile_dir": "relative"}, 'bad configuration: textfile_dir must be an absolute path, got "relative"'),
+    ({"metrics_file": "../x.prom"}, "bad configuration: metrics_file must be a file name without /"),
+    ({"host": "db1\r\nBcc: x@y"}, "bad configuration: host must be null or one line of text"),
+    ({"notify": [{"type": "mail", "to": "ops@example.com", "from": "me@example.com\r\nBcc: x@y"}]},
+     "bad configuration: notify[0]: from must be one line of printable text"),
+    ({"notify": [{"type": "mail", "to": "ops@example.com\n"}]}, "bad configuration: notify[0]: to must be one line"),
 ])
 def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
     proc = run_checker(tmp_path, **config)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert not (tmp_path / "textfile").exists()
+
+
+def test_a_message_that_cannot_be_built_fails_its_target_only(tmp_path, receiver):
+    """A header the email package refuses (here a sender with CR/LF, which the configuration check would have
+    refused) is logged for its target; the targets after it are still sent and the state is still written."""
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    utils = checker.load_utils(COLLECTIONS_ROOT)
+    mail = {"type": "mail", "to": "ops@example.com", "from": "memops@example.com\r\nBcc: all@example.com"}
+    hook = {"type": "webhook", "url": receiver.url}
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps({"sent": {utils["notify"].target_key(hook): "damaged"}}))
+    config = dict(checker.DEFAULTS, notify=[mail, hook], state_file=str(state_file), host="h", timeout=5)
+    health = {"status": "critical", "findings": [{"id": "x.y", "severity": "critical", "title": "t",
+                                                   "evidence": []}]}
+    checker.notify(utils, config, {}, health, "2026-12-03T11:00:00Z")
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
+    state = json.loads(state_file.read_text())
+    assert state["status"] == "critical"
+    assert state["sent"][utils["notify"].target_key(hook)]["status"] == "critical"
+    assert state["sent"][utils["notify"].target_key(mail)] is None
 
 
 def test_checker_fails_when_the_metrics_cannot_be_written(tmp_path):

@@ -25,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 DEFAULT_CONFIG = "/etc/memops/monitoring.json"
@@ -183,8 +185,25 @@ def send_mail(message, timeout, sendmail=SENDMAIL):
         raise DeliveryError("sendmail exited %d: %s" % (proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
 
 
+# a path segment shown in the log: a short word (services, api, webhooks, hook, IncomingWebhook), not in
+# capitals only; anything else, such as the ids and tokens Slack, Teams and Discord keep in the path, is ***
+_WORD = re.compile(r"^(?![A-Z_-]{2,}$)[A-Za-z][A-Za-z_-]{0,15}$")
+
+
 def describe_url(url):
-    return url.split("?")[0]
+    """``url`` as the log shows it: scheme, host and port, the path with every segment that is not a short
+    word masked, no user, password, query or fragment (webhook URLs carry their token in any of them)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an unparsable URL)"
+    if ":" in host:
+        host = "[%s]" % host
+    where = "%s://%s%s" % (parts.scheme, host, ":%d" % port if port else "") if parts.scheme else ""
+    path = "/".join(segment if not segment or _WORD.match(segment) else "***" for segment in parts.path.split("/"))
+    return where + path
 
 
 def describe(target):

@@ -92,6 +92,37 @@ def test_role_checks_the_checker_config_keys():
     assert written <= set(checker.DEFAULTS), sorted(written - set(checker.DEFAULTS))
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("https://hooks.slack.com/services/T0A1B2C3D/B0123456789/abcdefghijklmnopQRSTUVWX",
+     "https://hooks.slack.com/services/***/***/***"),
+    ("https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX",
+     "https://hooks.slack.com/services/***/***/***"),
+    ("https://contoso.webhook.office.com/webhookb2/0f1e2d3c-aaaa-bbbb-cccc-123456789abc@72f988bf-86f1-41af"
+     "/IncomingWebhook/0123456789abcdef/0f1e2d3c-aaaa", "https://contoso.webhook.office.com/***/***/IncomingWebhook/***/***"),
+    ("https://discord.com/api/webhooks/123456789012345678/AbCdEf-ghIJ_klmnOPqrstUvWxYz", "https://discord.com/api/webhooks/***/***"),
+    ("https://user:hunter2@alerts.example.com:8443/hook?token=secret#frag", "https://alerts.example.com:8443/hook"),
+    ("http://[::1]:9000/hook/", "http://[::1]:9000/hook/"),
+    ("/moved?token=secret", "/moved"),
+    ("http://[bad", "(an unparsable URL)"),
+])
+def test_the_checker_logs_a_webhook_without_its_token(url, shown):
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    assert checker.describe_url(url) == shown
+    assert checker.describe({"type": "webhook", "url": url}) == "webhook " + shown
+
+
+def test_the_role_never_shows_the_notify_targets():
+    """--diff would print monitoring.json, the targets' URLs with their tokens, and so would the task result."""
+    tasks = {task["name"]: task for task in _load("tasks", "install.yml")}
+    config_task = tasks["Write the checker's configuration"]
+    assert config_task["diff"] is False
+    assert config_task["no_log"] is True
+    options = _load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert options["monitoring_notify"]["no_log"] is True
+
+
 # ---------------------------------------------------------------- alert rules
 
 

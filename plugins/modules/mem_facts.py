@@ -87,6 +87,20 @@ options:
     type: str
     choices: [auto, none]
     default: auto
+  redact:
+    description:
+      - Regular expressions (Python) searched in every command line the facts hold (C(cmdline) of the
+        processes and workloads, and the evidence of findings that quote one); the text each one's first
+        group matches (or the whole match, without a group) becomes C(<redacted>) before the facts leave the
+        host.
+      - Unset, the defaults hide the values of arguments whose name looks like a secret (C(--password=VALUE),
+        C(--token VALUE), C(--api-key=VALUE), C(--requirepass VALUE)), C(KEY=VALUE) words whose KEY looks
+        like one (C(DB_PASSWORD=VALUE), C(AWS_SECRET_ACCESS_KEY=VALUE)), bearer and basic credentials and the
+        password of a URL (C(https://user:VALUE@host)).
+      - Give a list to use those patterns instead (include the defaults again if they are wanted too); V([])
+        keeps command lines whole. A pattern that does not compile fails the task.
+    type: list
+    elements: str
 notes:
   - The C(oom_kill) counter needs kernel 4.13 or later; older kernels return V(null) for it.
   - Without C(smaps_rollup) (kernels before 4.14) PSS is summed from C(smaps).
@@ -595,6 +609,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 
 
 def _log_runner(module):
@@ -618,6 +633,7 @@ def main():
             "thresholds": {"type": "dict", "default": {}},
             "samples": {"type": "int", "default": 1},
             "sample_interval": {"type": "float", "default": 5.0},
+            "redact": {"type": "list", "elements": "str"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -632,7 +648,8 @@ def main():
                              % params["sample_interval"])
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
-    except _diagnosis.ThresholdError as exc:
+        redact = _redact.compile_patterns(params["redact"])
+    except (_diagnosis.ThresholdError, _redact.RedactError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     try:
         subsets = _memfacts.resolve_subsets(params["gather_subset"])
@@ -646,7 +663,7 @@ def main():
                                  use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module))
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
-    module.exit_json(changed=False, ansible_facts={"memops": facts})
+    module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import stat
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
@@ -118,6 +119,8 @@ class ActionModule(_action.ReportAction):
             fleet = _report.build_fleet(hosts_facts, errors, title=args["title"], top=args["top"])
         except _report.ReportError as exc:
             raise _action.ActionFailure(exc)
+        # the fleet is the report's own copy: the facts themselves keep their command lines
+        _redact.redact_commands(fleet, args["redact"])
 
         _check_dest(dest)
         files = {}

@@ -13,6 +13,7 @@ import re
 
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
@@ -43,7 +44,7 @@ class ActionModule(_action.ReportAction):
             raise _action.ActionFailure("%s has no memops facts (ansible_facts.memops); "
                                         "run memops.linux.mem_facts on it first" % host)
         # a json round trip leaves plain dicts, lists and scalars of the facts
-        facts = json.loads(json.dumps(facts, default=to_text))
+        facts = _redact.redact_commands(json.loads(json.dumps(facts, default=to_text)), args["redact"])
         try:
             lines = _summary.host_summary(facts, args["findings"], args["consumers"])
         except _summary.SummaryError as exc:

@@ -13,7 +13,8 @@ health reaches notify_on and differs from what each target was last sent.
 
 The configuration is JSON (roles/monitoring writes it): textfile_dir,
 metrics_file, state_file, thresholds, top, notify_on, notify, timeout,
-kernel_log, proc_root, sys_root. Messages go to stderr (the journal). Exit
+kernel_log, proc_root, sys_root, host, redact (patterns hiding secrets in the
+command lines that leave the host; null for the collection's defaults). Messages go to stderr (the journal). Exit
 status 0 when the metrics were written, whatever the health; 1 when the check
 failed (the metrics then keep their old timestamp and the staleness alert fires);
 2 for a bad configuration. A notification that cannot be delivered is logged
@@ -51,6 +52,7 @@ DEFAULTS = {
     "proc_root": "/proc",
     "sys_root": "/sys",
     "host": None,
+    "redact": None,
 }
 
 
@@ -69,9 +71,9 @@ def load_utils(lib_dir):
         sys.path.insert(0, lib_dir)
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.memops.linux.plugins.module_utils import (
-        _diagnosis, _memfacts, _metrics, _notify, _procfs, _textfile)
+        _diagnosis, _memfacts, _metrics, _notify, _procfs, _redact, _textfile)
     return {"diagnosis": _diagnosis, "memfacts": _memfacts, "metrics": _metrics, "notify": _notify,
-            "procfs": _procfs, "textfile": _textfile}
+            "procfs": _procfs, "redact": _redact, "textfile": _textfile}
 
 
 def load_config(path):
@@ -108,6 +110,8 @@ CONFIG_CHECKS = {
     "sys_root": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
     "host": ("null or one line of text (the host name notifications carry)",
              lambda v: v is None or (isinstance(v, str) and v.strip() != "" and v.isprintable())),
+    "redact": ("null (the default patterns) or a list of regular expressions",
+               lambda v: v is None or isinstance(v, list)),
 }
 
 
@@ -255,6 +259,8 @@ def check(utils, config, clock=time.time):
     facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(config["top"], 5),
                                      thresholds=thresholds, use_kernel_log=bool(config["kernel_log"]),
                                      log_commands=run_log_command if config["kernel_log"] else None)
+    # command lines leave the host in the notifications (the evidence of findings that quote one)
+    utils["redact"].redact_commands(facts, utils["redact"].compile_patterns(config["redact"]))
     health = facts["health"]
     now = clock()
     metrics = utils["metrics"]
@@ -285,6 +291,7 @@ def main(argv=None):
         config = load_config(args.config)
         utils["diagnosis"].merge_thresholds(config["thresholds"])
         utils["notify"].check_targets(config["notify"])
+        utils["redact"].compile_patterns(config["redact"])
         utils["notify"].snapshot({"status": "ok"}, config["notify_on"])
     except (OSError, ValueError) as exc:
         log("bad configuration: %s" % exc)

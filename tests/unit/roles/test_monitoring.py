@@ -451,6 +451,8 @@ def test_mail_goes_through_sendmail_t(tmp_path):
     ({"notify": [{"type": "mail", "to": "ops@example.com", "from": "me@example.com\r\nBcc: x@y"}]},
      "bad configuration: notify[0]: from must be one line of printable text"),
     ({"notify": [{"type": "mail", "to": "ops@example.com\n"}]}, "bad configuration: notify[0]: to must be one line"),
+    ({"redact": ["("]}, "bad configuration: redact[0] '(' is not a valid regular expression"),
+    ({"redact": "--password"}, "bad configuration: redact must be null (the default patterns) or a list"),
 ])
 def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
     proc = run_checker(tmp_path, **config)
@@ -479,6 +481,31 @@ def test_a_message_that_cannot_be_built_fails_its_target_only(tmp_path, receiver
     assert state["status"] == "critical"
     assert state["sent"][utils["notify"].target_key(hook)]["status"] == "critical"
     assert state["sent"][utils["notify"].target_key(mail)] is None
+
+
+def test_command_lines_in_notifications_are_redacted(tmp_path, receiver):
+    """The evidence of a finding may quote a command line: what the checker sends is redacted first."""
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    utils = checker.load_utils(COLLECTIONS_ROOT)
+    real_gather = utils["memfacts"].gather
+
+    def gather(*args, **kwargs):
+        facts = real_gather(*args, **kwargs)
+        facts["health"]["status"] = "critical"
+        facts["health"]["findings"].append({"id": "test.quoted", "severity": "critical", "title": "quoted",
+                                            "evidence": ["jvm: RSS 1Gi, java -jar a.jar --password=hunter2"],
+                                            "remedy": {}, "data": {}})
+        return facts
+
+    utils["memfacts"] = type("Gatherer", (), {"gather": staticmethod(gather), "SUBSETS": utils["memfacts"].SUBSETS})
+    config = dict(checker.DEFAULTS, textfile_dir=str(tmp_path / "textfile"), state_file=str(tmp_path / "state.json"),
+                  kernel_log=False, host="h", timeout=5, notify=[{"type": "webhook", "url": receiver.url}])
+    checker.check(utils, config)
+    evidence = [f["evidence"] for f in receiver.bodies[0][1]["findings"] if f["id"] == "test.quoted"]
+    assert evidence == [["jvm: RSS 1Gi, java -jar a.jar --password=<redacted>"]]
+    assert "hunter2" not in json.dumps(receiver.bodies) + (tmp_path / "textfile" / "memops.prom").read_text()
 
 
 def test_checker_fails_when_the_metrics_cannot_be_written(tmp_path):

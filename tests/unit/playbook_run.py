@@ -61,3 +61,20 @@ def assert_mode_refused(proc, action, why):
     shown = proc.stdout.replace('\\"', '"')  # the callback prints the message as JSON
     assert '%s: %s; give it as a quoted octal string, for example mode: "0600"' % (action, why) in shown, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def plant_link(tmp_path, link):
+    """A link at ``link`` (a report file's place) to a file of mode 0644 that the report must leave alone."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    os.symlink(str(victim), str(link))
+    return victim
+
+
+def assert_replaced_not_followed(victim, path):
+    """The file the link named is as it was; the report is a regular file of mode 0600 in the link's place."""
+    assert victim.read_text() == "precious\n"
+    assert mode_of(victim) == 0o644
+    assert not os.path.islink(str(path))
+    assert mode_of(path) == 0o600

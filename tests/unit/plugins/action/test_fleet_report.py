@@ -20,7 +20,8 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.tests.unit.playbook_run import (
-    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
+    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, assert_replaced_not_followed,
+    mode_of, plant_link,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -305,23 +306,17 @@ def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
 
 def test_links_planted_in_dest_are_replaced_never_written_through(tmp_path):
     """A controller running as root must not overwrite or chmod the file a link in the report directory names."""
-    victim = tmp_path / "victim"
-    victim.write_text("precious\n")
-    os.chmod(victim, 0o644)
     dest = tmp_path / "report"
     dest.mkdir()
-    os.symlink(str(victim), str(dest / "report.json"))
+    victim = plant_link(tmp_path, dest / "report.json")
     os.symlink(str(tmp_path / "created-elsewhere"), str(dest / "report.md"))
     os.mkfifo(str(dest / "report.html"), 0o600)  # would hang a reader that follows it
     proc, result = run_playbook(tmp_path, dest, gather=False)
     assert result is not None, proc.stdout + proc.stderr
     assert result["changed"] is True
-    assert victim.read_text() == "precious\n"
-    assert mode_of(victim) == 0o644
     assert not (tmp_path / "created-elsewhere").exists()
     for name in ("report.json", "report.md", "report.html"):
-        assert not os.path.islink(str(dest / name))
-        assert mode_of(dest / name) == 0o600
+        assert_replaced_not_followed(victim, dest / name)
     assert json.loads((dest / "report.json").read_text())["schema_version"]
 
 

@@ -26,8 +26,8 @@ options:
       - Regular expressions (Python) searched in every command line the written files hold (the processes'
         C(cmdline) and the evidence of findings that quote one); the text each one's first group matches (or
         the whole match, without a group) becomes C(<redacted>). The facts themselves are left as they are.
-      - Unset, the defaults of M(memops.linux.mem_facts)'s O(memops.linux.mem_facts#module:redact) apply: the
-        values of arguments and C(KEY=VALUE) words whose name looks like a secret (C(--password=VALUE),
+      - Unset, the defaults of O(memops.linux.mem_facts#module:redact) apply. They hide the values of
+        arguments and C(KEY=VALUE) words whose name looks like a secret (C(--password=VALUE),
         C(--token VALUE), C(DB_PASSWORD=VALUE)), bearer and basic credentials and URL passwords. Facts
         gathered with those defaults hold no such value already; this also covers facts gathered otherwise.
       - Give a list to use those patterns instead; V([]) keeps command lines whole. A pattern that does not

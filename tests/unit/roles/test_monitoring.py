@@ -402,8 +402,8 @@ def test_a_redirected_webhook_is_not_delivered(tmp_path, receiver, status):
     receiver.redirect = status
     redirected = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
     assert redirected.returncode == 0, redirected.stderr
-    assert "alert webhook http://127.0.0.1:%d/hook not delivered: HTTP %d" % (receiver.server.server_address[1],
-                                                                            status) in redirected.stderr
+    port = receiver.server.server_address[1]
+    assert "alert webhook http://127.0.0.1:%d/hook not delivered: HTTP %d" % (port, status) in redirected.stderr
     assert "the webhook redirects to /moved, and a redirected POST loses its body" in redirected.stderr
     assert "secret" not in redirected.stderr
     assert receiver.gets == [] and receiver.bodies == []
@@ -473,8 +473,8 @@ def test_a_message_that_cannot_be_built_fails_its_target_only(tmp_path, receiver
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps({"sent": {utils["notify"].target_key(hook): "damaged"}}))
     config = dict(checker.DEFAULTS, notify=[mail, hook], state_file=str(state_file), host="h", timeout=5)
-    health = {"status": "critical", "findings": [{"id": "x.y", "severity": "critical", "title": "t",
-                                                   "evidence": []}]}
+    finding = {"id": "x.y", "severity": "critical", "title": "t", "evidence": []}
+    health = {"status": "critical", "findings": [finding]}
     checker.notify(utils, config, {}, health, "2026-12-03T11:00:00Z")
     assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
     state = json.loads(state_file.read_text())

@@ -246,7 +246,7 @@ def notify(utils, config, facts, health, checked_at):
     state = {"status": health["status"], "checked_at": checked_at, "sent": records}
     try:
         utils["textfile"].atomic_write(config["state_file"], json.dumps(state, indent=1, sort_keys=True) + "\n",
-                                       mode=0o600)
+                                       mode=0o600, follow=False)
     except utils["textfile"].TextFileError as exc:
         log("%s; notifications may be sent again" % exc)
 
@@ -267,7 +267,8 @@ def check(utils, config, clock=time.time):
     text = metrics.render(metrics.checker_families(facts, health, time.monotonic() - started, now,
                                                    top=config["top"]))
     path = os.path.join(config["textfile_dir"], config["metrics_file"])
-    utils["textfile"].atomic_write(path, text, mode=0o644)
+    # a link in the textfile directory is replaced, never written through (the checker runs as root)
+    utils["textfile"].atomic_write(path, text, mode=0o644, follow=False)
     active = [f["id"] for f in health["findings"] if f["severity"] != "info"]
     log("health %s%s; metrics in %s" % (health["status"], (": " + ", ".join(active)) if active else "", path))
     if config["notify"]:

@@ -508,6 +508,21 @@ def test_command_lines_in_notifications_are_redacted(tmp_path, receiver):
     assert "hunter2" not in json.dumps(receiver.bodies) + (tmp_path / "textfile" / "memops.prom").read_text()
 
 
+def test_links_in_place_of_the_metrics_and_the_state_are_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o640)
+    for place in (tmp_path / "textfile" / "memops.prom", tmp_path / "state" / "state.json"):
+        place.parent.mkdir()
+        os.symlink(str(victim), str(place))
+    proc = run_checker(tmp_path, thresholds=CRITICAL, notify=[{"type": "webhook", "url": "http://127.0.0.1:9/"}])
+    assert proc.returncode == 0, proc.stderr
+    assert victim.read_text() == "precious\n" and os.stat(victim).st_mode & 0o777 == 0o640
+    assert not os.path.islink(str(tmp_path / "textfile" / "memops.prom"))
+    assert "memops_health_status 2\n" in (tmp_path / "textfile" / "memops.prom").read_text()
+    assert json.loads((tmp_path / "state" / "state.json").read_text())["status"] == "critical"
+
+
 def test_checker_fails_when_the_metrics_cannot_be_written(tmp_path):
     blocker = tmp_path / "textfile"
     blocker.write_text("a file where the directory should be")

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
@@ -52,12 +54,16 @@ def _check_dest(dest):
 
 
 def _content_changed(path, text):
-    """Whether path would change; a report that differs only in generated_at does not."""
+    """Whether path would change; a report that differs only in generated_at does not. Only a regular file is
+    read (not through a link, and never a FIFO someone put there): anything else is replaced."""
     try:
-        with open(path, "rb") as handle:
-            old = handle.read()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return True
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True
+        old = handle.read()
     return not _report.same_report(old.decode("utf-8", "replace"), text)
 
 
@@ -79,6 +85,10 @@ class ActionModule(_action.ReportAction):
         formats = list(dict.fromkeys(args["formats"]))
         if not formats:
             raise _action.ActionFailure("formats is empty; name one or more of json, markdown, html")
+        try:
+            _report.check_top(args["top"])
+        except _report.ReportError as exc:
+            raise _action.ActionFailure(exc)
 
         # not "or {}": with only the implicit localhost, HostVars is an empty mapping, falsy,
         # and still knows localhost
@@ -109,6 +119,8 @@ class ActionModule(_action.ReportAction):
             fleet = _report.build_fleet(hosts_facts, errors, title=args["title"], top=args["top"])
         except _report.ReportError as exc:
             raise _action.ActionFailure(exc)
+        # the fleet is the report's own copy: the facts themselves keep their command lines
+        _redact.redact_commands(fleet, args["redact"])
 
         _check_dest(dest)
         files = {}
@@ -123,7 +135,8 @@ class ActionModule(_action.ReportAction):
             try:
                 # a file of another mode is written again, which also replaces one the controller
                 # user does not own and so could not chmod
-                wrong_mode = _textfile.file_mode(path) != mode
+                # a link planted there gives its own mode (0777): it is replaced, never written through
+                wrong_mode = _textfile.file_mode(path, follow=False) != mode
             except _textfile.TextFileError as exc:
                 raise _action.ActionFailure(exc)
             if wrong_mode or _content_changed(path, text):
@@ -132,9 +145,9 @@ class ActionModule(_action.ReportAction):
 
         if not self._task.check_mode:
             try:
-                _textfile.make_directories(dest, _textfile.directory_mode(mode))
+                _textfile.make_directories(dest, args["directory_mode"])
                 for path, text in pending:
-                    _textfile.atomic_write(path, text, mode=mode, dir_mode=_textfile.directory_mode(mode))
+                    _textfile.atomic_write(path, text, mode=mode, dir_mode=args["directory_mode"], follow=False)
             except (OSError, _textfile.TextFileError) as exc:
                 raise _action.ActionFailure("cannot write the report into %s: %s" % (dest, to_native(exc)))
 

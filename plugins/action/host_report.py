@@ -13,6 +13,7 @@ import re
 
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
@@ -43,7 +44,7 @@ class ActionModule(_action.ReportAction):
             raise _action.ActionFailure("%s has no memops facts (ansible_facts.memops); "
                                         "run memops.linux.mem_facts on it first" % host)
         # a json round trip leaves plain dicts, lists and scalars of the facts
-        facts = json.loads(json.dumps(facts, default=to_text))
+        facts = _redact.redact_commands(json.loads(json.dumps(facts, default=to_text)), args["redact"])
         try:
             lines = _summary.host_summary(facts, args["findings"], args["consumers"])
         except _summary.SummaryError as exc:
@@ -59,10 +60,11 @@ class ActionModule(_action.ReportAction):
                 "memops": facts,
             }
             try:
-                current_mode = _textfile.file_mode(path)
+                # a link planted there gives its own mode (0777): it is replaced, never written through
+                current_mode = _textfile.file_mode(path, follow=False)
                 if not self._task.check_mode:
                     _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
-                                           mode=mode, dir_mode=_textfile.directory_mode(mode))
+                                           mode=mode, dir_mode=args["directory_mode"], follow=False)
             except _textfile.TextFileError as exc:
                 raise _action.ActionFailure("%s; dest must be a directory the controller user "
                                             "may write to" % exc)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from email.message import EmailMessage
 
 from ansible_collections.memops.linux.plugins.module_utils._schema import HEALTH_STATUSES, at_least, section
@@ -26,6 +27,8 @@ from ansible_collections.memops.linux.plugins.module_utils._units import format_
 # the statuses worth a notification: every one above ok
 NOTIFY_ON = HEALTH_STATUSES[1:]
 TARGET_TYPES = {"mail": "to", "webhook": "url"}
+# characters no mail header and no URL may hold: CR and LF would start another header
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 class NotifyError(ValueError):
@@ -34,7 +37,8 @@ class NotifyError(ValueError):
 
 def check_targets(targets: list) -> None:
     """Raise NotifyError naming the first target that is not ``{type: mail, to}``
-    or ``{type: webhook, url}`` with an http(s) URL."""
+    (with an optional ``from``) or ``{type: webhook, url}`` with an http(s) URL; an
+    address, sender or URL holding a line break or another control character is refused."""
     if not isinstance(targets, list):
         raise NotifyError("notify must be a list of targets, got %r" % (targets,))
     for index, target in enumerate(targets):
@@ -46,6 +50,13 @@ def check_targets(targets: list) -> None:
         value = target.get(key)
         if not isinstance(value, str) or not value.strip():
             raise NotifyError("%s: a %s target needs %s" % (label, target["type"], key))
+        for field in (key, "from") if target["type"] == "mail" else (key,):
+            text = target.get(field)
+            if field == "from" and text is None:
+                continue
+            if not isinstance(text, str) or not text.strip() or _CONTROL.search(text):
+                raise NotifyError("%s: %s must be one line of printable text without CR, LF or other control "
+                                  "characters, such as ops@example.com, got %r" % (label, field, text))
         if target["type"] == "webhook" and not value.startswith(("http://", "https://")):
             raise NotifyError("%s: url %r must start with http:// or https://" % (label, value))
 

@@ -31,16 +31,20 @@ class TextFileError(Exception):
 
 
 class ModeError(ValueError):
-    """A file mode that is not octal, above 07777 or keeps the owner from reading and writing."""
+    """A file mode that is not octal, above 07777, keeps the owner from reading and writing, lets others
+    write or sets special bits."""
 
 
 _MODE_EXAMPLE = 'give it as a quoted octal string, for example mode: "0600" (or "0640" to share with the group)'
 
 
-def parse_mode(value: int | str) -> int:
+def parse_mode(value: int | str, option: str = "mode", directory: bool = False) -> int:
     """The mode bits of ``value``: an octal string ("0600", "600", "0o600") or an int, as an
-    unquoted 0600 in YAML gives. The owner must be able to read and write: the files are
-    rewritten on every run. Raises ModeError naming the option ``mode``."""
+    unquoted 0600 in YAML gives. The owner must be able to read and write (and, for a
+    ``directory``, search): the files are rewritten on every run. Nobody else may write
+    (another user could replace what the owner wrote, or plant a link), and a file gets no
+    set-user-ID, set-group-ID or sticky bit (a directory may keep set-group-ID, to share its
+    group). Raises ModeError naming ``option``."""
     if isinstance(value, str):
         value = str(value)  # a plain str, whatever subclass templating gave, for the messages
     if isinstance(value, str) and re.match(r"^(0o)?[0-7]+$", value, re.IGNORECASE):
@@ -49,25 +53,37 @@ def parse_mode(value: int | str) -> int:
         # an unquoted 644 in YAML is the decimal 644, octal 01204
         shown, mode = "%d (octal %04o)" % (value, value), value
     else:
-        raise ModeError("mode %r is not an octal file mode; %s" % (value, _MODE_EXAMPLE))
+        raise ModeError("%s %r is not an octal file mode; %s" % (option, value, _example(option, directory)))
+    problem = None
+    owner = 0o700 if directory else 0o600
+    special = stat.S_ISUID | stat.S_ISVTX | (0 if directory else stat.S_ISGID)
     if mode > 0o7777:
-        raise ModeError("mode %s is above 07777; %s" % (shown, _MODE_EXAMPLE))
-    if (mode & 0o600) != 0o600:
-        raise ModeError("mode %s does not let the owner read and write the file; %s" % (shown, _MODE_EXAMPLE))
+        problem = "is above 07777"
+    elif (mode & owner) != owner:
+        problem = "does not let the owner read, write and search the directory" if directory \
+            else "does not let the owner read and write the file"
+    elif mode & 0o022:
+        problem = "lets other users write (group or world write bit); they could replace or link what is written"
+    elif mode & special:
+        problem = "sets a set-user-ID, set-group-ID or sticky bit, which %s needs none of" \
+            % ("a report directory" if directory else "a written file")
+    if problem:
+        raise ModeError("%s %s %s; %s" % (option, shown, problem, _example(option, directory)))
     return mode
 
 
-def directory_mode(mode: int) -> int:
-    """The mode of a directory that holds files of ``mode``: search (x) wherever read is set,
-    so 0600 gives 0700, 0640 gives 0750, 0644 gives 0755."""
-    return mode | ((mode & 0o444) >> 2)
+def _example(option: str, directory: bool) -> str:
+    if option == "mode" and not directory:
+        return _MODE_EXAMPLE
+    return 'give it as a quoted octal string, for example %s: "%s"' % (option, "0700" if directory else "0600")
 
 
-def file_mode(path: str) -> int | None:
-    """The mode bits of ``path`` (a symlink is followed), or None when it does not exist.
+def file_mode(path: str, follow: bool = True) -> int | None:
+    """The mode bits of ``path`` (a symlink is followed, unless not ``follow``: then a link
+    gives its own mode, 0777, never the mode asked for), or None when it does not exist.
     Raises TextFileError."""
     try:
-        return os.stat(path).st_mode & 0o7777
+        return (os.stat(path) if follow else os.lstat(path)).st_mode & 0o7777
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
@@ -129,24 +145,30 @@ def line_ending(text: str) -> str:
 
 
 def atomic_write(path: str, text: str, mode: int | None = None, replace: Callable[[str, str], None] = os.replace,
-                 dir_mode: int = 0o755) -> str:
+                 dir_mode: int = 0o755, follow: bool = True) -> str:
     """Replace ``path`` with ``text`` atomically.
 
-    A symlink is followed and its target replaced. The directory and its missing
+    A symlink is followed and its target replaced; unless not ``follow``: then
+    a link (or any file that is not a regular one) at ``path`` is itself
+    replaced, nothing is ever written or chmod-ed through it (the O_NOFOLLOW
+    semantics the files a controller writes into a shared directory need,
+    where another user could plant a link). The directory and its missing
     parents are created with ``dir_mode`` (see make_directories). The temporary
     file gets ``mode``, or when None the old file's mode and owner (0644 for a
     new file), is synced, then ``replace(tmp, target)`` renames it into place (a
     module passes ``AnsibleModule.atomic_move``, which also keeps SELinux labels)
     and the directory is synced. The temporary file never outlives a failure.
     Raises TextFileError."""
-    target = os.path.realpath(path)
+    target = os.path.realpath(path) if follow else os.path.abspath(path)
     directory = os.path.dirname(target)
     temp = None
     try:
         try:
-            current = os.stat(target)
+            current = os.stat(target) if follow else os.lstat(target)
         except FileNotFoundError:
             current = None
+        if not follow and current is not None and not stat.S_ISREG(current.st_mode):
+            current = None  # a link lends neither its mode nor its owner
         make_directories(directory, dir_mode)
         fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp", dir=directory)
         try:
@@ -164,7 +186,7 @@ def atomic_write(path: str, text: str, mode: int | None = None, replace: Callabl
         replace(temp, target)
         temp = None
         if mode is not None:
-            os.chmod(target, mode)  # atomic_move copies the old file's mode onto the new one
+            _chmod(target, mode, follow)  # atomic_move copies the old file's mode onto the new one
         _sync_directory(directory)
     except Exception as exc:  # atomic_move raises plain Exception on newer ansible-core
         raise TextFileError("cannot write %s: %s; the file was left as it was"
@@ -173,6 +195,20 @@ def atomic_write(path: str, text: str, mode: int | None = None, replace: Callabl
         if temp is not None and os.path.lexists(temp):
             os.unlink(temp)
     return target
+
+
+def _chmod(path, mode, follow):
+    if follow:
+        os.chmod(path, mode)
+        return
+    # through a descriptor of the file itself: a link swapped in after the rename is refused (ELOOP)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "%s was replaced by something that is not a regular file" % path)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def _sync_directory(directory):

@@ -31,10 +31,11 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._report_files
 options:
   dest:
     description:
-      - The directory on the controller the report files go into. Created when missing (see O(mode)).
+      - The directory on the controller the report files go into. Created when missing (see O(directory_mode)).
       - An existing path that is not a directory is an error.
     type: path
     required: true
@@ -71,7 +72,8 @@ options:
     type: str
   top:
     description:
-      - How many top consumers and top swap users per host the report keeps.
+      - How many top consumers and top swap users per host the report keeps, 0 or more; a negative number
+        fails the task.
     type: int
     default: 5
   mode:
@@ -83,13 +85,13 @@ options:
         tokens passed as arguments. The default keeps it to the controller user; V("0640") shares it with the
         files' group (the controller user's primary group, or the group of O(dest) when that directory has the
         set-group-ID bit), V("0644") with every user of the controller.
-      - A directory this creates (O(dest) and its missing parents) gets this mode with search permission
-        wherever read is given (V("0600") gives C(0700), V("0640") C(0750), V("0644") C(0755)). An existing
-        directory keeps its mode.
       - A report file already there with another mode is written again with this one, and the task reports
         C(changed), even when its content is the same.
-      - The owner must be able to read and write the files. A mode that is not octal, is above C(07777) or
-        lacks read or write for the owner fails the task, and nothing is written.
+      - The owner must be able to read and write the files. A mode that is not octal, is above C(07777),
+        lacks read or write for the owner, lets the group or others write, or sets a set-user-ID, set-group-ID or
+        sticky bit fails the task, and nothing is written.
+      - A symbolic link (or anything but a regular file) in the place of a report file is replaced by the
+        file, never written through, and the task reports C(changed).
     type: raw
     default: "0600"
 attributes:
@@ -162,6 +164,7 @@ EXAMPLES = r"""
         hosts: "{{ groups['databases'] }}"
         formats: [json]
         mode: "0640"
+        directory_mode: "0750"
 """
 
 RETURN = r"""

@@ -28,10 +28,11 @@ author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
   - memops.linux._attributes
+  - memops.linux._report_files
 options:
   dest:
     description:
-      - Directory on the controller for the host's JSON file, created when missing (see O(mode)).
+      - Directory on the controller for the host's JSON file, created when missing (see O(directory_mode)).
         The file is replaced atomically, with mode O(mode).
       - A relative path is taken from the directory C(ansible-playbook) runs in.
       - Without it only the summary is returned.
@@ -53,12 +54,12 @@ options:
         passed as arguments. The default keeps it to the controller user; V("0640") shares it with the file's
         group (the controller user's primary group, or the group of O(dest) when that directory has the
         set-group-ID bit), V("0644") with every user of the controller.
-      - A directory this creates (O(dest) and its missing parents) gets this mode with search permission
-        wherever read is given (V("0600") gives C(0700), V("0640") C(0750), V("0644") C(0755)). An existing
-        directory keeps its mode.
       - A file already there with another mode gets this one, and the task reports C(changed).
-      - The owner must be able to read and write the file. A mode that is not octal, is above C(07777) or
-        lacks read or write for the owner fails the task, and nothing is written.
+      - The owner must be able to read and write the file. A mode that is not octal, is above C(07777),
+        lacks read or write for the owner, lets the group or others write, or sets a set-user-ID, set-group-ID or
+        sticky bit fails the task, and nothing is written.
+      - A symbolic link (or anything but a regular file) in the place of a report file is replaced by the
+        file, never written through, and the task reports C(changed).
     type: raw
     default: "0600"
 attributes:
@@ -105,6 +106,7 @@ EXAMPLES = r"""
   memops.linux.host_report:
     dest: /srv/memops-report/hosts
     mode: "0640"
+    directory_mode: "0750"
   check_mode: false
 """
 

@@ -93,6 +93,20 @@ options:
     type: str
     choices: [auto, none]
     default: auto
+  redact:
+    description:
+      - Regular expressions (Python) searched in every command line the facts hold (C(cmdline) of the
+        processes and workloads, and the evidence of findings that quote one); the text each one's first
+        group matches (or the whole match, without a group) becomes C(<redacted>) before the facts leave the
+        host.
+      - Unset, the defaults hide the values of arguments whose name looks like a secret (C(--password=VALUE),
+        C(--token VALUE), C(--api-key=VALUE), C(--requirepass VALUE)), C(KEY=VALUE) words whose KEY looks
+        like one (C(DB_PASSWORD=VALUE), C(AWS_SECRET_ACCESS_KEY=VALUE)), bearer and basic credentials and the
+        password of a URL (C(https://user:VALUE@host)).
+      - Give a list to use those patterns instead (include the defaults again if they are wanted too); V([])
+        keeps command lines whole. A pattern that does not compile fails the task.
+    type: list
+    elements: str
 notes:
   - The module fails when C(meminfo) has no C(MemTotal) line in kB (binary, unit-less, out of range or missing),
     since without the size of RAM the memory cannot be judged. A number no 64-bit kernel counter can hold is skipped
@@ -612,6 +626,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 
 # the longest wait between two samples, in seconds
 MAX_SAMPLE_INTERVAL = 3600
@@ -638,6 +653,7 @@ def main():
             "thresholds": {"type": "dict", "default": {}},
             "samples": {"type": "int", "default": 1},
             "sample_interval": {"type": "float", "default": 5.0},
+            "redact": {"type": "list", "elements": "str"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -652,7 +668,8 @@ def main():
                              % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
-    except _diagnosis.ThresholdError as exc:
+        redact = _redact.compile_patterns(params["redact"])
+    except (_diagnosis.ThresholdError, _redact.RedactError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     try:
         subsets = _memfacts.resolve_subsets(params["gather_subset"])
@@ -666,7 +683,7 @@ def main():
                                  use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module))
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
-    module.exit_json(changed=False, ansible_facts={"memops": facts})
+    module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 
 # The mode option of every report action: the files hold command lines, which may hold secrets.
 MODE_OPTION = {"type": "raw", "default": "0600"}
+# The mode of the directories they create: owner-only unless asked.
+DIRECTORY_MODE_OPTION = {"type": "raw", "default": "0700"}
+# What is hidden in the command lines they write (None: _redact's defaults).
+REDACT_OPTION = {"type": "list", "elements": "str"}
 
 
 class ActionFailure(Exception):
@@ -27,7 +32,8 @@ class ReportAction(ActionBase):
     """An action that runs on the controller and writes files there.
 
     A subclass names itself (NAME, the prefix of its failure messages), lists its options (ARGUMENT_SPEC; the
-    mode option is added here) and returns its result from act(); an ActionFailure raised there fails the task.
+    mode, directory_mode and redact options are added here, directory_mode parsed to its bits, redact compiled)
+    and returns its result from act(); an ActionFailure raised there fails the task.
     """
 
     TRANSFERS_FILES = False
@@ -42,11 +48,15 @@ class ReportAction(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
 
-        _validation, args = self.validate_argument_spec(argument_spec=dict(self.ARGUMENT_SPEC, mode=MODE_OPTION))
+        _validation, args = self.validate_argument_spec(
+            argument_spec=dict(self.ARGUMENT_SPEC, mode=MODE_OPTION, directory_mode=DIRECTORY_MODE_OPTION,
+                               redact=REDACT_OPTION))
         try:
             mode = _textfile.parse_mode(args["mode"])
+            args["directory_mode"] = _textfile.parse_mode(args["directory_mode"], "directory_mode", directory=True)
+            args["redact"] = _redact.compile_patterns(args["redact"])
             result.update(self.act(args, mode, task_vars))
-        except (_textfile.ModeError, ActionFailure) as exc:
+        except (_textfile.ModeError, _redact.RedactError, ActionFailure) as exc:
             raise AnsibleActionFail("%s: %s" % (self.NAME, exc))
         return result
 

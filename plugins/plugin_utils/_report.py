@@ -409,6 +409,15 @@ def _summary(hosts):
     }
 
 
+def check_top(top: Any) -> int:
+    """``top`` as a count of rows to keep: a whole number, 0 or more (a negative slice would drop rows from
+    the end instead). Raises ReportError."""
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ReportError("top must be a whole number, 0 or more (how many top consumers and swap users each "
+                          "host keeps), got %r; for example top: 5" % (top,))
+    return top
+
+
 def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None = None, top: int = 5,
                 now: datetime.datetime | None = None) -> dict:
     """The fleet report (schema_version 1, see docs/report.md).
@@ -418,6 +427,7 @@ def build_fleet(hosts_facts: dict, errors: dict | None = None, title: str | None
     top: how many top consumers and swap users to keep per host.
     now: a datetime for generated_at (tests); the current UTC time by default.
     """
+    check_top(top)
     if not isinstance(hosts_facts, dict):
         raise ReportError("hosts_facts must be a dict of host name -> memops facts, got %s"
                           % type(hosts_facts).__name__)

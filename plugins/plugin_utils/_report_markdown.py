@@ -14,6 +14,7 @@ that they stay text in a table cell or a list item.
 from __future__ import annotations
 
 import html
+import re
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
@@ -21,15 +22,35 @@ from ansible_collections.memops.linux.plugins.plugin_utils._report import (
     status_text)
 
 
+# Control characters (C0 with ESC, DEL, C1 with CSI) would move a terminal's cursor or recolour it when the
+# file is read with cat or less; the Unicode line and paragraph separators and the bidirectional overrides
+# would break a line or reorder what is read. Each is shown as its code instead.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# what makes Markdown of text: emphasis, code, links and images, tables, strikethrough, headings (an underscore
+# between two letters or digits, as in overcommit_memory, emphasises nothing and stays as it is)
+_MARKUP = re.compile(r"([\\`*\[\]|~#]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
+
+
+def _visible(match):
+    return "\\x%02x" % ord(match.group()) if ord(match.group()) < 0x100 else "\\u%04x" % ord(match.group())
+
+
 def _md(text):
-    """Text safe inside a Markdown table cell or list item (no HTML, no table breaks)."""
-    text = str(text)
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Text from a host made safe inside a Markdown table cell, heading or list item: no HTML, no markup (links,
+    images, emphasis, code, table breaks), no control characters (terminal escapes, line breaks)."""
+    text = html.escape(str(text), quote=False)
+    return _CONTROL.sub(lambda m: "\\" + _visible(m), _MARKUP.sub(r"\\\g<0>", text))
 
 
 def _md_code(text):
-    text = str(text).replace("`", "'").replace("\n", " ")
+    """Text from a host as inline code: no backtick to end it, no control characters."""
+    text = _CONTROL.sub(_visible, str(text).replace("`", "'"))
     return "`%s`" % text
+
+
+def _pid(value):
+    """A process id from a host: a number, or its text escaped."""
+    return str(value) if value.__class__ is int else _md(value)
 
 
 def _findings_text(host):
@@ -82,7 +103,7 @@ def render_markdown(fleet: dict) -> str:
             ("%s (%s)" % (human_size(swap.get("used_bytes")), percent(swap.get("used_pct"))))
             if swap.get("total_bytes") else ("no swap" if swap else "-"),
             "-" if (host["oom"] or {}).get("kill_count") is None else host["oom"]["kill_count"],
-            "%s[%s] %s" % (_md(top["name"]), top["pid"], human_size(top["rss_bytes"])) if top else "-"))
+            "%s[%s] %s" % (_md(top["name"]), _pid(top["pid"]), human_size(top["rss_bytes"])) if top else "-"))
     out.append("")
 
     if summary["findings"]:
@@ -109,21 +130,21 @@ def render_markdown(fleet: dict) -> str:
                     ""]
         oom = host["oom"] or {}
         if oom.get("kill_count") or oom.get("recent_victims"):
-            victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), v["pid"], human_size(v["rss_bytes"]),
-                                                 " at %s" % v["logged_at"] if v.get("logged_at") else "")
+            victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), _pid(v["pid"]), human_size(v["rss_bytes"]),
+                                                 " at %s" % _md(v["logged_at"]) if v.get("logged_at") else "")
                                 for v in oom.get("recent_victims") or [])
-            out += ["OOM kills since boot: %s%s" % (oom.get("kill_count"), "; last victims: " + victims if victims else ""),
+            out += ["OOM kills since boot: %s%s" % (_md(oom.get("kill_count")), "; last victims: " + victims if victims else ""),
                     ""]
         if host["breakdown"]:
             out += ["Where the memory went: %s" % human_size(host["breakdown"]["total_bytes"]), ""]
             out += _breakdown_table(host["breakdown"]) + [""]
         if host["top_processes"]:
             out.append("Top consumers: " + ", ".join(
-                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["rss_bytes"])) for p in host["top_processes"]))
+                "%s[%s] %s" % (_md(p["name"]), _pid(p["pid"]), human_size(p["rss_bytes"])) for p in host["top_processes"]))
             out.append("")
         if host["top_swap"]:
             out.append("Top swap users: " + ", ".join(
-                "%s[%s] %s" % (_md(p["name"]), p["pid"], human_size(p["swap_bytes"])) for p in host["top_swap"]))
+                "%s[%s] %s" % (_md(p["name"]), _pid(p["pid"]), human_size(p["swap_bytes"])) for p in host["top_swap"]))
             out.append("")
         for finding in host["findings"]:
             out.append("- **%s** %s %s" % (finding["severity"].upper(), _md(finding["title"]), _md_code(finding["id"])))

@@ -30,20 +30,28 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-# The mode option of host_report and fleet_report, as a line of the task's arguments:
+# The mode options of host_report and fleet_report, as lines of the task's arguments:
 # the file mode and the mode of a directory the action creates.
 REPORT_MODES = [
-    ('mode: "0640"', 0o640, 0o750),
-    ('mode: "0644"', 0o644, 0o755),
-    ("mode: 0660", 0o660, 0o770),  # unquoted: YAML reads an octal int
+    ('mode: "0640"', 0o640, 0o700),  # the directory stays the owner's unless asked
+    ('mode: "0640"\n        directory_mode: "0750"', 0o640, 0o750),
+    ('mode: "0644"\n        directory_mode: "02755"', 0o644, 0o2755),
+    ("mode: 0640", 0o640, 0o700),  # unquoted: YAML reads an octal int
 ]
 # Modes both refuse, and why.
+WRITABLE = " (group or world write bit); they could replace or link what is written"
+SPECIAL = " sets a set-user-ID, set-group-ID or sticky bit, which a written file needs none of"
 BAD_REPORT_MODES = [
     ('mode: "rw-r--r--"', "mode 'rw-r--r--' is not an octal file mode"),
     ('mode: "0999"', "mode '0999' is not an octal file mode"),
     ('mode: "17777"', "mode '17777' is above 07777"),
     ('mode: "0444"', "mode '0444' does not let the owner read and write the file"),
     ("mode: 644", "mode 644 (octal 1204) does not let the owner read and write the file"),  # decimal in YAML
+    ('mode: "0666"', "mode '0666' lets other users write" + WRITABLE),
+    ('mode: "0660"', "mode '0660' lets other users write" + WRITABLE),
+    ('mode: "06777"', "mode '06777' lets other users write" + WRITABLE),
+    ('mode: "04600"', "mode '04600'" + SPECIAL),
+    ('mode: "02640"', "mode '02640'" + SPECIAL),
 ]
 
 
@@ -53,3 +61,20 @@ def assert_mode_refused(proc, action, why):
     shown = proc.stdout.replace('\\"', '"')  # the callback prints the message as JSON
     assert '%s: %s; give it as a quoted octal string, for example mode: "0600"' % (action, why) in shown, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def plant_link(tmp_path, link):
+    """A link at ``link`` (a report file's place) to a file of mode 0644 that the report must leave alone."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    os.symlink(str(victim), str(link))
+    return victim
+
+
+def assert_replaced_not_followed(victim, path):
+    """The file the link named is as it was; the report is a regular file of mode 0600 in the link's place."""
+    assert victim.read_text() == "precious\n"
+    assert mode_of(victim) == 0o644
+    assert not os.path.islink(str(path))
+    assert mode_of(path) == 0o600

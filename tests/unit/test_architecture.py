@@ -24,7 +24,7 @@ PACKAGE = "ansible_collections.memops.linux.plugins."
 # module_utils by layer, lowest first: a file imports only files of lower layers
 # (or, within its layer, the ones named after it here).
 LAYERS = (
-    ("foundation", {"_schema": (), "_units": (), "_textfile": (), "_procfs": (), "_fstab": ("_procfs", "_textfile")}),
+    ("foundation", {"_schema": (), "_units": (), "_textfile": (), "_procfs": (), "_redact": (), "_fstab": ("_procfs", "_textfile")}),
     ("host", {"_kernel": (), "_host": (), "_cgroups": (), "_kernlog": ()}),
     ("rules", {"_heap": (), "_diagnosis": ("_rules_breakdown", "_rules_cgroups"), "_rules_breakdown": (),
                "_rules_cgroups": (), "_overcommit": (), "_metrics": (), "_notify": ()}),

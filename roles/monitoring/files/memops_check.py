@@ -13,7 +13,8 @@ health reaches notify_on and differs from what each target was last sent.
 
 The configuration is JSON (roles/monitoring writes it): textfile_dir,
 metrics_file, state_file, thresholds, top, notify_on, notify, timeout,
-kernel_log, proc_root, sys_root. Messages go to stderr (the journal). Exit
+kernel_log, proc_root, sys_root, host, redact (patterns hiding secrets in the
+command lines that leave the host; null for the collection's defaults). Messages go to stderr (the journal). Exit
 status 0 when the metrics were written, whatever the health; 1 when the check
 failed (the metrics then keep their old timestamp and the staleness alert fires);
 2 for a bad configuration. A notification that cannot be delivered is logged
@@ -25,12 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 DEFAULT_CONFIG = "/etc/memops/monitoring.json"
@@ -49,6 +52,7 @@ DEFAULTS = {
     "proc_root": "/proc",
     "sys_root": "/sys",
     "host": None,
+    "redact": None,
 }
 
 
@@ -67,9 +71,9 @@ def load_utils(lib_dir):
         sys.path.insert(0, lib_dir)
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.memops.linux.plugins.module_utils import (
-        _diagnosis, _memfacts, _metrics, _notify, _procfs, _textfile)
+        _diagnosis, _memfacts, _metrics, _notify, _procfs, _redact, _textfile)
     return {"diagnosis": _diagnosis, "memfacts": _memfacts, "metrics": _metrics, "notify": _notify,
-            "procfs": _procfs, "textfile": _textfile}
+            "procfs": _procfs, "redact": _redact, "textfile": _textfile}
 
 
 def load_config(path):
@@ -82,7 +86,42 @@ def load_config(path):
         raise ValueError("%s: unknown keys %s; known keys are %s" % (path, ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     merged = dict(DEFAULTS)
     merged.update(config)
+    check_config(merged)
     return merged
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key: (what it must be, the test)
+CONFIG_CHECKS = {
+    "textfile_dir": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "metrics_file": ("a file name without /", lambda v: isinstance(v, str) and v not in ("", ".", "..") and "/" not in v),
+    "state_file": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/") and not v.endswith("/")),
+    "thresholds": ("an object of threshold names and numbers", lambda v: isinstance(v, dict)),
+    "top": ("a whole number from 0 to 1000", lambda v: isinstance(v, int) and not isinstance(v, bool)
+            and 0 <= v <= 1000),
+    "notify_on": ("a string", lambda v: isinstance(v, str)),
+    "timeout": ("a number of seconds from 1 to 3600",
+                lambda v: _is_number(v) and 1 <= v <= 3600),  # nan and inf fail both comparisons
+    "kernel_log": ("true or false", lambda v: isinstance(v, bool)),
+    "proc_root": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "sys_root": ("an absolute path", lambda v: isinstance(v, str) and v.startswith("/")),
+    "host": ("null or one line of text (the host name notifications carry)",
+             lambda v: v is None or (isinstance(v, str) and v.strip() != "" and v.isprintable())),
+    "redact": ("null (the default patterns) or a list of regular expressions",
+               lambda v: v is None or isinstance(v, list)),
+}
+
+
+def check_config(config):
+    """Raise ValueError naming the first key of ``config`` whose value the checker cannot use: the
+    configuration is checked once on load, so that a bad value is a clear message and not a traceback in
+    the middle of a check (the thresholds, notify_on and the targets are checked by the collection's code)."""
+    for key, (expected, test) in CONFIG_CHECKS.items():
+        if not test(config[key]):
+            raise ValueError("%s must be %s, got %s" % (key, expected, json.dumps(config[key])))
 
 
 def run_log_command(argv):
@@ -110,14 +149,27 @@ def load_state(path):
         return {}
 
 
+class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would resend a POST redirected by 301, 302 or 303 as a
+    GET without its body, and the alert would be lost while counted as sent. Every redirect becomes an error."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+        return None
+
+
 def post_webhook(url, body, timeout):
     data = json.dumps(body, sort_keys=True).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "memops-check"})
+    opener = urllib.request.build_opener(RefuseRedirects)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec: the URL is the operator's
+        with opener.open(request, timeout=timeout) as response:  # nosec: the URL is the operator's
             status = response.status
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DeliveryError("HTTP %s %s: the webhook redirects to %s, and a redirected POST loses its body; "
+                                "set url to the address it redirects to"
+                                % (exc.code, exc.reason, describe_url((exc.headers or {}).get("Location") or "?")))
         raise DeliveryError("HTTP %s %s" % (exc.code, exc.reason))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DeliveryError(str(getattr(exc, "reason", None) or exc))
@@ -137,8 +189,29 @@ def send_mail(message, timeout, sendmail=SENDMAIL):
         raise DeliveryError("sendmail exited %d: %s" % (proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
 
 
+# a path segment shown in the log: a short word (services, api, webhooks, hook, IncomingWebhook), not in
+# capitals only; anything else, such as the ids and tokens Slack, Teams and Discord keep in the path, is ***
+_WORD = re.compile(r"^(?![A-Z_-]{2,}$)[A-Za-z][A-Za-z_-]{0,15}$")
+
+
+def describe_url(url):
+    """``url`` as the log shows it: scheme, host and port, the path with every segment that is not a short
+    word masked, no user, password, query or fragment (webhook URLs carry their token in any of them)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an unparsable URL)"
+    if ":" in host:
+        host = "[%s]" % host
+    where = "%s://%s%s" % (parts.scheme, host, ":%d" % port if port else "") if parts.scheme else ""
+    path = "/".join(segment if not segment or _WORD.match(segment) else "***" for segment in parts.path.split("/"))
+    return where + path
+
+
 def describe(target):
-    return "mail to %s" % target["to"] if target["type"] == "mail" else "webhook %s" % target["url"].split("?")[0]
+    return "mail to %s" % target["to"] if target["type"] == "mail" else "webhook %s" % describe_url(target["url"])
 
 
 def notify(utils, config, facts, health, checked_at):
@@ -151,7 +224,7 @@ def notify(utils, config, facts, health, checked_at):
     records = {}
     for target in config["notify"]:
         key = notify_utils.target_key(target)
-        last = sent.get(key)
+        last = sent.get(key) if isinstance(sent.get(key), dict) else None  # a damaged record: never sent
         records[key] = last
         event = notify_utils.decide(last, current)
         if event is None:
@@ -163,7 +236,9 @@ def notify(utils, config, facts, health, checked_at):
                 post_webhook(target["url"], body, config["timeout"])
             else:
                 send_mail(notify_utils.mail_message(body, target["to"], target.get("from")), config["timeout"])
-        except DeliveryError as exc:
+        except (DeliveryError, ValueError, TypeError, UnicodeError) as exc:
+            # a message that cannot be built (a header the email package refuses) fails this target only:
+            # the others are still sent and the state is still written
             log("%s %s not delivered: %s; trying again at the next check" % (event, describe(target), exc))
             continue
         records[key] = current
@@ -171,7 +246,7 @@ def notify(utils, config, facts, health, checked_at):
     state = {"status": health["status"], "checked_at": checked_at, "sent": records}
     try:
         utils["textfile"].atomic_write(config["state_file"], json.dumps(state, indent=1, sort_keys=True) + "\n",
-                                       mode=0o600)
+                                       mode=0o600, follow=False)
     except utils["textfile"].TextFileError as exc:
         log("%s; notifications may be sent again" % exc)
 
@@ -181,16 +256,19 @@ def check(utils, config, clock=time.time):
     started = time.monotonic()
     thresholds = utils["diagnosis"].merge_thresholds(config["thresholds"])
     reader = utils["procfs"].Reader(config["proc_root"], config["sys_root"])
-    facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(int(config["top"]), 5),
+    facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(config["top"], 5),
                                      thresholds=thresholds, use_kernel_log=bool(config["kernel_log"]),
                                      log_commands=run_log_command if config["kernel_log"] else None)
+    # command lines leave the host in the notifications (the evidence of findings that quote one)
+    utils["redact"].redact_commands(facts, utils["redact"].compile_patterns(config["redact"]))
     health = facts["health"]
     now = clock()
     metrics = utils["metrics"]
     text = metrics.render(metrics.checker_families(facts, health, time.monotonic() - started, now,
-                                                   top=int(config["top"])))
+                                                   top=config["top"]))
     path = os.path.join(config["textfile_dir"], config["metrics_file"])
-    utils["textfile"].atomic_write(path, text, mode=0o644)
+    # a link in the textfile directory is replaced, never written through (the checker runs as root)
+    utils["textfile"].atomic_write(path, text, mode=0o644, follow=False)
     active = [f["id"] for f in health["findings"] if f["severity"] != "info"]
     log("health %s%s; metrics in %s" % (health["status"], (": " + ", ".join(active)) if active else "", path))
     if config["notify"]:
@@ -214,6 +292,7 @@ def main(argv=None):
         config = load_config(args.config)
         utils["diagnosis"].merge_thresholds(config["thresholds"])
         utils["notify"].check_targets(config["notify"])
+        utils["redact"].compile_patterns(config["redact"])
         utils["notify"].snapshot({"status": "ok"}, config["notify_on"])
     except (OSError, ValueError) as exc:
         log("bad configuration: %s" % exc)

@@ -76,7 +76,7 @@ def test_the_reports_are_private_by_default(run):
 
 
 def test_diagnose_report_mode_reaches_both_reports(tmp_path):
-    proc = run_diagnose(tmp_path, "-e", "diagnose_report_mode=0640")
+    proc = run_diagnose(tmp_path, "-e", "diagnose_report_mode=0640", "-e", "diagnose_report_directory_mode=0750")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert report_modes(tmp_path / "memops-report") == {
         ".": 0o750, "hosts": 0o750, "hosts/localhost.json": 0o640,

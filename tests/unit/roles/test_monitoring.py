@@ -92,6 +92,37 @@ def test_role_checks_the_checker_config_keys():
     assert written <= set(checker.DEFAULTS), sorted(written - set(checker.DEFAULTS))
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("https://hooks.slack.com/services/T0A1B2C3D/B0123456789/abcdefghijklmnopQRSTUVWX",
+     "https://hooks.slack.com/services/***/***/***"),
+    ("https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX",
+     "https://hooks.slack.com/services/***/***/***"),
+    ("https://contoso.webhook.office.com/webhookb2/0f1e2d3c-aaaa-bbbb-cccc-123456789abc@72f988bf-86f1-41af"
+     "/IncomingWebhook/0123456789abcdef/0f1e2d3c-aaaa", "https://contoso.webhook.office.com/***/***/IncomingWebhook/***/***"),
+    ("https://discord.com/api/webhooks/123456789012345678/AbCdEf-ghIJ_klmnOPqrstUvWxYz", "https://discord.com/api/webhooks/***/***"),
+    ("https://user:hunter2@alerts.example.com:8443/hook?token=secret#frag", "https://alerts.example.com:8443/hook"),
+    ("http://[::1]:9000/hook/", "http://[::1]:9000/hook/"),
+    ("/moved?token=secret", "/moved"),
+    ("http://[bad", "(an unparsable URL)"),
+])
+def test_the_checker_logs_a_webhook_without_its_token(url, shown):
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    assert checker.describe_url(url) == shown
+    assert checker.describe({"type": "webhook", "url": url}) == "webhook " + shown
+
+
+def test_the_role_never_shows_the_notify_targets():
+    """--diff would print monitoring.json, the targets' URLs with their tokens, and so would the task result."""
+    tasks = {task["name"]: task for task in _load("tasks", "install.yml")}
+    config_task = tasks["Write the checker's configuration"]
+    assert config_task["diff"] is False
+    assert config_task["no_log"] is True
+    options = _load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert options["monitoring_notify"]["no_log"] is True
+
+
 # ---------------------------------------------------------------- alert rules
 
 
@@ -220,6 +251,12 @@ def _run_role(tmp_path, role_vars):
     ({"monitoring_notify": [{"type": "webhook", "url": "hooks.example.com"}]},
      "monitoring_notify[0]: a webhook target needs url: starting with http:// or https://"),
     ({"monitoring_notify": [{"type": "pager"}]}, "monitoring_notify[0]: expected {type: mail, to: ADDRESS}"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com\n"}]},
+     "monitoring_notify[0]: a mail target needs to: an address"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com", "from": "me@example.com\r\nBcc: x@y"}]},
+     "monitoring_notify[0]: from must be one line, a sender such as memops@example.com"),
+    ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com", "from": ""}]},
+     "monitoring_notify[0]: from must be one line"),
     ({"monitoring_alert_for": "five minutes"}, "monitoring_alert_for is five minutes; expected a Prometheus duration"),
     ({"monitoring_textfile_dir": "relative/dir"}, "monitoring_textfile_dir is relative/dir; expected an absolute path"),
     ({"monitoring_alert_rules_dest": "/nonexistent/rules/memops.yml"},
@@ -246,17 +283,28 @@ def test_preflight_refuses_a_host_without_systemd(tmp_path):
 
 class Receiver:
     """An HTTP server on a loopback port that keeps every POST body; ``fail``
-    makes it answer 500."""
+    makes it answer 500, ``redirect`` answer a POST with that redirect status
+    to /moved, which answers a GET with 200 (and counts it in ``gets``)."""
 
     def __init__(self):
         self.bodies = []
         self.fail = False
+        self.redirect = None
+        self.gets = []
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the name http.server calls
+                receiver.gets.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.fail:
+                if receiver.redirect:
+                    self.send_response(receiver.redirect)
+                    self.send_header("Location", "/moved?token=secret")
+                elif receiver.fail:
                     self.send_response(500)
                 else:
                     receiver.bodies.append((self.headers.get("Content-Type"), json.loads(body)))
@@ -347,6 +395,24 @@ def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_p
     assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirected_webhook_is_not_delivered(tmp_path, receiver, status):
+    """urllib resends a POST redirected by 301/302/303 as a GET without its body: that is no delivery."""
+    target = [{"type": "webhook", "url": receiver.url}]
+    receiver.redirect = status
+    redirected = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert redirected.returncode == 0, redirected.stderr
+    port = receiver.server.server_address[1]
+    assert "alert webhook http://127.0.0.1:%d/hook not delivered: HTTP %d" % (port, status) in redirected.stderr
+    assert "the webhook redirects to /moved, and a redirected POST loses its body" in redirected.stderr
+    assert "secret" not in redirected.stderr
+    assert receiver.gets == [] and receiver.bodies == []
+    receiver.redirect = None
+    retried = run_checker(tmp_path, thresholds=CRITICAL, notify=target)
+    assert retried.returncode == 0, retried.stderr
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
+
+
 def test_an_unreachable_webhook_times_out_quietly(tmp_path):
     proc = run_checker(tmp_path, thresholds=CRITICAL, notify=[{"type": "webhook", "url": "http://127.0.0.1:9/"}])
     assert proc.returncode == 0, proc.stderr
@@ -374,12 +440,87 @@ def test_mail_goes_through_sendmail_t(tmp_path):
     ({"notify_on": "warning"}, "bad configuration: notify_on must be one of monitor, critical"),
     ({"notify": [{"type": "webhook", "url": "ftp://x"}]}, "bad configuration: notify[0]: url 'ftp://x' must start"),
     ({"colour": "red"}, "unknown keys colour"),
+    ({"top": "five"}, 'bad configuration: top must be a whole number from 0 to 1000, got "five"'),
+    ({"top": -1}, "bad configuration: top must be a whole number from 0 to 1000, got -1"),
+    ({"top": True}, "bad configuration: top must be a whole number from 0 to 1000, got true"),
+    ({"timeout": "10"}, 'bad configuration: timeout must be a number of seconds from 1 to 3600, got "10"'),
+    ({"kernel_log": "no"}, 'bad configuration: kernel_log must be true or false, got "no"'),
+    ({"textfile_dir": "relative"}, 'bad configuration: textfile_dir must be an absolute path, got "relative"'),
+    ({"metrics_file": "../x.prom"}, "bad configuration: metrics_file must be a file name without /"),
+    ({"host": "db1\r\nBcc: x@y"}, "bad configuration: host must be null or one line of text"),
+    ({"notify": [{"type": "mail", "to": "ops@example.com", "from": "me@example.com\r\nBcc: x@y"}]},
+     "bad configuration: notify[0]: from must be one line of printable text"),
+    ({"notify": [{"type": "mail", "to": "ops@example.com\n"}]}, "bad configuration: notify[0]: to must be one line"),
+    ({"redact": ["("]}, "bad configuration: redact[0] '(' is not a valid regular expression"),
+    ({"redact": "--password"}, "bad configuration: redact must be null (the default patterns) or a list"),
 ])
 def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
     proc = run_checker(tmp_path, **config)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert not (tmp_path / "textfile").exists()
+
+
+def test_a_message_that_cannot_be_built_fails_its_target_only(tmp_path, receiver):
+    """A header the email package refuses (here a sender with CR/LF, which the configuration check would have
+    refused) is logged for its target; the targets after it are still sent and the state is still written."""
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    utils = checker.load_utils(COLLECTIONS_ROOT)
+    mail = {"type": "mail", "to": "ops@example.com", "from": "memops@example.com\r\nBcc: all@example.com"}
+    hook = {"type": "webhook", "url": receiver.url}
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps({"sent": {utils["notify"].target_key(hook): "damaged"}}))
+    config = dict(checker.DEFAULTS, notify=[mail, hook], state_file=str(state_file), host="h", timeout=5)
+    finding = {"id": "x.y", "severity": "critical", "title": "t", "evidence": []}
+    health = {"status": "critical", "findings": [finding]}
+    checker.notify(utils, config, {}, health, "2026-12-03T11:00:00Z")
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert"]
+    state = json.loads(state_file.read_text())
+    assert state["status"] == "critical"
+    assert state["sent"][utils["notify"].target_key(hook)]["status"] == "critical"
+    assert state["sent"][utils["notify"].target_key(mail)] is None
+
+
+def test_command_lines_in_notifications_are_redacted(tmp_path, receiver):
+    """The evidence of a finding may quote a command line: what the checker sends is redacted first."""
+    spec = importlib.util.spec_from_file_location("memops_check", CHECKER)
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    utils = checker.load_utils(COLLECTIONS_ROOT)
+    real_gather = utils["memfacts"].gather
+
+    def gather(*args, **kwargs):
+        facts = real_gather(*args, **kwargs)
+        facts["health"]["status"] = "critical"
+        facts["health"]["findings"].append({"id": "test.quoted", "severity": "critical", "title": "quoted",
+                                            "evidence": ["jvm: RSS 1Gi, java -jar a.jar --password=hunter2"],
+                                            "remedy": {}, "data": {}})
+        return facts
+
+    utils["memfacts"] = type("Gatherer", (), {"gather": staticmethod(gather), "SUBSETS": utils["memfacts"].SUBSETS})
+    config = dict(checker.DEFAULTS, textfile_dir=str(tmp_path / "textfile"), state_file=str(tmp_path / "state.json"),
+                  kernel_log=False, host="h", timeout=5, notify=[{"type": "webhook", "url": receiver.url}])
+    checker.check(utils, config)
+    evidence = [f["evidence"] for f in receiver.bodies[0][1]["findings"] if f["id"] == "test.quoted"]
+    assert evidence == [["jvm: RSS 1Gi, java -jar a.jar --password=<redacted>"]]
+    assert "hunter2" not in json.dumps(receiver.bodies) + (tmp_path / "textfile" / "memops.prom").read_text()
+
+
+def test_links_in_place_of_the_metrics_and_the_state_are_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o640)
+    for place in (tmp_path / "textfile" / "memops.prom", tmp_path / "state" / "state.json"):
+        place.parent.mkdir()
+        os.symlink(str(victim), str(place))
+    proc = run_checker(tmp_path, thresholds=CRITICAL, notify=[{"type": "webhook", "url": "http://127.0.0.1:9/"}])
+    assert proc.returncode == 0, proc.stderr
+    assert victim.read_text() == "precious\n" and os.stat(victim).st_mode & 0o777 == 0o640
+    assert not os.path.islink(str(tmp_path / "textfile" / "memops.prom"))
+    assert "memops_health_status 2\n" in (tmp_path / "textfile" / "memops.prom").read_text()
+    assert json.loads((tmp_path / "state" / "state.json").read_text())["status"] == "critical"
 
 
 def test_checker_fails_when_the_metrics_cannot_be_written(tmp_path):

@@ -20,7 +20,8 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.tests.unit.playbook_run import (
-    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
+    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, assert_replaced_not_followed,
+    mode_of, plant_link,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -215,11 +216,14 @@ def test_errors_option_and_hosts_without_facts(tmp_path):
     assert result["summary"]["status_counts"]["unknown"] == 6
 
 
-@pytest.mark.parametrize("case", ["file", "unwritable", "bad_format"])
+@pytest.mark.parametrize("case", ["file", "unwritable", "bad_format", "negative_top"])
 def test_bad_input_fails_clearly(tmp_path, case):
     dest = tmp_path / "report"
     extra = ""
-    if case == "file":
+    if case == "negative_top":  # a slice [:-1] silently dropped each host's last consumer
+        extra = "        top: -1"
+        expected = "fleet_report: top must be a whole number, 0 or more"
+    elif case == "file":
         dest.write_text("not a directory")
         expected = "exists and is not a directory"
     elif case == "unwritable":
@@ -233,6 +237,7 @@ def test_bad_input_fails_clearly(tmp_path, case):
     assert result is None
     assert expected in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+    assert not os.path.isdir(str(dest))
 
 
 @pytest.mark.parametrize("option, file_mode, dir_mode", REPORT_MODES)
@@ -297,3 +302,27 @@ def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
     assert_mode_refused(proc, "fleet_report", why)
     assert result is None
     assert not dest.exists()
+
+
+def test_links_planted_in_dest_are_replaced_never_written_through(tmp_path):
+    """A controller running as root must not overwrite or chmod the file a link in the report directory names."""
+    dest = tmp_path / "report"
+    dest.mkdir()
+    victim = plant_link(tmp_path, dest / "report.json")
+    os.symlink(str(tmp_path / "created-elsewhere"), str(dest / "report.md"))
+    os.mkfifo(str(dest / "report.html"), 0o600)  # would hang a reader that follows it
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert not (tmp_path / "created-elsewhere").exists()
+    for name in ("report.json", "report.md", "report.html"):
+        assert_replaced_not_followed(victim, dest / name)
+    assert json.loads((dest / "report.json").read_text())["schema_version"]
+
+
+def test_a_new_dest_is_owner_only_whatever_the_file_mode(tmp_path):
+    dest = tmp_path / "a" / "report"
+    proc, result = run_playbook(tmp_path, dest, gather=False, extra='        mode: "0644"')
+    assert result is not None, proc.stdout + proc.stderr
+    assert mode_of(dest) == 0o700
+    assert mode_of(dest.parent) == 0o700

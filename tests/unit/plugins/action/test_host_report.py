@@ -16,7 +16,8 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 from ansible_collections.memops.linux.tests.unit.playbook_run import (
-    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, mode_of,
+    BAD_REPORT_MODES, COLLECTIONS_ROOT, REPORT_MODES, ansible_playbook, assert_mode_refused, assert_replaced_not_followed,
+    mode_of, plant_link,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -187,3 +188,14 @@ def test_a_bad_mode_fails_clearly_and_writes_nothing(tmp_path, option, why):
     assert_mode_refused(proc, "host_report", why)
     assert results == {}
     assert not dest.exists()
+
+
+def test_a_link_planted_in_dest_is_replaced_never_written_through(tmp_path):
+    dest = tmp_path / "hosts"
+    dest.mkdir()
+    victim = plant_link(tmp_path, dest / "app1.json")
+    proc, results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["app1"]["changed"] is True
+    assert_replaced_not_followed(victim, dest / "app1.json")
+    assert json.loads((dest / "app1.json").read_text())["host"] == "app1"

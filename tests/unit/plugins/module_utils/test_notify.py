@@ -92,6 +92,12 @@ def test_target_key_is_stable_and_hides_the_address():
     (["http://x"], r"notify\[0\]: expected"),
     ([{"type": "mail"}], r"notify\[0\]: a mail target needs to"),
     ([{"type": "mail", "to": "a@b"}, {"type": "webhook", "url": "ftp://x"}], r"notify\[1\]: url 'ftp://x' must start"),
+    ([{"type": "mail", "to": "ops@example.com\r\nBcc: all@example.com"}], r"notify\[0\]: to must be one line"),
+    ([{"type": "mail", "to": "ops@example.com\n"}], r"notify\[0\]: to must be one line"),
+    ([{"type": "mail", "to": "a@b", "from": "memops@example.com\r\nBcc: x@y"}], r"notify\[0\]: from must be one line"),
+    ([{"type": "mail", "to": "a@b", "from": ""}], r"notify\[0\]: from must be one line"),
+    ([{"type": "mail", "to": "a@b", "from": 5}], r"notify\[0\]: from must be one line"),
+    ([{"type": "webhook", "url": "https://x/y\r\nHost: z"}], r"notify\[0\]: url must be one line"),
 ])
 def test_check_targets_refuses(targets, message):
     with pytest.raises(_notify.NotifyError, match=message):
@@ -99,7 +105,8 @@ def test_check_targets_refuses(targets, message):
 
 
 def test_check_targets_accepts():
-    _notify.check_targets([{"type": "mail", "to": "ops@example.com"}, {"type": "webhook", "url": "https://x/y"}])
+    _notify.check_targets([{"type": "mail", "to": "ops@example.com"}, {"type": "webhook", "url": "https://x/y"},
+                           {"type": "mail", "to": "ops@example.com", "from": "memops <memops@db1.example.com>"}])
 
 
 FACTS = {

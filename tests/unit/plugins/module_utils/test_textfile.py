@@ -20,9 +20,7 @@ VALID_EXAMPLE = 'for example mode: "0600"'
     ("600", 0o600),
     ("0o640", 0o640),
     ("0644", 0o644),
-    ("0660", 0o660),
-    ("02640", 0o2640),
-    ("7777", 0o7777),
+    ("0700", 0o700),
     (0o600, 0o600),  # an unquoted 0600 in YAML
     (0o644, 0o644),
 ])
@@ -48,25 +46,40 @@ def test_parse_mode_accepts_octal(value, mode):
     ("0066", "mode '0066' does not let the owner read and write the file"),
     ("0", "mode '0' does not let the owner read and write the file"),
     (644, "mode 644 (octal 1204) does not let the owner read and write the file"),  # unquoted 644 in YAML
+    ("0666", "mode '0666' lets other users write"),
+    ("0660", "mode '0660' lets other users write"),
+    ("0602", "mode '0602' lets other users write"),
+    ("06777", "mode '06777' lets other users write"),
+    ("7777", "mode '7777' lets other users write"),
+    ("04600", "mode '04600' sets a set-user-ID, set-group-ID or sticky bit"),
+    ("02640", "mode '02640' sets a set-user-ID, set-group-ID or sticky bit"),
+    ("01600", "mode '01600' sets a set-user-ID, set-group-ID or sticky bit"),
 ])
 def test_parse_mode_refuses_with_a_valid_example(value, why):
     with pytest.raises(_textfile.ModeError) as raised:
         _textfile.parse_mode(value)
-    assert str(raised.value).startswith(why + "; ")
+    assert str(raised.value).startswith(why)
     assert VALID_EXAMPLE in str(raised.value)
 
 
-@pytest.mark.parametrize("mode, expected", [
-    (0o600, 0o700),
-    (0o640, 0o750),
-    (0o644, 0o755),
-    (0o660, 0o770),
-    (0o604, 0o705),
-    (0o2640, 0o2750),
-    (0o700, 0o700),
+@pytest.mark.parametrize("value, mode", [("0700", 0o700), ("0750", 0o750), ("02750", 0o2750), ("0755", 0o755)])
+def test_parse_mode_of_a_directory_accepts(value, mode):
+    assert _textfile.parse_mode(value, "directory_mode", directory=True) == mode
+
+
+@pytest.mark.parametrize("value, why", [
+    ("0600", "directory_mode '0600' does not let the owner read, write and search the directory"),
+    ("0777", "directory_mode '0777' lets other users write"),
+    ("01777", "directory_mode '01777' lets other users write"),
+    ("0770", "directory_mode '0770' lets other users write"),
+    ("01700", "directory_mode '01700' sets a set-user-ID, set-group-ID or sticky bit"),
+    ("04700", "directory_mode '04700' sets a set-user-ID, set-group-ID or sticky bit"),
 ])
-def test_directory_mode_adds_search_where_read_is_given(mode, expected):
-    assert _textfile.directory_mode(mode) == expected
+def test_parse_mode_of_a_directory_refuses(value, why):
+    with pytest.raises(_textfile.ModeError) as raised:
+        _textfile.parse_mode(value, "directory_mode", directory=True)
+    assert str(raised.value).startswith(why)
+    assert 'for example directory_mode: "0700"' in str(raised.value)
 
 
 def _mode(path):
@@ -142,3 +155,65 @@ def test_atomic_write_sets_the_mode_of_a_file_already_there(tmp_path):
     assert _mode(tmp_path) == 0o755  # an existing directory keeps its mode
     assert path.read_text() == "new\n"
     assert os.listdir(tmp_path) == ["db1.json"]
+
+
+def test_file_mode_without_follow_gives_a_link_its_own_mode(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("x")
+    os.chmod(target, 0o600)
+    os.symlink(str(target), str(tmp_path / "link"))
+    assert _textfile.file_mode(str(tmp_path / "link")) == 0o600
+    assert _textfile.file_mode(str(tmp_path / "link"), follow=False) == 0o777
+
+
+@pytest.mark.parametrize("replace", ["os.replace", "copying move"])
+def test_atomic_write_without_follow_replaces_a_planted_link(tmp_path, replace):
+    """A link planted where a report goes (to a file the writer may write, as root may any) is replaced by
+    the report: the file it names keeps its content and its mode."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    link = reports / "report.json"
+    os.symlink(str(victim), str(link))
+
+    def copying_move(src, dst):  # like atomic_move: renames, then the caller sets the mode again
+        os.chmod(src, 0o644)
+        os.replace(src, dst)
+
+    _textfile.atomic_write(str(link), "{}\n", mode=0o600, dir_mode=0o700, follow=False,
+                           replace=os.replace if replace == "os.replace" else copying_move)
+    assert victim.read_text() == "precious\n"
+    assert _mode(victim) == 0o644
+    assert not os.path.islink(str(link))
+    assert link.read_text() == "{}\n"
+    assert _mode(link) == 0o600
+    assert sorted(os.listdir(reports)) == ["report.json"]
+
+
+def test_atomic_write_without_follow_replaces_a_dangling_link_and_a_fifo(tmp_path):
+    os.symlink(str(tmp_path / "elsewhere" / "new"), str(tmp_path / "dangling"))
+    os.mkfifo(str(tmp_path / "fifo"), 0o600)
+    for name in ("dangling", "fifo"):
+        _textfile.atomic_write(str(tmp_path / name), "x\n", mode=0o600, follow=False)
+        assert stat.S_ISREG(os.lstat(str(tmp_path / name)).st_mode)
+        assert (tmp_path / name).read_text() == "x\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_atomic_write_without_follow_refuses_a_link_swapped_in_before_the_chmod(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    path = tmp_path / "report.json"
+
+    def racing_move(src, dst):  # another user swaps a link in right after the rename
+        os.replace(src, dst)
+        os.unlink(dst)
+        os.symlink(str(victim), dst)
+
+    with pytest.raises(_textfile.TextFileError):
+        _textfile.atomic_write(str(path), "{}\n", mode=0o600, follow=False, replace=racing_move)
+    assert _mode(victim) == 0o644
+    assert victim.read_text() == "precious\n"

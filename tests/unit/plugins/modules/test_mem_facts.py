@@ -331,3 +331,34 @@ def test_same_boot_compares_boot_ids(tmp_path):
     if live:
         (other / "boot_id").write_text(live)
         assert _kernlog._same_boot(reader) is True
+
+
+def _tree_with_a_secret(tmp_path):
+    root = tmp_path / "low_memory"
+    shutil.copytree(os.path.join(FIXTURES, "low_memory"), str(root), symlinks=True, dirs_exist_ok=True)
+    (root / "proc" / "2210" / "cmdline").write_bytes(
+        b"/usr/bin/java\0-Xmx3g\0--password=hunter2\0--api-token\0tok-123\0DB_SECRET=s3cr3t\0--port=3306\0")
+    return {"proc_root": str(root / "proc"), "sys_root": str(root / "sys"), "kernel_log": "none"}
+
+
+def test_secrets_in_command_lines_are_redacted_by_default(run_module, tmp_path):
+    result = run_module(mem_facts, top=3, **_tree_with_a_secret(tmp_path))
+    facts = result["ansible_facts"]["memops"]
+    row = next(r for r in facts["processes"]["top_rss"] if r["pid"] == 2210)
+    assert row["cmdline"] == \
+        "/usr/bin/java -Xmx3g --password=<redacted> --api-token <redacted> DB_SECRET=<redacted> --port=3306"
+    assert not any(secret in repr(facts) for secret in ("hunter2", "tok-123", "s3cr3t"))
+
+
+def test_redact_patterns_replace_the_defaults(run_module, tmp_path):
+    result = run_module(mem_facts, top=3, redact=[r"--port=(\d+)"], **_tree_with_a_secret(tmp_path))
+    row = next(r for r in result["ansible_facts"]["memops"]["processes"]["top_rss"] if r["pid"] == 2210)
+    assert row["cmdline"] == "/usr/bin/java -Xmx3g --password=hunter2 --api-token tok-123 DB_SECRET=s3cr3t --port=<redacted>"
+    result = run_module(mem_facts, top=3, redact=[], **_tree_with_a_secret(tmp_path))
+    row = next(r for r in result["ansible_facts"]["memops"]["processes"]["top_rss"] if r["pid"] == 2210)
+    assert "--password=hunter2" in row["cmdline"]
+
+
+def test_a_redact_pattern_that_does_not_compile_fails_clearly(run_module):
+    result = run_module(mem_facts, redact=["--password=(\\S+"], **tree("host"))
+    assert_clean_failure(result, "mem_facts: redact[0] '--password=(\\\\S+' is not a valid regular expression")

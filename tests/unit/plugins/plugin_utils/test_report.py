@@ -465,3 +465,39 @@ def test_queries_refuse_other_documents():
         report_queries.hosts_with_finding({"schema_version": 2, "hosts": []}, "x")
     with pytest.raises(report.ReportError, match="expected a fleet report"):
         report_queries.top_processes(["not", "a", "report"])
+
+
+@pytest.mark.parametrize("top", [-1, -5, True, "5", 2.5, None])
+def test_build_fleet_refuses_a_top_that_is_not_a_count(top):
+    with pytest.raises(report.ReportError, match="top must be a whole number, 0 or more"):
+        report.build_fleet({}, now=NOW, top=top)
+
+
+def test_top_zero_keeps_no_consumer_and_top_one_keeps_the_largest(hosts):
+    assert all(h["top_processes"] == [] for h in report.build_fleet(hosts, now=NOW, top=0)["hosts"])
+    kept = report.build_fleet(hosts, now=NOW, top=1)["hosts"]
+    assert any(len(h["top_processes"]) == 1 for h in kept)
+
+
+def test_markdown_escapes_every_text_a_host_sends():
+    """pid and logged_at fields, terminal escape bytes and Markdown links in process names stay inert text."""
+    facts = synthetic.host_facts(synthetic.random.Random(3), "swap_exhausted", process_name="ok")
+    link = "[click me](https://evil.example/x)"
+    terminal = "\x1b[2J\x1b]0;owned\x07\x9b31m"
+    procs = facts["processes"]
+    procs["top_rss"][0].update(name=link + terminal, pid="7](https://evil.example/pid)\n# heading")
+    procs["top_swap"] = [dict(procs["top_rss"][0], swap_bytes=1 << 30)]
+    facts["oom"]["events"] = [{"victim": {"name": "![img](https://evil.example/i.png)", "pid": "<b>9</b>",
+                                          "rss_bytes": 1 << 20},
+                               "logged_at": "2026-12-01 [x](https://evil.example/t) `code` *em*\r\n| a | b |",
+                               "uptime_seconds": 5}]
+    facts["oom"]["kill_count"] = 1
+    text = report_markdown.render_markdown(report.build_fleet({"h\u202eevil": facts}, now=NOW))
+    assert "](https://evil.example" not in text.replace("\\]", "")
+    assert "[click me]" not in text and "\\[click me\\]" in text
+    for raw in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "<b>", "`code`", "*em*", "| a | b |"):
+        assert raw not in text, raw
+    assert "\\\\x1b\\[2J" in text  # shown as its code, the bracket after it escaped
+    assert "\n# heading" not in text and "\\\\x0a\\# heading" in text
+    assert "h\\\\u202eevil" in text
+    assert "&lt;b&gt;9&lt;/b&gt;" in text

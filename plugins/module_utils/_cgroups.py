@@ -162,11 +162,13 @@ def own_group(reader: procfs.Reader, membership: dict) -> tuple:
 
 
 def memory_limit(reader: procfs.Reader, membership: dict) -> int | None:
-    """The memory limit of the group of a process with ``membership`` (parse_proc_cgroup), None without one."""
+    """The memory limit a process with ``membership`` (parse_proc_cgroup) lives under: its group's, or the
+    nearest one above it (a service in a limited slice, a process in a container's sub-group); None without one."""
     directory, controller = own_group(reader, membership)
     if directory is None:
         return None
-    return _number(reader, directory, "memory.limit_in_bytes" if controller == "v1" else "memory.max", parse_limit)
+    found = effective_limit(reader, directory, controller)
+    return found["limit_bytes"] if found else None
 
 
 def _number(reader, directory, name, parse=procfs.to_int):
@@ -207,13 +209,12 @@ def memory_state(reader: procfs.Reader, directory: str, controller: str) -> dict
 def excess(reader: procfs.Reader, directory: str, controller: str) -> int:
     """usage + swapped out - limit of one group (hierarchical counters), 0 or more:
     what cannot come back from swap without going over the limit."""
+    usage_file, limit_file, _events = _GROUP_FILES[controller]
+    limit = _number(reader, directory, limit_file, parse_limit)
+    usage = _number(reader, directory, usage_file, parse_limit)
     if controller == "v1":
-        limit = _number(reader, directory, "memory.limit_in_bytes", parse_limit)
-        usage = _number(reader, directory, "memory.usage_in_bytes", parse_limit)
         swapped = _counters(reader, directory, "memory.stat").get("total_swap")
     else:
-        limit = _number(reader, directory, "memory.max", parse_limit)
-        usage = _number(reader, directory, "memory.current", parse_limit)
         swapped = _number(reader, directory, "memory.swap.current", parse_limit)
     if limit is None or usage is None or not swapped:
         return 0

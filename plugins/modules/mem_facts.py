@@ -335,7 +335,7 @@ ansible_facts:
               C(heap_limit) (the flag as written), C(heap_limit_bytes), C(heap_limit_source) (V(flag),
               V(percentage) for C(-XX:MaxRAMPercentage), V(default) for the JVM's default share of RAM, or
               V(null) when the runtime sizes its heap itself), and C(memory_limit_bytes), the memory limit of
-              its cgroup (V(null) without one).
+              its cgroup, or of the nearest group above it that has one (V(null) without one).
           returned: when processes is gathered
           type: dict
           sample:

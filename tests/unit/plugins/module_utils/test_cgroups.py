@@ -64,8 +64,11 @@ def test_service_unit(text, unit):
 
 def test_memory_limit_of_a_process(tmp_path):
     make_tree(tmp_path, {"fs/cgroup/memory/jobs/memory.limit_in_bytes": "67108864\n",
+                         "fs/cgroup/memory/jobs/worker/memory.limit_in_bytes": "9223372036854771712\n",
                          "fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"})
     reader = Reader(sys_root=str(tmp_path))
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/jobs\n")) == 64 << 20
+    # a sub-group without a limit of its own lives under its parent's
+    assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/jobs/worker\n")) == 64 << 20
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/\n")) is None
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("")) is None

@@ -39,20 +39,6 @@ def _reason_from_result(result):
     return None
 
 
-def _check_dest(dest):
-    if os.path.exists(dest) and not os.path.isdir(dest):
-        raise _action.ActionFailure("dest %s exists and is not a directory; "
-                                    "dest names the directory the report files go into" % dest)
-    parent = dest
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent) or "."
-    if not os.path.isdir(parent):
-        raise _action.ActionFailure("cannot create %s: %s is not a directory" % (dest, parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise _action.ActionFailure("cannot write into %s: permission denied; pick a dest the "
-                                    "controller user may write to" % parent)
-
-
 def _content_changed(path, text):
     """Whether path would change; a report that differs only in generated_at does not. Only a regular file is
     read (not through a link, and never a FIFO someone put there): anything else is replaced."""
@@ -122,7 +108,7 @@ class ActionModule(_action.ReportAction):
         # the fleet is the report's own copy: the facts themselves keep their command lines
         _redact.redact_commands(fleet, args["redact"])
 
-        _check_dest(dest)
+        _action.check_dest(dest)
         files = {}
         changed = False
         dest_created = not os.path.isdir(dest)

@@ -53,6 +53,7 @@ class ActionModule(_action.ReportAction):
         path = None
         changed = False
         if args["dest"]:
+            _action.check_dest(os.path.abspath(args["dest"]))
             path = os.path.join(os.path.abspath(args["dest"]), file_name(host))
             document = {
                 "host": host,

@@ -266,7 +266,7 @@ def members(reader: procfs.Reader, directory: str) -> list:
 
 
 def _pids(text):
-    return sorted({int(line) for line in text.split() if line.isdigit()})
+    return sorted({pid for pid in map(procfs.to_int, text.split()) if pid is not None and pid > 0})
 
 
 def unit_pids(reader: procfs.Reader, control_group: str | None) -> list:
@@ -291,8 +291,9 @@ def unit_memory_usage(reader: procfs.Reader, control_group: str | None) -> int |
     relative = control_group.lstrip("/")
     for tree, name in _USAGE_FILES:
         text = _read(reader, reader.sys_path("fs", "cgroup", tree, relative, name))
-        if text is not None and text.strip().isdigit():
-            return int(text)
+        usage = procfs.to_int(text)
+        if usage is not None and usage >= 0:
+            return usage
     return None
 
 

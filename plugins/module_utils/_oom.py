@@ -362,8 +362,10 @@ def started_at(reader: _procfs.Reader, pid: int, clock_ticks: int | None = None,
     older than the file."""
     try:
         stat = _procfs.parse_pid_stat(reader.read_pid_record(pid, "stat"))
-        uptime = float((reader.proc("uptime") or "").split()[0])
-    except (_procfs.ProcfsError, IndexError, ValueError):
+        uptime = _procfs.to_float((reader.proc("uptime") or "").split()[0])
+    except (_procfs.ProcfsError, IndexError):
+        return None
+    if uptime is None or uptime < 0:
         return None
     ticks = clock_ticks or os.sysconf("SC_CLK_TCK")
     now = time.time() if now is None else now

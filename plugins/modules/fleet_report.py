@@ -37,6 +37,8 @@ options:
     description:
       - The directory on the controller the report files go into. Created when missing (see O(directory_mode)).
       - An existing path that is not a directory is an error.
+      - An existing directory must belong to the controller user or root, and must not be writable by every
+        user without the sticky bit; otherwise another user could read or replace the report, and the task fails.
     type: path
     required: true
   hosts:

@@ -36,6 +36,8 @@ options:
         The file is replaced atomically, with mode O(mode).
       - A relative path is taken from the directory C(ansible-playbook) runs in.
       - Without it only the summary is returned.
+      - An existing directory must belong to the controller user or root, and must not be writable by every
+        user without the sticky bit; otherwise another user could read or replace the report, and the task fails.
     type: path
   findings:
     description: How many findings the summary shows; a last line counts the others.

@@ -71,7 +71,7 @@ options:
     description:
       - How many times to sample process RSS and the swap-in/out counters, O(sample_interval) apart.
         With more than one sample, steadily growing processes are reported as leak suspects and swap
-        traffic is measured. V(1) takes a single snapshot.
+        traffic is measured. V(1) takes a single snapshot; at most V(1000).
     type: int
     default: 1
   sample_interval:
@@ -628,8 +628,9 @@ from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _redact
 
-# the longest wait between two samples, in seconds
+# the longest wait between two samples, in seconds, and the most samples
 MAX_SAMPLE_INTERVAL = 3600
+MAX_SAMPLES = 1000
 
 
 def _log_runner(module):
@@ -660,9 +661,9 @@ def main():
     params = module.params
     if params["top"] < 0:
         module.fail_json(msg="mem_facts: top must be 0 or more, got %d" % params["top"])
-    if params["samples"] < 1:
-        module.fail_json(msg="mem_facts: samples must be 1 or more (1 takes a single snapshot), got %d"
-                             % params["samples"])
+    if not 1 <= params["samples"] <= MAX_SAMPLES:
+        module.fail_json(msg="mem_facts: samples must be from 1 to %d (1 takes a single snapshot), got %d"
+                             % (MAX_SAMPLES, params["samples"]))
     if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
         module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
                              % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))

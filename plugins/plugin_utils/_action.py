@@ -10,6 +10,9 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import os
+import stat
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -26,6 +29,35 @@ REDACT_OPTION = {"type": "list", "elements": "str"}
 
 class ActionFailure(Exception):
     """Why the action fails, without the plugin's name: ReportAction.run puts the name first."""
+
+
+def check_dest(dest: str) -> None:
+    """Refuse a report directory that would let another user read or replace the report: one that is a file,
+    sits under a file, cannot be written, belongs to a user other than this one or root (a directory planted
+    in /tmp, or a link to one), or that every user may write to without the sticky bit. A missing dest is
+    fine: it is created owner-only (directory_mode). Raises ActionFailure."""
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ActionFailure("dest %s exists and is not a directory; "
+                            "dest names the directory the report files go into" % dest)
+    parent = dest
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent) or "."
+    if not os.path.isdir(parent):
+        raise ActionFailure("cannot create %s: %s is not a directory" % (dest, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ActionFailure("cannot write into %s: permission denied; pick a dest the "
+                            "controller user may write to" % parent)
+    if parent != dest:
+        return
+    info = os.stat(dest)  # a link to a directory is judged by that directory
+    if info.st_uid not in (0, os.geteuid()):
+        raise ActionFailure("dest %s belongs to user id %d, not to the controller user (%d) or root: that user "
+                            "could read or replace the report; pick a directory the controller user owns"
+                            % (dest, info.st_uid, os.geteuid()))
+    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+        raise ActionFailure("dest %s may be written by every user (mode %04o, no sticky bit): another user could "
+                            "replace the report; pick a directory only its owner (or group) may write to"
+                            % (dest, info.st_mode & 0o7777))
 
 
 class ReportAction(ActionBase):

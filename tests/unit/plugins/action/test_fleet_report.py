@@ -326,3 +326,37 @@ def test_a_new_dest_is_owner_only_whatever_the_file_mode(tmp_path):
     assert result is not None, proc.stdout + proc.stderr
     assert mode_of(dest) == 0o700
     assert mode_of(dest.parent) == 0o700
+
+
+@pytest.mark.parametrize("case", ["other_owner", "world_writable", "link_to_world_writable"])
+def test_a_dest_others_could_change_is_refused(tmp_path, case):
+    """A directory another user planted (or may write to) would let that user read or swap the report."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    dest = shared
+    if case == "other_owner":
+        if os.geteuid() != 0:
+            pytest.skip("giving a directory to another user needs root")
+        os.chown(str(shared), 65534, 65534)
+        expected = "belongs to user id 65534"
+    else:
+        os.chmod(str(shared), 0o777)
+        expected = "may be written by every user (mode 0777, no sticky bit)"
+        if case == "link_to_world_writable":
+            dest = tmp_path / "report"
+            os.symlink(str(shared), str(dest))
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert proc.returncode != 0
+    assert result is None
+    assert "fleet_report: dest %s " % dest in proc.stdout
+    assert expected in proc.stdout
+    assert not os.listdir(str(shared))
+
+
+def test_a_world_writable_dest_with_the_sticky_bit_is_used(tmp_path):
+    dest = tmp_path / "shared"
+    dest.mkdir()
+    os.chmod(str(dest), 0o1777)
+    proc, result = run_playbook(tmp_path, dest, gather=False)
+    assert result is not None, proc.stdout + proc.stderr
+    assert mode_of(dest / "report.json") == 0o600

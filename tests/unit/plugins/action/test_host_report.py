@@ -131,8 +131,7 @@ def test_a_dest_that_is_a_file_fails_clearly(tmp_path):
     blocker.write_text("not a directory")
     proc, _results = run(tmp_path, {"app1": "host"}, blocker / "hosts")
     assert proc.returncode == 2
-    assert "host_report: cannot write %s/hosts/app1.json" % blocker in proc.stdout
-    assert "dest must be a directory the controller user may write to" in proc.stdout
+    assert "host_report: cannot create %s/hosts: %s is not a directory" % (blocker, blocker) in proc.stdout
 
 
 @pytest.mark.parametrize("option, file_mode, dir_mode", REPORT_MODES)
@@ -199,3 +198,15 @@ def test_a_link_planted_in_dest_is_replaced_never_written_through(tmp_path):
     assert results["app1"]["changed"] is True
     assert_replaced_not_followed(victim, dest / "app1.json")
     assert json.loads((dest / "app1.json").read_text())["host"] == "app1"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_dest_another_user_owns_is_refused(tmp_path):
+    dest = tmp_path / "hosts"
+    dest.mkdir()
+    os.chown(str(dest), 65534, 65534)
+    proc, results = run(tmp_path, {"app1": "host"}, dest)
+    assert proc.returncode == 2
+    assert "host_report: dest %s belongs to user id 65534" % dest in proc.stdout
+    assert results == {}
+    assert not os.listdir(str(dest))

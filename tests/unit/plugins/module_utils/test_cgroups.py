@@ -72,3 +72,16 @@ def test_memory_limit_of_a_process(tmp_path):
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/jobs/worker\n")) == 64 << 20
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("4:memory:/\n")) is None
     assert _cgroups.memory_limit(reader, _cgroups.parse_proc_cgroup("")) is None
+
+
+def test_garbage_in_pid_and_usage_files_is_skipped(tmp_path):
+    # "\u00b2".isdigit() is true but int() refuses it; 5000 digits are past int()'s limit
+    make_tree(tmp_path, {
+        "fs/cgroup/system.slice/odd.service/cgroup.procs": "\u00b2\n12\n%s\n-4\n0\n" % ("9" * 5000),
+        "fs/cgroup/system.slice/odd.service/memory.current": "\u00b2\u00b3\n",
+        "fs/cgroup/system.slice/huge.service/memory.current": "9" * 5000 + "\n",
+    })
+    reader = Reader(sys_root=str(tmp_path))
+    assert _cgroups.unit_pids(reader, "/system.slice/odd.service") == [12]
+    assert _cgroups.unit_memory_usage(reader, "/system.slice/odd.service") is None
+    assert _cgroups.unit_memory_usage(reader, "/system.slice/huge.service") is None

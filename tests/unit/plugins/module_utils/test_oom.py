@@ -214,6 +214,13 @@ def test_read_score_and_start_time(reader):
     assert _oom.started_at(reader, 99999) is None
 
 
+@pytest.mark.parametrize("uptime", ["nan 1\n", "inf 1\n", "-5 1\n", "1e999 1\n", "\n"])
+def test_start_time_unknown_when_uptime_is_no_finite_number(proc, reader, uptime):
+    # a NaN start time never compares equal or older, so the pid-reuse check would pass blindly
+    (proc / "uptime").write_text(uptime)
+    assert _oom.started_at(reader, 100, clock_ticks=100, now=100000.0) is None
+
+
 class Clock:
     """A monotonic clock that moves only when slept; each sleep can change the
     process's oom_score_adj, as the forked child of systemd does before exec."""

@@ -105,7 +105,8 @@ def test_proc_root_that_is_not_procfs(run_module, tmp_path, make_root):
 
 
 @pytest.mark.parametrize("args, fragments", [
-    ({"samples": 0}, ("samples must be 1 or more", "got 0")),
+    ({"samples": 0}, ("samples must be from 1 to 1000", "got 0")),
+    ({"samples": 10 ** 9}, ("samples must be from 1 to 1000", "got 1000000000")),  # used to run a billion snapshots
     ({"sample_interval": -1.0}, ("sample_interval must be a number of seconds from 0 to 3600", "got -1.0")),
     ({"kernel_log": "dmesg"}, ("kernel_log", "auto, none", "dmesg")),
 ])

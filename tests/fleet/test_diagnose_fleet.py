@@ -6,8 +6,9 @@
 
 Real runs, nothing mocked: the report names every host (issue acceptance 3),
 check mode writes nothing on the managed hosts and diagnose_fail_on fails
-exactly the critical hosts (acceptance 4), and the report is written even when
-every host fails the verdict.
+exactly the critical hosts (acceptance 4), the report is written even when
+every host fails the verdict, and a --limit that leaves localhost out still
+writes it and hands its summary to set_stats.
 
 Needs root, podman and the test image (tests/containers/build-image); the
 containers are removed at the end, also when a test fails.

@@ -6,8 +6,9 @@
 
 Real runs, nothing mocked: the report names every host (issue acceptance 3),
 check mode writes nothing on the managed hosts and diagnose_fail_on fails
-exactly the critical hosts (acceptance 4), and the report is written even when
-every host fails the verdict.
+exactly the critical hosts (acceptance 4), the report is written even when
+every host fails the verdict, and a --limit that leaves localhost out still
+writes it and hands its summary to set_stats.
 
 Needs root, podman and the test image (tests/containers/build-image); the
 containers are removed at the end, also when a test fails.
@@ -23,6 +24,8 @@ import pytest
 from podman_fleet import CHECKOUT, Fleet, ansible_playbook, podman_usable
 
 PLAYBOOK = os.path.join(CHECKOUT, "playbooks", "diagnose.yml")
+# set_stats_artifact writes the run's set_stats data where AWX takes a job's artifacts from
+ARTIFACT_CALLBACKS = os.path.join(CHECKOUT, "tests", "callback_plugins")
 FLEET_SIZE = 5
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
@@ -69,7 +72,7 @@ def test_report_names_every_host(fleet, tmp_path):
     hosts = _all_hosts(fleet)
     assert set(result.recap) == hosts
     assert all(stats["failed"] == 0 and stats["unreachable"] == 0 for stats in result.recap.values()), result.recap
-    # a diagnosis changes nothing on the hosts (localhost's play 2 writes the fleet report)
+    # a diagnosis changes nothing on the hosts (nor does the fleet report, written on the controller)
     assert all(result.recap[name]["changed"] == 0 for name in fleet.names), result.recap
 
     report_dir = tmp_path / "memops-report"
@@ -193,3 +196,36 @@ def test_limit_and_diagnose_hosts_narrow_the_report(fleet, tmp_path):
     assert result.returncode == 0
     assert {host["name"] for host in _report(tmp_path / "only-containers")["hosts"]} == set(fleet.names)
     assert sorted(os.listdir(tmp_path / "only-containers" / "hosts")) == sorted(name + ".json" for name in fleet.names)
+
+
+@pytest.mark.parametrize("limit", ["group", "one host"])
+def test_a_limit_that_leaves_localhost_out_still_writes_the_report(fleet, tmp_path, limit):
+    """Acceptance 1 of the AWX issue: --limit (AWX's Limit field) naming the containers' group, or one
+    container, leaves localhost out; the fleet report and the set_stats artifact are still there."""
+    pattern, hosts = ("containers", set(fleet.names)) if limit == "group" else (fleet.names[2], {fleet.names[2]})
+    artifact = tmp_path / "artifact.json"
+    result = _run(fleet, tmp_path, "--limit", pattern,
+                  env={"ANSIBLE_CALLBACK_PLUGINS": ARTIFACT_CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "set_stats_artifact",
+                       "MEMOPS_ARTIFACT_FILE": str(artifact)})
+    assert result.returncode == 0
+    assert set(result.recap) == hosts
+    assert all(stats["failed"] == 0 and stats["changed"] == 0 for stats in result.recap.values()), result.recap
+
+    report_dir = tmp_path / "memops-report"
+    assert sorted(os.listdir(report_dir)) == ["hosts", "report.html", "report.json", "report.md"]
+    assert sorted(os.listdir(report_dir / "hosts")) == sorted(name + ".json" for name in hosts)
+    report = _report(report_dir)
+    assert {host["name"] for host in report["hosts"]} == hosts
+    assert all(host["status"] in ("ok", "monitor", "critical") for host in report["hosts"]), \
+        [(host["name"], host["status"], host["reason"]) for host in report["hosts"]]
+    for name in ("report.md", "report.html"):
+        text = (report_dir / name).read_text(encoding="utf-8")
+        assert all(host in text for host in hosts), name
+
+    with open(artifact, encoding="utf-8") as handle:
+        data = json.load(handle)["artifact_data"]
+    assert data["memops_fleet"] == report["summary"]
+    assert data["memops_fleet"]["hosts"] == len(hosts)
+    assert data["memops_report_files"] == {"json": str(report_dir / "report.json"),
+                                           "markdown": str(report_dir / "report.md"),
+                                           "html": str(report_dir / "report.html")}

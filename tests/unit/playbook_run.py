@@ -19,6 +19,16 @@ COLLECTION = os.path.abspath(os.path.join(os.path.dirname(_summary.__file__), os
 COLLECTIONS_ROOT = os.path.abspath(os.path.join(COLLECTION, *[os.pardir] * 3))
 
 
+# tests/callback_plugins: set_stats_artifact writes a run's set_stats data where AWX takes its artifacts from
+ARTIFACT_CALLBACKS = os.path.join(COLLECTION, "tests", "callback_plugins")
+
+
+def artifact_env(path):
+    """Environment for ansible-playbook that writes the run's set_stats artifact to path (JSON)."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": ARTIFACT_CALLBACKS, "ANSIBLE_CALLBACKS_ENABLED": "set_stats_artifact",
+            "MEMOPS_ARTIFACT_FILE": str(path)}
+
+
 def ansible_playbook():
     """The ansible-playbook next to this Python (its virtualenv), else the one on PATH, else None."""
     beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -43,6 +44,10 @@ def run_module(capsys, monkeypatch):
             return original(self, warning)
 
         monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
+        # warnings of an earlier run in this process must not reach this result (ansible-core keeps them
+        # in module-level collections, emptied only when a module exits in its own process)
+        module_warnings._global_warnings.clear()
+        module_warnings._global_deprecations.clear()
         with patch_module_args(args):
             with pytest.raises(SystemExit):
                 module.main()

@@ -42,7 +42,7 @@ SENDMAIL = "/usr/sbin/sendmail"
 DEFAULTS = {
     "textfile_dir": "/var/lib/prometheus/node-exporter",
     "metrics_file": "memops.prom",
-    "state_file": "/var/lib/memops/monitoring-state.json",
+    "state_file": "/var/lib/memops/check/monitoring-state.json",
     "thresholds": {},
     "top": 5,
     "notify_on": "critical",

@@ -53,7 +53,8 @@ def target_exists(kind, name, plugin_type):
 
 def test_references_are_found():
     """The scan sees the references the docs are known to hold, in both forms."""
-    seen = {(match.group("kind"), match.group("name"), match.group("type")) for _, _, match in references()}
+    matches = [entry[2] for entry in references()]
+    seen = {(match.group("kind"), match.group("name"), match.group("type")) for match in matches}
     assert ("M", "mem_facts", None) in seen
     assert ("P", "diagnose", "role") in seen
 

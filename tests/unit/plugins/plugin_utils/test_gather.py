@@ -12,13 +12,14 @@ import pytest
 
 from ansible_collections.memops.linux.plugins.plugin_utils import _gather
 
+FINDINGS = [
+    {"id": "heap.over_ram", "severity": "critical", "title": "A heap is larger than RAM",
+     "evidence": ["java: RSS 1.0 GiB, /usr/bin/java -Xmx16g -jar /opt/shop/shop.jar"], "remedy": {}},
+    {"id": "tuning.thp", "severity": "monitor", "title": "THP always", "evidence": ["x"], "remedy": {}},
+]
 FACTS = {
     "health": {"status": "critical", "counts": {"critical": 1, "monitor": 1, "info": 0}, "partial": [],
-               "findings": [
-                   {"id": "heap.over_ram", "severity": "critical", "title": "A heap is larger than RAM",
-                    "evidence": ["java: RSS 1.0 GiB, /usr/bin/java -Xmx16g -jar /opt/shop/shop.jar"], "remedy": {}},
-                   {"id": "tuning.thp", "severity": "monitor", "title": "THP always", "evidence": ["x"], "remedy": {}},
-               ]},
+               "findings": FINDINGS},
     "processes": {"top_rss": [{"pid": 1, "name": "java", "cmdline": "/usr/bin/java -Xmx16g -jar /opt/shop/shop.jar"},
                               {"pid": 2, "name": "bash", "cmdline": "bash"}]},
     "uptime_seconds": 12.5,

@@ -26,7 +26,7 @@ description:
     contacts the host. This makes it much cheaper per host than M(ansible.builtin.copy) delegated to localhost.
   - With O(gather), it first runs M(memops.linux.mem_facts) on the host itself (with those options, and the
     play's C(module_defaults) for it), so that the full facts reach the controller without passing through a
-    task result: AWX stores every task result as a job event, and the full facts (some 25-50 KB per host,
+    task result. AWX stores every task result as a job event, and the full facts (some 25-50 KB per host,
     with every command line) would be stored for every host and shown in its UI. See O(return_facts).
 author:
   - memops.linux maintainers (@memops)

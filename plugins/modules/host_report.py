@@ -175,8 +175,8 @@ ansible_facts:
       description:
         - With O(return_facts=full), the facts of M(memops.linux.mem_facts).
         - With O(return_facts=summary), C(detail) (V(summary)), C(report_file) (the JSON file holding the full
-          facts), C(health) with C(status), C(counts), C(partial) and the first O(findings) findings (C(id),
-          C(severity), C(title)), C(uptime_seconds) and C(gather_subset).
+          facts), C(health) with C(status), C(counts), C(partial) and the C(id) and C(severity) of the first
+          O(findings) findings (RV(msg) has their title, evidence and fix), and C(uptime_seconds).
       returned: when O(gather) is given and the host was diagnosed
       type: dict
       sample:
@@ -187,9 +187,8 @@ ansible_facts:
           counts: {critical: 0, monitor: 1, info: 1}
           partial: []
           findings:
-            - {id: tuning.thp, severity: monitor, title: Transparent huge pages are always on with redis-server running}
+            - {id: tuning.thp, severity: monitor}
         uptime_seconds: 5133.2
-        gather_subset: [overview, swap, processes]
 path:
   description: The JSON file, absolute; V(null) without O(dest). In check mode, the file it would write.
   returned: always

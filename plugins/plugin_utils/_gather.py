@@ -36,8 +36,9 @@ def is_summary(facts) -> bool:
 
 
 def summary(facts: dict, report_file: str, findings: int) -> dict:
-    """The facts to keep in the play: health status, counts, partial, the first ``findings`` findings (id,
-    severity, title: no evidence, which may quote a command line), uptime, and the file with the rest."""
+    """The facts to keep in the play: health status, counts, partial, the id and severity of the first
+    ``findings`` findings (their title, evidence and fix are in host_report's msg, evidence that quotes a
+    command line left out), uptime, and the file with the rest."""
     health = facts.get("health") if isinstance(facts.get("health"), dict) else {}
     return {
         "detail": SUMMARY,
@@ -46,11 +47,10 @@ def summary(facts: dict, report_file: str, findings: int) -> dict:
             "status": health.get("status"),
             "counts": health.get("counts"),
             "partial": health.get("partial"),
-            "findings": [{key: finding.get(key) for key in ("id", "severity", "title")}
+            "findings": [{key: finding.get(key) for key in ("id", "severity")}
                          for finding in (health.get("findings") or [])[:findings] if isinstance(finding, dict)],
         },
         "uptime_seconds": facts.get("uptime_seconds"),
-        "gather_subset": facts.get("gather_subset"),
     }
 
 

@@ -6,8 +6,10 @@
 
 AWX (through ansible-runner's awx_display callback) stores, for every host and task, the result the
 callbacks receive (``result._result``: the clean copy, ansible_facts, msg and invocation included) as
-the ``res`` of a job event. This callback writes one JSON line per result to the file named by
-MEMOPS_EVENTS_FILE: the event, host, task, the result's JSON size in bytes and the JSON itself.
+the ``res`` of a job event, next to the event's ``stdout``, the text the default callback prints for it.
+This callback writes one JSON line per result to the file named by MEMOPS_EVENTS_FILE: the event, host,
+task, the bytes of the result's JSON and of the printed text (``ok: [host]``, followed by the result as the
+default callback shows it when the result asks to be shown without -v), their sum, and the JSON itself.
 Enable it with ANSIBLE_CALLBACK_PLUGINS=<this directory> and ANSIBLE_CALLBACKS_ENABLED=job_event_size.
 """
 
@@ -39,8 +41,13 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         text = json.dumps(result._result, cls=AnsibleJSONEncoder, sort_keys=True)
+        stdout = "%s: [%s]" % (event.split("_")[-1], result._host.get_name())
+        if result._result.get("_ansible_verbose_always"):
+            stdout += " => " + self._dump_results(result._result)
+        res_bytes, stdout_bytes = len(text.encode("utf-8")), len(stdout.encode("utf-8"))
         line = {"event": event, "host": result._host.get_name(), "task": result._task.get_name(),
-                "action": result._task.action, "bytes": len(text.encode("utf-8")), "res": text}
+                "action": result._task.action, "res_bytes": res_bytes, "stdout_bytes": stdout_bytes,
+                "bytes": res_bytes + stdout_bytes, "res": text, "stdout": stdout}
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
 

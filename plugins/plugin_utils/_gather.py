@@ -18,9 +18,10 @@ import json
 
 try:  # ansible-core 2.19 and later
     from ansible.executor.module_common import _apply_action_arg_defaults
+    get_action_args_with_defaults = None
 except ImportError:  # ansible-core 2.16 to 2.18
-    _apply_action_arg_defaults = None
     from ansible.executor.module_common import get_action_args_with_defaults
+    _apply_action_arg_defaults = None
 
 # ansible_facts.memops.detail of a summary; full facts have no detail key
 SUMMARY = "summary"

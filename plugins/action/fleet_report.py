@@ -14,6 +14,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
+from ansible_collections.memops.linux.plugins.plugin_utils import _gather
 from ansible_collections.memops.linux.plugins.plugin_utils import _report
 from ansible_collections.memops.linux.plugins.plugin_utils import _report_html
 from ansible_collections.memops.linux.plugins.plugin_utils import _report_markdown
@@ -91,6 +92,13 @@ class ActionModule(_action.ReportAction):
                 continue
             host = hostvars[name]
             facts = (host.get("ansible_facts") or {}).get("memops")
+            try:
+                # a summary (host_report with gather) names the file holding the full facts
+                facts = _gather.full_facts(facts)
+            except _gather.GatherError as exc:
+                hosts_facts[name] = None
+                errors.setdefault(name, to_text(exc))
+                continue
             if facts:
                 # the report copies what it keeps, so the facts themselves are never changed
                 hosts_facts[name] = _report.report_input(facts, args["top"])

@@ -16,6 +16,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
+from ansible_collections.memops.linux.plugins.plugin_utils import _gather
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
 # inventory names may hold characters a file name should not
@@ -35,14 +36,58 @@ class ActionModule(_action.ReportAction):
         "dest": {"type": "path"},
         "findings": {"type": "int", "default": 5},
         "consumers": {"type": "int", "default": 5},
+        "gather": {"type": "dict"},
+        "return_facts": {"type": "str", "choices": ["summary", "full"], "default": "summary"},
     }
+    # with gather, mem_facts runs on the host through the task's connection
+    _requires_connection = True
+
+    def _gather(self, options, task_vars):
+        """Run mem_facts on the host with options (and the play's module_defaults for it): its facts, or
+        its failed or unreachable result to return as it is."""
+        module = "memops.linux.mem_facts"
+        options = _gather.with_module_defaults(module, dict(options), self._task, self._templar)
+        result = self._execute_module(module_name=module, module_args=options, task_vars=task_vars)
+        result.pop("invocation", None)
+        self._other_facts = dict(result.get("ansible_facts") or {})
+        facts = self._other_facts.pop("memops", None)
+        if result.get("failed") or result.get("unreachable") or not facts:
+            result.setdefault("failed", not result.get("unreachable"))
+            return None, result
+        return facts, None
 
     def act(self, args, mode, task_vars):
         host = to_text(task_vars.get("inventory_hostname"))
+        if args["gather"] is not None:
+            if args["return_facts"] == "summary" and not args["dest"]:
+                raise _action.ActionFailure("return_facts=summary keeps the full facts only in the host's JSON "
+                                            "file: give dest, or return_facts=full")
+            if args["return_facts"] == "summary" and self._task.check_mode:
+                raise _action.ActionFailure("return_facts=summary keeps the full facts only in the host's JSON "
+                                            "file, which check mode does not write: set check_mode: false on "
+                                            "the task, or return_facts=full")
+            facts, failure = self._gather(args["gather"], task_vars)
+            if failure is not None:
+                return failure
+            result = self._report(args, mode, host, facts)
+            # what the module found besides (the discovered interpreter, kept for the next tasks)
+            result["ansible_facts"].update(self._other_facts)
+            return result
+        if args["return_facts"] != "summary":
+            raise _action.ActionFailure("return_facts applies only with gather: without it host_report "
+                                        "returns no facts")
         facts = (task_vars.get("ansible_facts") or {}).get("memops")
+        try:
+            facts = _gather.full_facts(facts)
+        except _gather.GatherError as exc:
+            raise _action.ActionFailure("%s: %s" % (host, exc))
         if not facts:
             raise _action.ActionFailure("%s has no memops facts (ansible_facts.memops); "
                                         "run memops.linux.mem_facts on it first" % host)
+        return self._report(args, mode, host, facts)
+
+    def _report(self, args, mode, host, facts):
+        """Write the host's JSON (with dest) and return its summary; with gather, also its facts."""
         # a json round trip leaves plain dicts, lists and scalars of the facts
         facts = _redact.redact_commands(json.loads(json.dumps(facts, default=to_text)), args["redact"])
         try:
@@ -72,7 +117,7 @@ class ActionModule(_action.ReportAction):
             # rewriting the file is not a change; opening it to other users or closing it is
             changed = current_mode not in (None, mode)
 
-        return {
+        result = {
             # the host is not changed; the file on the controller is the diagnosis' output
             "changed": changed,
             "path": path,
@@ -81,3 +126,12 @@ class ActionModule(_action.ReportAction):
             # shown like the output of debug, without -v
             "_ansible_verbose_always": True,
         }
+        if args["gather"] is not None:
+            if args["return_facts"] == "full":
+                result["ansible_facts"] = {"memops": facts}
+            else:
+                # the job event of this task stays small and holds no command line: the facts it
+                # returns are a summary naming the file that holds the rest
+                result["ansible_facts"] = {"memops": _gather.summary(facts, path, args["findings"])}
+                result["msg"] = _gather.without_command_lines(lines, facts)
+        return result

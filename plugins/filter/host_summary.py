@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.memops.linux.plugins.plugin_utils import _gather
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
 
 
 def host_summary(facts, findings=5, consumers=5):
     """memops facts -> the summary lines of the diagnose role."""
     try:
-        return _summary.host_summary(facts, findings, consumers)
-    except _summary.SummaryError as exc:
+        # a summary (the diagnose role's default) names the file with the full facts
+        return _summary.host_summary(_gather.full_facts(facts), findings, consumers)
+    except (_summary.SummaryError, _gather.GatherError) as exc:
         raise AnsibleFilterError("memops.linux.host_summary: %s" % exc)
 
 

@@ -22,8 +22,12 @@ description:
   - With O(dest), writes the host's facts as JSON into C(<dest>/<inventory name>.json) on the controller, with
     C(host), C(generated_at) (UTC) and C(memops), the facts as M(memops.linux.mem_facts) returned them.
     Characters other than letters, digits, C(_), C(.), C(@) and C(-) in the name become C(_).
-  - Runs on the controller only, in the process that handles the host's task; it never contacts the host.
-    This makes it much cheaper per host than M(ansible.builtin.copy) delegated to localhost.
+  - Without O(gather), runs on the controller only, in the process that handles the host's task; it never
+    contacts the host. This makes it much cheaper per host than M(ansible.builtin.copy) delegated to localhost.
+  - With O(gather), it first runs M(memops.linux.mem_facts) on the host itself (with those options, and the
+    play's C(module_defaults) for it), so that the full facts reach the controller without passing through a
+    task result. AWX stores every task result as a job event, and the full facts (some 25-50 KB per host,
+    with every command line) would be stored for every host and shown in its UI. See O(return_facts).
 author:
   - memops.linux maintainers (@memops)
 extends_documentation_fragment:
@@ -47,6 +51,27 @@ options:
     description: How many of the largest processes the summary names.
     type: int
     default: 5
+  gather:
+    description:
+      - Options of M(memops.linux.mem_facts) (for example C(gather_subset), C(top), C(thresholds), C(samples));
+        given, even empty, host_report runs M(memops.linux.mem_facts) on the host with them and reports its facts
+        instead of reading C(ansible_facts.memops).
+      - When M(memops.linux.mem_facts) fails or the host is unreachable, the task returns that result.
+    type: dict
+  return_facts:
+    description:
+      - With O(gather), what the task returns as C(ansible_facts.memops), and so what the host keeps and what
+        its job event holds.
+      - V(summary) returns RV(ansible_facts.memops) with C(detail=summary) and the path of the JSON file
+        (C(report_file)), which holds the full facts; it needs O(dest) and C(check_mode=false) on the task.
+        RV(msg) then leaves out the evidence lines that quote a command line. M(memops.linux.fleet_report),
+        this module and the verdict of the P(memops.linux.diagnose#role) role read the full facts from the file.
+      - V(full) returns every fact, as M(memops.linux.mem_facts) does.
+      - Without O(gather) only V(summary), the default, is accepted; the task then returns no facts. Given a
+        summary in C(ansible_facts.memops), it reads the full facts from its C(report_file).
+    type: str
+    choices: [summary, full]
+    default: summary
   mode:
     description:
       - Permissions of the JSON file, an octal string with its leading zero, quoted, such as V("0600"), like the
@@ -79,7 +104,7 @@ attributes:
     support: full
     platforms: posix
     details:
-      - Runs on the controller only.
+      - Runs on the controller only; with O(gather), M(memops.linux.mem_facts) runs on the host.
 notes:
   - C(changed) is V(false) unless the mode of the file already in O(dest) differed from O(mode). The host is
     not changed, and the file on the controller is the output of the diagnosis, rewritten on every run.
@@ -96,6 +121,14 @@ EXAMPLES = r"""
 
 - name: Print the summary and keep the diagnosis in ./memory-report/hosts, also in check mode
   memops.linux.host_report:
+    dest: memory-report/hosts
+  check_mode: false
+
+- name: Gather on the host and save on the controller, keeping only a summary in the facts and the job event
+  memops.linux.host_report:
+    gather:
+      samples: 3
+      sample_interval: 5
     dest: memory-report/hosts
   check_mode: false
 
@@ -133,6 +166,29 @@ status:
   returned: always
   type: str
   sample: monitor
+ansible_facts:
+  description: With O(gather), the host's memops facts.
+  returned: when O(gather) is given and the host was diagnosed
+  type: dict
+  contains:
+    memops:
+      description:
+        - With O(return_facts=full), the facts of M(memops.linux.mem_facts).
+        - With O(return_facts=summary), C(detail) (V(summary)), C(report_file) (the JSON file holding the full
+          facts), C(health) with C(status), C(counts), C(partial) and the C(id) and C(severity) of the first
+          O(findings) findings (RV(msg) has their title, evidence and fix), and C(uptime_seconds).
+      returned: when O(gather) is given and the host was diagnosed
+      type: dict
+      sample:
+        detail: summary
+        report_file: /home/ops/memops-report/hosts/db1.json
+        health:
+          status: monitor
+          counts: {critical: 0, monitor: 1, info: 1}
+          partial: []
+          findings:
+            - {id: tuning.thp, severity: monitor}
+        uptime_seconds: 5133.2
 path:
   description: The JSON file, absolute; V(null) without O(dest). In check mode, the file it would write.
   returned: always

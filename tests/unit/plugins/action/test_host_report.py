@@ -210,3 +210,56 @@ def test_a_dest_another_user_owns_is_refused(tmp_path):
     assert "host_report: dest %s belongs to user id 65534" % dest in proc.stdout
     assert results == {}
     assert not os.listdir(str(dest))
+
+
+GATHER = """        gather:
+          proc_root: "{{ fixtures }}/{{ tree }}/proc"
+          sys_root: "{{ fixtures }}/{{ tree }}/sys"
+          kernel_log: none
+%s"""
+
+
+def test_gather_keeps_a_summary_in_the_facts_and_the_full_facts_in_the_file(tmp_path):
+    dest = tmp_path / "hosts"
+    proc, results = run(tmp_path, {"java1": "heap_over_ram"}, dest, task_options="check_mode: false",
+                        options=GATHER % "", check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads((dest / "java1.json").read_text())
+    facts = results["java1"]["ansible_facts"]["memops"]
+    assert facts["detail"] == "summary" and facts["report_file"] == str(dest / "java1.json")
+    assert facts["health"]["status"] == document["memops"]["health"]["status"] == results["java1"]["status"]
+    assert len(facts["health"]["findings"]) == 2  # findings: 2
+    assert "/opt/shop/shop.jar" in json.dumps(document["memops"]["processes"])
+    assert "/opt/shop/shop.jar" not in json.dumps(results["java1"])
+    # the printed summary is host_summary's without the evidence that quotes a command line
+    full = _summary.host_summary(document["memops"], findings=2)
+    assert [line for line in full if "/opt/shop/shop.jar" not in line] == results["java1"]["msg"]
+
+
+def test_gather_with_full_facts_returns_every_fact(tmp_path):
+    dest = tmp_path / "hosts"
+    proc, results = run(tmp_path, {"java1": "heap_over_ram"}, dest, options=GATHER % "        return_facts: full")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads((dest / "java1.json").read_text())
+    assert results["java1"]["ansible_facts"]["memops"] == document["memops"]
+
+
+@pytest.mark.parametrize("options, check, why", [
+    (GATHER % "", False, "host_report: return_facts=summary keeps the full facts only in the host's JSON file: "
+                         "give dest, or return_facts=full"),
+    (GATHER % "", True, "which check mode does not write: set check_mode: false on the task, or return_facts=full"),
+    ("        return_facts: full", False, "host_report: return_facts applies only with gather"),
+])
+def test_return_facts_without_where_to_keep_them_fails_clearly(tmp_path, options, check, why):
+    dest = "" if "give dest" in why else tmp_path / "hosts"
+    proc, _results = run(tmp_path, {"java1": "heap_over_ram"}, dest, options=options, check=check,
+                         task_options="vars: {dest: null}" if not dest else "")
+    assert proc.returncode == 2
+    assert why in proc.stdout, proc.stdout
+
+
+def test_gather_returns_the_failure_of_mem_facts(tmp_path):
+    proc, _results = run(tmp_path, {"bare1": "none"}, tmp_path / "hosts", options=GATHER % "")
+    assert proc.returncode == 2
+    assert "meminfo is missing; proc_root must point at a mounted procfs" in proc.stdout, proc.stdout
+    assert not (tmp_path / "hosts").exists()

@@ -27,17 +27,7 @@ import traceback
 
 from ansible.module_utils import basic
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
+from ansible_collections.memops.linux.tests.unit.plugins.modules.module_args import patch_module_args
 
 # Seconds one case may take; MEMOPS_FUZZ_CASE_SECONDS changes it (a slow machine, a debugger).
 CASE_SECONDS = float(os.environ.get("MEMOPS_FUZZ_CASE_SECONDS", "5"))

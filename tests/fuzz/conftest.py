@@ -4,7 +4,7 @@
 """Settings of the module fuzz tests (see test_modules.py).
 
 MEMOPS_FUZZ_CASES      cases per module (default 10000, the CI run)
-MEMOPS_FUZZ_CASE_SECONDS  the time limit of one case (default 5): past it, the case is a hang
+MEMOPS_FUZZ_CASE_SECONDS  the CPU time one case may take (default 5; 6 times it in all): past it, a hang
 MEMOPS_FUZZ_SHARD=I/N  run only the I-th of N shares of the tests (scripts/test runs N in parallel)
 MEMOPS_FUZZ_NO_SHRINK=1  report the first failing case as found, without shrinking it (faster)
 """

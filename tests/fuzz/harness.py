@@ -5,7 +5,8 @@
 
 A case runs in check mode under three guards:
 
-* a time limit (CASE_SECONDS): a case still running then is stopped with CaseTimeout, a hang;
+* a time limit (CASE_SECONDS of CPU time, CASE_WALL_SECONDS in all): a case still running then is stopped
+  with CaseTimeout, a hang;
 * an audit hook (PEP 578) that refuses, and records, every write, every change to a file's
   metadata, every program started, every library loaded (ctypes: swapon/swapoff) and every signal
   sent to a process other than the case's own children: check mode changes nothing, anywhere;
@@ -29,8 +30,11 @@ from ansible.module_utils import basic
 
 from ansible_collections.memops.linux.tests.unit.plugins.modules.module_args import patch_module_args
 
-# Seconds one case may take; MEMOPS_FUZZ_CASE_SECONDS changes it (a slow machine, a debugger).
+# What one case may take: CASE_SECONDS of CPU time (a loop, a regex that backtracks without end) and
+# CASE_WALL_SECONDS of wall-clock time (a read that blocks, on a FIFO): CPU time, so that a loaded machine
+# does not turn a slow case into a hang. MEMOPS_FUZZ_CASE_SECONDS changes the first (the second is 6 times it).
 CASE_SECONDS = float(os.environ.get("MEMOPS_FUZZ_CASE_SECONDS", "5"))
+CASE_WALL_SECONDS = 6 * CASE_SECONDS
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # audit events that change the file system, start programs or load libraries
@@ -97,18 +101,23 @@ sys.addaudithook(Guard.hook)
 
 
 def _alarm(signum, frame):
-    raise CaseTimeout("the case ran for more than %g s" % CASE_SECONDS)
+    what = "CPU" if signum == signal.SIGPROF else "wall-clock"
+    raise CaseTimeout("the case ran for more than %g s of %s time"
+                      % (CASE_SECONDS if signum == signal.SIGPROF else CASE_WALL_SECONDS, what))
 
 
 @contextlib.contextmanager
-def time_limit(seconds=CASE_SECONDS):
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+def time_limit():
+    previous = {signum: signal.signal(signum, _alarm) for signum in (signal.SIGALRM, signal.SIGPROF)}
+    signal.setitimer(signal.ITIMER_PROF, CASE_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, CASE_WALL_SECONDS)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Commands:

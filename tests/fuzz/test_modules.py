@@ -8,7 +8,7 @@ Each module's main() (the action plugin's run() for the controller-side host_rep
 in-process, once per case, with parameters drawn from its argument_spec (params.py) and every path option
 pointing into a tree drawn for the case (trees.py). A case passes when the module ends with exit_json, or
 with fail_json and a message; it fails on a traceback, a result that is not strict JSON, a case that runs
-longer than MEMOPS_FUZZ_CASE_SECONDS (default 5), any write or program started (harness.py: check mode
+longer than MEMOPS_FUZZ_CASE_SECONDS of CPU time (default 5; 6 times that in all), any write or program started (harness.py: check mode
 changes nothing), or a change outside the tree.
 
 Cases per module: MEMOPS_FUZZ_CASES (default 10000, what the ``fuzz`` step of scripts/test runs), e.g.

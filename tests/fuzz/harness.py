@@ -27,6 +27,7 @@ import sys
 import traceback
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
 
 from ansible_collections.memops.linux.tests.unit.plugins.modules.module_args import patch_module_args
 
@@ -210,6 +211,10 @@ def run_main(module, args, answer, tmpdir):
     saved_run, saved_log = basic.AnsibleModule.run_command, basic.AnsibleModule.log
     basic.AnsibleModule.run_command = lambda self, argv, *a, **k: commands(self, argv, *a, **k)
     basic.AnsibleModule.log = lambda self, msg, log_args=None: None  # no syslog/journal entry per case
+    # ansible-core keeps warnings in module-level collections, emptied only when a module exits in its own
+    # process: without this they would pile up over the cases
+    module_warnings._global_warnings.clear()
+    module_warnings._global_deprecations.clear()
     try:
         with patch_module_args(args), contextlib.redirect_stdout(stdout):
             value, error, upstream = _guarded(module.main)

@@ -188,7 +188,15 @@ def inspect(path: str, page_size: int) -> dict:
 def observe(request: Request, reader: procfs.Reader, capabilities: dict | None = None) -> dict:
     """Everything plan() needs, read from the host. What the host permits is
     only asked (capabilities_of) when a plan needs it: a run that changes
-    nothing does not pay for it."""
+    nothing does not pay for it. A proc file that cannot be read (a FIFO,
+    a directory, a link loop in its place) is Refused."""
+    try:
+        return _observe(request, reader, capabilities)
+    except procfs.ProcfsError as exc:
+        raise Refused("cannot read the memory and swap state: %s" % exc)
+
+
+def _observe(request, reader, capabilities):
     page_size = request.page_size
     swaps = procfs.parse_swaps(reader.proc("swaps") or "")
     meminfo = procfs.parse_meminfo(reader.proc("meminfo") or "")

@@ -119,14 +119,22 @@ def encode(text: str) -> bytes:
 
 
 def read_text(path: str) -> str | None:
-    """The text of ``path``, or None when it does not exist."""
+    """The text of ``path``, or None when it does not exist. Links are followed (a sysctl.d entry may be one),
+    but only a regular file is read: a FIFO put there would block the read for ever, a device need not end.
+    A link to /dev/null (how systemd masks a configuration file) reads as empty."""
     try:
-        with open(path, "rb") as handle:
-            return decode(handle.read())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode):
+                return decode(handle.read())
+            if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.stat(os.devnull).st_rdev:
+                return ""
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
         raise TextFileError("cannot read %s: %s" % (path, exc.strerror or exc))
+    raise TextFileError("cannot read %s: not a regular file (a FIFO, socket, device or directory)" % path)
 
 
 def split_lines(text: str) -> list[str]:

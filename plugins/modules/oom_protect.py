@@ -283,6 +283,9 @@ def main():
     p = module.params
     result = {"processes": [], "dropin": None, "daemon_reload": False, "restarted": False, "pending_restart": False,
               "diff": []}
+    if all(p[selector] in (None, "") for selector in SELECTORS):  # required_one_of counts null and "" as given
+        module.fail_json(msg="oom_protect: choose the processes with one of %s; each was null or empty" % ", ".join(SELECTORS),
+                         **result)
     for option in ("persist", "restart"):
         if p[option] and not p["service"]:
             module.fail_json(msg="oom_protect: %s applies to a systemd service; set service, or drop %s"

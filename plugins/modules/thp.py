@@ -201,7 +201,7 @@ def main():
             replace=module.atomic_move,
             systemctl=systemctl,
         )
-    except _thp.ThpError as exc:
+    except (_thp.ThpError, _procfs.ProcfsError) as exc:
         module.fail_json(msg="thp: %s" % exc)
 
     for warning in result.pop("warnings"):

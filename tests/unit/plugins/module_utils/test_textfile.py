@@ -217,3 +217,28 @@ def test_atomic_write_without_follow_refuses_a_link_swapped_in_before_the_chmod(
         _textfile.atomic_write(str(path), "{}\n", mode=0o600, follow=False, replace=racing_move)
     assert _mode(victim) == 0o644
     assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "directory", "zero"])
+def test_read_text_refuses_what_is_not_a_regular_file_without_blocking(tmp_path, kind):
+    """A FIFO at a configuration path (sysctl_file, fstab, a unit drop-in) used to block the read for ever
+    (found by tests/fuzz); a directory or a device that never ends is refused as well."""
+    path = tmp_path / "conf"
+    if kind == "fifo":
+        os.mkfifo(str(path))
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(_textfile.TextFileError, match="cannot read %s: " % path):
+        _textfile.read_text(str(path))
+
+
+def test_read_text_follows_links_and_reads_a_masked_file_as_empty(tmp_path):
+    (tmp_path / "real.conf").write_bytes(b"vm.swappiness = 10\n\xff\n")
+    (tmp_path / "link.conf").symlink_to(tmp_path / "real.conf")
+    (tmp_path / "masked.conf").symlink_to(os.devnull)
+    assert _textfile.read_text(str(tmp_path / "link.conf")) == "vm.swappiness = 10\n\udcff\n"
+    assert _textfile.read_text(str(tmp_path / "masked.conf")) == ""
+    assert _textfile.read_text(str(tmp_path / "absent.conf")) is None

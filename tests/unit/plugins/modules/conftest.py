@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
@@ -13,17 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as module_warnings
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
+from ansible_collections.memops.linux.tests.unit.plugins.modules.module_args import patch_module_args
 
 
 @pytest.fixture

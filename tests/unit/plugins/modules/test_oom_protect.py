@@ -93,6 +93,10 @@ def service_args(proc, **extra):
     ({"service": "pg", "score_adj": 10, "restart": True}, "restart applies with persist"),
     ({"pid": 812, "name": "postgres", "score_adj": 10}, "mutually exclusive"),
     ({"score_adj": 10}, "one of the following is required"),
+    # a selector given as null passes required_one_of; it used to reach re.compile(None) (found by tests/fuzz)
+    ({"cmdline_regex": None, "score_adj": 10}, "choose the processes with one of pid, name, cmdline_regex, service"),
+    ({"name": None, "score_adj": 10}, "each was null"),
+    ({"service": "", "score_adj": 10}, "each was null or empty"),
     ({"pid": 0, "score_adj": 10}, "pid 0 is not a process id"),
     ({"pid": -5, "score_adj": 10}, "pid -5 is not a process id"),
 ])

@@ -303,3 +303,24 @@ def test_every_result_key_is_documented(kernel, where, run):
 def test_examples_use_the_fqcn_and_name_every_task():
     for task in yaml.safe_load(module.EXAMPLES):
         assert task["name"] and "memops.linux.swapfile" in task
+
+
+@pytest.mark.parametrize("entry", ["fifo", "directory", "loop"])
+def test_a_proc_file_that_is_not_a_file_is_a_clear_failure(tmp_path, run_module, entry):
+    """A real proc_root whose meminfo is a FIFO (whose open would block), a directory or a link to itself: the
+    module refuses with a message, in check mode and without touching anything (found by tests/fuzz)."""
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n")
+    meminfo = proc / "meminfo"
+    if entry == "fifo":
+        os.mkfifo(str(meminfo))
+    elif entry == "directory":
+        meminfo.mkdir()
+    else:
+        meminfo.symlink_to(meminfo)
+    result = run_module(module, path=str(tmp_path / "swapfile"), size="8M", fstab=str(tmp_path / "fstab"),
+                        proc_root=str(proc), sys_root=str(tmp_path / "sys"), _ansible_check_mode=True)
+    assert result["failed"] and result["reason"] == "refused"
+    assert result["msg"].startswith("swapfile: cannot read the memory and swap state: %s" % meminfo)
+    assert sorted(os.listdir(str(tmp_path))) == ["proc"]

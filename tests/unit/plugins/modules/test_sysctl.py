@@ -133,3 +133,31 @@ def test_a_link_out_of_proc_root_is_not_written_through(proc, files, tmp_path, r
     assert result["failed"] and "vm.swappiness: " in result["msg"]
     assert "leads out of %s (to %s) through a symbolic link" % (proc, outside / "swappiness") in result["msg"]
     assert (outside / "swappiness").read_text() == before and not os.path.exists(files[0])
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_for_our_sysctl_file_is_a_clear_failure(proc, kernel, files, run_module):
+    """A FIFO as our file used to hang the module in its read (found by tests/fuzz)."""
+    ours, entries = files[:2]
+    os.mkfifo(ours)
+    result = run_module(module, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
+                        sysctl_dirs=entries, _ansible_check_mode=True)
+    assert result["failed"] and result["msg"] == "sysctl: cannot read %s: not a regular file (a FIFO, socket, " \
+        "device or directory)" % ours
+    assert kernel.writes == []
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_in_the_load_order_is_a_warning(proc, kernel, files, run_module):
+    """A FIFO among the files read at boot used to hang the module (found by tests/fuzz): it is named in a
+    warning and the rest is checked; a masked entry (a link to /dev/null) is no file at all."""
+    ours, entries = files[:2]
+    fifo = os.path.join(os.path.dirname(ours), "10-vendor.conf")
+    os.mkfifo(fifo)
+    os.symlink(os.devnull, os.path.join(os.path.dirname(ours), "20-masked.conf"))
+    result = run_module(module, values={"vm.swappiness": 10}, proc_root=str(proc), sysctl_file=ours,
+                        sysctl_dirs=entries, _ansible_check_mode=True)
+    assert not result.get("failed") and result["changed"] and kernel.writes == []
+    warnings = [str(w) for w in result["warnings"]]  # ansible-core 2.19+ gives them as dicts
+    assert [w for w in warnings if "cannot read %s: not a regular file" % fifo in w]
+    assert not [w for w in warnings if "20-masked.conf" in w]

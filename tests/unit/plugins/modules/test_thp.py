@@ -6,6 +6,7 @@ temporary sys_root (writes behave as in the module_utils tests' fake kernel)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -75,3 +76,20 @@ def test_a_link_out_of_sys_root_is_not_written_through(tmp_path, run_module, lin
     assert result["failed"] and result["msg"].startswith("thp: ")
     assert "leads out of %s (to %s) through a symbolic link" % (sys_root, outside / "enabled") in result["msg"]
     assert (outside / "enabled").read_text() == before
+
+
+@pytest.mark.parametrize("entry", ["loop", "fifo"])
+def test_an_unreadable_proc_cmdline_is_a_clear_failure(tmp_path, kernel, run_module, entry):
+    """/proc/cmdline (read for boot-time THP settings) as a link to itself or a FIFO: a message, not a
+    traceback (found by tests/fuzz)."""
+    sys_root, directory = make_sys(tmp_path)
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    if entry == "loop":
+        (proc / "cmdline").symlink_to(proc / "cmdline")
+    else:
+        os.mkfifo(str(proc / "cmdline"))
+    before = selected(directory, "enabled")
+    result = run_module(module, enabled="never", sys_root=str(sys_root), proc_root=str(proc), _ansible_check_mode=True)
+    assert result["failed"] and result["msg"].startswith("thp: %s: " % (proc / "cmdline"))
+    assert kernel.calls == [] and selected(directory, "enabled") == before

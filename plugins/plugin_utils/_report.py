@@ -148,12 +148,16 @@ def _host_swap(facts):
     if not swap:
         return None
     out = {key: _number(swap.get(key)) for key in _schema.REPORT_SWAP_KEYS}
-    out["devices"] = len(swap.get("devices") or [])
+    out["devices"] = len(_rows(swap.get("devices")))
     return out
 
 
 def _rows(value):
     return value if isinstance(value, list) else []
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
 
 
 _BREAKDOWN_DETAILS = ("page_cache", "slab", "kernel_other", "compressed_swap")
@@ -196,10 +200,10 @@ def _host_oom(facts):
     oom = _schema.section(facts, "oom")
     if not oom:
         return None
-    events = [e for e in oom.get("events") or [] if isinstance(e, dict)]
+    events = [e for e in _rows(oom.get("events")) if isinstance(e, dict)]
     victims = []
     for event in reversed(events[-5:]):
-        victim = event.get("victim") or {}
+        victim = _mapping(event.get("victim"))
         row = _pick(victim, _schema.REPORT_VICTIM_KEYS)
         row.update({"logged_at": event.get("logged_at"), "uptime_seconds": event.get("uptime_seconds"),
                     "scope": event.get("scope"), "constraint": event.get("constraint"),
@@ -208,7 +212,7 @@ def _host_oom(facts):
     return {
         "kill_count": _number(oom.get("kill_count")),
         "events_in_log": len(events),
-        "recent_events": len(oom.get("recent_events") or []),
+        "recent_events": len(_rows(oom.get("recent_events"))),
         "recent_victims": victims,
     }
 
@@ -217,8 +221,8 @@ def _host_processes(facts, top):
     procs = _schema.section(facts, "processes")
     if not procs:
         return [], []
-    consumers = [_process(r) for r in (procs.get("top_rss") or [])[:top] if isinstance(r, dict)]
-    swap_users = [_process(r) for r in (procs.get("top_swap") or [])
+    consumers = [_process(r) for r in _rows(procs.get("top_rss"))[:top] if isinstance(r, dict)]
+    swap_users = [_process(r) for r in _rows(procs.get("top_swap"))
                   if isinstance(r, dict) and (_number(r.get("swap_bytes")) or 0) > 0][:top]
     return consumers, swap_users
 
@@ -239,20 +243,20 @@ def _process(row):
 
 def _host_findings(health):
     findings = []
-    for finding in health.get("findings") or []:
+    for finding in _rows(health.get("findings")):
         if not isinstance(finding, dict):
             continue
         severity = finding.get("severity")
         if severity not in _schema.SEVERITY_RANK:
             severity = "info"
-        remedy = finding.get("remedy") or {}
+        remedy = _mapping(finding.get("remedy"))
         findings.append({
             "id": str(finding.get("id")),
             "severity": severity,
             "title": str(finding.get("title") or finding.get("id")),
-            "evidence": [str(line) for line in finding.get("evidence") or []],
+            "evidence": [str(line) for line in _rows(finding.get("evidence"))],
             "remedy": {key: remedy.get(key) for key in _schema.REMEDY_KEYS},
-            "data": finding.get("data") or {},
+            "data": _mapping(finding.get("data")),
         })
     findings.sort(key=lambda f: _schema.SEVERITY_RANK[f["severity"]])
     return findings
@@ -278,15 +282,15 @@ def report_input(facts: Any, top: int = 5) -> Any:
     swap = facts.get("swap")
     if isinstance(swap, dict):
         out["swap"] = {key: swap.get(key) for key in _schema.REPORT_SWAP_KEYS}
-        out["swap"]["devices"] = list(swap.get("devices") or [])
+        out["swap"]["devices"] = list(_rows(swap.get("devices")))
     oom = facts.get("oom")
     if isinstance(oom, dict):
-        out["oom"] = {"kill_count": oom.get("kill_count"), "events": list(oom.get("events") or [])[-5:],
-                      "recent_events": list(oom.get("recent_events") or [])}
+        out["oom"] = {"kill_count": oom.get("kill_count"), "events": _rows(oom.get("events"))[-5:],
+                      "recent_events": list(_rows(oom.get("recent_events")))}
     procs = facts.get("processes")
     if isinstance(procs, dict):
-        out["processes"] = {"top_rss": list(procs.get("top_rss") or [])[:top],
-                            "top_swap": list(procs.get("top_swap") or [])[:top]}
+        out["processes"] = {"top_rss": _rows(procs.get("top_rss"))[:top],
+                            "top_swap": _rows(procs.get("top_swap"))[:top]}
     return out
 
 
@@ -322,7 +326,7 @@ def build_host(name: str, facts: dict, top: int = 5) -> dict:
         "top_swap": swap_users,
         "findings": findings,
         # what the host's facts could not see (_diagnosis.partial_view): its verdict may miss a cause
-        "partial": [str(line) for line in health.get("partial") or []],
+        "partial": [str(line) for line in _rows(health.get("partial"))],
     }
 
 

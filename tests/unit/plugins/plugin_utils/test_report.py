@@ -193,6 +193,27 @@ def test_odd_facts_do_not_break_the_report():
     report_markdown.render_markdown(fleet)
 
 
+@pytest.mark.parametrize("odd", [5, "text", {"a": 1}, None, True])
+def test_lists_and_mappings_of_another_type_do_not_break_the_report(odd):
+    # each of these raised AttributeError or TypeError: a remedy given as text, a victim or events as a number...
+    facts = {"health": {"status": "monitor", "partial": odd, "findings": [
+        {"id": "x.y", "severity": "monitor", "title": "t", "evidence": odd, "remedy": odd, "data": odd}]},
+        "swap": {"total_bytes": 1, "devices": odd},
+        "oom": {"kill_count": 1, "events": [{"victim": odd}, odd], "recent_events": odd},
+        "processes": {"top_rss": odd, "top_swap": odd}}
+    built_from_facts = report.build_fleet({"odd": facts}, now=NOW)
+    built_from_input = report.build_fleet({"odd": report.report_input(facts)}, now=NOW)
+    for built in (built_from_facts, built_from_input):
+        host = built["hosts"][0]
+        assert host["status"] == "monitor"
+        assert host["findings"][0]["remedy"] == {key: None for key in _schema.REMEDY_KEYS}
+        assert host["oom"]["recent_victims"][0]["pid"] is None
+        report_html.render_html(built)
+        report_markdown.render_markdown(built)
+    facts["oom"]["events"] = odd
+    assert report.build_fleet({"odd": facts}, now=NOW)["hosts"][0]["oom"]["events_in_log"] == 0
+
+
 # ---------------------------------------------------------------------------
 # sizes, free -h
 

@@ -209,7 +209,11 @@ def run_main(module, args, answer, tmpdir):
     commands = Commands(answer)
     stdout = io.StringIO()
     saved_run, saved_log = basic.AnsibleModule.run_command, basic.AnsibleModule.log
-    basic.AnsibleModule.run_command = lambda self, argv, *a, **k: commands(self, argv, *a, **k)
+
+    def run_command(self, argv, *a, **k):  # a method: the module passes itself
+        return commands(self, argv, *a, **k)
+
+    basic.AnsibleModule.run_command = run_command
     basic.AnsibleModule.log = lambda self, msg, log_args=None: None  # no syslog/journal entry per case
     # ansible-core keeps warnings in module-level collections, emptied only when a module exits in its own
     # process: without this they would pile up over the cases

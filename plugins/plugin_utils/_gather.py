@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 
+# How gather_facts applies module_defaults to the module it runs; private to ansible-core, so each is
+# imported on its own: the action still loads if a later ansible-core renames both.
 try:  # ansible-core 2.19 and later
     from ansible.executor.module_common import _apply_action_arg_defaults
-    get_action_args_with_defaults = None
-except ImportError:  # ansible-core 2.16 to 2.18
-    from ansible.executor.module_common import get_action_args_with_defaults
+except ImportError:
     _apply_action_arg_defaults = None
+try:  # ansible-core 2.16 to 2.18
+    from ansible.executor.module_common import get_action_args_with_defaults
+except ImportError:
+    get_action_args_with_defaults = None
 
 # ansible_facts.memops.detail of a summary; full facts have no detail key
 SUMMARY = "summary"
@@ -59,8 +63,10 @@ def with_module_defaults(module: str, args: dict, task, templar) -> dict:
     """args with the play's module_defaults for module filled in, as gather_facts does for the module it runs."""
     if _apply_action_arg_defaults is not None:
         return _apply_action_arg_defaults(module, task, args, templar)
-    action_groups = task._parent._play._action_groups if task._parent else None
-    return get_action_args_with_defaults(module, args, task.module_defaults, templar, action_groups=action_groups)
+    if get_action_args_with_defaults is not None:
+        action_groups = task._parent._play._action_groups if task._parent else None
+        return get_action_args_with_defaults(module, args, task.module_defaults, templar, action_groups=action_groups)
+    return args  # neither helper: the options given to gather, without module_defaults
 
 
 def full_facts(facts):

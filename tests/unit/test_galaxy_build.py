@@ -29,7 +29,8 @@ SHIPPED_FILES = ("README.md", "LICENSE", "MANIFEST.json", "FILES.json", "require
 # Test-only, CI and private files of the checkout that must not ship.
 NOT_SHIPPED = ("pytest.ini", "scripts/test", ".ci/run", ".gitignore", ".ansible-lint", "tests/conftest.py",
                "tests/requirements.txt", "tests/callback_plugins/set_stats_artifact.py",
-               "tests/reboot", "tests/unit", "tests/fleet", "tests/integration", "benchmarks", "extensions/molecule")
+               "tests/reboot", "tests/unit", "tests/fleet", "tests/integration", "tests/docsite/build",
+               "tests/docsite/guides.py", "benchmarks", "extensions/molecule")
 # Planted before the build, as working in the checkout leaves them.
 PLANTED = (
     "memops-report/report.json", "memops-report/report.md", "memops-report/report.html",
@@ -37,7 +38,7 @@ PLANTED = (
     "playbooks/memops-report/report.html", "playbooks/memops-report/hosts/web1.json",
     "nightly-report/report.json", "nightly-report/report.md", "nightly-report/report.html",
     "nightly-report/hosts/db1.json",
-    "tests/output/junit/unit-latest.xml", "memops-linux-0.0.1.tar.gz",
+    "tests/output/junit/unit-latest.xml", "tests/output/docsite/index.html", "memops-linux-0.0.1.tar.gz",
     "roles/swap/tasks/.main.yml.swp", "README.md~", ".env", "plugins/modules/swapfile.py.orig",
     ".pytest_cache/v/cache/lastfailed", "changelogs/.plugin-cache.yaml",
 )

@@ -24,6 +24,8 @@ import uuid
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTAINERS_CONF = os.path.join(CHECKOUT, "tests", "containers", "containers.conf")
 DEFAULT_IMAGE = os.environ.get("MEMOPS_FLEET_IMAGE", "localhost/memops/debian:12")
+# Debian 13: tests/fleet runs one container of the fleet on it
+TRIXIE_IMAGE = os.environ.get("MEMOPS_FLEET_IMAGE_TRIXIE", "localhost/memops/debian:13")
 LABEL = "memops.fleet"
 
 _RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
@@ -93,13 +95,15 @@ def collections_root():
 
 
 class Fleet:
-    """``count`` containers named ``<prefix>-<run>-<n>``, booted with systemd."""
+    """``count`` containers named ``<prefix>-<run>-<n>``, booted with systemd, from ``image``;
+    ``images`` maps some of those names' numbers (1 for the first) to another image."""
 
-    def __init__(self, count, prefix="memops-fleet", image=DEFAULT_IMAGE):
+    def __init__(self, count, prefix="memops-fleet", image=DEFAULT_IMAGE, images=None):
         self.count = count
         self.image = image
         self.run_id = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
         self.names = ["%s-%d" % (self.run_id, index) for index in range(1, count + 1)]
+        self.images = {name: (images or {}).get(index, image) for index, name in enumerate(self.names, 1)}
         self.started = []
 
     def __enter__(self):
@@ -116,7 +120,7 @@ class Fleet:
     def start(self, boot_timeout=180):
         for name in self.names:
             podman("run", "--detach", "--name", name, "--hostname", name, "--label", "%s=%s" % (LABEL, self.run_id),
-                   self.image, "/lib/systemd/systemd")
+                   self.images[name], "/lib/systemd/systemd")
             self.started.append(name)
         deadline = time.monotonic() + boot_timeout
         for name in self.names:

@@ -4,13 +4,15 @@
 
 """playbooks/diagnose.yml across five podman containers booting systemd plus localhost.
 
+Four containers run Debian 12, the last one Debian 13 (trixie): every test diagnoses both.
+
 Real runs, nothing mocked: the report names every host (issue acceptance 3),
 check mode writes nothing on the managed hosts and diagnose_fail_on fails
 exactly the critical hosts (acceptance 4), the report is written even when
 every host fails the verdict, and a --limit that leaves localhost out still
 writes it and hands its summary to set_stats.
 
-Needs root, podman and the test image (tests/containers/build-image); the
+Needs root, podman and the test images (tests/containers/build-image); the
 containers are removed at the end, also when a test fails.
 """
 
@@ -21,12 +23,14 @@ import os
 
 import pytest
 
-from podman_fleet import CHECKOUT, Fleet, ansible_playbook, podman_usable
+from podman_fleet import CHECKOUT, TRIXIE_IMAGE, Fleet, ansible_playbook, podman, podman_usable
 
 PLAYBOOK = os.path.join(CHECKOUT, "playbooks", "diagnose.yml")
 # set_stats_artifact writes the run's set_stats data where AWX takes a job's artifacts from
 ARTIFACT_CALLBACKS = os.path.join(CHECKOUT, "tests", "callback_plugins")
 FLEET_SIZE = 5
+# the fleet's last container runs Debian 13
+TRIXIE = {FLEET_SIZE: TRIXIE_IMAGE}
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
 # OOM kills made by other tests on this machine within the hour would make every
@@ -39,10 +43,10 @@ FORCED_CRITICAL = dict(NO_RECENT_OOM, available_pct_low=101, slab_unreclaimable_
 
 @pytest.fixture(scope="module")
 def fleet():
-    why = podman_usable()
+    why = podman_usable() or podman_usable(TRIXIE_IMAGE)
     if why:
-        pytest.fail("the fleet tests need podman and the test image: %s" % why)
-    with Fleet(FLEET_SIZE, prefix="memops-test") as running:
+        pytest.fail("the fleet tests need podman and the test images: %s" % why)
+    with Fleet(FLEET_SIZE, prefix="memops-test", images=TRIXIE) as running:
         yield running
 
 
@@ -92,10 +96,16 @@ def test_report_names_every_host(fleet, tmp_path):
         assert per_host["host"] == host
         assert per_host["memops"]["health"]["status"] in ("ok", "monitor", "critical")
         assert per_host["memops"]["memory"]["total_bytes"] > 0
-    # the containers were seen as what they are
-    container = json.loads((report_dir / "hosts" / ("%s.json" % fleet.names[0])).read_text(encoding="utf-8"))
-    assert container["memops"]["capabilities"]["container"] is True
-    assert container["memops"]["capabilities"]["systemd"] is True
+    # the containers were seen as what they are, on Debian 12 and on Debian 13
+    releases = {}
+    for name in (fleet.names[0], fleet.names[-1]):
+        container = json.loads((report_dir / "hosts" / ("%s.json" % name)).read_text(encoding="utf-8"))
+        assert container["memops"]["capabilities"]["container"] is True
+        assert container["memops"]["capabilities"]["systemd"] is True
+        assert container["memops"]["processes"]["top_rss"], name
+        os_release = podman("exec", name, "cat", "/etc/os-release").stdout
+        releases[name] = dict(line.split("=", 1) for line in os_release.splitlines() if "=" in line)["VERSION_ID"]
+    assert releases == {fleet.names[0]: '"12"', fleet.names[-1]: '"13"'}
 
     # the fleet summary handed to AWX with set_stats is the report's summary
     stats = result.stdout[result.stdout.index("CUSTOM STATS:"):]

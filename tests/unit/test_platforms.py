@@ -6,9 +6,9 @@
 
 scripts/test builds one podman image per Debian suite in its IMAGES list
 (tests/containers/build-image debootstraps it); molecule and the fleet tests
-run on those images, the reboot tests on a guest of a suite among them. The
-roles' meta/main.yml must name exactly those suites, and galaxy.yml no other
-distribution.
+run on those images (the fleet on Debian 12 and 13, molecule on 12), the
+reboot tests on a guest of a suite among them. The roles' meta/main.yml must
+name exactly those suites, and galaxy.yml no other distribution.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def test_parse_images():
     assert parse_images(script) == {"localhost/memops/debian:12": "bookworm", "localhost/memops/debian:13": "trixie"}
 
 
-def test_scripts_test_builds_bookworm():
-    assert images_built() == {"localhost/memops/debian:12": "bookworm"}
+def test_scripts_test_builds_bookworm_and_trixie():
+    assert images_built() == {"localhost/memops/debian:12": "bookworm", "localhost/memops/debian:13": "trixie"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -89,11 +89,18 @@ def test_molecule_and_fleet_run_on_images_scripts_test_builds():
         if os.path.isfile(os.path.join(COLLECTION, path)):
             for match in re.finditer(r"image: \$\{MEMOPS_MOLECULE_IMAGE:-([^}]+)\}", read(path)):
                 used[path] = match.group(1)
-    fleet = re.search(r'"MEMOPS_FLEET_IMAGE", "([^"]+)"', read("tests/fleet/podman_fleet.py"))
+    fleet = re.findall(r'"(MEMOPS_FLEET_IMAGE\w*)", "([^"]+)"', read("tests/fleet/podman_fleet.py"))
     assert fleet, "tests/fleet/podman_fleet.py names no default image"
-    used["tests/fleet/podman_fleet.py"] = fleet.group(1)
+    used.update(("tests/fleet/podman_fleet.py " + variable, image) for variable, image in fleet)
     assert "extensions/molecule/default/molecule.yml" in used
     assert {path: image for path, image in used.items() if image not in images} == {}
+    # and no image is built, and its suite claimed in meta, that no test runs on
+    assert images - set(used.values()) == set()
+
+
+def test_the_fleet_tests_run_a_container_of_every_image():
+    source = read("tests/fleet/test_diagnose_fleet.py")
+    assert "TRIXIE_IMAGE" in source and "images=TRIXIE" in source
 
 
 def test_reboot_guest_is_a_tested_suite():

@@ -97,7 +97,7 @@ def rewrite_links(rst, names, source, collection, repository):
         text, target = match.group("text"), match.group("target")
         if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", target):
             return match.group(0)
-        path, _, anchor = target.partition("#")
+        path, anchor = target.partition("#")[::2]
         resolved = os.path.normpath(os.path.join(os.path.dirname(source), path))
         relative = os.path.relpath(resolved, collection)
         if relative.startswith(os.pardir):

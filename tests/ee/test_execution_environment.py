@@ -41,6 +41,8 @@ PROJECT_PLAYBOOK = """---
 - name: Diagnose memory with the collection in the execution environment
   ansible.builtin.import_playbook: memops.linux.diagnose
 """
+# the first test may build the execution environment (scripts/build-ee): minutes on a clean machine
+pytestmark = pytest.mark.timeout(900)
 # OOM kills made by other tests on this machine would make hosts that read the kernel log critical.
 EXTRA_VARS = {"diagnose_thresholds": {"oom_recent_seconds": 0}}
 

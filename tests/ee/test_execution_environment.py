@@ -51,8 +51,8 @@ def _build(command, what):
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, check=False)
     if result.returncode != 0:
-        pytest.fail("%s failed (exit %d):\n%s\n%s" % (what, result.returncode, result.stdout[-3000:],
-                                                       result.stderr[-6000:]))
+        pytest.fail("%s failed (exit %d):\n%s\n%s"
+                    % (what, result.returncode, result.stdout[-3000:], result.stderr[-6000:]))
     return result.stdout
 
 

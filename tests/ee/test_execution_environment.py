@@ -8,10 +8,11 @@ directory laid out as AWX lays it out (project, inventory, extra vars, the machi
 SSH key in env/ssh_key, which ansible-runner hands to ssh-agent inside the container), and AWX's
 container options. The hosts: localhost, which is the execution environment's container itself,
 and two podman containers booting systemd with an OpenSSH server, reached over SSH from inside it.
+And once with ansible-navigator (--eei, --mode stdout), as a developer runs it.
 
 Nothing is mocked. Needs root, podman, ssh-keygen, the images (scripts/build-ee builds the
-execution environment, or MEMOPS_EE_IMAGE names it; tests/containers/build-image the SSH hosts)
-and ansible-runner; the containers are removed at the end, also when a test fails.
+execution environment, or MEMOPS_EE_IMAGE names it; tests/containers/build-image the SSH hosts),
+ansible-runner and ansible-navigator; the containers are removed at the end, also when a test fails.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ REPORT_FILES = ("report.json", "report.md", "report.html")
 # build_execution_environment_params and DEFAULT_CONTAINER_RUN_OPTIONS): root inside the
 # container, which rootless podman maps to the AWX user, and the slirp4netns network.
 AWX_CONTAINER_OPTIONS = ["--user=root", "--network", "slirp4netns:enable_ipv6=true"]
+NAVIGATOR = os.path.join(os.path.dirname(sys.executable), "ansible-navigator")
 # AWX runs a job template's playbook from its project; this one is the collection's, from the image.
 PROJECT_PLAYBOOK = """---
 - name: Diagnose memory with the collection in the execution environment
@@ -203,3 +205,39 @@ def test_limit_and_report_in_a_mounted_directory(ee_image, ssh_hosts, ssh_key, t
     assert all((reports / "nightly" / name).stat().st_size > 0 for name in REPORT_FILES)
     assert not (data_dir / "project" / "memops-report").exists()
     assert _fleet_summary(runner)["memops_fleet"]["hosts"] == len(ssh_hosts)
+
+
+@pytest.fixture
+def mqueue_dir():
+    """ansible-navigator refuses podman without /dev/mqueue (POSIX message queues, which it shares with
+    the container); made for the test where the machine has none, and removed after it."""
+    made = not os.path.isdir("/dev/mqueue")
+    if made:
+        os.mkdir("/dev/mqueue")
+    try:
+        yield
+    finally:
+        if made:
+            os.rmdir("/dev/mqueue")
+
+
+def test_ansible_navigator_runs_diagnose_in_the_execution_environment(ee_image, mqueue_dir, tmp_path):
+    """ansible-navigator run with --eei and --mode stdout: the report in ./memops-report of the
+    playbook's directory, which navigator mounts into the container; localhost is the container."""
+    (tmp_path / "diagnose.yml").write_text(PROJECT_PLAYBOOK, encoding="utf-8")
+    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
+                                                 "ansible_python_interpreter": "/usr/bin/python3"}}}}
+    (tmp_path / "inventory.yml").write_text(json.dumps(inventory), encoding="utf-8")
+    result = subprocess.run([NAVIGATOR, "run", "diagnose.yml", "-i", "inventory.yml", "--mode", "stdout",
+                             "--eei", ee_image, "--pull-policy", "never", "--ce", "podman",
+                             "--pae", "false", "--lf", str(tmp_path / "navigator.log"),
+                             "-e", json.dumps(EXTRA_VARS)],
+                            cwd=str(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    print(result.stdout[-10000:], result.stderr[-5000:])
+    assert result.returncode == 0
+    report = json.loads((tmp_path / "memops-report" / "report.json").read_text(encoding="utf-8"))
+    assert [host["name"] for host in report["hosts"]] == ["localhost"]
+    assert all((tmp_path / "memops-report" / name).stat().st_size > 0 for name in REPORT_FILES)
+    local = _facts(tmp_path / "memops-report", "localhost")
+    assert local["capabilities"]["container_type"] == "podman" and local["capabilities"]["systemd"] is False
+    assert "/libpod-" in local["cgroup"]["memory_path"], local["cgroup"]

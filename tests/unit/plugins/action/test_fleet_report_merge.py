@@ -214,9 +214,9 @@ def _merge_holding_the_lock(directory, name, log):
 
 
 def test_the_lock_lets_one_writer_in_at_a_time(tmp_path):
-    log = multiprocessing.get_context("fork").Queue()
-    writers = [multiprocessing.get_context("fork").Process(target=_merge_holding_the_lock,
-                                                            args=(str(tmp_path), "host%d" % index, log))
+    fork = multiprocessing.get_context("fork")
+    log = fork.Queue()
+    writers = [fork.Process(target=_merge_holding_the_lock, args=(str(tmp_path), "host%d" % index, log))
                for index in range(4)]
     for writer in writers:
         writer.start()

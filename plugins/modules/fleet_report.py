@@ -81,7 +81,7 @@ options:
   host_files:
     description:
       - Also write each host's JSON into C(<dest>/hosts/<inventory name>.json), as M(memops.linux.host_report)
-        writes it (C(host), C(generated_at), C(memops): the host's facts, command lines redacted as O(redact) says),
+        writes it (C(host), C(generated_at), C(memops), the host's facts, command lines redacted as O(redact) says),
         with C(run_id) when O(run_id) is given. A file whose content would differ only in C(generated_at), and
         whose mode is O(mode), is left as it is.
       - For a copy of the report, with the hosts' JSON, in a directory that outlives the job (a persistent volume

@@ -112,7 +112,7 @@ options:
     type: path
   validate_certs:
     description:
-      - Whether to check the server's certificate and host name. V(false) only for a test server: anyone on
+      - Whether to check the server's certificate and host name. V(false) only for a test server; anyone on
         the way could read the mail and the password.
     type: bool
     default: true

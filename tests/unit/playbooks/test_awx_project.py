@@ -26,6 +26,8 @@ import pytest
 from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, ansible_playbook
 
 ansible_runner = pytest.importorskip("ansible_runner")
+smtp = pytest.importorskip("ansible_collections.memops.linux.tests.unit.smtp_server",
+                           reason="aiosmtpd is not installed (tests/requirements.txt)")
 
 pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-playbook is not installed")
 
@@ -80,7 +82,7 @@ def survey_extravars(answers):
     return extravars
 
 
-def private_data_dir(root, extravars, cmdline=""):
+def private_data_dir(root, extravars, cmdline="", inventory=None):
     """A private data directory as AWX writes it for a job of the examples/awx project."""
     root.mkdir()
     shutil.copytree(PROJECT, str(root / "project"))
@@ -88,7 +90,7 @@ def private_data_dir(root, extravars, cmdline=""):
     shutil.copytree(COLLECTION, str(collection), ignore=COPY_IGNORE)
     (root / "inventory").mkdir()
     script = root / "inventory" / "hosts"
-    script.write_text("#!%s\nimport json\nprint(json.dumps(%r))\n" % (sys.executable, INVENTORY))
+    script.write_text("#!%s\nimport json\nprint(json.dumps(%r))\n" % (sys.executable, inventory or INVENTORY))
     script.chmod(stat.S_IRWXU)
     (root / "env").mkdir()
     (root / "env" / "extravars").write_text(json.dumps(extravars))
@@ -195,3 +197,50 @@ def test_remediate_without_flagged_hosts(tmp_path, extravars, touched):
     runner, events = run_job(root, "remediate.yml", "103")
     assert runner.status == "successful", runner.stdout.read()[-5000:]
     assert {event["event_data"]["host"] for event in events if event["event"].startswith("runner_on_")} == touched
+
+
+# A sliced job: AWX runs one job per slice, each with its share of the inventory's hosts and the same
+# awx_workflow_job_id; they merge their hosts into the report in diagnose_report_copy_dir.
+FLEET = ["app1", "app2", "app3", "app4", "app5", "app6"]
+SLICE_HOSTS = [FLEET[index::3] for index in range(3)]
+
+
+def slice_inventory(hosts):
+    """What AWX's inventory script gives one slice: its hosts only, each only reading its capabilities (fast)."""
+    return {"_meta": {"hostvars": {name: dict(LOCAL, diagnose_gather_subset=["capabilities"]) for name in hosts}},
+            "all": {"children": ["app"]}, "app": {"hosts": list(hosts)}}
+
+
+# ansible-runner starts ansible-playbook on a pseudo-terminal (pexpect), as AWX does: its forked child execs at
+# once and needs no lock of the SMTP server's thread
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of forkpty:DeprecationWarning")
+def test_three_slices_merge_into_one_report_and_mail_it(tmp_path):
+    share = tmp_path / "share"
+    answers = dict(ANSWERS, diagnose_fail_on="none", diagnose_samples=1, diagnose_report_copy_dir=str(share),
+                   memops_mail_to="ops@example.com, oncall@example.com", memops_mail_host=smtp.HOST,
+                   memops_mail_security="never")
+    with smtp.smtp_server() as (mailbox, port, _cert):
+        jobs = []
+        for number, hosts in enumerate(SLICE_HOSTS, start=1):
+            extravars = dict(survey_extravars(dict(answers, memops_mail_port=port)), awx_job_id=200 + number,
+                             awx_workflow_job_id=200)
+            root = private_data_dir(tmp_path / ("slice%d" % number), extravars, inventory=slice_inventory(hosts))
+            jobs.append(run_job(root, "diagnose.yml", str(200 + number)))
+        mails = list(mailbox.mails)
+    for runner, _events in jobs:
+        assert runner.status == "successful", runner.stdout.read()[-5000:]
+    # each slice's artifact covers its own hosts; the copy, every host of the run
+    for (_runner, events), hosts in zip(jobs, SLICE_HOSTS):
+        assert artifact_data(events)["memops_fleet"]["hosts"] == len(hosts)
+    report = json.loads((share / "report.json").read_text())
+    assert sorted(host["name"] for host in report["hosts"]) == sorted(FLEET)
+    assert sorted(os.listdir(share / "hosts")) == sorted(name + ".json" for name in FLEET)
+    # a mail per slice, to both recipients of the survey's text field; the last one has every host
+    assert len(mails) == 3
+    assert all(mail["to"] == ["ops@example.com", "oncall@example.com"] for mail in mails)
+    attachment = next(mails[-1]["message"].iter_attachments())
+    assert attachment.get_filename() == "report.html"
+    html = attachment.get_payload(decode=True).decode("utf-8")
+    assert all(name in html for name in FLEET)
+    body = mails[-1]["message"].get_body(("plain",)).get_content()
+    assert all("| %s |" % name in body for name in FLEET)

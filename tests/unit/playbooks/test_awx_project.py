@@ -24,6 +24,7 @@ import sys
 import pytest
 
 from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.playbooks.test_diagnose_limit import LOCAL, UNREACHABLE
 
 ansible_runner = pytest.importorskip("ansible_runner")
 smtp = pytest.importorskip("ansible_collections.memops.linux.tests.unit.smtp_server",
@@ -41,10 +42,6 @@ VERDICT_TASK = "Fail the host when its health is at or above diagnose_fail_on"
 ANSWERS = {"diagnose_fail_on": "monitor",
            "diagnose_thresholds": '{"oom_recent_seconds": 0, "slab_unreclaimable_pct_monitor": 0}',
            "diagnose_samples": 2, "diagnose_sample_interval": 0.2}
-LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-# refused at once: nothing listens on port 1
-UNREACHABLE = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
-               "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes"}
 # web1 and db1 gather everything (monitor or worse); web2 only reads its capabilities (ok); web0 is down
 INVENTORY = {
     "_meta": {"hostvars": {

@@ -46,7 +46,7 @@ def start(workdir, hosts, extra_vars, check=False):
 
 
 def finish(proc):
-    output, _ = proc.communicate(timeout=400)
+    output = proc.communicate(timeout=400)[0]
     print(output[-10000:])
     return proc.returncode, output
 

@@ -91,7 +91,7 @@ def start_slice(workdir, hosts, dest, **extra):
 
 def finish(started):
     proc, result_file = started
-    output, _ = proc.communicate(timeout=300)
+    output = proc.communicate(timeout=300)[0]
     proc.output = output
     return proc, json.loads(result_file.read_text()) if result_file.exists() else None
 

@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import re
 
 from ansible.module_utils.common.text.converters import to_text
 
@@ -17,16 +15,8 @@ from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _textfile
 from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.plugins.plugin_utils import _gather
+from ansible_collections.memops.linux.plugins.plugin_utils import _report_merge
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
-
-# inventory names may hold characters a file name should not
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
-
-
-def file_name(host):
-    """The report file name of an inventory host name."""
-    name = _UNSAFE.sub("_", host)
-    return (name if name not in (".", "..") else name.replace(".", "_")) + ".json"
 
 
 class ActionModule(_action.ReportAction):
@@ -99,17 +89,12 @@ class ActionModule(_action.ReportAction):
         changed = False
         if args["dest"]:
             _action.check_dest(os.path.abspath(args["dest"]))
-            path = os.path.join(os.path.abspath(args["dest"]), file_name(host))
-            document = {
-                "host": host,
-                "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "memops": facts,
-            }
+            path = os.path.join(os.path.abspath(args["dest"]), _report_merge.file_name(host))
             try:
                 # a link planted there gives its own mode (0777): it is replaced, never written through
                 current_mode = _textfile.file_mode(path, follow=False)
                 if not self._task.check_mode:
-                    _textfile.atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n",
+                    _textfile.atomic_write(path, _report_merge.render_document(_report_merge.host_document(host, facts)),
                                            mode=mode, dir_mode=args["directory_mode"], follow=False)
             except _textfile.TextFileError as exc:
                 raise _action.ActionFailure("%s; dest must be a directory the controller user "

@@ -78,6 +78,42 @@ options:
         fails the task.
     type: int
     default: 5
+  host_files:
+    description:
+      - Also write each host's JSON into C(<dest>/hosts/<inventory name>.json), as M(memops.linux.host_report)
+        writes it (C(host), C(generated_at), C(memops), the host's facts, command lines redacted as O(redact) says),
+        with C(run_id) when O(run_id) is given. A file whose content would differ only in C(generated_at), and
+        whose mode is O(mode), is left as it is.
+      - For a copy of the report, with the hosts' JSON, in a directory that outlives the job (a persistent volume
+        or a mounted share). Always done with O(merge).
+    type: bool
+    default: false
+  merge:
+    description:
+      - Merge the slices of one run (AWX job slicing, where each job of a sliced job template diagnoses a part
+        of the inventory, in a container of its own, possibly at the same time) into one report in O(dest), a
+        directory they share.
+      - Each host of O(hosts) (and of O(errors)) gets its JSON in C(<dest>/hosts/), with C(run_id) set to
+        O(run_id), replacing its older file. A host without facts gets one too, with C(memops) null and
+        C(error), the reason, so that the other slices name it.
+      - Then, holding an fcntl lock on C(<dest>/.memops-report.lock), the action reads every host's JSON there
+        whose C(run_id) is O(run_id) and writes the report over those hosts and its own. Slices write one after
+        the other, and the one that finishes last writes the report over every host of the run. A slice waits
+        for the lock for at most 10 minutes. The lock file is kept; the share must carry fcntl locks (local
+        file systems, NFS and CIFS do).
+      - Host files of other runs, or of no run, are left out of the report and left as they are (RV(merged)
+        counts them). A file there that is not a host's JSON is left out with a warning.
+      - Requires O(run_id).
+    type: bool
+    default: false
+  run_id:
+    description:
+      - The id of the run that O(merge) merges, the same for every slice of one run and new for every run.
+        AWX gives every job of a sliced job the extra variable C(awx_workflow_job_id) (C(tower_workflow_job_id)
+        in older versions), the id of the workflow job the slices belong to.
+      - Recorded as C(run_id) in every host file this action writes.
+      - Required with O(merge); an empty string counts as none.
+    type: str
   mode:
     description:
       - Permissions of the report files, an octal string with its leading zero, quoted, such as V("0600"), like
@@ -156,6 +192,21 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         msg: "Critical: {{ report.summary.hosts_by_status.critical | join(', ') }}; see {{ report.files.html }}"
 
+- name: Merge the slices of a sliced AWX job into one report on a persistent volume
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Add this slice's hosts to the report of the run in /runner/reports
+      memops.linux.fleet_report:
+        dest: /runner/reports/memops
+        hosts: "{{ ansible_play_hosts_all }}"
+        result_var: memops_result
+        merge: true
+        run_id: "{{ awx_workflow_job_id }}"
+      check_mode: false
+      delegate_to: localhost
+      run_once: true
+
 - name: Only the JSON, for a dashboard
   hosts: localhost
   gather_facts: false
@@ -196,11 +247,38 @@ files:
       type: str
       sample: /home/ops/memory-report/report.html
 written:
-  description: The files written by this run (empty in check mode and when nothing changed).
+  description: The files written by this run (empty in check mode and when nothing changed), the hosts'
+    JSON (O(host_files), O(merge)) after the report's.
   returned: always
   type: list
   elements: str
   sample: [/home/ops/memory-report/report.json]
+merged:
+  description: With O(merge), what was merged.
+  returned: when O(merge) is true
+  type: dict
+  contains:
+    run_id:
+      description: The run merged.
+      type: str
+      returned: always
+      sample: "4711"
+    other_hosts:
+      description: Hosts of the other slices of the run in the report (besides those of O(hosts)).
+      type: int
+      returned: always
+      sample: 3400
+    other_runs:
+      description: Host files of other runs (or of no run) in C(<dest>/hosts), left out of the report.
+      type: int
+      returned: always
+      sample: 12
+    unreadable:
+      description: Files in C(<dest>/hosts) that are not a host's JSON, each with why; left out of the report.
+      type: list
+      elements: str
+      returned: always
+      sample: ["notes.json: not JSON (Expecting value: line 1 column 1 (char 0))"]
 schema_version:
   description: The schema version of C(report.json).
   returned: always

@@ -24,7 +24,7 @@ ITEMS = tuple(
     ["S%d" % n for n in range(1, 11)] + ["C%d" % n for n in range(1, 11)] + ["T%d" % n for n in range(1, 4)]
     + ["O%d" % n for n in range(1, 7)] + ["P%d" % n for n in range(1, 8)] + ["G%d" % n for n in range(1, 4)]
     + ["H%d" % n for n in range(1, 16)] + ["D%d" % n for n in range(1, 18)] + ["F%d" % n for n in range(1, 9)]
-    + ["A%d" % n for n in range(1, 6)])
+    + ["A%d" % n for n in range(1, 6)] + ["R%d" % n for n in range(1, 6)] + ["W1", "W2"])
 NO_TEST = "no test yet"
 CITATION = re.compile(r"`([^`\s]+)::([^`]+)`")
 

@@ -26,13 +26,14 @@ from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION
 SHIPPED_DIRS = ("docs", "meta", "playbooks", "plugins", "roles", "changelogs", "tests/sanity")
 SHIPPED_FILES = ("README.md", "LICENSE", "MANIFEST.json", "FILES.json", "requirements.txt",
                  "scripts/diagnose", "scripts/lib.sh", "tests/config.yml", "meta/execution-environment.yml")
-# Test-only, CI and private files of the checkout that must not ship.
+# Test-only, CI and private files of the checkout that must not ship (and the example AWX project,
+# which users copy into a repository of their own).
 NOT_SHIPPED = ("pytest.ini", "scripts/test", ".ci/run", ".gitignore", ".ansible-lint", "tests/conftest.py",
                "tests/requirements.txt", "tests/callback_plugins/set_stats_artifact.py",
                "tests/reboot", "tests/unit", "tests/fleet", "tests/integration", "tests/docsite/build",
                "tests/docsite/guides.py", "benchmarks", "extensions/molecule",
                "execution-environment.yml", "scripts/build-ee", "tests/ee", "tests/containers",
-               "tests/requirements-ee.txt")
+               "tests/requirements-ee.txt", "examples/awx")
 # Planted before the build, as working in the checkout leaves them.
 PLANTED = (
     "memops-report/report.json", "memops-report/report.md", "memops-report/report.html",

@@ -81,3 +81,27 @@ def test_diagnose_report_mode_reaches_both_reports(tmp_path):
     assert report_modes(tmp_path / "memops-report") == {
         ".": 0o750, "hosts": 0o750, "hosts/localhost.json": 0o640,
         "report.json": 0o640, "report.md": 0o640, "report.html": 0o640}
+
+
+def test_thresholds_as_the_text_of_a_json_object(tmp_path):
+    """An AWX survey's textarea sends diagnose_thresholds as text: a JSON object is taken as the dict it holds."""
+    # unreclaimable slab >= 0% of RAM: a monitor finding on any host, seen only if the text was decoded
+    text = json.dumps({"oom_recent_seconds": 0, "slab_unreclaimable_pct_monitor": 0})
+    proc = run_diagnose(tmp_path, "-e", json.dumps({"diagnose_thresholds": text, "diagnose_kernel_log": "none"}))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    host = json.loads((tmp_path / "memops-report" / "hosts" / "localhost.json").read_text())
+    assert "slab.unreclaimable_high" in [finding["id"] for finding in host["memops"]["health"]["findings"]]
+
+
+@pytest.mark.parametrize("text", ['{"available_pct_low": 10', "available_pct_low: 10", "[10, 20]"])
+def test_thresholds_text_that_is_not_a_json_object_fails_with_a_message(tmp_path, text):
+    proc = run_diagnose(tmp_path, "-e", json.dumps({"diagnose_thresholds": text}))
+    assert proc.returncode == 2
+    messages = [json.loads(line.split(" => ", 1)[1])["msg"] for line in proc.stdout.splitlines()
+                if line.startswith("fatal: [localhost]: FAILED! => ")]
+    assert messages[-1] == (
+        "memops.linux.diagnose: diagnose_thresholds is text, and not the text of a JSON object: %s; "
+        'give a JSON object of threshold name to value, for example {"available_pct_low": 10}, or a dict in YAML'
+        % json.dumps(text)), proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "memops-report" / "hosts").exists()  # nothing gathered

@@ -14,14 +14,21 @@ import pytest
 import yaml
 
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
+from ansible_collections.memops.linux.plugins.plugin_utils import _action
 from ansible_collections.memops.linux.tests.unit.plugins.modules.documentation import (
     argument_spec, documented_options,
 )
 
 MODULES_DIR = os.path.join(os.path.dirname(_procfs.__file__), os.pardir, "modules")
-# the report modules document action plugins, whose spec is checked in tests/unit/plugins/action
+ACTIONS_DIR = os.path.join(MODULES_DIR, os.pardir, "action")
+# the controller's modules (fleet_report, report_mail, ...) only document action plugins of their name
+ACTION_MODULES = sorted(name[:-3] for name in os.listdir(ACTIONS_DIR)
+                        if name.endswith(".py") and os.path.exists(os.path.join(MODULES_DIR, name)))
 HOST_MODULES = sorted(name[:-3] for name in os.listdir(MODULES_DIR)
-                      if name.endswith(".py") and not name.startswith("_") and not name.endswith("_report.py"))
+                      if name.endswith(".py") and not name.startswith("_") and name[:-3] not in ACTION_MODULES)
+# what every report action adds to its own options (plugins/plugin_utils/_action.ReportAction)
+REPORT_ACTION_OPTIONS = {"mode": _action.MODE_OPTION, "directory_mode": _action.DIRECTORY_MODE_OPTION,
+                         "redact": _action.REDACT_OPTION}
 
 
 def load(name):
@@ -41,6 +48,24 @@ def test_documented_options_are_the_argument_spec(name, monkeypatch):
     assert sorted(options) == sorted(spec)
     for option, documented in options.items():
         for key in ("type", "default", "choices", "elements"):
+            assert documented.get(key) == spec[option].get(key), (option, key)
+        assert bool(documented.get("required")) == bool(spec[option].get("required")), option
+
+
+def test_every_action_module_is_checked():
+    assert {"fleet_report", "host_report", "report_mail"} <= set(ACTION_MODULES)
+
+
+@pytest.mark.parametrize("name", ACTION_MODULES)
+def test_action_modules_document_the_action_spec(name):
+    action = importlib.import_module("ansible_collections.memops.linux.plugins.action." + name).ActionModule
+    spec = dict(action.ARGUMENT_SPEC)
+    if issubclass(action, _action.ReportAction):
+        spec.update(REPORT_ACTION_OPTIONS)
+    options = documented_options(load(name))
+    assert sorted(options) == sorted(spec)
+    for option, documented in options.items():
+        for key in ("type", "default", "choices", "elements", "aliases"):
             assert documented.get(key) == spec[option].get(key), (option, key)
         assert bool(documented.get("required")) == bool(spec[option].get("required")), option
 

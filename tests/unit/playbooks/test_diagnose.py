@@ -81,3 +81,17 @@ def test_diagnose_report_mode_reaches_both_reports(tmp_path):
     assert report_modes(tmp_path / "memops-report") == {
         ".": 0o750, "hosts": 0o750, "hosts/localhost.json": 0o640,
         "report.json": 0o640, "report.md": 0o640, "report.html": 0o640}
+
+
+def test_diagnose_proc_root_and_sys_root_reach_mem_facts(tmp_path):
+    """A host diagnosed through another procfs and sysfs (a captured tree here, /host/proc in a container)."""
+    tree = os.path.join(COLLECTION, "tests", "unit", "plugins", "module_utils", "fixtures", "low_memory")
+    proc = run_diagnose(tmp_path, "-e", "diagnose_proc_root=" + os.path.join(tree, "proc"),
+                        "-e", "diagnose_sys_root=" + os.path.join(tree, "sys"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads((tmp_path / "memops-report" / "hosts" / "localhost.json").read_text())["memops"]
+    # the tree's MemTotal (4045164 kB), not this machine's; its swap areas nearly full make it critical
+    assert facts["memory"]["total_bytes"] == 4045164 * 1024
+    assert facts["health"]["status"] == "critical"
+    # the tree has no dmesg file beside proc: no kernel log is read, never this machine's
+    assert facts["oom"]["log_source"] == "none", facts["oom"]

@@ -105,3 +105,17 @@ def test_thresholds_text_that_is_not_a_json_object_fails_with_a_message(tmp_path
         % json.dumps(text)), proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     assert not (tmp_path / "memops-report" / "hosts").exists()  # nothing gathered
+
+
+def test_diagnose_proc_root_and_sys_root_reach_mem_facts(tmp_path):
+    """A host diagnosed through another procfs and sysfs (a captured tree here, /host/proc in a container)."""
+    tree = os.path.join(COLLECTION, "tests", "unit", "plugins", "module_utils", "fixtures", "low_memory")
+    proc = run_diagnose(tmp_path, "-e", "diagnose_proc_root=" + os.path.join(tree, "proc"),
+                        "-e", "diagnose_sys_root=" + os.path.join(tree, "sys"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads((tmp_path / "memops-report" / "hosts" / "localhost.json").read_text())["memops"]
+    # the tree's MemTotal (4045164 kB), not this machine's; its swap areas nearly full make it critical
+    assert facts["memory"]["total_bytes"] == 4045164 * 1024
+    assert facts["health"]["status"] == "critical"
+    # the tree has no dmesg file beside proc: no kernel log is read, never this machine's
+    assert facts["oom"]["log_source"] == "none", facts["oom"]

@@ -87,12 +87,13 @@ def human_size(value: float | None) -> str:
     if size >= 1000 << (10 * power):  # 1000 and more: the next unit's 0.98 to 1.0
         power += 1
     power = min(power, 5)
-    scaled = size / (1 << (10 * power))  # a power of two: exact, as free's division is
-    if scaled < 10:
-        text = "%.1f" % _FLOAT.unpack(_FLOAT.pack(scaled))[0]
+    divisor = 1 << (10 * power)  # a power of two: exact, as free's division is
+    if size < 10 * divisor:
+        text = "%.1f" % _FLOAT.unpack(_FLOAT.pack(size / divisor))[0]
         if len(text) == 3:
             return text + _SIZE_UNITS[power]
-    return "%d%s" % (scaled, _SIZE_UNITS[power])
+    # whole and truncated, in integers: a size beyond a float's range (from a hostile host) is no error
+    return "%d%s" % (size // divisor, _SIZE_UNITS[power])
 
 
 def plural(count: int, noun: str) -> str:

@@ -224,6 +224,8 @@ def test_lists_and_mappings_of_another_type_do_not_break_the_report(odd):
     (999, "999B"), (1000, "1.0Ki"), (int(1.5 * (1 << 30)), "1.5Gi"), (999 * (1 << 20), "999Mi"),
     (1000 * (1 << 20), "1.0Gi"), (16 * (1 << 30) - 1, "15Gi"), (10239 * 1024, "9Mi"), (1127428916 * 1024, "1.0Ti"),
     (float("inf"), "-"), (float("nan"), "-"), (-2048.7, "-2.0Ki"),
+    # beyond a float's range (facts from a hostile host): whole pebibytes, no OverflowError
+    (10 ** 400, "%dPi" % (10 ** 400 >> 50)), (-(10 ** 400), "-%dPi" % (10 ** 400 >> 50)),
 ])
 def test_human_size(value, text):
     assert report.human_size(value) == text

@@ -189,6 +189,16 @@ def _kernel_int(token):
     return -value if sign == "-" else value
 
 
+def _current_int(name, text):
+    """The kernel's current integer for an overcommit setting; SysctlError when it reads as anything else."""
+    value = _kernel_int((text or "").strip())
+    if value is None:
+        raise SysctlError(
+            "%s: the kernel reports %r, not a number, so the overcommit check cannot run; "
+            "check that proc_root points at a live /proc (cat /proc/sys/%s)" % (name, text, name.replace(".", "/")))
+    return value
+
+
 def same_value(left: str | None, right: str | None) -> bool:
     """Kernel values compare token by token, whitespace ignored ('4096\t87380' == '4096 87380');
     numbers compare as the kernel reads them, so a file's '0x10' equals 16."""
@@ -602,7 +612,8 @@ def run(settings: dict, state: str = "present", persist: bool = True, sysctl_fil
     changed_names = [change[0] for change in changes]
     guard = None
     if any(name in OVERCOMMIT_KEYS for name in changed_names):
-        current = {name: int(before[name] if name in before else runtime.read(name)) for name in OVERCOMMIT_KEYS}
+        current = {name: _current_int(name, before[name] if name in before else runtime.read(name))
+                   for name in OVERCOMMIT_KEYS}
         meminfo = procfs.parse_meminfo(runtime.reader.proc("meminfo") or "")
         guard = overcommit_guard(meminfo, current, settings, force=force)
         if guard and guard["forced"]:

@@ -248,8 +248,8 @@ def _host_findings(health):
         if not isinstance(finding, dict):
             continue
         severity = finding.get("severity")
-        if severity not in _schema.SEVERITY_RANK:
-            severity = "info"
+        if not isinstance(severity, str) or severity not in _schema.SEVERITY_RANK:
+            severity = "info"  # facts from a hostile or broken host may carry anything here, even a list
         remedy = _mapping(finding.get("remedy"))
         findings.append({
             "id": str(finding.get("id")),

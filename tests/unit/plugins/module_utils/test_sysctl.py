@@ -751,6 +751,19 @@ def test_run_guard_refuses_before_any_write(proc, kernel, boot):  # C9
     assert any("forced" in warning for warning in result["warnings"])
 
 
+@pytest.mark.parametrize("text", ["", "x", "1 2"])
+def test_run_guard_on_a_current_value_that_is_not_a_number(proc, kernel, boot, text):
+    """A /proc tree that reads an overcommit setting as empty or garbage ends in a SysctlError naming the
+    setting and the text, before anything is written (was a bare ValueError, found by the fuzz step)."""
+    dirs, entries = boot.dirs, boot.entries
+    _write(proc / "sys" / "vm" / "overcommit_memory", text + "\n")
+    with pytest.raises(sysctl.SysctlError, match=r"vm\.overcommit_memory: the kernel reports .*not a number"):
+        sysctl.run({"vm.overcommit_memory": "0" if text else "1"}, reader=procfs.Reader(str(proc)),
+                   sysctl_file=str(dirs["etc"] / "60-memops.conf"), sysctl_dirs=entries)
+    assert kernel.writes == []
+    assert not (dirs["etc"] / "60-memops.conf").exists()
+
+
 def test_run_warns_when_a_pair_resets(proc, kernel, boot):
     dirs, entries = boot.dirs, boot.entries
     _write(proc / "sys" / "vm" / "dirty_bytes", "100000000\n")

@@ -193,6 +193,14 @@ def test_odd_facts_do_not_break_the_report():
     report_markdown.render_markdown(fleet)
 
 
+@pytest.mark.parametrize("severity", [[], ["critical"], {"a": 1}, 2, None])
+def test_a_severity_of_another_type_reads_as_info(severity):
+    # a list here raised TypeError (unhashable) in the severity lookup; found by the fuzz step
+    facts = {"health": {"status": "monitor", "findings": [{"id": "oom.kills", "severity": severity, "title": "t"}]}}
+    host = report.build_fleet({"odd": facts}, now=NOW)["hosts"][0]
+    assert [finding["severity"] for finding in host["findings"]] == ["info"]
+
+
 @pytest.mark.parametrize("odd", [5, "text", {"a": 1}, None, True])
 def test_lists_and_mappings_of_another_type_do_not_break_the_report(odd):
     # each of these raised AttributeError or TypeError: a remedy given as text, a victim or events as a number...

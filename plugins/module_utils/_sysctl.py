@@ -193,9 +193,7 @@ def _current_int(name, text):
     """The kernel's current integer for an overcommit setting; SysctlError when it reads as anything else."""
     value = _kernel_int((text or "").strip())
     if value is None:
-        raise SysctlError(
-            "%s: the kernel reports %r, not a number, so the overcommit check cannot run; "
-            "check that proc_root points at a live /proc (cat /proc/sys/%s)" % (name, text, name.replace(".", "/")))
+        raise SysctlError("%s: the kernel reports %r, not a number: the overcommit check cannot run (is proc_root a live /proc?)" % (name, text))
     return value
 
 
@@ -579,8 +577,7 @@ def find_overrides(sysctl_file: str, settings: dict,
 
 
 def _runtime_text(values):
-    return "".join("%s = %s\n" % (name, " ".join(text.split()) if text is not None else "(none)")
-                   for name, text in values.items())
+    return "".join("%s = %s\n" % (name, " ".join(text.split()) if text is not None else "(none)") for name, text in values.items())
 
 
 def run(settings: dict, state: str = "present", persist: bool = True, sysctl_file: str = DEFAULT_SYSCTL_FILE,
@@ -612,8 +609,7 @@ def run(settings: dict, state: str = "present", persist: bool = True, sysctl_fil
     changed_names = [change[0] for change in changes]
     guard = None
     if any(name in OVERCOMMIT_KEYS for name in changed_names):
-        current = {name: _current_int(name, before[name] if name in before else runtime.read(name))
-                   for name in OVERCOMMIT_KEYS}
+        current = {name: _current_int(name, before[name] if name in before else runtime.read(name)) for name in OVERCOMMIT_KEYS}
         meminfo = procfs.parse_meminfo(runtime.reader.proc("meminfo") or "")
         guard = overcommit_guard(meminfo, current, settings, force=force)
         if guard and guard["forced"]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import time
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -369,3 +370,20 @@ def dump(state: dict, max_bytes: int = MAX_STATE_BYTES) -> str:
     return head + '"processes":{%s},"units":{%s}}\n' % (
         ",".join(text for _key, text in sorted(chosen["processes"])),
         ",".join(text for _key, text in sorted(chosen["units"])))
+
+
+def reading(path: str, thresholds: dict, clock=None):
+    """For mem_facts: a ``leaks`` callable for _memfacts.gather that reads the history the checker keeps in
+    ``path`` without changing it -> the ``leaks`` facts, or None when there is no usable history there
+    (monitoring not installed, not readable by this user)."""
+    def leaks(_rows, gathered):
+        state = read(path)
+        if state is None:
+            return None
+        available = (gathered.get("memory") or {}).get("available_bytes")
+        return facts(state, thresholds, available, path, (clock or _now)())
+    return leaks
+
+
+def _now():
+    return time.time()

@@ -13,7 +13,7 @@ class ModuleDocFragment:
 options:
   leak_history:
     description:
-      - The leak history the checker of the C(memops.linux.monitoring) role keeps on the host, read without
+      - The leak history the checker of the P(memops.linux.monitoring#role) role keeps on the host, read without
         changing it; C(/var/lib/memops/check/leak-history.json) where that role is installed.
       - Its long-term leak suspects (processes and services whose memory grew steadily for hours) become
         RV(ansible_facts.memops.leaks) and C(leak.trend) findings in RV(ansible_facts.memops.health).

@@ -139,6 +139,8 @@ def test_only_the_steadily_growing_process_is_named(tmp_path, children):
     trend = [f for f in facts["health"]["findings"] if f["id"] == "leak.trend" and f["data"]["pid"] == steady.proc.pid]
     assert len(trend) == 1 and "memops-steady[%d] grows" % steady.proc.pid in trend[0]["evidence"][0]
     fleet = _report.build_fleet({"web01": facts}, now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    assert fleet["summary"]["findings"]["leak.trend"]["title"] == \
+        "Processes or services have grown steadily for hours (leak suspects)"
     markdown = _report_markdown.render_markdown(fleet)
     assert "Process memops-steady\\[%d\\] has grown steadily for hours" % steady.proc.pid in markdown  # brackets escaped
 

@@ -188,6 +188,11 @@ def test_a_clock_that_goes_back_adds_nothing():
     (b'{"version": 1, "updated": 1, "processes": {"1:1": {"name": "p"}}, "units": {}}', "damaged series"),
     (b'{"version": 1, "updated": 1, "processes": {}, "units": {"u": {"name": "u", "first": 1, "carry": "x", '
      b'"last": null, "tiers": [[], [], []]}}}', "damaged series"),
+    (b'{"version": 1, "updated": 1, "processes": {}, "units": {"u": {"name": "u", "first": 1, "carry": 0, '
+     b'"last": null, "tiers": [[], [], []]}}}', "damaged series"),  # no generation
+    (b'{"version": 1, "updated": true, "processes": {}, "units": {}}', "updated"),
+    (b'{"version": 1, "updated": 1, "processes": {"1:1": {"name": "p", "pid": 1, "first": 1, '
+     b'"tiers": [[[1, 2]], [], []]}}, "units": {}}', "damaged series"),
 ])
 def test_a_damaged_state_file_is_discarded_with_a_line(tmp_path, content, reason):
     path = tmp_path / "leak-history.json"

@@ -10,10 +10,12 @@ on a loopback port."""
 from __future__ import annotations
 
 import ast
+import glob
 import http.server
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,13 +24,17 @@ import threading
 import pytest
 import yaml
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis, _notify
 from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_diagnosis import POSITIVE, healthy
 
 ROLE = os.path.join(COLLECTION, "roles", "monitoring")
 MODULE_UTILS = os.path.join(COLLECTION, "plugins", "module_utils")
 CHECKER = os.path.join(ROLE, "files", "memops_check.py")
 STATIC_RULES = os.path.join(COLLECTION, "docs", "prometheus", "memops-alerts.rules.yml")
 RULES_TEST = os.path.join(COLLECTION, "tests", "prometheus", "memops-alerts.test.yml")
+RULES_TESTS = sorted(glob.glob(os.path.join(COLLECTION, "tests", "prometheus", "*.test.yml")))
+MONITORING_DOC = os.path.join(COLLECTION, "docs", "monitoring.md")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PACKAGE = "ansible_collections.memops.linux.plugins.module_utils"
 
@@ -183,19 +189,151 @@ def _shipped_rules():
         return {rule["alert"]: rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]}
 
 
+def _shipped_rule_list():
+    with open(STATIC_RULES, encoding="utf-8") as handle:
+        return [rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]]
+
+
 def test_shipped_rules_hold_the_guides_alerts_and_ours():
-    assert sorted(_shipped_rules()) == sorted(["HighMemoryUsage", "OOMKillDetected", "SwapUsageHigh",
-                                               "MemopsHealthCritical", "MemopsCheckStale"])
+    assert sorted(_shipped_rules()) == sorted([
+        "HighMemoryUsage", "OOMKillDetected", "SwapUsageHigh", "MemopsHealthCritical", "MemopsCheckStale",
+        "CommitLimitNearlyReached", "SlabUnreclaimableHigh", "MemoryFragmented", "MemoryPressureSome",
+        "MemoryPressureFull", "MemoryLeakSuspected", "MemoryCgroupNearLimit", "MemoryCgroupOOMKill"])
 
 
 @needs_promtool
 def test_promtool_check_rules_on_the_shipped_rules():
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules", STATIC_RULES)
+    assert "SUCCESS: %d rules found" % len(_shipped_rule_list()) in promtool("check", "rules", STATIC_RULES)
 
 
 @needs_promtool
-def test_promtool_test_rules_fires_and_stays_silent():
-    assert "SUCCESS" in promtool("test", "rules", RULES_TEST)
+@pytest.mark.parametrize("test_file", RULES_TESTS, ids=os.path.basename)
+def test_promtool_test_rules_fires_and_stays_silent(test_file):
+    assert "SUCCESS" in promtool("test", "rules", test_file)
+
+
+def _rule_cases():
+    """{(alert, severity): {"fires": [...], "near_miss": [...]}} from the promtool test files: an alert fires where
+    an exp_alert of that severity expects it; a near miss is an instance named near-* in the same test, evaluated
+    for that alert, that no exp_alert of that severity names (just under the threshold, or short of for:)."""
+    cases = {}
+    for path in RULES_TESTS:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+        assert document["rule_files"] == ["../../docs/prometheus/memops-alerts.rules.yml"], path
+        for test in document["tests"]:
+            near = {instance for series in test["input_series"]
+                    for instance in re.findall(r'instance="(near-[^"]*)"', series["series"])}
+            for check in test.get("alert_rule_test") or []:
+                fired = {}
+                for expected in check["exp_alerts"]:
+                    labels = expected["exp_labels"]
+                    fired.setdefault(labels["severity"], set()).add(labels["instance"])
+                    cases.setdefault((check["alertname"], labels["severity"]), {"fires": [], "near_miss": []})[
+                        "fires"].append("%s at %s in %s" % (labels["instance"], check["eval_time"], os.path.basename(path)))
+                for severity in ("warning", "critical"):
+                    for instance in sorted(near - fired.get(severity, set())):
+                        cases.setdefault((check["alertname"], severity), {"fires": [], "near_miss": []})[
+                            "near_miss"].append("%s at %s" % (instance, check["eval_time"]))
+    return cases
+
+
+def test_every_alert_has_a_firing_and_a_near_miss_case():
+    """A new alert (or a new severity of one) without promtool cases fails here."""
+    cases = _rule_cases()
+    for rule in _shipped_rule_list():
+        key = (rule["alert"], rule["labels"]["severity"])
+        assert key in cases and cases[key]["fires"], "%s (%s) fires in no case of tests/prometheus/" % key
+        assert cases[key]["near_miss"], "%s (%s) has no near-miss case (an instance near-*) in tests/prometheus/" % key
+
+
+# each alert threshold of the role and the diagnosis threshold of the same cause
+AGREEING_THRESHOLDS = {
+    "monitoring_alert_memory_used_pct": "memory_used_pct_high",
+    "monitoring_alert_swap_used_pct": "swap_used_pct_exhausted",
+    "monitoring_alert_commit_pct": "commit_pct_monitor",
+    "monitoring_alert_commit_critical_pct": "commit_pct_critical",
+    "monitoring_alert_slab_unreclaimable_pct": "slab_unreclaimable_pct_monitor",
+    "monitoring_alert_fragmentation_order": "fragmentation_order",
+    "monitoring_alert_fragmentation_unusable_index": "fragmentation_unusable_index",
+    "monitoring_alert_fragmentation_min_free_pct": "fragmentation_min_free_pct",
+    "monitoring_alert_psi_some_pct": "psi_some_avg10",
+    "monitoring_alert_psi_full_pct": "psi_full_avg10",
+    "monitoring_alert_leak_exhaustion_hours": "leak_exhaustion_critical_hours",
+    "monitoring_alert_cgroup_limit_pct": "cgroup_limit_pct_monitor",
+    "monitoring_alert_cgroup_limit_critical_pct": "cgroup_limit_pct_critical",
+}
+
+
+def test_alert_thresholds_default_to_the_diagnosis_thresholds():
+    defaults = _load("defaults", "main.yml")
+    alert_vars = {name for name in defaults if name.startswith("monitoring_alert_") and name not in (
+        "monitoring_alert_rules_dest", "monitoring_alert_for", "monitoring_alert_stale_intervals",
+        "monitoring_alert_runbook_url")}
+    assert alert_vars == set(AGREEING_THRESHOLDS)
+    for variable, threshold in AGREEING_THRESHOLDS.items():
+        # leak_exhaustion_critical_hours: the shared contract's default (24) until the long-term leak rule lands
+        expected = _diagnosis.DEFAULT_THRESHOLDS.get(threshold, 24 if threshold == "leak_exhaustion_critical_hours" else None)
+        assert defaults[variable] == expected, "%s is %r, the diagnosis' %s %r" % (
+            variable, defaults[variable], threshold, expected)
+
+
+def _group(path, name, kind, pct, oom_kills=0):
+    limit = 512 << 20
+    return {"path": path, "name": name, "kind": kind, "container_id": None, "runtime": None, "pod_uid": None,
+            "usage_bytes": int(limit * pct / 100), "working_set_bytes": int(limit * pct / 100), "limit_bytes": limit,
+            "limit_pct": pct, "limit_hits": 0, "oom_count": oom_kills, "oom_kill_count": oom_kills, "pressure": None}
+
+
+def _leak_trend(facts):
+    facts["leaks"] = {"suspects": [{"kind": "process", "name": "java", "pid": 1234, "bytes": 3 << 30,
+                                    "growth_bytes_per_hour": 200 << 20, "span_seconds": 8 * 3600.0, "fit": 0.98,
+                                    "exhaustion_seconds": 20 * 3600.0}]}
+
+
+# the problems of the alerts' findings beyond the diagnosis tests' POSITIVE cases
+EXTRA_PROBLEMS = {
+    "cgroup.near_limit": lambda f: f.setdefault("cgroup", {}).update(
+        groups={"near_limit": [_group("/system.slice/app.service", "app.service", "service", 95.0)]}),
+    "cgroup.oom_kills": lambda f: f.setdefault("cgroup", {}).update(
+        groups={"oom_kills": [_group("/system.slice/app.service", "app.service", "service", 60.0, oom_kills=1)]}),
+    "leak.trend": _leak_trend,
+}
+
+
+def _remedy_of(finding_id):
+    """The remedy the diagnosis gives for ``finding_id``, from facts that make the problem. leak.trend: the
+    short-sample leak finding's remedy where the long-term rule is not part of this tree yet (the same fix)."""
+    makers = [make for fid, make, dummy in POSITIVE if fid == finding_id]
+    if finding_id in EXTRA_PROBLEMS:
+        makers.append(EXTRA_PROBLEMS[finding_id])
+    for make in makers:
+        facts = healthy()
+        make(facts)
+        for finding in _diagnosis.diagnose(facts, _diagnosis.merge_thresholds({}))["findings"]:
+            if finding["id"] == finding_id:
+                return finding["remedy"]
+    if finding_id == "leak.trend" and not hasattr(_diagnosis, "rule_leak_trend"):
+        return _remedy_of("leak.suspect")
+    raise AssertionError("no facts in the tests make the finding %s" % finding_id)
+
+
+def test_each_alert_names_its_finding_and_the_fix_the_diagnosis_gives():
+    headings = re.findall(r"^#+ (.+)$", open(MONITORING_DOC, encoding="utf-8").read(), re.M)
+    anchors = {re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-") for heading in headings}
+    for rule in _shipped_rule_list():
+        notes = rule["annotations"]
+        assert notes["runbook_url"].startswith("https://github.com/memops/linux/blob/main/docs/monitoring.md#")
+        anchor = notes["runbook_url"].split("#", 1)[1]
+        assert anchor == rule["alert"].lower() and anchor in anchors, \
+            "%s: docs/monitoring.md has no section %s" % (rule["alert"], anchor)
+        if rule["alert"] in ("MemopsHealthCritical", "MemopsCheckStale"):
+            continue  # every critical finding; the checker itself
+        remedy = _remedy_of(notes["finding"])
+        places = [" ".join(part for part in (remedy["role"], remedy["variable"]) if part)] if remedy["role"] else []
+        places += [remedy["module"]] if remedy["module"] else []
+        assert notes["fix"] == "; ".join(places), "%s: fix %r, the diagnosis of %s names %r" % (
+            rule["alert"], notes["fix"], notes["finding"], places)
 
 
 @needs_promtool

@@ -517,6 +517,68 @@ def test_checker_notifies_once_per_change_and_on_recovery(tmp_path, receiver):
     assert len(receiver.bodies) == 2
 
 
+# Memory in use above 0%: memory.used_high (monitor) on any host, nothing else.
+USED_HIGH = dict(CALM, memory_used_pct_high=0)
+
+
+def test_the_role_notifies_the_guides_findings_by_default():
+    assert _load("defaults", "main.yml")["monitoring_notify_findings"] == list(_notify.NOTIFY_FINDINGS)
+    assert _load("defaults", "main.yml")["monitoring_notify_on"] == "critical"
+
+
+def test_memory_used_above_the_line_notifies_by_default_and_resolves(tmp_path, receiver):
+    """The guide mails when more than 90% is used: with the default notify_on (critical) and notify_findings,
+    memory.used_high (monitor) is sent, and resolved when it is gone."""
+    target = [{"type": "webhook", "url": receiver.url}]
+    first = run_checker(tmp_path, thresholds=USED_HIGH, notify=target)
+    assert first.returncode == 0, first.stderr
+    assert "health monitor: memory.used_high" in first.stderr
+    assert [(body["event"], body["status"]) for dummy, body in receiver.bodies] == [("alert", "monitor")]
+    # oom.kills (monitor) too where this host has had OOM kills since boot
+    assert "memory.used_high" in [f["id"] for f in receiver.bodies[0][1]["findings"]]
+    calm = run_checker(tmp_path, thresholds=CALM, notify=target)
+    assert calm.returncode == 0, calm.stderr
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert", "resolved"]
+
+
+def test_without_notify_findings_only_notify_on_counts(tmp_path, receiver):
+    proc = run_checker(tmp_path, thresholds=USED_HIGH, notify=[{"type": "webhook", "url": receiver.url}],
+                       notify_findings=[])
+    assert proc.returncode == 0, proc.stderr
+    assert "health monitor: memory.used_high" in proc.stderr
+    assert receiver.bodies == []
+
+
+def test_advice_never_notifies_even_when_listed(tmp_path, receiver):
+    """A running process named in critical_processes without OOM protection makes the advice
+    oom.critical_unprotected (info): the checker writes it as a metric and sends nothing, even with the finding
+    listed in notify_findings."""
+    sleeper = subprocess.Popen(["sleep", "120"])  # pylint: disable=consider-using-with
+    try:
+        proc = run_checker(tmp_path, thresholds=dict(CALM, critical_processes=["sleep"]),
+                           notify_findings=["oom.critical_unprotected"],
+                           notify=[{"type": "webhook", "url": receiver.url}])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert proc.returncode == 0, proc.stderr
+    metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+    assert 'memops_finding{id="oom.critical_unprotected",severity="info"} 1\n' in metrics
+    assert "memops_health_status 2\n" not in metrics
+    assert receiver.bodies == []
+
+
+def test_the_checker_writes_the_metrics_the_cause_alerts_read(tmp_path):
+    proc = run_checker(tmp_path, thresholds=CALM)
+    assert proc.returncode == 0, proc.stderr
+    metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+    with open("/proc/sys/vm/overcommit_memory", encoding="ascii") as handle:
+        assert "memops_overcommit_memory %d\n" % int(handle.read()) in metrics
+    # order 0: no free block is smaller than one page
+    assert re.search(r'^memops_fragmentation_unusable_index\{node="0",zone="\w+",order="0"\} 0\.0$', metrics, re.M), metrics
+    assert "# TYPE memops_cgroup_usage_ratio gauge\n" in metrics
+
+
 def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_path, receiver):
     target = [{"type": "webhook", "url": receiver.url}]
     receiver.fail = True
@@ -591,6 +653,8 @@ def test_mail_goes_through_sendmail_t(tmp_path):
     ({"notify": [{"type": "mail", "to": "ops@example.com\n"}]}, "bad configuration: notify[0]: to must be one line"),
     ({"redact": ["("]}, "bad configuration: redact[0] '(' is not a valid regular expression"),
     ({"redact": "--password"}, "bad configuration: redact must be null (the default patterns) or a list"),
+    ({"notify_findings": "memory.used_high"},
+     "bad configuration: notify_findings must be a list of finding ids such as memory.used_high, got 'memory.used_high'"),
 ])
 def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
     proc = run_checker(tmp_path, **config)

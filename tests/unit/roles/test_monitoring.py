@@ -319,7 +319,8 @@ def _remedy_of(finding_id):
 
 
 def test_each_alert_names_its_finding_and_the_fix_the_diagnosis_gives():
-    headings = re.findall(r"^#+ (.+)$", open(MONITORING_DOC, encoding="utf-8").read(), re.M)
+    with open(MONITORING_DOC, encoding="utf-8") as handle:
+        headings = re.findall(r"^#+ (.+)$", handle.read(), re.M)
     anchors = {re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-") for heading in headings}
     for rule in _shipped_rule_list():
         notes = rule["annotations"]

@@ -101,8 +101,8 @@ def _body(facts, checked_at):
 def as_read(message):
     """A mail as a mail client shows it: its sender, recipient and subject, and the decoded text."""
     parsed = email.message_from_string(message, policy=email.policy.default)
-    return "From: %s\nTo: %s\nSubject: %s\n\n%s" % (parsed["From"], parsed["To"], parsed["Subject"],
-                                                   parsed.get_content())
+    headers = "From: %s\nTo: %s\nSubject: %s\n\n" % (parsed["From"], parsed["To"], parsed["Subject"])
+    return headers + parsed.get_content()
 
 
 def examples():

@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 from typing import Callable
 
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
@@ -43,19 +42,6 @@ def _call(name, path, *args):
         raise OSError(code, os.strerror(code), path)
 
 
-def run_command(argv: list[str]) -> tuple[int, str, str]:
-    """Runs ``argv`` in the C locale: (rc, stdout, stderr). A plain
-    subprocess: AnsibleModule.run_command forks the whole interpreter (its
-    preexec_fn rules out vfork) and polls the pipes, which costs a swap file's
-    creation as much as mkswap itself; mkswap and systemctl need none of that."""
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=dict(os.environ, LC_ALL="C"), check=False)
-    except OSError as exc:
-        return 127, "", "cannot run %s: %s" % (argv[0], exc.strerror or exc)
-    return (proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
-
-
 def swapon(path: str, priority: int | None = None) -> None:
     """swapon(2) ``path``, with ``priority`` (0 to 32767) or the kernel's. Raises OSError."""
     _call("swapon", path, 0 if priority is None else _SWAP_FLAG_PREFER | priority)
@@ -68,14 +54,14 @@ def swapoff(path: str) -> None:
 
 class Host:
     """Runs steps on the real host. ``run(argv) -> (rc, stdout, stderr)`` runs
-    commands (default: :func:`run_command`), ``replace(src, dest)`` renames fstab into
-    place and ``backup(path)`` copies it first (a module passes ``atomic_move``
-    and ``backup_local``)."""
+    commands, ``replace(src, dest)`` renames fstab into place and ``backup(path)``
+    copies it first (a module passes ``run_command``, ``atomic_move`` and
+    ``backup_local``)."""
 
-    def __init__(self, run: Callable[[list[str]], tuple[int, str, str]] | None = None,
+    def __init__(self, run: Callable[[list[str]], tuple[int, str, str]],
                  replace: Callable[[str, str], None] = os.replace, reader: procfs.Reader | None = None,
                  backup: Callable[[str], str] = _fstab.backup_copy) -> None:
-        self.run = run or run_command
+        self.run = run
         self.replace = replace
         self.backup = backup
         self.reader = reader or procfs.Reader()

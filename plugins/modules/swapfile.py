@@ -287,7 +287,8 @@ def main():
     result["filesystem"] = observed["fs"]["type"] if observed["fs"] else None
     fstab_before = observed["fstab_text"]
     if steps and not module.check_mode:
-        host = _swaphost.Host(replace=module.atomic_move, reader=reader, backup=module.backup_local)
+        host = _swaphost.Host(run=module.run_command, replace=module.atomic_move, reader=reader,
+                              backup=module.backup_local)
         try:
             done = host.apply(request, steps)
         except _swap.SwapError as exc:

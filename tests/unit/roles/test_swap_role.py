@@ -101,7 +101,9 @@ def test_one_file_costs_one_module_call(tmp_path):
 @needs_playbook
 @pytest.mark.skipif(os.geteuid() != 0, reason="the module asks as root whether swapon is permitted")
 def test_several_files_are_checked_before_any_is_made(tmp_path):
-    proc, results, _, _ = _run(tmp_path, ["one", "two"], "--check")
+    proc, results, swap_dir, fstab = _run(tmp_path, ["one", "two"], "--check")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _ran(results["Find out what this host allows"])
     assert _ran(results["Check that this host allows what the role does"])
+    assert os.listdir(swap_dir) == []
+    assert fstab.read_text() == "# untouched\n"

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _fstab
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -196,6 +195,35 @@ def observe(request: Request, reader: procfs.Reader, capabilities: dict | None =
         raise Refused("cannot read the memory and swap state: %s" % exc)
 
 
+def read_back(request: Request, reader: procfs.Reader) -> dict:
+    """What state_of() needs after a run, read from the host again: the swap
+    file, the active areas and fstab. The rest of observe() (memory, the
+    directory's safety, the filesystem, the host's permissions) only serves
+    plan(), which has run by then."""
+    try:
+        swaps = procfs.parse_swaps(reader.proc("swaps") or "")
+    except procfs.ProcfsError as exc:
+        raise Refused("cannot read the memory and swap state: %s" % exc)
+    info = inspect(request.path, request.page_size)
+    _mark_active(info, swaps)
+    try:
+        return {"file": info, "fstab_text": _fstab.read(request.fstab)}
+    except _fstab.FstabError as exc:
+        raise Refused("fstab: %s" % exc)
+
+
+def _mark_active(info, swaps):
+    """Sets info["active"] from the entry of /proc/swaps that is the file
+    ``info`` describes (None when it is not active); returns that entry."""
+    info["active"] = None
+    if info["kind"] == "file":
+        for area in swaps:
+            if area["type"] == "file" and _same_inode(area["path"], info):
+                info["active"] = {k: area[k] for k in ("size_bytes", "used_bytes", "priority")}
+                return area
+    return None
+
+
 def _observe(request, reader, capabilities):
     page_size = request.page_size
     swaps = procfs.parse_swaps(reader.proc("swaps") or "")
@@ -204,16 +232,18 @@ def _observe(request, reader, capabilities):
     ours = []
     for key, path in (("file", request.path), ("bridge", request.bridge)):
         info = inspect(path, page_size)
-        info["active"] = None
-        if info["kind"] == "file":
-            for area in swaps:
-                if area["type"] == "file" and _same_inode(area["path"], info):
-                    info["active"] = {k: area[k] for k in ("size_bytes", "used_bytes", "priority")}
-                    ours.append(area)
+        area = _mark_active(info, swaps)
+        if area:
+            ours.append(area)
         obs[key] = info
     obs["other_swap_free_bytes"] = sum(max(0, a["size_bytes"] - a["used_bytes"]) for a in swaps if a not in ours)
     # only pages that would move matter; walking the cgroup tree is skipped otherwise
-    obs["memcgs_over_limit"] = cgroups.memcgs_over_limit(reader) if any(a["used_bytes"] for a in ours) else []
+    obs["memcgs_over_limit"] = []
+    if any(a["used_bytes"] for a in ours):
+        # imported here: a file with no pages swapped out (every new one) does not load it
+        from ansible_collections.memops.linux.plugins.module_utils import _cgroups
+
+        obs["memcgs_over_limit"] = _cgroups.memcgs_over_limit(reader)
     obs["mem_available_bytes"] = meminfo.get("MemAvailable", meminfo.get("MemFree", 0))
     obs["mem_total_bytes"] = meminfo.get("MemTotal", 0)
     try:

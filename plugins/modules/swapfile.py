@@ -295,7 +295,7 @@ def main():
             result.update(changed=bool(exc.completed), actions=list(exc.completed))
             module.fail_json(msg="swapfile: %s" % exc, reason=exc.reason, **result)
         try:
-            observed = _swap.observe(request, reader, observed["capabilities"])
+            observed = _swap.read_back(request, reader)
             after = _swap.state_of(request, observed)
             _swap.verify(request, after)  # no false success: what the host says now
         except _swap.SwapError as exc:

@@ -1,0 +1,196 @@
+# Copyright (c) memops.linux contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Monitoring end to end with the real parts (issue 13, scope 3).
+
+Debian's node_exporter (default collectors, and the textfile directory the role's checker writes to),
+Prometheus scraping it every second and evaluating the role's alert rules rendered with short windows,
+and Alertmanager routing to a webhook receiver in this process. A real OOM kill in a memory cgroup of
+this host must reach the receiver as OOMKillDetected; the time from the victim's death to the delivery
+is measured and written to benchmarks/results/monitoring_e2e.md (a measurement, not a target: the test
+only asserts delivery within a generous time). A steadily growing process must reach it the same way as
+MemoryLeakSuspected, through the checker's memops_leak_suspect_* metrics.
+
+Needs root and the host kernel; scripts/test runs it as the step ``monitoring``, under the host lock.
+Every server is stopped and every cgroup removed at the end, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+
+import pytest
+
+from monitoring_stack import BINARIES, CHECKOUT, Stack, missing, oom_kill, oom_kills, run_checker, wait_for
+
+from ansible_collections.memops.linux.tests.unit.roles.test_monitoring import _render_rules
+
+RESULTS = os.path.join(CHECKOUT, "benchmarks", "results")
+# Prometheus scrapes and evaluates every INTERVAL seconds; Alertmanager waits GROUP_WAIT before the
+# first notification of a group and between two of them.
+INTERVAL = 1
+GROUP_WAIT = 1
+# monitoring_alert_for: the window of OOMKillDetected (increase over it) and the `for` of the others;
+# long enough that the alert still fires when Alertmanager flushes its group.
+ALERT_FOR = "20s"
+RULE_VARS = {"monitoring_alert_for": ALERT_FOR,
+             # the checker runs only when a test runs it: no staleness alert within a test
+             "monitoring_interval": "1h"}
+# seconds a delivery may take before the test fails (the measurement is usually a few seconds)
+DELIVERY_TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def results():
+    """What the tests measured, written to benchmarks/results/monitoring_e2e.{json,md} at the end."""
+    measured = {}
+    yield measured
+    if measured:
+        _write_results(measured)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    why = missing()
+    if why:
+        pytest.fail("the end-to-end monitoring test cannot run: %s" % why)
+    directory = tmp_path_factory.mktemp("stack")
+    rules = _render_rules(tmp_path_factory.mktemp("rules"), RULE_VARS)
+    running = Stack(directory, rules, interval=INTERVAL, group_wait=GROUP_WAIT)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.close()
+
+
+def _parse_time(text):
+    """An RFC 3339 time of Prometheus or Alertmanager (nanoseconds, Z) as seconds since the epoch."""
+    date, _, fraction = text.rstrip("Z").partition(".")
+    seconds = datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return seconds + (float("0." + fraction) if fraction else 0.0)
+
+
+def _first_sample_at_least(stack, metric, value):
+    """The time of the first scraped sample of ``metric`` (one series) that is >= value, in the last 2 minutes."""
+    (series,) = stack.api("query", query="%s[2m]" % metric)["result"]
+    return min(float(when) for when, sample in series["values"] if float(sample) >= value)
+
+
+def test_an_oom_kill_reaches_the_receiver_as_oomkilldetected(stack, results, tmp_path):
+    assert "OOMKillDetected" in stack.rules_loaded()
+    run_checker(tmp_path, stack.textfile_dir)
+    # Prometheus holds a few samples from before the kill (increase() needs one), and no OOMKillDetected of an
+    # earlier kill on this host is still active (it would be the one delivered)
+    wait_for("samples of node_vmstat_oom_kill and memops_oom_kills_total in Prometheus",
+             lambda: (stack.value("count_over_time(node_vmstat_oom_kill[1m])") or 0) >= 3
+             and stack.value("memops_oom_kills_total") is not None, timeout=60)
+    wait_for("no OOMKillDetected active before the kill", lambda: not stack.active_alerts("OOMKillDetected"), timeout=60)
+    before = stack.value("node_vmstat_oom_kill")
+    checker_before = stack.value("memops_oom_kills_total")
+
+    victim, died = oom_kill()
+    kills = oom_kills()
+    print("victim %d killed by the OOM killer at %s (oom_kill %d)" % (victim, _utc(died), kills))
+    assert kills >= before + 1
+
+    delivered = wait_for("OOMKillDetected delivered to the receiver",
+                         lambda: stack.receiver.alerts("OOMKillDetected", since=died), timeout=DELIVERY_TIMEOUT,
+                         interval=0.05)
+    received, alert = delivered[0]
+    # the checker's own counter reaches Prometheus through node_exporter's textfile collector
+    run_checker(tmp_path, stack.textfile_dir)
+    wait_for("memops_oom_kills_total of the checker after the kill",
+             lambda: (stack.value("memops_oom_kills_total") or 0) >= checker_before + 1, timeout=30)
+
+    scraped = _first_sample_at_least(stack, "node_vmstat_oom_kill", before + 1)
+    active = _parse_time(alert["startsAt"])
+    assert died <= scraped <= active <= received, (died, scraped, active, received)
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["annotations"]["summary"] == "OOM kill detected on %s" % alert["labels"]["instance"]
+    results["oom"] = {
+        "victim_died": _utc(died),
+        "seconds_to_scrape": round(scraped - died, 3),
+        "seconds_to_alert_active": round(active - died, 3),
+        "seconds_to_delivery": round(received - died, 3),
+        "alert": {key: alert[key] for key in ("status", "labels", "annotations", "startsAt")},
+    }
+    print("OOM kill to delivery: %.3f s (scraped after %.3f s, alert active after %.3f s)"
+          % (received - died, scraped - died, active - died))
+
+
+def _utc(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _version(name):
+    proc = subprocess.run([BINARIES[name], "--version"], capture_output=True, text=True, timeout=30, check=False)
+    return (proc.stdout or proc.stderr).splitlines()[0].strip()
+
+
+def _write_results(measured):
+    record = {
+        "benchmark": "monitoring_e2e",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "versions": {name: _version(name) for name in sorted(BINARIES)},
+        "intervals": {"scrape_seconds": INTERVAL, "evaluation_seconds": INTERVAL, "alertmanager_group_wait_seconds": GROUP_WAIT,
+                      "alertmanager_group_interval_seconds": GROUP_WAIT, "monitoring_alert_for": ALERT_FOR},
+    }
+    record.update(measured)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "monitoring_e2e.json"), "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    with open(os.path.join(RESULTS, "monitoring_e2e.md"), "w", encoding="utf-8") as handle:
+        handle.write(_markdown(record))
+    print(_markdown(record))
+
+
+def _markdown(record):
+    intervals = record["intervals"]
+    lines = [
+        "# Monitoring end to end: from the event on the host to the alert at the receiver",
+        "",
+        "%s, kernel %s, %d CPUs (load %.2f); %s." % (
+            record["date"], record["kernel"], record["cpus"], record["load_average_1m"],
+            "; ".join(record["versions"].values())),
+        "",
+        "Prometheus scrapes node_exporter every %d s and evaluates the role's rules (rendered with "
+        "`monitoring_alert_for: %s`) every %d s; Alertmanager's `group_wait` and `group_interval` are %d s and it "
+        "posts to a webhook receiver on a loopback port. A measurement, not a target: with the defaults "
+        "(a 15 s or 1 min scrape interval, `group_wait: 30s`) expect those intervals to dominate."
+        % (intervals["scrape_seconds"], intervals["monitoring_alert_for"], intervals["evaluation_seconds"],
+           intervals["alertmanager_group_wait_seconds"]),
+        "",
+    ]
+    if "oom" in record:
+        oom = record["oom"]
+        lines += [
+            "## OOM kill to OOMKillDetected",
+            "",
+            "A process in a memory cgroup of 50 MiB allocates 200 MiB; the kernel's OOM killer kills it (%s)."
+            % oom["victim_died"],
+            "",
+            "| from the victim's death to | seconds |",
+            "| --- | ---: |",
+            "| the first scrape with the new `node_vmstat_oom_kill` | %.3f |" % oom["seconds_to_scrape"],
+            "| the alert active in Prometheus (`startsAt`) | %.3f |" % oom["seconds_to_alert_active"],
+            "| **delivery at the receiver** | **%.3f** |" % oom["seconds_to_delivery"],
+            "",
+            "The alert as the receiver got it:",
+            "",
+            "```json",
+            json.dumps(oom["alert"], indent=1, sort_keys=True),
+            "```",
+            "",
+        ]
+    lines += ["Reproduce: `scripts/test monitoring` (root; tests/monitoring).", ""]
+    return "\n".join(lines)

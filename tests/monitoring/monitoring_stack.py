@@ -250,8 +250,9 @@ class Stack:
         return sorted(rule["name"] for group in self.api("rules")["groups"] for rule in group["rules"])
 
 
-def run_checker(directory, textfile_dir, extra_config=None, env=None, lib=None):
-    """One run of the role's checker against this host, writing memops.prom into ``textfile_dir``; its stderr."""
+def run_checker(directory, textfile_dir, extra_config=None, args=(), lib=None):
+    """One run of the role's checker against this host, writing memops.prom into ``textfile_dir``, its state
+    in ``directory``; ``args`` are more command line arguments. Returns its stderr."""
     from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTIONS_ROOT  # pylint: disable=import-outside-toplevel
     config = {"textfile_dir": str(textfile_dir), "state_file": os.path.join(str(directory), "checker-state.json"),
               "top": 5, "notify": []}
@@ -259,11 +260,53 @@ def run_checker(directory, textfile_dir, extra_config=None, env=None, lib=None):
     path = os.path.join(str(directory), "checker.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(config, handle)
-    proc = subprocess.run([sys.executable, CHECKER, "--config", path, "--lib", lib or COLLECTIONS_ROOT],
-                          capture_output=True, text=True, timeout=120, check=False, env=env)
+    proc = subprocess.run([sys.executable, CHECKER, "--config", path, "--lib", lib or COLLECTIONS_ROOT] + list(args),
+                          capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise StackError("the checker exited %d: %s" % (proc.returncode, proc.stderr))
     return proc.stderr
+
+
+GROWER = r"""
+import sys
+with open("/proc/self/comm", "w") as handle:
+    handle.write(sys.argv[1])
+chunks = [b"\x5a" * int(sys.argv[2])]
+print("ready", flush=True)
+for line in sys.stdin:
+    chunks.append(b"\x5a" * int(line))  # written, so resident
+    print("grown", flush=True)
+"""
+
+
+class Grower:
+    """A real process named ``name`` that holds ``start`` bytes and grows by what ``grow`` asks, each byte
+    written so that its RSS grows. ``close`` kills it."""
+
+    def __init__(self, name, start):
+        self.name = name
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-c", GROWER, name, str(start)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, start_new_session=True)
+        self.pid = self.proc.pid
+        self._answer("ready")
+
+    def _answer(self, word):
+        line = self.proc.stdout.readline().strip()
+        if line != word:
+            raise StackError("the growing process answered %r, expected %r (exit status %s)" % (line, word, self.proc.poll()))
+
+    def grow(self, size):
+        self.proc.stdin.write("%d\n" % size)
+        self.proc.stdin.flush()
+        self._answer("grown")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
 
 
 def _memory_cgroup(name):

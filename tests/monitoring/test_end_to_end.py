@@ -23,10 +23,11 @@ import json
 import os
 import platform
 import subprocess
+import time
 
 import pytest
 
-from monitoring_stack import BINARIES, CHECKOUT, Stack, missing, oom_kill, oom_kills, run_checker, wait_for
+from monitoring_stack import BINARIES, CHECKER, CHECKOUT, Grower, Stack, missing, oom_kill, oom_kills, run_checker, wait_for
 
 from ansible_collections.memops.linux.tests.unit.roles.test_monitoring import _render_rules
 
@@ -37,7 +38,7 @@ INTERVAL = 1
 GROUP_WAIT = 1
 # monitoring_alert_for: the window of OOMKillDetected (increase over it) and the `for` of the others;
 # long enough that the alert still fires when Alertmanager flushes its group.
-ALERT_FOR = "20s"
+ALERT_FOR = "10s"
 RULE_VARS = {"monitoring_alert_for": ALERT_FOR,
              # the checker runs only when a test runs it: no staleness alert within a test
              "monitoring_interval": "1h"}
@@ -124,6 +125,82 @@ def test_an_oom_kill_reaches_the_receiver_as_oomkilldetected(stack, results, tmp
           % (received - died, scraped - died, active - died))
 
 
+# The leak: a process that starts at LEAK_START bytes and grows LEAK_STEP bytes between two checks, checks
+# LEAK_CHECK_SECONDS apart on the checker's clock (--time-offset) over LEAK_CHECKS checks: 7 hours, more
+# than the 6 of leak_trend_min_span_hours, seen in seconds; 56 MiB in all, more than its 32 MiB and 10%.
+LEAK_NAME = "memops-leaker"
+LEAK_START = 64 << 20
+LEAK_STEP = 4 << 20
+LEAK_CHECK_SECONDS = 1800
+LEAK_CHECKS = 15
+
+
+@pytest.fixture
+def grower():
+    running = Grower(LEAK_NAME, LEAK_START)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def _leak_parts_missing(stack):
+    """What the leak path needs of the other parts of the collection and is not there, or None."""
+    with open(CHECKER, encoding="utf-8") as handle:
+        checker = handle.read()
+    missing_parts = []
+    if "--time-offset" not in checker or "leak_history" not in checker:
+        missing_parts.append("the checker's long-term leak history (leak-history.json, --time-offset, the "
+                             "memops_leak_suspect_* metrics)")
+    if "MemoryLeakSuspected" not in stack.rules_loaded():
+        missing_parts.append("the alert rule MemoryLeakSuspected in roles/monitoring/templates/memops-alerts.rules.yml.j2")
+    return " and ".join(missing_parts) or None
+
+
+def test_a_growing_process_reaches_the_receiver_as_memoryleaksuspected(stack, results, tmp_path, grower):
+    why = _leak_parts_missing(stack)
+    if why:
+        pytest.skip("the leak path needs %s" % why)
+    pid = str(grower.pid)
+    written = None
+    for check in range(LEAK_CHECKS):
+        if check:
+            grower.grow(LEAK_STEP)
+        run_checker(tmp_path, stack.textfile_dir, args=["--time-offset", str(check * LEAK_CHECK_SECONDS)])
+        with open(os.path.join(stack.textfile_dir, "memops.prom"), encoding="utf-8") as handle:
+            metrics = handle.read()
+        if written is None and 'memops_leak_suspect_growth_bytes_per_hour{kind="process",name="%s",pid="%s"}' % (
+                LEAK_NAME, pid) in metrics:
+            written = time.time()
+            named_after = check * LEAK_CHECK_SECONDS
+    assert written is not None, "the checker never named %s[%s] a leak suspect:\n%s" % (LEAK_NAME, pid, metrics)
+    print("%s[%s] named a leak suspect after %.1f hours on the checker's clock" % (LEAK_NAME, pid, named_after / 3600.0))
+
+    def ours(alerts):
+        return [(when, alert) for when, alert in alerts
+                if alert["labels"].get("name") == LEAK_NAME and alert["labels"].get("pid") == pid]
+
+    delivered = wait_for("MemoryLeakSuspected of %s[%s] delivered to the receiver" % (LEAK_NAME, pid),
+                         lambda: ours(stack.receiver.alerts("MemoryLeakSuspected", since=written)),
+                         timeout=DELIVERY_TIMEOUT, interval=0.05)
+    received, alert = delivered[0]
+    growth = stack.value('memops_leak_suspect_growth_bytes_per_hour{name="%s",pid="%s"}' % (LEAK_NAME, pid))
+    per_hour = LEAK_STEP * 3600.0 / LEAK_CHECK_SECONDS
+    assert 0.8 * per_hour <= growth <= 1.25 * per_hour, (growth, per_hour)
+    assert alert["labels"]["kind"] == "process"
+    assert LEAK_NAME in alert["annotations"]["summary"]
+    active = _parse_time(alert["startsAt"])
+    assert written <= active <= received, (written, active, received)
+    results["leak"] = {
+        "named_after_hours": named_after / 3600.0,
+        "growth_bytes_per_hour": growth,
+        "seconds_to_alert_active": round(active - written, 3),
+        "seconds_to_delivery": round(received - written, 3),
+        "alert": {key: alert[key] for key in ("status", "labels", "annotations", "startsAt")},
+    }
+    print("leak suspect written to delivery: %.3f s (alert active after %.3f s)" % (received - written, active - written))
+
+
 def _utc(seconds):
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
@@ -189,6 +266,31 @@ def _markdown(record):
             "",
             "```json",
             json.dumps(oom["alert"], indent=1, sort_keys=True),
+            "```",
+            "",
+        ]
+    if "leak" in record:
+        leak = record["leak"]
+        lines += [
+            "## A leak suspect to MemoryLeakSuspected",
+            "",
+            "A process (`%s`) grows %d MiB between two checks; the checker's clock is moved %d s on at each "
+            "check (`--time-offset`), so %d checks run seconds apart span %.1f hours of its history. It names the "
+            "process a leak suspect after %.1f hours (`memops_leak_suspect_growth_bytes_per_hour` %.0f MiB)."
+            % (LEAK_NAME, LEAK_STEP >> 20, LEAK_CHECK_SECONDS, LEAK_CHECKS,
+               (LEAK_CHECKS - 1) * LEAK_CHECK_SECONDS / 3600.0, leak["named_after_hours"],
+               leak["growth_bytes_per_hour"] / (1 << 20)),
+            "",
+            "| from the check that wrote the suspect's metrics to | seconds |",
+            "| --- | ---: |",
+            "| the rule true in Prometheus (`startsAt`; it fires `for` %s later) | %.3f |"
+            % (record["intervals"]["monitoring_alert_for"], leak["seconds_to_alert_active"]),
+            "| **delivery at the receiver** | **%.3f** |" % leak["seconds_to_delivery"],
+            "",
+            "The alert as the receiver got it:",
+            "",
+            "```json",
+            json.dumps(leak["alert"], indent=1, sort_keys=True),
             "```",
             "",
         ]

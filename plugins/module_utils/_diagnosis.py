@@ -43,6 +43,14 @@ DEFAULT_THRESHOLDS = {
     # leak suspects across samples
     "leak_min_growth_bytes": 4 * MIB,
     "leak_min_growth_pct": 5.0,
+    # leaks over hours (the checker's history, _leak_history.trend): a steady rise this long, this good a
+    # straight line, this much growth, still rising in its last third at this share of the whole's rate
+    "leak_trend_min_span_hours": 6.0,
+    "leak_trend_min_fit": 0.8,
+    "leak_trend_min_growth_bytes": 32 * MIB,
+    "leak_trend_min_growth_pct": 10.0,
+    "leak_trend_recent_share": 0.5,
+    "leak_exhaustion_critical_hours": 24.0,  # critical when MemAvailable runs out sooner at that growth
     # OOM killer
     "oom_recent_seconds": 3600,
     "oom_likely_victims": 3,
@@ -188,6 +196,27 @@ def rule_leak_suspects(facts: dict, t: dict) -> Iterator[dict]:
                     "set heap limits (-Xmx, --max-old-space-size).",
                     role="memops.linux.memory_limits", variable="memory_limits_services"),
             {"pid": row["pid"], "name": row["name"], "rss_series": row["rss_series"], "growth_bytes": row["growth_bytes"]})
+
+
+def rule_leak_trend(facts: dict, t: dict) -> Iterator[dict]:
+    """The leak suspects of the checker's history (facts ``leaks``, _leak_history.suspects)."""
+    for row in section(facts, "leaks").get("suspects") or []:
+        exhaustion = row.get("exhaustion_seconds")
+        critical = exhaustion is not None and exhaustion < t["leak_exhaustion_critical_hours"] * 3600
+        label = "%s[%d]" % (row["name"], row["pid"]) if row["kind"] == "process" else row["name"]
+        evidence = ["%s grows %s per hour over %.1f hours (fit R^2 %.2f), %s now" % (
+            label, _size(row["growth_bytes_per_hour"]), row["span_seconds"] / 3600.0, row["fit"], _size(row["bytes"]))]
+        if exhaustion is not None:
+            evidence.append("at this growth available memory runs out in %.1f hours" % (exhaustion / 3600.0))
+        yield _finding(
+            "leak.trend", "critical" if critical else "monitor",
+            "%s %s has grown steadily for hours" % ("Process" if row["kind"] == "process" else "Service", label),
+            evidence,
+            _remedy("Restart it now and find the leak; cap it with MemoryMax= so systemd restarts it before the host "
+                    "suffers; set heap limits (-Xmx, --max-old-space-size).",
+                    role="memops.linux.memory_limits", variable="memory_limits_services"),
+            dict((key, row.get(key)) for key in ("kind", "name", "pid", "bytes", "growth_bytes_per_hour", "span_seconds",
+                                                 "fit", "exhaustion_seconds")))
 
 
 def rule_insufficient_ram(facts: dict, t: dict) -> Iterator[dict]:
@@ -490,7 +519,7 @@ def rule_runtimes(facts: dict, t: dict) -> Iterator[dict]:
             {"heap_limits_bytes": total, "ram_bytes": ram})
 
 
-RULES = (rule_low_available, rule_leak_suspects, rule_insufficient_ram, rule_oom, rule_commit,
+RULES = (rule_low_available, rule_leak_suspects, rule_leak_trend, rule_insufficient_ram, rule_oom, rule_commit,
          rule_swap, rule_slab, rule_fragmentation, rule_tuning, rule_runtimes) + rules_breakdown.RULES + cgroup_rules.RULES
 
 

@@ -612,9 +612,11 @@ class Gatherer:
 
 
 def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 10, samples: int = 1,
-           sample_interval: float = 5.0, thresholds: dict | None = None, **options: Any) -> dict:
+           sample_interval: float = 5.0, thresholds: dict | None = None,
+           leaks: Callable[[list, dict], dict] | None = None, **options: Any) -> dict:
     """The facts dict of mem_facts; with ``thresholds`` (merged with the guide's
-    defaults by _diagnosis.merge_thresholds) also its ``health``."""
+    defaults by _diagnosis.merge_thresholds) also its ``health``; ``leaks(rows, facts)``
+    (_leak_history) makes the ``leaks`` facts from the scan's processes before the diagnosis."""
     if thresholds is not None and "watch" not in options:
         options["watch"] = sorted(set(diagnosis.DATABASES) | set(thresholds["critical_processes"]))
     if thresholds is not None:
@@ -624,6 +626,8 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
         facts = gatherer.sample(subsets, samples, sample_interval)
     else:
         facts = gatherer.gather(subsets)
+    if leaks is not None:
+        facts["leaks"] = leaks(gatherer.last_rows or [], facts)
     if thresholds is not None:
         if not gatherer.meminfo.get("MemTotal"):
             meminfo_notes = [note for note in gatherer.notes if note.startswith("meminfo")]

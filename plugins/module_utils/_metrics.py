@@ -139,8 +139,28 @@ def checker_families(facts: dict, health: dict, duration_seconds: float, now: fl
                            "Resident memory of the largest processes at the last check, in bytes.",
                            [({"name": row["name"], "pid": row["pid"]}, row["rss_bytes"]) for row in rows]))
 
+    families.extend(leak_families(section(facts, "leaks").get("suspects") or []))
+
     families.append(family("memops_check_duration_seconds", "gauge",
                            "How long the last memory check took, in seconds.", [({}, round(duration_seconds, 6))]))
     families.append(family("memops_check_last_success_timestamp_seconds", "gauge",
                            "When the last memory check completed, in seconds since the epoch.", [({}, round(now, 3))]))
     return families
+
+
+def leak_families(suspects: list) -> list[dict]:
+    """The long-term leak suspects (_leak_history.suspects): growth, time to exhaustion (absent when
+    unknown) and how long the trend has been seen; a series exists only while its process or unit is a suspect."""
+    labels = [({"kind": row["kind"], "name": row["name"], "pid": "" if row["pid"] is None else str(row["pid"])}, row)
+              for row in suspects]
+    return [
+        family("memops_leak_suspect_growth_bytes_per_hour", "gauge",
+               "Memory growth of a long-term leak suspect (steady over hours), in bytes per hour.",
+               [(label, row["growth_bytes_per_hour"]) for label, row in labels]),
+        family("memops_leak_suspect_exhaustion_seconds", "gauge",
+               "Projected seconds until MemAvailable reaches 0 at the leak suspect's growth.",
+               [(label, row["exhaustion_seconds"]) for label, row in labels if row["exhaustion_seconds"] is not None]),
+        family("memops_leak_suspect_span_seconds", "gauge",
+               "How long the leak suspect's steady growth has been seen, in seconds.",
+               [(label, row["span_seconds"]) for label, row in labels]),
+    ]

@@ -14,7 +14,9 @@ health reaches notify_on and differs from what each target was last sent.
 The configuration is JSON (roles/monitoring writes it): textfile_dir,
 metrics_file, state_file, thresholds, top, notify_on, notify, timeout,
 kernel_log, proc_root, sys_root, host, redact (patterns hiding secrets in the
-command lines that leave the host; null for the collection's defaults). Messages go to stderr (the journal). Exit
+command lines that leave the host; null for the collection's defaults), leak_history
+(keep the memory history of processes and services in leak-history.json beside the
+state file, and name the leak suspects it shows). Messages go to stderr (the journal). Exit
 status 0 when the metrics were written, whatever the health; 1 when the check
 failed (the metrics then keep their old timestamp and the staleness alert fires);
 2 for a bad configuration. A notification that cannot be delivered is logged
@@ -53,7 +55,10 @@ DEFAULTS = {
     "sys_root": "/sys",
     "host": None,
     "redact": None,
+    "leak_history": True,
 }
+# the leak history (_leak_history), beside state_file
+LEAK_HISTORY_FILE = "leak-history.json"
 
 
 class DeliveryError(Exception):
@@ -71,9 +76,9 @@ def load_utils(lib_dir):
         sys.path.insert(0, lib_dir)
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.memops.linux.plugins.module_utils import (
-        _diagnosis, _memfacts, _metrics, _notify, _procfs, _redact, _textfile)
-    return {"diagnosis": _diagnosis, "memfacts": _memfacts, "metrics": _metrics, "notify": _notify,
-            "procfs": _procfs, "redact": _redact, "textfile": _textfile}
+        _diagnosis, _leak_history, _memfacts, _metrics, _notify, _procfs, _redact, _textfile)
+    return {"diagnosis": _diagnosis, "leak_history": _leak_history, "memfacts": _memfacts, "metrics": _metrics,
+            "notify": _notify, "procfs": _procfs, "redact": _redact, "textfile": _textfile}
 
 
 def load_config(path):
@@ -112,6 +117,7 @@ CONFIG_CHECKS = {
              lambda v: v is None or (isinstance(v, str) and v.strip() != "" and v.isprintable())),
     "redact": ("null (the default patterns) or a list of regular expressions",
                lambda v: v is None or isinstance(v, list)),
+    "leak_history": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 
@@ -251,14 +257,42 @@ def notify(utils, config, facts, health, checked_at):
         log("%s; notifications may be sent again" % exc)
 
 
+def leak_history_path(config):
+    return os.path.join(os.path.dirname(config["state_file"]), LEAK_HISTORY_FILE)
+
+
+class LeakHistory:
+    """The history kept across checks: loaded once, updated with the check's processes and services (O(processes),
+    the scan the facts made anyway), written back after the metrics."""
+
+    def __init__(self, utils, config, thresholds, reader, now):
+        self.module = utils["leak_history"]
+        self.path = leak_history_path(config)
+        self.thresholds, self.reader, self.now = thresholds, reader, now
+        self.state = self.module.load(self.path, log)
+
+    def __call__(self, rows, facts):
+        units = self.module.service_usage(self.reader, rows)
+        self.module.record(self.state, rows, units, self.now)
+        available = (facts.get("memory") or {}).get("available_bytes")
+        return self.module.facts(self.state, self.thresholds, available, self.path, self.now)
+
+    def save(self, textfile):
+        try:
+            textfile.atomic_write(self.path, self.module.dump(self.state), mode=0o600, follow=False)
+        except textfile.TextFileError as exc:
+            log("%s; the leak history of this check is lost" % exc)
+
+
 def check(utils, config, clock=time.time):
     """One check: gather, evaluate, write the metrics, notify. Returns the health."""
     started = time.monotonic()
     thresholds = utils["diagnosis"].merge_thresholds(config["thresholds"])
     reader = utils["procfs"].Reader(config["proc_root"], config["sys_root"])
+    history = LeakHistory(utils, config, thresholds, reader, clock()) if config["leak_history"] else None
     facts = utils["memfacts"].gather(reader, utils["memfacts"].SUBSETS, top=max(config["top"], 5),
                                      thresholds=thresholds, use_kernel_log=bool(config["kernel_log"]),
-                                     log_commands=run_log_command if config["kernel_log"] else None)
+                                     log_commands=run_log_command if config["kernel_log"] else None, leaks=history)
     # command lines leave the host in the notifications (the evidence of findings that quote one)
     utils["redact"].redact_commands(facts, utils["redact"].compile_patterns(config["redact"]))
     health = facts["health"]
@@ -269,6 +303,8 @@ def check(utils, config, clock=time.time):
     path = os.path.join(config["textfile_dir"], config["metrics_file"])
     # a link in the textfile directory is replaced, never written through (the checker runs as root)
     utils["textfile"].atomic_write(path, text, mode=0o644, follow=False)
+    if history is not None:
+        history.save(utils["textfile"])
     active = [f["id"] for f in health["findings"] if f["severity"] != "info"]
     log("health %s%s; metrics in %s" % (health["status"], (": " + ", ".join(active)) if active else "", path))
     if config["notify"]:
@@ -282,6 +318,8 @@ def main(argv=None):
     parser.add_argument("--lib", default=DEFAULT_LIB,
                         help="directory holding ansible_collections/memops/linux/plugins/module_utils "
                              "(default %(default)s)")
+    # tests only: seconds added to the clock, so that checks run seconds apart are seen hours apart
+    parser.add_argument("--time-offset", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         utils = load_utils(args.lib)
@@ -298,7 +336,7 @@ def main(argv=None):
         log("bad configuration: %s" % exc)
         return 2
     try:
-        check(utils, config)
+        check(utils, config, clock=lambda: time.time() + args.time_offset)
     except (utils["procfs"].ProcfsError, utils["textfile"].TextFileError, OSError) as exc:
         log("check failed: %s" % exc)
         return 1

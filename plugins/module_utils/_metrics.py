@@ -134,6 +134,8 @@ def checker_families(facts: dict, health: dict, duration_seconds: float, now: fl
                                "Processes killed by the OOM killer since boot (oom_kill in /proc/vmstat).",
                                [({}, oom["kill_count"])]))
 
+    families.extend(cause_families(facts))
+
     rows = (section(facts, "processes").get("top_rss") or [])[:top]
     families.append(family("memops_top_process_rss_bytes", "gauge",
                            "Resident memory of the largest processes at the last check, in bytes.",
@@ -164,3 +166,45 @@ def leak_families(suspects: list) -> list[dict]:
                "How long the leak suspect's steady growth has been seen, in seconds.",
                [(label, row["span_seconds"]) for label, row in labels]),
     ]
+
+
+def cause_families(facts: dict) -> list[dict]:
+    """The families the alert rules on causes read that node_exporter does not give: the overcommit mode,
+    the unusable free index of each zone holding free memory, and the memory cgroups near their limit or
+    with OOM kills (the groups the cgroup facts list). Families whose facts are missing are left out."""
+    families = []
+    mode = section(facts, "commit").get("overcommit_memory")
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        families.append(family("memops_overcommit_memory", "gauge",
+                               "vm.overcommit_memory: 0 heuristic, 1 always, 2 strict (CommitLimit enforced).",
+                               [({}, mode)]))
+
+    ram = section(facts, "memory").get("total_bytes")
+    zones = section(facts, "fragmentation").get("zones")
+    if ram and zones:
+        # as fragmented_zones: a zone holding under 1% of RAM free says nothing about fragmentation
+        samples = [({"node": zone["node"], "zone": zone["zone"], "order": order}, round(index, 6))
+                   for zone in zones if zone.get("free_bytes", 0) >= ram * 0.01
+                   for order, index in enumerate(zone.get("unusable_index") or []) if index is not None]
+        families.append(family("memops_fragmentation_unusable_index", "gauge",
+                               "Share of a zone's free memory in blocks smaller than 2^order pages (0 none, 1 all); "
+                               "zones holding at least 1% of RAM free.", samples))
+
+    groups = section(section(facts, "cgroup"), "groups")
+    if groups:
+        usage, kills, seen = [], [], set()
+        for group in [g for name in ("near_limit", "oom_kills", "top_usage") for g in groups.get(name) or []]:
+            if group["path"] in seen:
+                continue
+            seen.add(group["path"])
+            labels = {"path": group["path"], "name": group["name"], "kind": group["kind"]}
+            if group.get("limit_bytes") and group.get("working_set_bytes") is not None:
+                usage.append((labels, round(group["working_set_bytes"] / group["limit_bytes"], 6)))
+            if group.get("oom_kill_count"):
+                kills.append((labels, group["oom_kill_count"]))
+        families.append(family("memops_cgroup_usage_ratio", "gauge",
+                               "Working set of a memory cgroup divided by its memory limit (the groups near their "
+                               "limit, with OOM kills, or the largest).", usage))
+        families.append(family("memops_cgroup_oom_kills_total", "counter",
+                               "Processes the OOM killer took in a memory cgroup (the groups with the most).", kills))
+    return families

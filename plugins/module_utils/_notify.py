@@ -26,6 +26,9 @@ from ansible_collections.memops.linux.plugins.module_utils._units import format_
 
 # the statuses worth a notification: every one above ok
 NOTIFY_ON = HEALTH_STATUSES[1:]
+# the findings that notify whatever notify_on says: the guide's memory_alert.sh mails when more than 90% of
+# memory is in use (memory.used_high; below 5% available it is memory.available_low)
+NOTIFY_FINDINGS = ("memory.used_high", "memory.available_low")
 TARGET_TYPES = {"mail": "to", "webhook": "url"}
 # characters no mail header and no URL may hold: CR and LF would start another header
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -61,17 +64,28 @@ def check_targets(targets: list) -> None:
             raise NotifyError("%s: url %r must start with http:// or https://" % (label, value))
 
 
-def snapshot(health: dict, notify_on: str) -> dict:
+def check_notify_findings(ids: object) -> list:
+    """``notify_findings`` as a list of finding ids (None: NOTIFY_FINDINGS); NotifyError for anything else."""
+    if ids is None:
+        return list(NOTIFY_FINDINGS)
+    if not isinstance(ids, list) or not all(isinstance(i, str) and re.match(r"^[a-z0-9_]+\.[a-z0-9_.]+$", i) for i in ids):
+        raise NotifyError("notify_findings must be a list of finding ids such as memory.used_high, got %r" % (ids,))
+    return ids
+
+
+def snapshot(health: dict, notify_on: str, notify_findings: list | None = None) -> dict:
     """What a notification is about: the status, the findings above info by
-    id and severity, and whether the status reaches ``notify_on``."""
+    id and severity, and whether to alert: the status reaches ``notify_on``, or
+    a finding listed in ``notify_findings`` (None: NOTIFY_FINDINGS) is active.
+    Advice (info) never alerts, listed or not."""
     if notify_on not in NOTIFY_ON:
         raise NotifyError("notify_on must be one of %s, got %r" % (", ".join(NOTIFY_ON), notify_on))
-    findings = sorted({"%s:%s" % (f["id"], f["severity"]) for f in health.get("findings") or []
-                       if f["severity"] != "info"})
+    listed = set(check_notify_findings(notify_findings))
+    active = [f for f in health.get("findings") or [] if f["severity"] != "info"]
     return {
         "status": health["status"],
-        "findings": findings,
-        "alerting": at_least(health["status"], notify_on),
+        "findings": sorted({"%s:%s" % (f["id"], f["severity"]) for f in active}),
+        "alerting": at_least(health["status"], notify_on) or any(f["id"] in listed for f in active),
     }
 
 

@@ -7,12 +7,13 @@
 Standard library only. Gathers the memory facts with the collection's own
 parsers and rules (a copy of its module_utils under --lib), writes node_exporter
 textfile metrics atomically, and notifies mail and webhook targets when the
-health reaches notify_on and differs from what each target was last sent.
+health reaches notify_on (or a finding of notify_findings is active) and differs from what each target was last sent.
 
   python3 memops_check.py --config /etc/memops/monitoring.json
 
 The configuration is JSON (roles/monitoring writes it): textfile_dir,
-metrics_file, state_file, thresholds, top, notify_on, notify, timeout,
+metrics_file, state_file, thresholds, top, notify_on, notify_findings (finding ids that
+notify below notify_on; null for the collection's default), notify, timeout,
 kernel_log, proc_root, sys_root, host, redact (patterns hiding secrets in the
 command lines that leave the host; null for the collection's defaults), leak_history
 (keep the memory history of processes and services in leak-history.json beside the
@@ -48,6 +49,7 @@ DEFAULTS = {
     "thresholds": {},
     "top": 5,
     "notify_on": "critical",
+    "notify_findings": None,
     "notify": [],
     "timeout": 10,
     "kernel_log": True,
@@ -225,7 +227,7 @@ def notify(utils, config, facts, health, checked_at):
     notify_utils = utils["notify"]
     state = load_state(config["state_file"])
     sent = state.get("sent") if isinstance(state.get("sent"), dict) else {}
-    current = notify_utils.snapshot(health, config["notify_on"])
+    current = notify_utils.snapshot(health, config["notify_on"], config["notify_findings"])
     host = config["host"] or socket.getfqdn()
     records = {}
     for target in config["notify"]:
@@ -331,7 +333,7 @@ def main(argv=None):
         utils["diagnosis"].merge_thresholds(config["thresholds"])
         utils["notify"].check_targets(config["notify"])
         utils["redact"].compile_patterns(config["redact"])
-        utils["notify"].snapshot({"status": "ok"}, config["notify_on"])
+        utils["notify"].snapshot({"status": "ok"}, config["notify_on"], config["notify_findings"])
     except (OSError, ValueError) as exc:
         log("bad configuration: %s" % exc)
         return 2

@@ -110,19 +110,20 @@ def test_an_oom_kill_reaches_the_receiver_as_oomkilldetected(stack, results, tmp
              lambda: (stack.value("memops_oom_kills_total") or 0) >= checker_before + 1, timeout=30)
 
     scraped = _first_sample_at_least(stack, "node_vmstat_oom_kill", before + 1)
-    active = _parse_time(alert["startsAt"])
-    assert died <= scraped <= active <= received, (died, scraped, active, received)
+    # Prometheus sends startsAt as the time the alert started firing
+    firing = _parse_time(alert["startsAt"])
+    assert scraped <= firing <= received, (died, scraped, firing, received)
     assert alert["labels"]["severity"] == "critical"
     assert alert["annotations"]["summary"] == "OOM kill detected on %s" % alert["labels"]["instance"]
     results["oom"] = {
         "victim_died": _utc(died),
         "seconds_to_scrape": round(scraped - died, 3),
-        "seconds_to_alert_active": round(active - died, 3),
+        "seconds_to_alert_firing": round(firing - died, 3),
         "seconds_to_delivery": round(received - died, 3),
         "alert": {key: alert[key] for key in ("status", "labels", "annotations", "startsAt")},
     }
-    print("OOM kill to delivery: %.3f s (scraped after %.3f s, alert active after %.3f s)"
-          % (received - died, scraped - died, active - died))
+    print("OOM kill to delivery: %.3f s (scraped after %.3f s, alert firing after %.3f s)"
+          % (received - died, scraped - died, firing - died))
 
 
 # The leak: a process that starts at LEAK_START bytes and grows LEAK_STEP bytes between two checks, checks
@@ -189,16 +190,16 @@ def test_a_growing_process_reaches_the_receiver_as_memoryleaksuspected(stack, re
     assert 0.8 * per_hour <= growth <= 1.25 * per_hour, (growth, per_hour)
     assert alert["labels"]["kind"] == "process"
     assert LEAK_NAME in alert["annotations"]["summary"]
-    active = _parse_time(alert["startsAt"])
-    assert written <= active <= received, (written, active, received)
+    firing = _parse_time(alert["startsAt"])
+    assert written <= firing <= received, (written, firing, received)
     results["leak"] = {
         "named_after_hours": named_after / 3600.0,
         "growth_bytes_per_hour": growth,
-        "seconds_to_alert_active": round(active - written, 3),
+        "seconds_to_alert_firing": round(firing - written, 3),
         "seconds_to_delivery": round(received - written, 3),
         "alert": {key: alert[key] for key in ("status", "labels", "annotations", "startsAt")},
     }
-    print("leak suspect written to delivery: %.3f s (alert active after %.3f s)" % (received - written, active - written))
+    print("leak suspect written to delivery: %.3f s (alert firing after %.3f s)" % (received - written, firing - written))
 
 
 def _utc(seconds):
@@ -259,7 +260,7 @@ def _markdown(record):
             "| from the victim's death to | seconds |",
             "| --- | ---: |",
             "| the first scrape with the new `node_vmstat_oom_kill` | %.3f |" % oom["seconds_to_scrape"],
-            "| the alert active in Prometheus (`startsAt`) | %.3f |" % oom["seconds_to_alert_active"],
+            "| the alert firing in Prometheus (`startsAt`) | %.3f |" % oom["seconds_to_alert_firing"],
             "| **delivery at the receiver** | **%.3f** |" % oom["seconds_to_delivery"],
             "",
             "The alert as the receiver got it:",
@@ -283,8 +284,8 @@ def _markdown(record):
             "",
             "| from the check that wrote the suspect's metrics to | seconds |",
             "| --- | ---: |",
-            "| the rule true in Prometheus (`startsAt`; it fires `for` %s later) | %.3f |"
-            % (record["intervals"]["monitoring_alert_for"], leak["seconds_to_alert_active"]),
+            "| the alert firing in Prometheus (`startsAt`, after the rule's `for: %s`) | %.3f |"
+            % (record["intervals"]["monitoring_alert_for"], leak["seconds_to_alert_firing"]),
             "| **delivery at the receiver** | **%.3f** |" % leak["seconds_to_delivery"],
             "",
             "The alert as the receiver got it:",

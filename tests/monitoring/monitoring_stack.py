@@ -109,12 +109,13 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def alerts(self, name, since=0.0):
-        """(time received, alert) of every firing alert ``name`` that Alertmanager posted at or after ``since``."""
+    def alerts(self, name, since=0.0, status="firing"):
+        """(time received, alert) of every alert ``name`` in ``status`` (firing or resolved) that Alertmanager
+        posted at or after ``since``."""
         with self.lock:
             posts = list(self.posts)
         return [(when, alert) for when, body in posts if when >= since for alert in body.get("alerts", [])
-                if alert.get("status") == "firing" and alert.get("labels", {}).get("alertname") == name]
+                if alert.get("status") == status and alert.get("labels", {}).get("alertname") == name]
 
     def close(self):
         self.server.shutdown()
@@ -200,7 +201,7 @@ class Stack:
         return self
 
     def close(self):
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in self.procs.items():

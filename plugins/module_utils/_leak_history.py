@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import time
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
@@ -280,19 +281,24 @@ def facts(state: dict, thresholds: dict, available_bytes: int | None, path: str 
 # the state file
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _valid_series(series, unit):
-    if not isinstance(series, dict) or not isinstance(series.get("name"), str) or not isinstance(series.get("first"), int):
+    if not isinstance(series, dict) or not isinstance(series.get("name"), str) or not _is_int(series.get("first")):
         return False
     tiers = series.get("tiers")
     if not isinstance(tiers, list) or len(tiers) != len(TIERS) + 1:
         return False
     for tier in tiers:
         if not isinstance(tier, list) or not all(
-                isinstance(p, list) and len(p) == 3 and all(type(n) is int for n in p) for p in tier):  # noqa: E721
+                isinstance(p, list) and len(p) == 3 and all(_is_int(n) for n in p) for p in tier):
             return False
     if unit:
-        return type(series.get("carry")) is int and (series.get("last") is None or type(series["last"]) is int)  # noqa: E721
-    return type(series.get("pid")) is int  # noqa: E721
+        return _is_int(series.get("carry")) and all(key in series and (series[key] is None or _is_int(series[key]))
+                                                    for key in ("last", "generation"))
+    return _is_int(series.get("pid"))
 
 
 def parse(text: str) -> dict:
@@ -303,7 +309,7 @@ def parse(text: str) -> dict:
         raise HistoryError("not JSON (%s)" % exc)
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
         raise HistoryError("not a leak history of version %d" % STATE_VERSION)
-    if state.get("updated") is not None and type(state["updated"]) is not int:  # noqa: E721
+    if state.get("updated") is not None and not _is_int(state["updated"]):
         raise HistoryError("updated is not a time")
     for key, unit in (("processes", False), ("units", True)):
         table = state.get(key)
@@ -369,3 +375,20 @@ def dump(state: dict, max_bytes: int = MAX_STATE_BYTES) -> str:
     return head + '"processes":{%s},"units":{%s}}\n' % (
         ",".join(text for _key, text in sorted(chosen["processes"])),
         ",".join(text for _key, text in sorted(chosen["units"])))
+
+
+def reading(path: str, thresholds: dict, clock=None):
+    """For mem_facts: a ``leaks`` callable for _memfacts.gather that reads the history the checker keeps in
+    ``path`` without changing it -> the ``leaks`` facts, or None when there is no usable history there
+    (monitoring not installed, not readable by this user)."""
+    def leaks(_rows, gathered):
+        state = read(path)
+        if state is None:
+            return None
+        available = (gathered.get("memory") or {}).get("available_bytes")
+        return facts(state, thresholds, available, path, (clock or _now)())
+    return leaks
+
+
+def _now():
+    return time.time()

@@ -626,8 +626,9 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
         facts = gatherer.sample(subsets, samples, sample_interval)
     else:
         facts = gatherer.gather(subsets)
-    if leaks is not None:
-        facts["leaks"] = leaks(gatherer.last_rows or [], facts)
+    history = leaks(gatherer.last_rows or [], facts) if leaks is not None else None
+    if history is not None:
+        facts["leaks"] = history
     if thresholds is not None:
         if not gatherer.meminfo.get("MemTotal"):
             meminfo_notes = [note for note in gatherer.notes if note.startswith("meminfo")]

@@ -152,10 +152,11 @@ def checker_families(facts: dict, health: dict, duration_seconds: float, now: fl
 
 def leak_families(suspects: list) -> list[dict]:
     """The long-term leak suspects (_leak_history.suspects): growth, time to exhaustion (absent when
-    unknown) and how long the trend has been seen; a series exists only while its process or unit is a suspect."""
+    unknown) and how long the trend has been seen; a series exists only while its process or unit is a suspect, a
+    family only while it has a series."""
     labels = [({"kind": row["kind"], "name": row["name"], "pid": "" if row["pid"] is None else str(row["pid"])}, row)
               for row in suspects]
-    return [
+    families = [
         family("memops_leak_suspect_growth_bytes_per_hour", "gauge",
                "Memory growth of a long-term leak suspect (steady over hours), in bytes per hour.",
                [(label, row["growth_bytes_per_hour"]) for label, row in labels]),
@@ -166,6 +167,7 @@ def leak_families(suspects: list) -> list[dict]:
                "How long the leak suspect's steady growth has been seen, in seconds.",
                [(label, row["span_seconds"]) for label, row in labels]),
     ]
+    return [fam for fam in families if fam["samples"]]  # no suspect, no family
 
 
 def cause_families(facts: dict) -> list[dict]:

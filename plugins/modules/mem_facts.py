@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - memops.linux._attributes.FACTS
   - memops.linux._attributes.INFO_MODULE
   - memops.linux._attributes.LINUX
+  - memops.linux._leak_history
 options:
   gather_subset:
     description:
@@ -47,24 +48,21 @@ options:
     description:
       - Overrides of the thresholds the diagnosis in RV(ansible_facts.memops.health) compares against.
         Keys left out keep the guide's values. Unknown keys are an error.
-      - V(available_pct_low) (5.0) and V(swap_used_pct_high) (50.0), the guide's flowchart;
-        V(memory_used_pct_high) (90.0) and V(swap_used_pct_exhausted) (80.0), its alert rules;
-        V(available_pct_tight) (10.0), V(swap_pages_per_second) (100.0), V(psi_some_avg10) (10.0),
-        V(psi_full_avg10) (5.0) for too little RAM; V(leak_min_growth_bytes) (4 MiB) and
-        V(leak_min_growth_pct) (5.0) for leak suspects; V(oom_recent_seconds) (3600),
-        V(oom_likely_victims) (3) and V(critical_processes) (sshd, mysqld, mariadbd, postgres, mongod,
-        redis-server) for the OOM killer; V(commit_pct_monitor) (80.0), V(commit_pct_critical) (95.0),
-        V(commit_limit_min_pct_of_ram) (75.0) for strict overcommit; V(no_swap_max_ram_bytes) (4 GiB);
-        V(slab_unreclaimable_pct_monitor) (10.0), V(slab_unreclaimable_pct_critical) (25.0),
-        V(slab_reclaimable_pct_monitor) (30.0); V(fragmentation_order) (4),
-        V(fragmentation_unusable_index) (0.9), V(fragmentation_min_free_pct) (5.0);
-        V(swappiness_database_max) (10); V(cgroup_limit_pct_monitor) (90.0) and V(cgroup_limit_pct_critical) (98.0),
-        a memory cgroup's working set against its limit.
+      - V(available_pct_low) (5.0) and V(swap_used_pct_high) (50.0), the guide's flowchart; V(memory_used_pct_high) (90.0) and
+        V(swap_used_pct_exhausted) (80.0), its alert rules; V(available_pct_tight) (10.0), V(swap_pages_per_second) (100.0), V(psi_some_avg10) (10.0),
+        V(psi_full_avg10) (5.0) for too little RAM; V(leak_min_growth_bytes) (4 MiB) and V(leak_min_growth_pct) (5.0) for leak suspects across
+        samples; V(leak_trend_min_span_hours) (6.0), V(leak_trend_min_fit) (0.8), V(leak_trend_min_growth_bytes) (32 MiB),
+        V(leak_trend_min_growth_pct) (10.0), V(leak_trend_recent_share) (0.5) and V(leak_exhaustion_critical_hours) (24.0) for the leak trend of
+        O(leak_history); V(oom_recent_seconds) (3600), V(oom_likely_victims) (3) and V(critical_processes) (sshd, mysqld, mariadbd, postgres, mongod,
+        redis-server) for the OOM killer; V(commit_pct_monitor) (80.0), V(commit_pct_critical) (95.0), V(commit_limit_min_pct_of_ram) (75.0) for
+        strict overcommit; V(no_swap_max_ram_bytes) (4 GiB); V(slab_unreclaimable_pct_monitor) (10.0), V(slab_unreclaimable_pct_critical) (25.0),
+        V(slab_reclaimable_pct_monitor) (30.0); V(fragmentation_order) (4), V(fragmentation_unusable_index) (0.9), V(fragmentation_min_free_pct)
+        (5.0); V(swappiness_database_max) (10); V(cgroup_limit_pct_monitor) (90.0) and V(cgroup_limit_pct_critical) (98.0), a memory cgroup's working
+        set against its limit.
       - The share of RAM from which a part of the breakdown is named when memory is low, V(breakdown_shmem_pct) (10.0),
         V(breakdown_hugetlb_unused_pct) (5.0), V(breakdown_unaccounted_pct) (10.0).
-      - The runtimes' heaps, V(heap_unbounded_min_pct) (10.0), the share of RAM (or of its cgroup's limit) a JVM or
-        Node.js process without a heap limit must hold to be named, and V(heap_limits_max_pct_of_ram) (100.0), how
-        much of RAM the heap limits of all runtimes may add up to.
+      - The runtimes' heaps, V(heap_unbounded_min_pct) (10.0), the share of RAM (or of its cgroup's limit) a JVM or Node.js process without a heap
+        limit must hold to be named, and V(heap_limits_max_pct_of_ram) (100.0), how much of RAM the heap limits of all runtimes may add up to.
     type: dict
     default: {}
   samples:
@@ -562,15 +560,12 @@ ansible_facts:
             - C(partial) lists what the facts could not see (not run as root, C(hidepid), an unreadable kernel
               log, C(slabinfo)), a line each; empty when the module saw all it was asked to. A verdict on a
               partial view may miss a cause; run the module as root (C(become)).
-            - Each finding has C(id) (stable, for example V(memory.available_low), V(leak.suspect),
-              V(ram.insufficient), V(oom.kills), V(oom.likely_victims), V(oom.critical_unprotected),
-              V(commit.near_limit), V(commit.limit_low), V(swap.exhausted), V(swap.high), V(swap.none),
-              V(slab.unreclaimable_high), V(slab.dentry_inode_bloat), V(fragmentation.high),
-              V(tuning.swappiness), V(tuning.thp), V(tuning.redis_overcommit), V(tuning.heap_unbounded),
-              V(heap.over_cgroup_limit), V(heap.limits_exceed_ram), V(cgroup.near_limit), V(cgroup.oom_kills)),
-              C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and
-              C(remedy) (C(summary), and where this collection applies the fix, the C(role) and its C(variable)
-              with a suggested C(value), or the C(module)).
+            - Each finding has C(id) (stable, for example V(memory.available_low), V(leak.suspect), V(leak.trend), V(ram.insufficient), V(oom.kills),
+              V(oom.likely_victims), V(oom.critical_unprotected), V(commit.near_limit), V(commit.limit_low), V(swap.exhausted), V(swap.high),
+              V(swap.none), V(slab.unreclaimable_high), V(slab.dentry_inode_bloat), V(fragmentation.high), V(tuning.swappiness), V(tuning.thp),
+              V(tuning.redis_overcommit), V(tuning.heap_unbounded), V(heap.over_cgroup_limit), V(heap.limits_exceed_ram), V(cgroup.near_limit),
+              V(cgroup.oom_kills)), C(severity), C(title), C(evidence) (lines a person reads), C(data) (the numbers behind them) and C(remedy)
+              (C(summary), and where this collection applies the fix, the C(role) and its C(variable) with a suggested C(value), or the C(module)).
             - When memory is low, V(shmem.holds_memory), V(hugetlb.unused) and V(memory.unaccounted) name the
               part of RV(ansible_facts.memops.memory.breakdown) that holds it; page cache never does.
           returned: always
@@ -587,6 +582,16 @@ ansible_facts:
                 data: {used_pct: 62.5}
                 remedy: {summary: Find what was swapped out; add swap or RAM if it keeps growing.,
                          role: memops.linux.swap, variable: swap_files, value: null, module: null}
+        leaks:
+          description:
+            - Present when O(leak_history) holds a history. C(history_file); C(updated) and C(since), its last and first sample (seconds since the epoch);
+              C(age_seconds) since the last; how many C(processes) and C(units) (services) it follows; C(suspects), fastest growth first, each with C(kind)
+              (process or unit), C(name), C(pid) (null for a unit), C(bytes), C(growth_bytes), C(growth_bytes_per_hour), C(recent_bytes_per_hour),
+              C(span_seconds), C(fit) (R^2), C(first_seen) and C(exhaustion_seconds) (until MemAvailable runs out at this growth; null when unknown).
+          returned: when leak_history holds a history
+          type: dict
+          sample: {history_file: /var/lib/memops/check/leak-history.json, updated: 1733260000, since: 1732655200, age_seconds: 120, processes: 100,
+                   units: 12, suspects: []}
         samples:
           description:
             - Present when O(samples) is more than 1. C(growth) lists the processes whose RSS grew between the
@@ -624,6 +629,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
+from ansible_collections.memops.linux.plugins.module_utils import _leak_history
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _redact
@@ -655,6 +661,7 @@ def main():
             "samples": {"type": "int", "default": 1},
             "sample_interval": {"type": "float", "default": 5.0},
             "redact": {"type": "list", "elements": "str"},
+            "leak_history": {"type": "path"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -681,7 +688,8 @@ def main():
                     % reader.proc_root)
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module))
+                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module),
+                                 leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})

@@ -35,6 +35,7 @@ NO_FACTS_REASON = "no memops facts: mem_facts did not run on this host or the ho
 # fleet-wide titles for findings whose title names one host's process
 _FLEET_TITLES = {
     "leak.suspect": "Processes grow steadily (leak suspects)",
+    "leak.trend": "Processes or services have grown steadily for hours (leak suspects)",
     "tuning.heap_unbounded": "Runtimes run without a heap limit",
 }
 

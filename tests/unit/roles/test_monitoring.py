@@ -10,10 +10,12 @@ on a loopback port."""
 from __future__ import annotations
 
 import ast
+import glob
 import http.server
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,13 +24,17 @@ import threading
 import pytest
 import yaml
 
+from ansible_collections.memops.linux.plugins.module_utils import _diagnosis, _notify
 from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.plugins.module_utils.test_diagnosis import POSITIVE, healthy
 
 ROLE = os.path.join(COLLECTION, "roles", "monitoring")
 MODULE_UTILS = os.path.join(COLLECTION, "plugins", "module_utils")
 CHECKER = os.path.join(ROLE, "files", "memops_check.py")
 STATIC_RULES = os.path.join(COLLECTION, "docs", "prometheus", "memops-alerts.rules.yml")
 RULES_TEST = os.path.join(COLLECTION, "tests", "prometheus", "memops-alerts.test.yml")
+RULES_TESTS = sorted(glob.glob(os.path.join(COLLECTION, "tests", "prometheus", "*.test.yml")))
+MONITORING_DOC = os.path.join(COLLECTION, "docs", "monitoring.md")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PACKAGE = "ansible_collections.memops.linux.plugins.module_utils"
 
@@ -183,19 +189,152 @@ def _shipped_rules():
         return {rule["alert"]: rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]}
 
 
+def _shipped_rule_list():
+    with open(STATIC_RULES, encoding="utf-8") as handle:
+        return [rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]]
+
+
 def test_shipped_rules_hold_the_guides_alerts_and_ours():
-    assert sorted(_shipped_rules()) == sorted(["HighMemoryUsage", "OOMKillDetected", "SwapUsageHigh",
-                                               "MemopsHealthCritical", "MemopsCheckStale"])
+    assert sorted(_shipped_rules()) == sorted([
+        "HighMemoryUsage", "OOMKillDetected", "SwapUsageHigh", "MemopsHealthCritical", "MemopsCheckStale",
+        "CommitLimitNearlyReached", "SlabUnreclaimableHigh", "MemoryFragmented", "MemoryPressureSome",
+        "MemoryPressureFull", "MemoryLeakSuspected", "MemoryCgroupNearLimit", "MemoryCgroupOOMKill"])
 
 
 @needs_promtool
 def test_promtool_check_rules_on_the_shipped_rules():
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules", STATIC_RULES)
+    assert "SUCCESS: %d rules found" % len(_shipped_rule_list()) in promtool("check", "rules", STATIC_RULES)
 
 
 @needs_promtool
-def test_promtool_test_rules_fires_and_stays_silent():
-    assert "SUCCESS" in promtool("test", "rules", RULES_TEST)
+@pytest.mark.parametrize("test_file", RULES_TESTS, ids=os.path.basename)
+def test_promtool_test_rules_fires_and_stays_silent(test_file):
+    assert "SUCCESS" in promtool("test", "rules", test_file)
+
+
+def _rule_cases():
+    """{(alert, severity): {"fires": [...], "near_miss": [...]}} from the promtool test files: an alert fires where
+    an exp_alert of that severity expects it; a near miss is an instance named near-* in the same test, evaluated
+    for that alert, that no exp_alert of that severity names (just under the threshold, or short of for:)."""
+    cases = {}
+    for path in RULES_TESTS:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+        assert document["rule_files"] == ["../../docs/prometheus/memops-alerts.rules.yml"], path
+        for test in document["tests"]:
+            near = {instance for series in test["input_series"]
+                    for instance in re.findall(r'instance="(near-[^"]*)"', series["series"])}
+            for check in test.get("alert_rule_test") or []:
+                fired = {}
+                for expected in check["exp_alerts"]:
+                    labels = expected["exp_labels"]
+                    fired.setdefault(labels["severity"], set()).add(labels["instance"])
+                    cases.setdefault((check["alertname"], labels["severity"]), {"fires": [], "near_miss": []})[
+                        "fires"].append("%s at %s in %s" % (labels["instance"], check["eval_time"], os.path.basename(path)))
+                for severity in ("warning", "critical"):
+                    for instance in sorted(near - fired.get(severity, set())):
+                        cases.setdefault((check["alertname"], severity), {"fires": [], "near_miss": []})[
+                            "near_miss"].append("%s at %s" % (instance, check["eval_time"]))
+    return cases
+
+
+def test_every_alert_has_a_firing_and_a_near_miss_case():
+    """A new alert (or a new severity of one) without promtool cases fails here."""
+    cases = _rule_cases()
+    for rule in _shipped_rule_list():
+        key = (rule["alert"], rule["labels"]["severity"])
+        assert key in cases and cases[key]["fires"], "%s (%s) fires in no case of tests/prometheus/" % key
+        assert cases[key]["near_miss"], "%s (%s) has no near-miss case (an instance near-*) in tests/prometheus/" % key
+
+
+# each alert threshold of the role and the diagnosis threshold of the same cause
+AGREEING_THRESHOLDS = {
+    "monitoring_alert_memory_used_pct": "memory_used_pct_high",
+    "monitoring_alert_swap_used_pct": "swap_used_pct_exhausted",
+    "monitoring_alert_commit_pct": "commit_pct_monitor",
+    "monitoring_alert_commit_critical_pct": "commit_pct_critical",
+    "monitoring_alert_slab_unreclaimable_pct": "slab_unreclaimable_pct_monitor",
+    "monitoring_alert_fragmentation_order": "fragmentation_order",
+    "monitoring_alert_fragmentation_unusable_index": "fragmentation_unusable_index",
+    "monitoring_alert_fragmentation_min_free_pct": "fragmentation_min_free_pct",
+    "monitoring_alert_psi_some_pct": "psi_some_avg10",
+    "monitoring_alert_psi_full_pct": "psi_full_avg10",
+    "monitoring_alert_leak_exhaustion_hours": "leak_exhaustion_critical_hours",
+    "monitoring_alert_cgroup_limit_pct": "cgroup_limit_pct_monitor",
+    "monitoring_alert_cgroup_limit_critical_pct": "cgroup_limit_pct_critical",
+}
+
+
+def test_alert_thresholds_default_to_the_diagnosis_thresholds():
+    defaults = _load("defaults", "main.yml")
+    alert_vars = {name for name in defaults if name.startswith("monitoring_alert_") and name not in (
+        "monitoring_alert_rules_dest", "monitoring_alert_for", "monitoring_alert_stale_intervals",
+        "monitoring_alert_runbook_url")}
+    assert alert_vars == set(AGREEING_THRESHOLDS)
+    for variable, threshold in AGREEING_THRESHOLDS.items():
+        # leak_exhaustion_critical_hours: the shared contract's default (24) until the long-term leak rule lands
+        expected = _diagnosis.DEFAULT_THRESHOLDS.get(threshold, 24 if threshold == "leak_exhaustion_critical_hours" else None)
+        assert defaults[variable] == expected, "%s is %r, the diagnosis' %s %r" % (
+            variable, defaults[variable], threshold, expected)
+
+
+def _group(path, name, kind, pct, oom_kills=0):
+    limit = 512 << 20
+    return {"path": path, "name": name, "kind": kind, "container_id": None, "runtime": None, "pod_uid": None,
+            "usage_bytes": int(limit * pct / 100), "working_set_bytes": int(limit * pct / 100), "limit_bytes": limit,
+            "limit_pct": pct, "limit_hits": 0, "oom_count": oom_kills, "oom_kill_count": oom_kills, "pressure": None}
+
+
+def _leak_trend(facts):
+    facts["leaks"] = {"suspects": [{"kind": "process", "name": "java", "pid": 1234, "bytes": 3 << 30,
+                                    "growth_bytes_per_hour": 200 << 20, "span_seconds": 8 * 3600.0, "fit": 0.98,
+                                    "exhaustion_seconds": 20 * 3600.0}]}
+
+
+# the problems of the alerts' findings beyond the diagnosis tests' POSITIVE cases
+EXTRA_PROBLEMS = {
+    "cgroup.near_limit": lambda f: f.setdefault("cgroup", {}).update(
+        groups={"near_limit": [_group("/system.slice/app.service", "app.service", "service", 95.0)]}),
+    "cgroup.oom_kills": lambda f: f.setdefault("cgroup", {}).update(
+        groups={"oom_kills": [_group("/system.slice/app.service", "app.service", "service", 60.0, oom_kills=1)]}),
+    "leak.trend": _leak_trend,
+}
+
+
+def _remedy_of(finding_id):
+    """The remedy the diagnosis gives for ``finding_id``, from facts that make the problem. leak.trend: the
+    short-sample leak finding's remedy where the long-term rule is not part of this tree yet (the same fix)."""
+    makers = [make for fid, make, dummy in POSITIVE if fid == finding_id]
+    if finding_id in EXTRA_PROBLEMS:
+        makers.append(EXTRA_PROBLEMS[finding_id])
+    for make in makers:
+        facts = healthy()
+        make(facts)
+        for finding in _diagnosis.diagnose(facts, _diagnosis.merge_thresholds({}))["findings"]:
+            if finding["id"] == finding_id:
+                return finding["remedy"]
+    if finding_id == "leak.trend" and not hasattr(_diagnosis, "rule_leak_trend"):
+        return _remedy_of("leak.suspect")
+    raise AssertionError("no facts in the tests make the finding %s" % finding_id)
+
+
+def test_each_alert_names_its_finding_and_the_fix_the_diagnosis_gives():
+    with open(MONITORING_DOC, encoding="utf-8") as handle:
+        headings = re.findall(r"^#+ (.+)$", handle.read(), re.M)
+    anchors = {re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-") for heading in headings}
+    for rule in _shipped_rule_list():
+        notes = rule["annotations"]
+        assert notes["runbook_url"].startswith("https://github.com/memops/linux/blob/main/docs/monitoring.md#")
+        anchor = notes["runbook_url"].split("#", 1)[1]
+        assert anchor == rule["alert"].lower() and anchor in anchors, \
+            "%s: docs/monitoring.md has no section %s" % (rule["alert"], anchor)
+        if rule["alert"] in ("MemopsHealthCritical", "MemopsCheckStale"):
+            continue  # every critical finding; the checker itself
+        remedy = _remedy_of(notes["finding"])
+        places = [" ".join(part for part in (remedy["role"], remedy["variable"]) if part)] if remedy["role"] else []
+        places += [remedy["module"]] if remedy["module"] else []
+        assert notes["fix"] == "; ".join(places), "%s: fix %r, the diagnosis of %s names %r" % (
+            rule["alert"], notes["fix"], notes["finding"], places)
 
 
 @needs_promtool
@@ -379,6 +518,68 @@ def test_checker_notifies_once_per_change_and_on_recovery(tmp_path, receiver):
     assert len(receiver.bodies) == 2
 
 
+# Memory in use above 0%: memory.used_high (monitor) on any host, nothing else.
+USED_HIGH = dict(CALM, memory_used_pct_high=0)
+
+
+def test_the_role_notifies_the_guides_findings_by_default():
+    assert _load("defaults", "main.yml")["monitoring_notify_findings"] == list(_notify.NOTIFY_FINDINGS)
+    assert _load("defaults", "main.yml")["monitoring_notify_on"] == "critical"
+
+
+def test_memory_used_above_the_line_notifies_by_default_and_resolves(tmp_path, receiver):
+    """The guide mails when more than 90% is used: with the default notify_on (critical) and notify_findings,
+    memory.used_high (monitor) is sent, and resolved when it is gone."""
+    target = [{"type": "webhook", "url": receiver.url}]
+    first = run_checker(tmp_path, thresholds=USED_HIGH, notify=target)
+    assert first.returncode == 0, first.stderr
+    assert "health monitor: memory.used_high" in first.stderr
+    assert [(body["event"], body["status"]) for dummy, body in receiver.bodies] == [("alert", "monitor")]
+    # oom.kills (monitor) too where this host has had OOM kills since boot
+    assert "memory.used_high" in [f["id"] for f in receiver.bodies[0][1]["findings"]]
+    calm = run_checker(tmp_path, thresholds=CALM, notify=target)
+    assert calm.returncode == 0, calm.stderr
+    assert [body["event"] for dummy, body in receiver.bodies] == ["alert", "resolved"]
+
+
+def test_without_notify_findings_only_notify_on_counts(tmp_path, receiver):
+    proc = run_checker(tmp_path, thresholds=USED_HIGH, notify=[{"type": "webhook", "url": receiver.url}],
+                       notify_findings=[])
+    assert proc.returncode == 0, proc.stderr
+    assert "health monitor: memory.used_high" in proc.stderr
+    assert receiver.bodies == []
+
+
+def test_advice_never_notifies_even_when_listed(tmp_path, receiver):
+    """A running process named in critical_processes without OOM protection makes the advice
+    oom.critical_unprotected (info): the checker writes it as a metric and sends nothing, even with the finding
+    listed in notify_findings."""
+    sleeper = subprocess.Popen(["sleep", "120"])  # pylint: disable=consider-using-with
+    try:
+        proc = run_checker(tmp_path, thresholds=dict(CALM, critical_processes=["sleep"]),
+                           notify_findings=["oom.critical_unprotected"],
+                           notify=[{"type": "webhook", "url": receiver.url}])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert proc.returncode == 0, proc.stderr
+    metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+    assert 'memops_finding{id="oom.critical_unprotected",severity="info"} 1\n' in metrics
+    assert "memops_health_status 2\n" not in metrics
+    assert receiver.bodies == []
+
+
+def test_the_checker_writes_the_metrics_the_cause_alerts_read(tmp_path):
+    proc = run_checker(tmp_path, thresholds=CALM)
+    assert proc.returncode == 0, proc.stderr
+    metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+    with open("/proc/sys/vm/overcommit_memory", encoding="ascii") as handle:
+        assert "memops_overcommit_memory %d\n" % int(handle.read()) in metrics
+    # order 0: no free block is smaller than one page
+    assert re.search(r'^memops_fragmentation_unusable_index\{node="0",zone="\w+",order="0"\} 0\.0$', metrics, re.M), metrics
+    assert "# TYPE memops_cgroup_usage_ratio gauge\n" in metrics
+
+
 def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_path, receiver):
     target = [{"type": "webhook", "url": receiver.url}]
     receiver.fail = True
@@ -453,6 +654,8 @@ def test_mail_goes_through_sendmail_t(tmp_path):
     ({"notify": [{"type": "mail", "to": "ops@example.com\n"}]}, "bad configuration: notify[0]: to must be one line"),
     ({"redact": ["("]}, "bad configuration: redact[0] '(' is not a valid regular expression"),
     ({"redact": "--password"}, "bad configuration: redact must be null (the default patterns) or a list"),
+    ({"notify_findings": "memory.used_high"},
+     "bad configuration: notify_findings must be a list of finding ids such as memory.used_high, got 'memory.used_high'"),
 ])
 def test_checker_refuses_a_bad_configuration(tmp_path, config, message):
     proc = run_checker(tmp_path, **config)

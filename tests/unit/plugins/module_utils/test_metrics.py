@@ -96,6 +96,48 @@ def test_checker_families_round_trip():
     assert all(kind in ("gauge", "counter") for kind in types.values())
 
 
+def _group(path, name, kind, working_set, limit, kills=0):
+    return {"path": path, "name": name, "kind": kind, "working_set_bytes": working_set, "limit_bytes": limit,
+            "oom_kill_count": kills}
+
+
+CAUSE_FACTS = {
+    "memory": {"total_bytes": 1000 << 20},
+    "commit": {"overcommit_memory": 2},
+    "fragmentation": {"zones": [
+        {"node": 0, "zone": "Normal", "free_bytes": 200 << 20, "unusable_index": [0.0, 0.25, 0.5, None]},
+        {"node": 0, "zone": "DMA", "free_bytes": 5 << 20, "unusable_index": [0.0, 0.9]},  # under 1% of RAM free
+    ]},
+    "cgroup": {"groups": {
+        "near_limit": [_group("/system.slice/app.service", "app.service", "service", 95, 100)],
+        "oom_kills": [_group("/oomtest", "oomtest", "group", 10, 50, kills=3),
+                      _group("/system.slice/app.service", "app.service", "service", 95, 100)],
+        "top_usage": [_group("/user.slice", "user.slice", "slice", 800, None)],
+    }},
+}
+
+
+def test_cause_families():
+    samples, types = parse(_metrics.render(_metrics.checker_families(CAUSE_FACTS, HEALTH, 0, 0)))[:2]
+    assert samples["memops_overcommit_memory"] == {frozenset(): 2.0}
+    assert samples["memops_fragmentation_unusable_index"] == {
+        frozenset({("node", "0"), ("zone", "Normal"), ("order", str(order))}): value
+        for order, value in ((0, 0.0), (1, 0.25), (2, 0.5))}
+    service = frozenset({("path", "/system.slice/app.service"), ("name", "app.service"), ("kind", "service")})
+    oomtest = frozenset({("path", "/oomtest"), ("name", "oomtest"), ("kind", "group")})
+    # each group once; a group without a limit has no ratio
+    assert samples["memops_cgroup_usage_ratio"] == {service: 0.95, oomtest: 0.2}
+    assert samples["memops_cgroup_oom_kills_total"] == {oomtest: 3.0}
+    assert types["memops_cgroup_oom_kills_total"] == "counter"
+
+
+def test_cause_families_are_left_out_without_their_facts():
+    samples = parse(_metrics.render(_metrics.checker_families(
+        {"commit": {"overcommit_memory": None}, "cgroup": {"groups": None}}, HEALTH, 0, 0)))[0]
+    assert not {"memops_overcommit_memory", "memops_fragmentation_unusable_index", "memops_cgroup_usage_ratio",
+                "memops_cgroup_oom_kills_total"} & set(samples)
+
+
 @pytest.mark.parametrize("status, value", [("ok", 0), ("monitor", 1), ("critical", 2)])
 def test_health_status_values(status, value):
     samples = parse(_metrics.render(_metrics.checker_families({}, {"status": status, "findings": []}, 0, 0)))[0]
@@ -154,7 +196,7 @@ def test_render_refuses_what_the_format_does_not_allow(families, message):
 
 @pytest.mark.skipif(not shutil.which(PROMTOOL), reason="promtool (Debian package prometheus) is not installed")
 def test_promtool_lints_the_rendered_text_clean():
-    text = _metrics.render(_metrics.checker_families(FACTS, HEALTH, 0.25, 1700000000.5))
+    text = _metrics.render(_metrics.checker_families(dict(FACTS, **CAUSE_FACTS), HEALTH, 0.25, 1700000000.5))
     proc = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -59,6 +59,39 @@ def test_transitions(sequence, notify_on, expected):
     assert run(sequence, notify_on) == expected
 
 
+USED_HIGH = health("monitor", ("memory.used_high", "monitor"))
+LOW_MONITOR = health("monitor", ("memory.available_low", "monitor"), ("tuning.swappiness", "info"))
+ADVICE = health("ok", ("tuning.swappiness", "info"), ("oom.critical_unprotected", "info"))
+
+
+@pytest.mark.parametrize("sequence, notify_findings, expected", [
+    # the guide's line (more than 90% used) notifies below critical by default, and resolves
+    ([OK, USED_HIGH, USED_HIGH, OK], None, [None, "alert", None, "resolved"]),
+    ([USED_HIGH, LOW_MONITOR, CRITICAL, MONITOR], None, ["alert", "alert", "alert", "resolved"]),
+    # other monitor findings do not
+    ([MONITOR, OK], None, [None, None]),
+    # advice never does, listed or not
+    ([ADVICE, ADVICE], None, [None, None]),
+    ([ADVICE, ADVICE], ["tuning.swappiness", "oom.critical_unprotected"], [None, None]),
+    # an empty list: notify_on only
+    ([USED_HIGH, CRITICAL], [], [None, "alert"]),
+    ([MONITOR, OK], ["swap.high"], ["alert", "resolved"]),
+])
+def test_notify_findings(sequence, notify_findings, expected):
+    last, events = None, []
+    for item in sequence:
+        current = _notify.snapshot(item, "critical", notify_findings)
+        events.append(_notify.decide(last, current))
+        last = current if events[-1] else last
+    assert events == expected
+
+
+@pytest.mark.parametrize("value", ["memory.used_high", [1], ["memory used"], {"memory.used_high": 1}])
+def test_notify_findings_must_be_a_list_of_ids(value):
+    with pytest.raises(_notify.NotifyError, match="notify_findings must be a list of finding ids"):
+        _notify.snapshot(OK, "critical", value)
+
+
 def test_info_findings_and_evidence_do_not_count_as_changes():
     wobbling = health("critical", ("memory.available_low", "critical"), ("oom.likely_victims", "info"))
     wobbling["findings"][0]["evidence"] = ["available 4.1%"]

@@ -75,7 +75,7 @@ def stack(tmp_path_factory):
 
 def _parse_time(text):
     """An RFC 3339 time of Prometheus or Alertmanager (nanoseconds, Z) as seconds since the epoch."""
-    date, _, fraction = text.rstrip("Z").partition(".")
+    date, _dot, fraction = text.rstrip("Z").partition(".")
     seconds = datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
     return seconds + (float("0." + fraction) if fraction else 0.0)
 

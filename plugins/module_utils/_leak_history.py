@@ -16,7 +16,7 @@ What is kept: the RSS of the largest processes, each keyed by pid and start
 time (a reused pid is another process), and the memory of each service's
 cgroup (a restart carries the service's level over, so a service that grows
 after every restart still shows one rising line). Recent points are kept as
-they are, older ones merged into half-hour, then three-hour buckets, so that a
+they are, older ones merged into half-hour, then six-hour buckets, so that a
 series holds at most ``MAX_POINTS`` points and a week of them fits in the
 file's size bound.
 
@@ -25,8 +25,11 @@ file's size bound.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 import json
+import operator
 import os
 import time
 
@@ -42,8 +45,8 @@ MAX_UNITS = 50
 # raw points: kept for RAW_KEEP seconds, at most RAW_MAX of them; then merged into buckets of
 # TIERS[i][0] seconds, kept for TIERS[i][1] seconds (the last tier's older buckets are dropped)
 RAW_KEEP = 3600
-RAW_MAX = 24
-TIERS = ((1800, 12 * 3600), (3 * 3600, 8 * 86400))
+RAW_MAX = 12
+TIERS = ((1800, 12 * 3600), (6 * 3600, 8 * 86400))
 MAX_POINTS = RAW_MAX + sum(keep // width + 2 for width, keep in TIERS)
 # how many groups the walk for services reads at most (slices and services)
 MAX_GROUPS = 400
@@ -114,20 +117,24 @@ def last_point(series: dict):
 # the trend
 
 
-def fit(series_points: list) -> tuple:
-    """Least-squares line through [(time, value)] -> (slope per second, intercept at the first time, R^2)."""
-    count = len(series_points)
-    t0 = series_points[0][0]
-    mean_t = sum(p[0] - t0 for p in series_points) / count
-    mean_v = sum(p[1] for p in series_points) / count
-    var_t = sum((p[0] - t0 - mean_t) ** 2 for p in series_points)
-    var_v = sum((p[1] - mean_v) ** 2 for p in series_points)
-    if var_t == 0:
-        return 0.0, mean_v, 0.0
-    cov = sum((p[0] - t0 - mean_t) * (p[1] - mean_v) for p in series_points)
+def fit(times: list, values: list) -> tuple:
+    """Least-squares line through the points (``times`` in seconds, ``values``) -> (slope per second,
+    value at the first time, R^2). Sums of whole numbers taken from the first point are exact, whatever the
+    size of the values; the sums run in C (map), so a series costs little."""
+    count = len(times)
+    t0, v0 = times[0], values[0]
+    ts = [t - t0 for t in times]
+    vs = [v - v0 for v in values]
+    sum_t, sum_v = sum(ts), sum(vs)
+    mean_t, mean_v = sum_t / count, sum_v / count
+    var_t = sum(map(operator.mul, ts, ts)) - sum_t * mean_t
+    var_v = sum(map(operator.mul, vs, vs)) - sum_v * mean_v
+    if var_t <= 0:
+        return 0.0, v0 + mean_v, 0.0
+    cov = sum(map(operator.mul, ts, vs)) - sum_t * mean_v
     slope = cov / var_t
-    r2 = (cov * cov) / (var_t * var_v) if var_v else 0.0
-    return slope, mean_v - slope * mean_t, r2
+    r2 = min(1.0, cov * cov / (var_t * var_v)) if var_v > 0 else 0.0
+    return slope, v0 + mean_v - slope * mean_t, r2
 
 
 def trend(series_points: list, thresholds: dict) -> dict | None:
@@ -138,12 +145,20 @@ def trend(series_points: list, thresholds: dict) -> dict | None:
     least ``leak_trend_min_growth_bytes`` and ``leak_trend_min_growth_pct`` of where it started, and still
     grows: the last third of the span rises at ``leak_trend_recent_share`` of the whole's rate at least
     (a process that grew while it warmed up, then settled, does not)."""
-    if len(series_points) < 4:
+    return _trend([p[0] for p in series_points], [p[1] for p in series_points], thresholds)
+
+
+def _trend(times, values, thresholds, unit=1):
+    """trend() on two lists; ``values`` counted in ``unit`` bytes."""
+    if len(times) < 4:
         return None
-    span = series_points[-1][0] - series_points[0][0]
+    span = times[-1] - times[0]
     if span < thresholds["leak_trend_min_span_hours"] * 3600:
         return None
-    slope, start, r2 = fit(series_points)
+    if (max(values) - min(values)) * unit < thresholds["leak_trend_min_growth_bytes"] / 2:  # cheap: most series are flat
+        return None
+    slope, start, r2 = fit(times, values)
+    slope, start = slope * unit, start * unit
     growth = slope * span
     if slope <= 0 or growth < thresholds["leak_trend_min_growth_bytes"]:
         return None
@@ -151,10 +166,8 @@ def trend(series_points: list, thresholds: dict) -> dict | None:
         return None
     if r2 < thresholds["leak_trend_min_fit"]:
         return None
-    recent = [p for p in series_points if p[0] >= series_points[-1][0] - span / 3.0]
-    if len(recent) < 3:
-        recent = series_points[-3:]
-    recent_slope = fit(recent)[0]
+    first = min(bisect.bisect_left(times, times[-1] - span / 3.0), len(times) - 3)
+    recent_slope = fit(times[first:], values[first:])[0] * unit
     if recent_slope < thresholds["leak_trend_recent_share"] * slope:
         return None
     return {"growth_bytes_per_hour": int(slope * 3600), "span_seconds": int(span), "fit": round(r2, 3),
@@ -241,6 +254,9 @@ def record(state: dict, rows: list, units: dict, now: float, max_processes: int 
 # suspects
 
 
+_TIME, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
+
+
 def suspects(state: dict, thresholds: dict, available_bytes: int | None) -> list:
     """The processes and services seen at the last update whose history shows a leak trend, fastest first:
     {kind: process|unit, name, pid (None for a unit), bytes (now), growth_bytes_per_hour, span_seconds, fit,
@@ -252,7 +268,12 @@ def suspects(state: dict, thresholds: dict, available_bytes: int | None) -> list
             last = last_point(series)
             if last is None or last[0] != updated:
                 continue
-            found_trend = trend(points(series), thresholds)
+            tiers = series["tiers"]
+            oldest = next(tier[0][0] for tier in reversed(tiers) if tier)
+            if last[0] - oldest < thresholds["leak_trend_min_span_hours"] * 3600:  # young: skip before any work
+                continue
+            found_trend = _trend(list(map(_TIME, itertools.chain.from_iterable(reversed(tiers)))),
+                                 list(map(_VALUE, itertools.chain.from_iterable(reversed(tiers)))), thresholds, KIB)
             if found_trend is None:
                 continue
             now_bytes = (last[1] - series.get("carry", 0)) * KIB
@@ -289,12 +310,12 @@ def _valid_series(series, unit):
     if not isinstance(series, dict) or not isinstance(series.get("name"), str) or not _is_int(series.get("first")):
         return False
     tiers = series.get("tiers")
-    if not isinstance(tiers, list) or len(tiers) != len(TIERS) + 1:
+    if not isinstance(tiers, list) or len(tiers) != len(TIERS) + 1 or set(map(type, tiers)) - {list}:
         return False
-    for tier in tiers:
-        if not isinstance(tier, list) or not all(
-                isinstance(p, list) and len(p) == 3 and all(_is_int(n) for n in p) for p in tier):
-            return False
+    # each point a list of three whole numbers, checked in C (map), not in a loop per point: the file holds thousands
+    every = list(itertools.chain.from_iterable(tiers))
+    if set(map(type, every)) - {list} or set(map(len, every)) - {3} or set(map(type, itertools.chain.from_iterable(every))) - {int}:
+        return False
     if unit:
         return _is_int(series.get("carry")) and all(key in series and (series[key] is None or _is_int(series[key]))
                                                     for key in ("last", "generation"))
@@ -355,12 +376,13 @@ def read(path: str, max_bytes: int = MAX_STATE_BYTES) -> dict | None:
 def dump(state: dict, max_bytes: int = MAX_STATE_BYTES) -> str:
     """The state as compact JSON of at most ``max_bytes``: when the series do not all fit, the smallest are
     left out (each series is encoded once; O(series))."""
+    encode = json.JSONEncoder(separators=(",", ":")).encode
     head = '{"version":%d,"updated":%s,' % (STATE_VERSION, json.dumps(state.get("updated")))
     budget = max_bytes - len(head) - len('"processes":{},"units":{}}\n')
     encoded = []
     for table_name in ("processes", "units"):
         for key, series in state[table_name].items():
-            text = "%s:%s" % (json.dumps(key), json.dumps(series, separators=(",", ":"), sort_keys=True))
+            text = "%s:%s" % (json.dumps(key), encode(series))
             last = last_point(series)
             encoded.append((last[1] if last else 0, table_name, key, text))
     chosen = {"processes": [], "units": []}

@@ -254,7 +254,7 @@ def leaking_facts(available):
 def test_suspects_become_leak_trend_findings(available, severity):
     facts = leaking_facts(available)
     assert facts["leaks"]["age_seconds"] == HOUR
-    found = [f for f in _diagnosis.rule_leak_trend(facts, THRESHOLDS)]
+    found = list(_diagnosis.rule_leak_trend(facts, THRESHOLDS))
     assert [(f["id"], f["severity"]) for f in found] == [("leak.trend", severity)]
     assert "leaky[77] grows 100 MiB per hour over 9.0 hours" in found[0]["evidence"][0]
     assert found[0]["remedy"]["role"] == "memops.linux.memory_limits"

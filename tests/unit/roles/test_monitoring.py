@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import yaml
@@ -397,6 +398,12 @@ def _run_role(tmp_path, role_vars):
     ({"monitoring_notify": [{"type": "mail", "to": "ops@example.com", "from": ""}]},
      "monitoring_notify[0]: from must be one line"),
     ({"monitoring_alert_for": "five minutes"}, "monitoring_alert_for is five minutes; expected a Prometheus duration"),
+    ({"monitoring_alert_commit_pct": 95}, "monitoring_alert_commit_pct is 95; expected below monitoring_alert_commit_critical_pct (95)"),
+    ({"monitoring_alert_cgroup_limit_critical_pct": 80},
+     "monitoring_alert_cgroup_limit_pct is 90; expected below monitoring_alert_cgroup_limit_critical_pct (80)"),
+    ({"monitoring_alert_fragmentation_unusable_index": 90}, "monitoring_alert_fragmentation_unusable_index is 90; expected a share"),
+    ({"monitoring_notify_findings": ["Memory used"]},
+     "monitoring_notify_findings holds Memory used; expected finding ids such as memory.used_high"),
     ({"monitoring_textfile_dir": "relative/dir"}, "monitoring_textfile_dir is relative/dir; expected an absolute path"),
     ({"monitoring_alert_rules_dest": "/nonexistent/rules/memops.yml"},
      "monitoring_alert_rules_dest /nonexistent/rules/memops.yml: the directory /nonexistent/rules does not exist"),
@@ -578,6 +585,70 @@ def test_the_checker_writes_the_metrics_the_cause_alerts_read(tmp_path):
     # order 0: no free block is smaller than one page
     assert re.search(r'^memops_fragmentation_unusable_index\{node="0",zone="\w+",order="0"\} 0\.0$', metrics, re.M), metrics
     assert "# TYPE memops_cgroup_usage_ratio gauge\n" in metrics
+
+
+MEMORY_V1 = "/sys/fs/cgroup/memory"
+LOCK = "/run/lock/memops-linux-tests.lock"
+
+
+@pytest.fixture
+def memory_cgroup():
+    """A real cgroup v1 memory group with a 64 MiB limit, under the tests' lock; removed afterwards."""
+    if not os.access(os.path.join(MEMORY_V1, "cgroup.procs"), os.W_OK):
+        pytest.skip("needs root and the cgroup v1 memory controller at %s" % MEMORY_V1)
+    import fcntl  # pylint: disable=import-outside-toplevel
+    with open(LOCK, "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        name = "memops-alerts-%d" % os.getpid()
+        directory = os.path.join(MEMORY_V1, name)
+        os.mkdir(directory)
+        try:
+            with open(os.path.join(directory, "memory.limit_in_bytes"), "w", encoding="ascii") as handle:
+                handle.write("%d" % (64 << 20))
+            yield name, directory
+        finally:
+            with open(os.path.join(directory, "cgroup.procs"), encoding="ascii") as handle:
+                for pid in handle.read().split():
+                    os.kill(int(pid), 9)
+            deadline = time.monotonic() + 10  # the killed processes leave the group as they exit
+            while True:
+                try:
+                    os.rmdir(directory)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+
+def _in_group(directory, code):
+    """A Python process that joins the group before it runs ``code``."""
+    join = "open(%r, 'w').write(str(__import__('os').getpid())); " % os.path.join(directory, "cgroup.procs")
+    return subprocess.Popen([sys.executable, "-c", join + code], stdout=subprocess.PIPE)  # pylint: disable=consider-using-with
+
+
+def test_a_real_cgroup_near_its_limit_and_its_oom_kill_are_metrics(tmp_path, memory_cgroup):
+    """The metrics MemoryCgroupNearLimit and MemoryCgroupOOMKill read, from a real group at 60 of its 64 MiB
+    and a real OOM kill in it."""
+    name, directory = memory_cgroup
+    labels = '{path="/%s",name="/%s",kind="group"}' % (name, name)  # a group that is no unit is named by its path
+    holder = _in_group(directory, "import sys, time; b = bytearray(58 << 20); print('ready', flush=True); time.sleep(120)")
+    try:
+        assert holder.stdout.readline() == b"ready\n"
+        proc = run_checker(tmp_path, thresholds=CALM)
+        assert proc.returncode == 0, proc.stderr
+        metrics = (tmp_path / "textfile" / "memops.prom").read_text()
+        ratio = re.search(r"^memops_cgroup_usage_ratio%s (\S+)$" % re.escape(labels), metrics, re.M)
+        assert ratio and 0.9 <= float(ratio.group(1)) <= 1.0, metrics
+        assert "memops_cgroup_oom_kills_total%s" % labels not in metrics
+    finally:
+        holder.kill()
+        holder.wait()
+    victim = _in_group(directory, "b = bytearray(200 << 20)")
+    assert victim.wait(timeout=60) == -9
+    proc = run_checker(tmp_path, thresholds=CALM)
+    assert proc.returncode == 0, proc.stderr
+    assert "memops_cgroup_oom_kills_total%s 1\n" % labels in (tmp_path / "textfile" / "memops.prom").read_text()
 
 
 def test_a_failing_webhook_is_logged_retried_and_does_not_stop_the_metrics(tmp_path, receiver):

@@ -30,7 +30,7 @@ SHIPPED_FILES = ("README.md", "LICENSE", "MANIFEST.json", "FILES.json", "require
 # which users copy into a repository of their own).
 NOT_SHIPPED = ("pytest.ini", "scripts/test", ".ci/run", ".gitignore", ".ansible-lint", "tests/conftest.py",
                "tests/requirements.txt", "tests/callback_plugins/set_stats_artifact.py",
-               "tests/reboot", "tests/unit", "tests/fleet", "tests/integration", "tests/docsite/build",
+               "tests/reboot", "tests/unit", "tests/fleet", "tests/monitoring", "tests/integration", "tests/docsite/build",
                "tests/docsite/guides.py", "benchmarks", "extensions/molecule",
                "execution-environment.yml", "scripts/build-ee", "tests/ee", "tests/containers",
                "tests/requirements-ee.txt", "examples/awx")

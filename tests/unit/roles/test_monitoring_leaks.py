@@ -81,9 +81,9 @@ def children():
         child.stop()
 
 
-def run_checker(tmp_path, offset):
-    config = {"textfile_dir": str(tmp_path / "textfile"), "state_file": str(tmp_path / "state" / "state.json"),
-              "kernel_log": False, "host": "test-host"}
+def run_checker(tmp_path, offset, **extra):
+    config = dict({"textfile_dir": str(tmp_path / "textfile"), "state_file": str(tmp_path / "state" / "state.json"),
+                   "kernel_log": False, "host": "test-host"}, **extra)
     (tmp_path / "config.json").write_text(json.dumps(config))
     return subprocess.run([sys.executable, CHECKER, "--config", str(tmp_path / "config.json"), "--lib", COLLECTIONS_ROOT,
                            "--time-offset", str(offset)], capture_output=True, text=True, timeout=120, check=False)
@@ -170,3 +170,14 @@ def test_a_damaged_history_is_discarded_with_a_line_and_written_anew(tmp_path, c
     assert "leak history %s discarded: " % history in run.stderr and reason in run.stderr
     assert _leak_history.parse(history.read_text())["updated"] is not None
     assert oct(history.stat().st_mode & 0o777) == "0o600"
+
+
+def test_without_the_history_no_file_is_kept(tmp_path):
+    """monitoring_leak_history: false (the checker's leak_history) keeps no history and names no long-term suspect."""
+    with open(os.path.join(COLLECTION, "roles", "monitoring", "vars", "main.yml"), encoding="utf-8") as handle:
+        assert 'leak_history: "{{ monitoring_leak_history | bool }}"' in handle.read()
+    run = run_checker(tmp_path, 0, leak_history=False)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "textfile" / "memops.prom").exists()
+    assert not (tmp_path / "state" / _leak_history_file()).exists()
+    assert suspects(tmp_path) == {}

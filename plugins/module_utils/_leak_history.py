@@ -31,6 +31,7 @@ import itertools
 import json
 import operator
 import os
+import stat
 import time
 
 from ansible_collections.memops.linux.plugins.module_utils import _cgroups as cgroups
@@ -342,8 +343,10 @@ def parse(text: str) -> dict:
 def load(path: str, log=None, max_bytes: int = MAX_STATE_BYTES) -> dict:
     """The history kept in ``path``; an empty one when there is none yet. A damaged or oversized file is
     discarded with a line to ``log`` (a callable), never an exception: the history starts afresh."""
-    try:
-        with open(path, "rb") as handle:
+    try:  # O_NONBLOCK: a FIFO planted there must not block the check for ever; only a regular file is read
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return _discard(log, path, "not a regular file")
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         return empty()

@@ -270,3 +270,13 @@ def test_suspects_become_the_three_metrics():
     assert "memops_leak_suspect_span_seconds%s %d" % (labels, 9 * HOUR) in text
     assert "memops_leak_suspect_exhaustion_seconds{" not in _metrics.render(
         _metrics.leak_families(leaking_facts(None)["leaks"]["suspects"]))
+
+
+def test_a_fifo_in_place_of_the_state_file_is_discarded_without_blocking(tmp_path):
+    """Opening a FIFO for reading waits for a writer: the history must be refused, not wait for ever."""
+    path = tmp_path / "leak-history.json"
+    os.mkfifo(path)
+    lines = []
+    assert _leak_history.load(str(path), lines.append) == _leak_history.empty()
+    assert lines and "not a regular file" in lines[0]
+    assert _leak_history.read(str(path)) is None

@@ -303,3 +303,16 @@ def timestamp(events: list, boot_time: int | None) -> list:
                 continue
             event["logged_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return events
+
+
+def command_runner(module) -> Callable[[list[str]], str | None]:
+    """Runs dmesg or journalctl for the kernel-log fallback through an
+    AnsibleModule; the runner returns None when the command is missing, fails
+    or prints nothing."""
+    def run(argv):
+        path = module.get_bin_path(argv[0])
+        if path is None:
+            return None
+        rc, out, dummy = module.run_command([path] + argv[1:])
+        return out if rc == 0 and out else None
+    return run

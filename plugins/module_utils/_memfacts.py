@@ -26,6 +26,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _diagnosis as 
 from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils import _proctable as proctable
 from ansible_collections.memops.linux.plugins.module_utils import _workloads as workloads
 from ansible_collections.memops.linux.plugins.module_utils._schema import PROCESS_KEYS
 
@@ -38,8 +39,6 @@ FACT_KEYS = {"overview": "memory"}
 
 # vm files whose read or write is an action, not a setting
 _VM_ACTIONS = frozenset(("drop_caches", "compact_memory", "stat_refresh"))
-# the lines of /proc/PID/status a process row is made of
-_STATUS_KEYS = ("Name", "Uid", "VmRSS", "VmSwap")
 # how the processes of an Ansible run show in their command lines
 _ANSIBLE_MARKS = ("ansible", "AnsiballZ", "&& sleep 0")
 
@@ -194,77 +193,8 @@ class Gatherer:
         }
 
     def scan(self) -> tuple[list[dict], int, int, int]:
-        """One pass over every process: (rows, vanished, access_denied, kernel_threads).
-
-        Reads stat, status, oom_score and oom_score_adj per pid; kernel threads
-        are counted from stat alone. A process whose directory lacks some of
-        them (old kernels, captured trees) is counted with what could be read."""
-        reader = self.reader
-        read = self._pid_file  # the hot path: four files per process
-        parse_stat = procfs.parse_pid_stat
-        status_fields = procfs.parse_status_fields
-        rows = []
-        vanished = denied = kthreads = 0
-        incomplete: dict[str, int] = {}
-        for pid in reader.pids():
-            missing: list[str] = []
-            try:
-                text = read(pid, "stat", missing)
-                stat = parse_stat(text) if text is not None else None
-                if stat is not None and stat["flags"] & procfs.PF_KTHREAD:
-                    kthreads += 1
-                    continue
-                text = read(pid, "status", missing)
-                status = status_fields(text, _STATUS_KEYS) if text is not None else {}
-                if stat is None:
-                    stat = _stat_from_status(procfs.parse_status(text or ""))
-                    if stat is None:
-                        kthreads += 1
-                        continue
-                oom_score = _int_or_none(read(pid, "oom_score", missing))
-                text = read(pid, "oom_score_adj", missing)
-                oom_score_adj = _oom_score_adj(text, pid, self.notes) if text is not None else None
-            except procfs.ProcessGone:
-                vanished += 1
-                continue
-            except procfs.AccessDenied:
-                denied += 1
-                continue
-            except procfs.ParseError as exc:
-                self.notes.append("process %s: %s" % (pid, exc))
-                continue
-            for name in missing:
-                incomplete[name] = incomplete.get(name, 0) + 1
-            uid = status.get("Uid", "").split()
-            rows.append({
-                "pid": pid,
-                "name": status.get("Name", stat["comm"]),
-                "uid": _int_or_none(uid[0]) if uid else None,
-                "state": stat["state"],
-                "ppid": stat["ppid"],
-                "starttime": stat["starttime"],
-                "rss_bytes": _int_value(status.get("VmRSS", stat["rss_pages"] * self.page_size)),
-                "swap_bytes": _int_value(status.get("VmSwap", 0)),
-                "oom_score": oom_score,
-                "oom_score_adj": oom_score_adj,
-            })
-        if incomplete:
-            self.notes.append("processes: counted with what could be read; not readable: %s" % ", ".join(
-                "%s of %d" % (name, count) for name, count in sorted(incomplete.items())))
-        return rows, vanished, denied, kthreads
-
-    def _pid_file(self, pid, name, missing):
-        """The file ``name`` of process ``pid``, or None (added to ``missing``) when its
-        directory is there without it as a regular file. Gone means the directory is gone."""
-        try:
-            return self.reader.read_pid_record(pid, name)
-        except procfs.NotRegularFile:
-            pass
-        except procfs.FileMissing:  # ESRCH (the task has exited) stays ProcessGone
-            if not os.path.isdir(self.reader.proc_path(str(pid))):
-                raise
-        missing.append(name)
-        return None
+        """One pass over every process: (rows, vanished, access_denied, kernel_threads)."""
+        return proctable.scan(self.reader, self.page_size, self.notes)
 
     def processes(self) -> dict:
         total_memory = self.meminfo.get("MemTotal") or 0
@@ -647,29 +577,6 @@ def _pct(part, whole):
 
 
 _int_or_none = procfs.to_int
-
-
-def _stat_from_status(status):
-    """What the scan takes from a process's stat, from its status (full) where stat
-    is missing; None for a kernel thread."""
-    if status.get("Kthread") == "1":
-        return None
-    state = status.get("State", "").split()
-    return {"comm": status.get("Name", "?"), "state": state[0] if state else None,
-            "ppid": procfs.to_int(status.get("PPid")), "starttime": None, "rss_pages": 0}
-
-
-def _oom_score_adj(text, pid, notes):
-    """The oom_score_adj of process ``pid``, or None (said in ``notes``) when it is none the kernel writes."""
-    value = procfs.to_int(text)
-    if value is None or not -1000 <= value <= 1000:
-        notes.append("process %s: oom_score_adj %r is no number from -1000 to 1000" % (pid, text.strip()[:40]))
-        return None
-    return value
-
-
-def _int_value(value):
-    return value if isinstance(value, int) else (_int_or_none(value) or 0)
 
 
 def _scalar(text):

@@ -350,21 +350,12 @@ ansible_facts:
             log_readable: true
             log_skipped: false
             events:
-              - uptime_seconds: 5120.33
-                logged_at: "2026-11-26T13:40:02Z"
-                format: modern
-                scope: memcg
-                constraint: CONSTRAINT_MEMCG
-                memcg: /oomtest
-                task_memcg: /oomtest
-                memcg_usage_bytes: 52428800
-                memcg_limit_bytes: 52428800
-                invoker: python3
-                gfp_mask: 0xcc0(GFP_KERNEL)
-                order: 0
-                victim: {pid: 4242, name: python3, uid: 0, rss_bytes: 52000768, anon_rss_bytes: 51000000,
-                         file_rss_bytes: 1000768, shmem_rss_bytes: 0, total_vm_bytes: 220000000,
-                         pgtables_bytes: 151552, oom_score_adj: 0}
+              - {uptime_seconds: 5120.33, logged_at: "2026-11-26T13:40:02Z", format: modern, scope: memcg,
+                 constraint: CONSTRAINT_MEMCG, memcg: /oomtest, task_memcg: /oomtest, memcg_usage_bytes: 52428800,
+                 memcg_limit_bytes: 52428800, invoker: python3, gfp_mask: 0xcc0(GFP_KERNEL), order: 0,
+                 victim: {pid: 4242, name: python3, uid: 0, rss_bytes: 52000768, anon_rss_bytes: 51000000,
+                          file_rss_bytes: 1000768, shmem_rss_bytes: 0, total_vm_bytes: 220000000,
+                          pgtables_bytes: 151552, oom_score_adj: 0}}
             recent_events: []
         tunables:
           description:
@@ -388,15 +379,9 @@ ansible_facts:
           description: Commit accounting (C(CommitLimit), C(Committed_AS)) and the overcommit policy.
           returned: when commit is gathered
           type: dict
-          sample:
-            limit_bytes: 12638253056
-            committed_as_bytes: 2000000000
-            committed_pct_of_limit: 15.82
-            overcommit_memory: 0
-            overcommit_ratio: 50
-            overcommit_kbytes: 0
-            strict: false
-            headroom_bytes: 10638253056
+          sample: {limit_bytes: 12638253056, committed_as_bytes: 2000000000, committed_pct_of_limit: 15.82,
+                   overcommit_memory: 0, overcommit_ratio: 50, overcommit_kbytes: 0, strict: false,
+                   headroom_bytes: 10638253056}
         slab:
           description: Kernel slab totals, the largest caches (when C(/proc/slabinfo) is readable) and inode/dentry counts.
           returned: when slab is gathered
@@ -595,6 +580,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memops.linux.plugins.module_utils import _diagnosis
+from ansible_collections.memops.linux.plugins.module_utils import _kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _leak_history
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
@@ -603,18 +589,6 @@ from ansible_collections.memops.linux.plugins.module_utils import _redact
 # the longest wait between two samples, in seconds, and the most samples
 MAX_SAMPLE_INTERVAL = 3600
 MAX_SAMPLES = 1000
-
-
-def _log_runner(module):
-    """Runs dmesg or journalctl for the kernel-log fallback; None when the
-    command is missing, fails or prints nothing."""
-    def run(argv):
-        path = module.get_bin_path(argv[0])
-        if path is None:
-            return None
-        rc, out, dummy = module.run_command([path] + argv[1:])
-        return out if rc == 0 and out else None
-    return run
 
 
 def main():
@@ -654,7 +628,7 @@ def main():
                     % reader.proc_root)
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_log_runner(module),
+                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_kernlog.command_runner(module),
                                  leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)

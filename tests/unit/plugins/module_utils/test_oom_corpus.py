@@ -287,3 +287,35 @@ def test_ordinary_lines_are_cheap():
     started = time.monotonic()
     assert _oomlog.parse_kernel_log(text) == []
     assert time.monotonic() - started < 5.0
+
+
+KILL_5X = ("Out of memory: Killed process 9 (x) total-vm:100kB, anon-rss:10kB, file-rss:0kB, shmem-rss:0kB, "
+           "UID:0 pgtables:4kB oom_score_adj:0\n")
+
+
+def test_no_killable_processes_ends_the_block():
+    text = ("[ 5.0] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+            "[ 5.1] Out of memory and no killable processes...\n"
+            "[ 5.2] " + KILL_5X)
+    (event,) = _oomlog.parse_kernel_log(text)
+    assert event["victim"]["pid"] == 9 and event["invoker"] is None
+
+
+@pytest.mark.parametrize("kill_prefix, lent", [
+    ("Nov 29 01:00:04 web02 kernel: ", False),  # another host's log pasted after
+    ("[ 5.2] ", False),  # dmesg after syslog
+    ("Nov 29 01:00:04 web01 kernel: ", True),  # the same log: the block's own kill
+])
+def test_another_prefix_shape_ends_the_block(kill_prefix, lent):
+    text = ("Nov 29 01:00:04 web01 kernel: a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+            + kill_prefix + KILL_5X)
+    (event,) = _oomlog.parse_kernel_log(text)
+    assert event["invoker"] == ("a" if lent else None)
+
+
+@pytest.mark.parametrize("kill_uptime, lent", [("5.3", True), ("304.9", True), ("305.1", False), ("4.9", False)])
+def test_time_gap_or_step_back_ends_the_block(kill_uptime, lent):
+    text = ("[ 5.0] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+            "[ %s] %s" % (kill_uptime, KILL_5X))
+    (event,) = _oomlog.parse_kernel_log(text)
+    assert event["invoker"] == ("a" if lent else None)

@@ -184,8 +184,8 @@ def _fields(text, cut):
         end = keys[index + 1].start() if index + 1 < len(keys) else len(text)
         fields[key.group(1)] = text[key.end():end].strip().rstrip(",").strip()
     last = keys[-1].group(1) if keys else None
-    if last is not None and (cut or text.rstrip().endswith(",")):
-        fields[last] = None if cut else fields[last]
+    if last is not None and cut:
+        fields[last] = None
     return fields, last
 
 
@@ -212,7 +212,7 @@ def _victim(match, line, notes):
             continue
         text = fields[key]
         if text is None:
-            notes.append("%s left out: the line was %s after it" % (key, line.cut))
+            notes.append("%s left out: its value is where the line was %s" % (key, line.cut))
             continue
         found = (_SIZE if key in _SIZES else _NUMBER).match(text)
         number = procfs.to_int(found.group(1)) if found else None
@@ -227,10 +227,11 @@ def _victim(match, line, notes):
 def _rss(victim, fields, last, rest, notes):
     """anon + file (+ shmem where the kernel logs it), or None when any part is unknown."""
     parts = [victim["anon_rss_bytes"], victim["file_rss_bytes"]]
-    shmem_unknown = "shmem-rss" not in fields and last not in (None, "shmem-rss") and rest.rstrip().endswith(",")
     if "shmem-rss" in fields:
         parts.append(victim["shmem_rss_bytes"])
-    if None in parts or shmem_unknown:
+    elif last == "file-rss" and rest.rstrip().endswith(","):
+        parts.append(None)  # cut after file-rss: a shmem-rss may have followed
+    if None in parts:
         if "total-vm" in fields or "anon-rss" in fields:
             notes.append("rss left out: a part of it (anon-rss, file-rss, shmem-rss) is missing or unreadable")
         return None

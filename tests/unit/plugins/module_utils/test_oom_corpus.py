@@ -319,3 +319,18 @@ def test_time_gap_or_step_back_ends_the_block(kill_uptime, lent):
             "[ %s] %s" % (kill_uptime, KILL_5X))
     (event,) = _oomlog.parse_kernel_log(text)
     assert event["invoker"] == ("a" if lent else None)
+
+
+@pytest.mark.parametrize("counters, rss, total_vm, left_out", [
+    ("total-vm:10kB, anon-rss:1kB, file-rss:2kB", 3 * KIB, 10 * KIB, []),  # before shmem-rss was logged
+    ("total-vm:10kB, anon-rss:1kB, file-rss:2kB, ", None, 10 * KIB, ["rss"]),  # cut where shmem-rss may follow
+    ("total-vm:10kB, anon-rss:1kB, file-rss:2", None, 10 * KIB, ["file-rss", "rss"]),  # cut inside a figure
+    ("total-vm:1_000kB, anon-rss:\u0661kB, file-rss:2kB", None, None, ["total-vm", "anon-rss", "rss"]),
+    ("total-vm:10kB, anon-rss:1kB, file-rss:2kB, shmem-rss:4kB, UID:0 pgtables:4kB oom_score_adj:10>",
+     7 * KIB, 10 * KIB, ["oom_score_adj"]),  # a pager's '>' in the last figure
+])
+def test_kill_line_values_read_only_whole(counters, rss, total_vm, left_out):
+    (event,) = _oomlog.parse_kernel_log("Out of memory: Killed process 1 (a) %s\n" % counters)
+    assert (event["victim"]["rss_bytes"], event["victim"]["total_vm_bytes"]) == (rss, total_vm)
+    assert event["victim"]["oom_score_adj"] is None
+    assert [note.split(" ", 1)[0] for note in event["notes"]] == left_out

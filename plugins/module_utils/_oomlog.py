@@ -55,17 +55,19 @@ _WRAP = re.compile(r" {8,}|\t{2,}")
 _INVOKED = re.compile(r"^(.{1,64}?) invoked oom-killer: (.*)$")
 _SCOPE = r"(Out of memory|Out of Memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
 _KILLED = re.compile(r"^(?:%s)?Killed process\s+(\d+)(?:, UID (\d+),)? \((.*)\)(.*)$" % _SCOPE)
-_SELECTED = re.compile(r"^%sKill process (\d+) \((.*)\) score (\S+) or sacrifice child" % _SCOPE)
+# "or a child": 2.6.32-2.6.35, "or sacrifice child": 2.6.36 to 5.0
+_SELECTED = re.compile(r"^%s[Kk]ill process (\d+) \((.*)\) score (\S+) or (?:sacrifice|a) child" % _SCOPE)
 _NO_KILLABLE = re.compile(r"^Out of memory and no killable process")
 _SUMMARY = re.compile(r"^oom-kill:(.*)$")
 _MEMCG_USAGE = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)")
 _TASK_IN = re.compile(r"^Task in (\S+) killed as a result of limit of (\S+)")
 _FIELD_KEY = re.compile(r"(?:^|(?<=[\s,]))([A-Za-z][A-Za-z_-]*):")
 _SIZE = re.compile(r"^([0-9]+)kB$")
+_HAS_SIZES = re.compile(r"(?:total-vm|vsz):")
 _NUMBER = re.compile(r"^(-?[0-9]+)$")
 _KEYWORDS = ("oom", "out of memory", "Out of memory", "Out of Memory", "Killed process", "Kill process",
              "memory: usage", "Task in ")
-_SIZES = {"total-vm": "total_vm_bytes", "anon-rss": "anon_rss_bytes", "file-rss": "file_rss_bytes",
+_SIZES = {"total-vm": "total_vm_bytes", "vsz": "total_vm_bytes", "anon-rss": "anon_rss_bytes", "file-rss": "file_rss_bytes",
           "shmem-rss": "shmem_rss_bytes", "pgtables": "pgtables_bytes"}
 _NUMBERS = {"UID": "uid", "oom_score_adj": "oom_score_adj"}
 
@@ -342,7 +344,7 @@ class _Parser:
             # the summary names another task: this kill is not the open block's
             block, selected, summary = {}, None, None
         scope_text = match.group(1) or (selected["scope_text"] if selected else None)
-        if scope_text is None and summary is None and "total-vm:" not in match.group(5):
+        if scope_text is None and summary is None and not _HAS_SIZES.search(match.group(5)):
             return  # a bare "Killed process N (x)" with nothing that makes it a kernel OOM kill
         self.reset()
         self.events.append(_event(line, match, victim, block, selected, summary, scope_text, notes))

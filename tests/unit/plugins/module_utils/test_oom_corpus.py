@@ -334,3 +334,12 @@ def test_kill_line_values_read_only_whole(counters, rss, total_vm, left_out):
     assert (event["victim"]["rss_bytes"], event["victim"]["total_vm_bytes"]) == (rss, total_vm)
     assert event["victim"]["oom_score_adj"] is None
     assert [note.split(" ", 1)[0] for note in event["notes"]] == left_out
+
+
+def test_kernel_2_6_32_selection_and_vsz_kill_line():
+    text = ("[ 9.0] Out of memory: kill process 4120 (httpd) score 83311 or a child\n"
+            "[ 9.1] Killed process 4121 (httpd) vsz:333244kB, anon-rss:20340kB, file-rss:44kB\n")
+    (event,) = _oomlog.parse_kernel_log(text)
+    victim = event["victim"]
+    assert (victim["pid"], victim["score"], event["format"]) == (4121, 83311, "legacy")
+    assert victim["total_vm_bytes"] == 333244 * KIB and victim["rss_bytes"] == (20340 + 44) * KIB

@@ -216,7 +216,7 @@ def _victim(match, line, notes):
         if text is None:
             notes.append("%s left out: its value is where the line was %s" % (key, line.cut))
             continue
-        found = (_SIZE if key in _SIZES else _NUMBER).match(text)
+        found = _SIZE.match(text) if key in _SIZES else _NUMBER.match(text)
         number = procfs.to_int(found.group(1)) if found else None
         if number is None:
             notes.append("%s left out: %r is no plain %s" % (key, text, "kB figure" if key in _SIZES else "number"))
@@ -240,6 +240,11 @@ def _rss(victim, fields, last, rest, notes):
     return sum(parts)
 
 
+def _integer(text):
+    """A plain decimal integer (no digit grouping, no other scripts' digits), or None."""
+    return procfs.to_int(text) if text is not None and _NUMBER.match(text) else None
+
+
 def _summary(message, line):
     """The fields of an "oom-kill:" line; a field the line was cut in is None."""
     items = [item.partition("=") for item in re.split(r",(?=\w+=)", message)]
@@ -247,13 +252,13 @@ def _summary(message, line):
     notes = []
     if line.cut and items:
         fields[items[-1][0]] = None
-        notes.append("oom-kill: %s left out: the line was %s" % (items[-1][0], line.cut))
+        notes.append("oom-kill: %s and what followed it left out: the line was %s" % (items[-1][0], line.cut))
     return {
         "constraint": fields.get("constraint"),
         "memcg": fields.get("oom_memcg"),
         "task_memcg": fields.get("task_memcg"),
-        "pid": procfs.to_int(fields.get("pid")),
-        "uid": procfs.to_int(fields.get("uid")),
+        "pid": _integer(fields.get("pid")),
+        "uid": _integer(fields.get("uid")),
         "notes": notes,
     }
 

@@ -6,9 +6,9 @@
 
 Private to this collection: the API may change without notice.
 
-Plain Python (no Ansible import). :func:`parse_kernel_log` is a pure parser;
-:func:`read_log` takes the log from ``/dev/kmsg``, or through ``dmesg`` or
-``journalctl`` (run by a callable the caller passes) where the device cannot
+Plain Python (no Ansible import). :func:`parse_kernel_log` is the pure parser
+of _oomlog, kept here under its old name; :func:`read_log` takes the log from
+``/dev/kmsg``, or through ``dmesg`` or ``journalctl`` (run by a callable the caller passes) where the device cannot
 be read; :func:`timestamp` dates the events of a log that has only uptimes.
 """
 
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import datetime
 import errno
-import math
 import os
-import re
 from typing import Callable
 
+from ansible_collections.memops.linux.plugins.module_utils import _oomlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 
 # What runs when /dev/kmsg cannot be read: (log_source name, argv), in order.
@@ -32,168 +31,7 @@ LOG_COMMANDS = (("dmesg", ["dmesg"]),
 TREE_LOG = "dmesg"
 TREE_LOG_LIMIT = 32 << 20
 
-_LOG_KMSG = re.compile(r"^\d+,\d+,(\d+),[^;]*;(.*)$")
-_LOG_BRACKET = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
-# journalctl -k -o short-monotonic: "[ 7312.005190] web01 kernel: message"
-_LOG_JOURNAL_HOST = re.compile(r"^\S+ kernel: ?(.*)$")
-_LOG_SYSLOG = re.compile(
-    r"^(\w{3}\s+\d+\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+kernel:\s?(.*)$")
-_INVOKED = re.compile(r"^(.*) invoked oom-killer: (.*)$")
-_KILLED = re.compile(
-    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
-    r"Killed process (\d+) \((.*)\) (total-vm:.*)$")
-_LEGACY_SELECTED = re.compile(
-    r"^(Out of memory|Memory cgroup out of memory)(?: \([^)]*\))?: "
-    r"Kill process (\d+) \((.*)\) score (\d+) or sacrifice child")
-_LEGACY_KILLED = re.compile(r"^Killed process (\d+) \((.*)\) (total-vm:.*)$")
-_CONSTRAINT = re.compile(r"^oom-kill:(.*)$")
-_MEMCG_USAGE = re.compile(r"^memory: usage (\d+)kB, limit (\d+)kB, failcnt (\d+)")
-_TASK_IN = re.compile(r"^Task in (\S+) killed as a result of limit of (\S+)")
-_COUNTERS = re.compile(r"([A-Za-z_-]+):(-?\d+)(kB)?")
-_LOG_KEYWORDS = ("oom", "out of memory", "Killed process", "Kill process", "memory: usage", "Task in ")
-
-
-def _seconds(text, divisor=1):
-    """A log timestamp -> seconds, or None when it is no finite number."""
-    try:
-        value = float(text) / divisor
-    except (OverflowError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _split_log_line(line):
-    """-> (uptime seconds or None, wall-clock text or None, message)."""
-    match = _LOG_KMSG.match(line)
-    if match:
-        return _seconds(match.group(1), 1e6), None, match.group(2)
-    wallclock = None
-    match = _LOG_SYSLOG.match(line)
-    if match:
-        wallclock, line = match.group(1), match.group(2)
-    match = _LOG_BRACKET.match(line)
-    if match:
-        message = match.group(2)
-        if wallclock is None:
-            journal = _LOG_JOURNAL_HOST.match(message)
-            if journal:
-                message = journal.group(1)
-        return _seconds(match.group(1)), wallclock, message
-    return None, wallclock, line
-
-
-def _victim(pid, name, counters):
-    """The victim of a "Killed process" line, or None without a readable pid."""
-    pid = procfs.to_int(pid)
-    if pid is None:
-        return None
-    values = {}
-    for key, number, unit in _COUNTERS.findall(counters):
-        number = procfs.to_int(number)
-        if number is not None:
-            values[key] = number * (procfs.KIB if unit else 1)
-    victim = {
-        "pid": pid,
-        "name": name,
-        "uid": values.get("UID"),
-        "total_vm_bytes": values.get("total-vm"),
-        "anon_rss_bytes": values.get("anon-rss"),
-        "file_rss_bytes": values.get("file-rss"),
-        "shmem_rss_bytes": values.get("shmem-rss"),
-        "pgtables_bytes": values.get("pgtables"),
-        "oom_score_adj": values.get("oom_score_adj"),
-    }
-    parts = [victim[k] for k in ("anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes")]
-    victim["rss_bytes"] = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    return victim
-
-
-def parse_kernel_log(text: str) -> list[dict]:
-    """Kernel log text (``/dev/kmsg`` records, ``dmesg``, ``journalctl -k`` or
-    syslog lines) -> list of OOM kill events, oldest first.
-
-    Handles the pre-5.0 pair ("Kill process N (x) score S or sacrifice child"
-    then "Killed process ..."), the 5.x single line ("Killed process ...
-    oom_score_adj:") and memcg kills with their ``oom-kill:constraint=`` line.
-    A bare "Killed process" line with no OOM context is not taken as a kill."""
-    events = []
-    context = {}
-    legacy = None
-    for raw in text.splitlines():
-        if not any(k in raw for k in _LOG_KEYWORDS) and "Out of memory" not in raw:
-            continue
-        uptime, wallclock, message = _split_log_line(raw)
-        message = message.strip()
-        match = _INVOKED.match(message)
-        if match:
-            details = dict(re.findall(r"(gfp_mask|order|oom_score_adj)=([^,\s]+)", match.group(2)))
-            context = {
-                "invoker": match.group(1),
-                "gfp_mask": details.get("gfp_mask"),
-                "order": procfs.to_int(details.get("order")),
-                "invoker_oom_score_adj": procfs.to_int(details.get("oom_score_adj")),
-            }
-            legacy = None
-            continue
-        match = _CONSTRAINT.match(message)
-        if match:
-            fields = dict(item.partition("=")[::2] for item in re.split(r",(?=\w+=)", match.group(1)))
-            context["constraint"] = fields.get("constraint")
-            context["memcg"] = fields.get("oom_memcg")
-            context["task_memcg"] = fields.get("task_memcg")
-            continue
-        match = _MEMCG_USAGE.match(message)
-        if match:
-            usage, limit = procfs.to_int(match.group(1)), procfs.to_int(match.group(2))
-            context["memcg_usage_bytes"] = usage * procfs.KIB if usage is not None else None
-            context["memcg_limit_bytes"] = limit * procfs.KIB if limit is not None else None
-            continue
-        match = _TASK_IN.match(message)
-        if match:
-            context.setdefault("task_memcg", match.group(1))
-            context.setdefault("memcg", match.group(2))
-            continue
-        match = _LEGACY_SELECTED.match(message)
-        if match:
-            legacy = {"scope_text": match.group(1), "score": procfs.to_int(match.group(4))}
-            continue
-        match = _KILLED.match(message)
-        scope_text = None
-        victim = None
-        style = "modern"
-        if match:
-            scope_text = match.group(1)
-            victim = _victim(match.group(2), match.group(3), match.group(4))
-        else:
-            match = _LEGACY_KILLED.match(message)
-            if match and legacy is not None:
-                scope_text = legacy["scope_text"]
-                victim = _victim(match.group(1), match.group(2), match.group(3))
-                if victim is not None:
-                    victim["score"] = legacy["score"]
-                style = "legacy"
-        if victim is None:
-            continue
-        constraint = context.get("constraint")
-        memcg_scope = scope_text.startswith("Memory cgroup") or constraint == "CONSTRAINT_MEMCG"
-        events.append({
-            "uptime_seconds": uptime,
-            "logged_at": wallclock,
-            "format": style,
-            "scope": "memcg" if memcg_scope else "system",
-            "constraint": constraint or ("CONSTRAINT_MEMCG" if memcg_scope else None),
-            "memcg": context.get("memcg"),
-            "task_memcg": context.get("task_memcg"),
-            "memcg_usage_bytes": context.get("memcg_usage_bytes"),
-            "memcg_limit_bytes": context.get("memcg_limit_bytes"),
-            "invoker": context.get("invoker"),
-            "gfp_mask": context.get("gfp_mask"),
-            "order": context.get("order"),
-            "victim": victim,
-        })
-        context = {}
-        legacy = None
-    return events
+parse_kernel_log = _oomlog.parse_kernel_log
 
 
 def read_kmsg(path: str = "/dev/kmsg", max_bytes: int = 32 << 20) -> str | None:

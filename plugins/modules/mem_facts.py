@@ -338,8 +338,9 @@ ansible_facts:
               O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
               (C(pid), C(name), C(uid), C(rss_bytes), C(anon_rss_bytes), C(file_rss_bytes), C(shmem_rss_bytes),
-              C(total_vm_bytes), C(pgtables_bytes), C(oom_score_adj)), C(constraint), C(scope) (V(system) or V(memcg)),
-              C(memcg), C(invoker), C(order) and when it happened.
+              C(total_vm_bytes), C(pgtables_bytes), C(oom_score_adj)), C(constraint) (of the C(oom-kill:) line,
+              V(null) on kernels before 4.19), C(scope) (V(system) or V(memcg)), C(memcg), C(invoker), C(order),
+              when it happened, and C(notes) (the values left out, digit-grouped, wrapped or cut, and why).
           returned: when oom is gathered
           type: dict
           sample:
@@ -355,7 +356,7 @@ ansible_facts:
                  memcg_limit_bytes: 52428800, invoker: python3, gfp_mask: 0xcc0(GFP_KERNEL), order: 0,
                  victim: {pid: 4242, name: python3, uid: 0, rss_bytes: 52000768, anon_rss_bytes: 51000000,
                           file_rss_bytes: 1000768, shmem_rss_bytes: 0, total_vm_bytes: 220000000,
-                          pgtables_bytes: 151552, oom_score_adj: 0}}
+                          pgtables_bytes: 151552, oom_score_adj: 0}, notes: []}
             recent_events: []
         tunables:
           description:

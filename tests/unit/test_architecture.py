@@ -25,7 +25,7 @@ PACKAGE = "ansible_collections.memops.linux.plugins."
 # (or, within its layer, the ones named after it here).
 LAYERS = (
     ("foundation", {"_schema": (), "_units": (), "_textfile": (), "_procfs": (), "_redact": (), "_fstab": ("_procfs", "_textfile")}),
-    ("host", {"_kernel": (), "_host": (), "_cgroups": (), "_kernlog": ()}),
+    ("host", {"_kernel": (), "_host": (), "_cgroups": (), "_kernlog": ("_oomlog",), "_oomlog": ()}),
     ("rules", {"_heap": (), "_diagnosis": ("_rules_breakdown", "_rules_cgroups"), "_rules_breakdown": (),
                "_rules_cgroups": (), "_overcommit": (), "_metrics": (), "_notify": ()}),
     ("actors", {"_systemd": (), "_swapdisk": (), "_swap": ("_swapdisk",), "_swaphost": ("_swap", "_swapdisk"),

@@ -64,7 +64,11 @@ cgroup_line = st.builds(lambda h, c, p: "%s:%s:%s" % (h, c, p), st.sampled_from(
                         st.sampled_from(["", "memory", "cpu,memory", "name=systemd", "pids"]), st.text(max_size=30))
 log_prefix = st.sampled_from(["", "[ 12.345678] ", "[99999999999999999999.1] ", "6,812,1203345,-;",
                               "3,1,99999999999999999999999,c;", "Nov 26 13:40:02 db01 kernel: ",
-                              "2026-11-26T13:40:02+00:00 db01 kernel: [ 5.0] ", "[ 1.5] web01 kernel: "])
+                              "2026-11-26T13:40:02+00:00 db01 kernel: [ 5.0] ", "[ 1.5] web01 kernel: ",
+                              "> ", ">   ", "  1 [ 3.25] ", "<3>[ 1.0] ", "[ 49.9][ T6736] ", "[    2.5][    C1] ",
+                              "[Thu May  9 14:52:38 2024] ", "[\u0447\u0442 \u043c\u0430\u044f  9 14:52:38 2024] ",
+                              "2024-05-09T14:52:38,123456+02:00 ", "Nov 26 13:40:02.123456 kernel: ",
+                              "Sat Jan 25 09:40:15 2020 kern.err kernel: ", "    MESSAGE="])
 log_message = st.one_of(
     st.builds(lambda c, g, o, a: "%s invoked oom-killer: gfp_mask=%s, order=%s, oom_score_adj=%s" % (c, g, o, a),
               st.text(max_size=15), words, numbers, numbers),
@@ -77,6 +81,11 @@ log_message = st.one_of(
               st.sampled_from(["Out of memory", "Memory cgroup out of memory"]), numbers, st.text(max_size=20), numbers),
     st.builds(lambda pid, name, a, b: "Killed process %s (%s) total-vm:%skB, anon-rss:%skB, file-rss:0kB" % (pid, name, a, b),
               numbers, st.text(max_size=20), numbers, numbers),
+    st.builds(lambda pid, uid, name, form: form.format(pid=pid, uid=uid, name=name), numbers, numbers,
+              st.text(max_size=20),
+              st.sampled_from(["Killed process {pid}, UID {uid}, ({name}) total-vm:1kB, anon-rss:1,0kB, file-rss:2kB",
+                               "Killed process {pid} ({name}), UID {uid}, total-vm:1kB, anon-rss:1kB, file-rss:   kB>",
+                               "Out of Memory: Killed process {pid} ({name})."])),
     st.builds(lambda items: "oom-kill:" + ",".join(items),
               st.lists(st.builds(lambda k, v: "%s=%s" % (k, v),
                                  st.sampled_from(["constraint", "oom_memcg", "task_memcg", "task", "pid", "x"]),

@@ -340,7 +340,8 @@ def test_oom_legacy_kill_from_kmsg():
     assert oom["log_source"] == "kmsg" and oom["log_readable"] is True
     # vmstat counts 2 kills; the ring buffer kept the pair of one, and a bare "Killed process" of the other
     assert oom["kill_count"] == 2 and oom["kill_count_available"] is True
-    (event,) = oom["events"]
+    bare, event = oom["events"]
+    assert bare["victim"]["pid"] == 777 and bare["logged_at"] == _utc(1764000000 + 912.345001)
     assert event["victim"]["pid"] == 2201 and event["format"] == "legacy"
     assert event["logged_at"] == _utc(1764000000 + 1834.5676)  # btime + uptime of the record
 

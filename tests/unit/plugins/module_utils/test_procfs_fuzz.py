@@ -126,6 +126,7 @@ def check_events(events):
             assert victim[key] is None or is_int(victim[key])
         for key in ("memcg_usage_bytes", "memcg_limit_bytes", "order"):
             assert event[key] is None or is_int(event[key])
+        assert isinstance(event["notes"], list) and all(isinstance(note, str) for note in event["notes"])
 
 
 def check_mount_options(options):

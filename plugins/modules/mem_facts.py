@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - memops.linux._attributes.LINUX
   - memops.linux._leak_history
   - memops.linux._mem_facts_inputs
+  - memops.linux._captures
 options:
   gather_subset:
     description:
@@ -332,8 +333,8 @@ ansible_facts:
           description:
             - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
             - C(log_source) is where the kernel log was read from, V(kmsg), V(dmesg), V(journal), V(tree) (the
-              C(dmesg) file of a captured tree, C(log_path)) or V(none); C(log_path) is the file a tree's log is
-              read from, V(null) for the live host.
+              C(dmesg) file of a captured tree, C(log_path)), V(file) (O(kernel_log_path), or a sosreport's log)
+              or V(none); C(log_path) is the file read, V(null) for the live host.
             - C(log_readable) says whether the kernel log could be read; C(log_skipped) is V(true) when
               O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
@@ -602,6 +603,7 @@ def main():
             "sample_interval": {"type": "float", "default": 5.0},
             "redact": {"type": "list", "elements": "str"},
             "leak_history": {"type": "path"},
+            "kernel_log_path": {"type": "path"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -614,6 +616,9 @@ def main():
     if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
         module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
                              % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
+    if params["kernel_log_path"] and params["kernel_log"] == "none":
+        module.fail_json(msg="mem_facts: kernel_log=none skips the kernel log but kernel_log_path names one to read; "
+                             "leave out one of them")
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
         redact = _redact.compile_patterns(params["redact"])
@@ -628,7 +633,8 @@ def main():
                     % reader.proc_root)
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_kernlog.command_runner(module),
+                                 use_kernel_log=params["kernel_log"] == "auto", log_file=params["kernel_log_path"],
+                                 log_commands=_kernlog.command_runner(module),
                                  leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)

@@ -24,4 +24,18 @@ options:
         fails the task with what to give instead.
       - Cannot be combined with O(kernel_log=none).
     type: path
+  sosreport:
+    description:
+      - A sosreport of the host to diagnose instead of the live one, the directory C(sos report --build) leaves
+        or its tarball (C(.tar.xz), C(.tar.gz), C(.tar); unpacked into a temporary directory, removed
+        afterwards: only regular files and directories, none outside it, at most 1 GiB of the parts read).
+      - Read from it, as from a live host - C(proc/) (meminfo, vmstat, slabinfo, buddyinfo, swaps, stat), C(sys/),
+        the sysctl values of C(sos_commands/kernel/sysctl_-a) where C(proc/sys) lacks them, the processes of
+        C(sos_commands/process/ps_auxwww) where C(proc) has no per-process directories (their OOM score is then
+        unknown), and the OOM history of the first kernel log it holds (C(sos_commands/kernel/dmesg), then
+        C(var/log/kern.log), C(var/log/messages), C(var/log/syslog), the journal). Without a kernel log none is read.
+      - RV(ansible_facts.memops.capture) says what was read and lists what the sosreport lacks. Make it with
+        C(sos report --batch -o memory,kernel,process,logs).
+      - Cannot be combined with O(proc_root), O(sys_root) or O(kernel_log_path).
+    type: path
 """

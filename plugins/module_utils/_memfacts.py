@@ -87,6 +87,7 @@ class Gatherer:
     def __init__(self, reader: procfs.Reader, top: int = 10, kmsg_path: str = host.KMSG_PATH,
                  use_kernel_log: bool = True, log_commands: Callable[[list[str]], str | None] | None = None,
                  watch: Iterable[str] | None = None, log_file: str | None = None,
+                 process_scan: Callable[[], tuple] | None = None,
                  near_limit_pct: float = diagnosis.DEFAULT_THRESHOLDS["cgroup_limit_pct_monitor"]) -> None:
         self.reader = reader
         self.top = top
@@ -97,6 +98,7 @@ class Gatherer:
         self.use_kernel_log = use_kernel_log
         self.log_commands = log_commands
         self.log_file = log_file  # a saved kernel log (kernel_log_path): the only one read
+        self.process_scan = process_scan  # the processes of a capture without /proc/PID (a sosreport's ps)
         self.notes: list[str] = []
         self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._cache: dict = {}
@@ -195,6 +197,8 @@ class Gatherer:
 
     def scan(self) -> tuple[list[dict], int, int, int]:
         """One pass over every process: (rows, vanished, access_denied, kernel_threads)."""
+        if self.process_scan is not None:
+            return self.process_scan()
         return proctable.scan(self.reader, self.page_size, self.notes)
 
     def processes(self) -> dict:
@@ -282,13 +286,14 @@ class Gatherer:
         if "pss_bytes" not in row:
             row["pss_bytes"] = None
         row["mem_pct"] = _pct(row["rss_bytes"], total_memory) if total_memory else None
-        try:
-            argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
-                                                             limit=procfs.CMDLINE_LIMIT))
-            row["cmdline"] = " ".join(argv)[:procfs.CMDLINE_LIMIT]
-        except procfs.ProcfsError:
-            row["cmdline"] = ""
-        row["user"] = _user_name(row["uid"])
+        if row.get("cmdline") is None:  # a capture's ps rows come with theirs
+            try:
+                argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
+                                                                 limit=procfs.CMDLINE_LIMIT))
+                row["cmdline"] = " ".join(argv)[:procfs.CMDLINE_LIMIT]
+            except procfs.ProcfsError:
+                row["cmdline"] = ""
+        row["user"] = row.get("user") or _user_name(row["uid"])
 
     def _by_name(self, rows, total_memory):
         groups = {}

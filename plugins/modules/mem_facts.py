@@ -559,6 +559,18 @@ ansible_facts:
             growth:
               - {pid: 4242, name: myapp, starttime: 1200, rss_series: [100000000, 120000000, 140000000],
                  growth_bytes: 40000000}
+        capture:
+          description:
+            - Present with O(sosreport). C(type) (V(sosreport directory) or V(sosreport tarball)), C(path), C(hostname)
+              (its C(etc/hostname), else its C(uname -a)), C(taken_at) (when sos started, the host's local time),
+              C(sos_version), C(log_file), C(processes_from) and C(sysctl_from) (the files read, below the
+              sosreport), and C(missing), the parts it lacks, a line each (an empty list when it had all).
+          returned: with sosreport
+          type: dict
+          sample: {type: sosreport directory, path: /cases/1234/sosreport-web01-2026-12-04-abcdef, hostname: web01,
+                   taken_at: "2026-12-04T04:37:25", sos_version: "4.0", log_file: sos_commands/kernel/dmesg,
+                   processes_from: sos_commands/process/ps_auxwww, sysctl_from: sos_commands/kernel/sysctl_-a,
+                   missing: [pressure (proc/pressure/memory)]}
         uptime_seconds:
           description: Seconds since boot, from C(/proc/uptime).
           returned: always
@@ -586,6 +598,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _leak_history
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _redact
+from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
 # the longest wait between two samples, in seconds, and the most samples
 MAX_SAMPLE_INTERVAL = 3600
@@ -604,6 +617,7 @@ def main():
             "redact": {"type": "list", "elements": "str"},
             "leak_history": {"type": "path"},
             "kernel_log_path": {"type": "path"},
+            "sosreport": {"type": "path"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -624,20 +638,27 @@ def main():
         redact = _redact.compile_patterns(params["redact"])
     except (_diagnosis.ThresholdError, _redact.RedactError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
+    capture = None
     try:
         subsets = _memfacts.resolve_subsets(params["gather_subset"])
-        reader = _procfs.Reader(params["proc_root"], params["sys_root"])
+        capture, reader, options = _sosreport.inputs(params)
         if not reader.proc("meminfo"):
             module.fail_json(
                 msg="mem_facts: %s/meminfo is missing; proc_root must point at a mounted procfs"
                     % reader.proc_root)
+        inputs = {"use_kernel_log": params["kernel_log"] == "auto", "log_file": params["kernel_log_path"],
+                  "log_commands": _kernlog.command_runner(module),
+                  "leaks": _leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None}
+        inputs.update(options)  # a sosreport's own log and processes
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
-                                 sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto", log_file=params["kernel_log_path"],
-                                 log_commands=_kernlog.command_runner(module),
-                                 leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
+                                 sample_interval=params["sample_interval"], thresholds=thresholds, **inputs)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
+    finally:
+        if capture is not None:
+            capture.close()
+    if capture is not None:
+        facts["capture"] = capture.info
     module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})
 
 

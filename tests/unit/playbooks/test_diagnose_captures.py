@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 
 import pytest
 
-from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, COLLECTIONS_ROOT, ansible_playbook
+from ansible_collections.memops.linux.tests.unit.playbook_run import COLLECTION, ansible_playbook, run_playbook
 
 PLAYBOOK = os.path.join(COLLECTION, "playbooks", "diagnose_captures.yml")
 SOS = os.path.join(COLLECTION, "tests", "unit", "fixtures", "sosreport")
@@ -25,11 +24,7 @@ pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-play
 
 
 def run_captures(cwd, *args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_INVENTORY=str(cwd / "absent.ini"), ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    return subprocess.run([ansible_playbook(), PLAYBOOK, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return run_playbook(PLAYBOOK, cwd, *args)
 
 
 @pytest.fixture(scope="module")

@@ -211,7 +211,8 @@ def _assemble(capture):
     root = capture.root
     proc = os.path.join(root, "proc")
     os.mkdir(capture.proc_root, 0o700)
-    if not _is_regular(os.path.join(proc, "meminfo")):
+    meminfo = os.path.join(proc, "meminfo")
+    if not _is_regular(meminfo) or not _inside(root, meminfo):
         raise CaptureError("sosreport %s: no proc/meminfo; without the size of RAM nothing can be judged - make the "
                            "sosreport with the memory plugin (sos report -o memory,kernel,process,logs)" % capture.path)
     for name in sorted(os.listdir(proc)):

@@ -116,6 +116,14 @@ EXAMPLES = r"""
     that: ansible_facts.memops.health.status != 'critical'
     fail_msg: "{{ ansible_facts.memops.health.findings | map(attribute='title') | list }}"
 
+- name: Diagnose a host from its sosreport (directory or tarball), on the machine holding it
+  memops.linux.mem_facts:
+    sosreport: /cases/1234/sosreport-web01-2026-12-04-abcdef.tar.xz
+
+- name: Read the OOM history from a saved, rotated kernel log
+  memops.linux.mem_facts:
+    kernel_log_path: /var/log/kern.log.2.gz
+
 - name: Inspect the host from a container that mounts its procfs at /host/proc
   memops.linux.mem_facts:
     proc_root: /host/proc

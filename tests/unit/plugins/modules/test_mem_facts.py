@@ -7,6 +7,7 @@ message that names the problem and what to give instead, never a traceback."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -367,7 +368,7 @@ def test_a_redact_pattern_that_does_not_compile_fails_clearly(run_module):
 
 def test_kernel_log_path_gzip_through_the_module(run_module, tmp_path):
     saved = tmp_path / "kern.log.1"
-    saved.write_bytes(__import__("gzip").compress(b"[ 7063.247407] Memory cgroup out of memory: Killed process 63214 "
+    saved.write_bytes(gzip.compress(b"[ 7063.247407] Memory cgroup out of memory: Killed process 63214 "
                                                   b"(uwsgi) total-vm:3149468kB, anon-rss:164992kB, file-rss:52176kB, "
                                                   b"shmem-rss:92kB, UID:0 pgtables:1372kB oom_score_adj:986\n"))
     options = dict(tree("low_memory"), kernel_log="auto", kernel_log_path=str(saved))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 
 import pytest
@@ -88,7 +89,6 @@ def test_a_sosreport_tarball_is_unpacked_and_removed(run_module, tmp_path, monke
 
 
 def test_what_a_sosreport_lacks_is_listed(run_module, tmp_path):
-    import shutil
     target = tmp_path / "sosreport-bare"
     shutil.copytree(BASE, str(target))
     for relative in ("sos_commands/kernel/dmesg", "sos_commands/kernel/sysctl_-a", "sos_commands/process/ps_auxwww",
@@ -158,7 +158,6 @@ def test_a_file_that_is_no_tarball_is_refused(run_module, tmp_path):
 
 
 def test_a_sosreport_without_meminfo_is_refused(run_module, tmp_path):
-    import shutil
     target = tmp_path / "sosreport-nomem"
     shutil.copytree(BASE, str(target))
     os.remove(str(target / "proc" / "meminfo"))
@@ -175,3 +174,12 @@ def test_parse_ps_aux_skips_garbage_and_kernel_threads():
     assert kthreads == 1
     assert [(r["pid"], r["name"], r["user"], r["uid"], r["ppid"], r["rss_bytes"], r["vsz_bytes"]) for r in rows] == \
         [(812, "nginx", "www-data", 33, 1, 1000 * KIB, 20000 * KIB)]
+
+
+def test_a_meminfo_that_links_out_of_the_sosreport_is_not_followed(run_module, tmp_path):
+    target = tmp_path / "sosreport-linked"
+    shutil.copytree(BASE, str(target))
+    os.remove(str(target / "proc" / "meminfo"))
+    os.symlink("/proc/meminfo", str(target / "proc" / "meminfo"))
+    result = run_module(mem_facts, sosreport=str(target))
+    assert result.get("failed") and "no proc/meminfo" in result["msg"]

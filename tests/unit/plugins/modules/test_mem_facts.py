@@ -369,8 +369,8 @@ def test_a_redact_pattern_that_does_not_compile_fails_clearly(run_module):
 def test_kernel_log_path_gzip_through_the_module(run_module, tmp_path):
     saved = tmp_path / "kern.log.1"
     saved.write_bytes(gzip.compress(b"[ 7063.247407] Memory cgroup out of memory: Killed process 63214 "
-                                                  b"(uwsgi) total-vm:3149468kB, anon-rss:164992kB, file-rss:52176kB, "
-                                                  b"shmem-rss:92kB, UID:0 pgtables:1372kB oom_score_adj:986\n"))
+                                    b"(uwsgi) total-vm:3149468kB, anon-rss:164992kB, file-rss:52176kB, "
+                                    b"shmem-rss:92kB, UID:0 pgtables:1372kB oom_score_adj:986\n"))
     options = dict(tree("low_memory"), kernel_log="auto", kernel_log_path=str(saved))
     oom = run_module(mem_facts, **options)["ansible_facts"]["memops"]["oom"]
     assert (oom["log_source"], oom["log_path"]) == ("file", str(saved))

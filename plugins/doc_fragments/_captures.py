@@ -13,7 +13,7 @@ class ModuleDocFragment:
 options:
   kernel_log_path:
     description:
-      - A saved kernel log file to read the OOM history from, instead of the host's own log: the output of
+      - A saved kernel log file to read the OOM history from, instead of the host's own log - the output of
         C(dmesg) (any of its formats, C(dmesg -T) too), C(journalctl -k), C(/var/log/messages), C(/var/log/kern.log)
         or C(/dev/kmsg), plain or compressed with gzip (told by its first bytes, not its name).
       - When given, it is the only kernel log read, whatever O(proc_root) is (it also replaces the file C(dmesg)
@@ -27,8 +27,8 @@ options:
   sosreport:
     description:
       - A sosreport of the host to diagnose instead of the live one, the directory C(sos report --build) leaves
-        or its tarball (C(.tar.xz), C(.tar.gz), C(.tar); unpacked into a temporary directory, removed
-        afterwards: only regular files and directories, none outside it, at most 1 GiB of the parts read).
+        or its tarball (C(.tar.xz), C(.tar.gz), C(.tar); unpacked into a temporary directory and removed
+        afterwards, only regular files and directories, none outside it, at most 1 GiB of the parts read).
       - Read from it, as from a live host - C(proc/) (meminfo, vmstat, slabinfo, buddyinfo, swaps, stat), C(sys/),
         the sysctl values of C(sos_commands/kernel/sysctl_-a) where C(proc/sys) lacks them, the processes of
         C(sos_commands/process/ps_auxwww) where C(proc) has no per-process directories (their OOM score is then

@@ -121,7 +121,7 @@ def _fifo(tmp_path):
 
 @pytest.mark.parametrize("make, fragments", [
     (lambda tmp: str(tmp / "missing.log"), ["missing.log", "No such file", "give the path of a saved kernel log"]),
-    (lambda tmp: str(tmp), ["not a regular file", "give the path"]),
+    (str, ["not a regular file", "give the path"]),
     (_fifo, ["fifo", "not a regular file"]),
     (lambda tmp: "/dev/null", ["/dev/null", "not a regular file"]),
 ])

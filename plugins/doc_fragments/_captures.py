@@ -17,7 +17,7 @@ options:
         C(dmesg) (any of its formats, C(dmesg -T) too), C(journalctl -k), C(/var/log/messages), C(/var/log/kern.log)
         or C(/dev/kmsg), plain or compressed with gzip (told by its first bytes, not its name).
       - When given, it is the only kernel log read, whatever O(proc_root) is (it also replaces the file C(dmesg)
-        beside a captured O(proc_root)); RV(ansible_facts.memops.oom.log_source) is then V(file) and
+        beside a captured O(proc_root)); C(log_source) of RV(ansible_facts.memops.oom) is then V(file) and
         C(log_path) this path. The file is read when the V(oom) subset is gathered.
       - Only a regular file is read, at most 32 MiB of it (of a plain file, its last 32 MiB; a gzip file must
         not hold more once decompressed). A missing, unreadable or corrupt file, a directory, FIFO or device

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime
 import errno
+import gzip
 import os
+import stat
+import zlib
 from typing import Callable
 
 from ansible_collections.memops.linux.plugins.module_utils import _oomlog
@@ -154,3 +157,56 @@ def command_runner(module) -> Callable[[list[str]], str | None]:
         rc, out, dummy = module.run_command([path] + argv[1:])
         return out if rc == 0 and out else None
     return run
+
+
+# A saved kernel log (kernel_log_path): at most this many bytes, after decompression.
+LOG_FILE_LIMIT = TREE_LOG_LIMIT
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_log_file(path: str, limit: int = LOG_FILE_LIMIT) -> str:
+    """The text of a saved kernel log: the output of dmesg (any of its formats), journalctl -k,
+    /var/log/messages or kern.log, plain or gzip (told by its magic bytes, not its name). Only a
+    regular file is read (a FIFO or device is refused without waiting for it); at most ``limit``
+    bytes, after decompression. Raises LogFileError naming the path and the fix."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise LogFileError("kernel_log_path %s: permission denied; run as a user who may read it (become)" % path)
+        raise LogFileError("kernel_log_path %s: %s; give the path of a saved kernel log file"
+                           % (path, exc.strerror or exc))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LogFileError("kernel_log_path %s: not a regular file (a directory, FIFO, socket or device); give the "
+                               "path of a saved kernel log file (dmesg, journalctl -k, messages, kern.log)" % path)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = _read_capped(handle, path, limit)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace")
+
+
+def _read_capped(handle, path, limit):
+    head = handle.read(2)
+    handle.seek(0)
+    if head != _GZIP_MAGIC:  # a plain log longer than limit: its last part, from a line's start
+        size = os.fstat(handle.fileno()).st_size
+        if size <= limit:
+            return handle.read(limit)
+        handle.seek(size - limit)
+        return handle.read(limit).split(b"\n", 1)[-1]
+    try:
+        with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+            data = unzipped.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LogFileError("kernel_log_path %s: a corrupt or truncated gzip file (%s); give the log uncompressed or "
+                           "compress it again with gzip" % (path, exc))
+    if len(data) > limit:
+        raise LogFileError("kernel_log_path %s: more than %d MiB once decompressed; give only the part of the log "
+                           "around the events (for example the last days of it)" % (path, limit >> 20))
+    return data
+
+
+class LogFileError(procfs.ProcfsError):
+    """A saved kernel log (kernel_log_path) cannot be read."""

@@ -86,7 +86,8 @@ class Gatherer:
 
     def __init__(self, reader: procfs.Reader, top: int = 10, kmsg_path: str = host.KMSG_PATH,
                  use_kernel_log: bool = True, log_commands: Callable[[list[str]], str | None] | None = None,
-                 watch: Iterable[str] | None = None,
+                 watch: Iterable[str] | None = None, log_file: str | None = None,
+                 process_scan: Callable[[], tuple] | None = None,
                  near_limit_pct: float = diagnosis.DEFAULT_THRESHOLDS["cgroup_limit_pct_monitor"]) -> None:
         self.reader = reader
         self.top = top
@@ -96,6 +97,8 @@ class Gatherer:
         self.kmsg_path = kmsg_path
         self.use_kernel_log = use_kernel_log
         self.log_commands = log_commands
+        self.log_file = log_file  # a saved kernel log (kernel_log_path): the only one read
+        self.process_scan = process_scan  # the processes of a capture without /proc/PID (a sosreport's ps)
         self.notes: list[str] = []
         self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._cache: dict = {}
@@ -194,6 +197,8 @@ class Gatherer:
 
     def scan(self) -> tuple[list[dict], int, int, int]:
         """One pass over every process: (rows, vanished, access_denied, kernel_threads)."""
+        if self.process_scan is not None:
+            return self.process_scan()
         return proctable.scan(self.reader, self.page_size, self.notes)
 
     def processes(self) -> dict:
@@ -281,13 +286,14 @@ class Gatherer:
         if "pss_bytes" not in row:
             row["pss_bytes"] = None
         row["mem_pct"] = _pct(row["rss_bytes"], total_memory) if total_memory else None
-        try:
-            argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
-                                                             limit=procfs.CMDLINE_LIMIT))
-            row["cmdline"] = " ".join(argv)[:procfs.CMDLINE_LIMIT]
-        except procfs.ProcfsError:
-            row["cmdline"] = ""
-        row["user"] = _user_name(row["uid"])
+        if row.get("cmdline") is None:  # a capture's ps rows come with theirs
+            try:
+                argv = procfs.parse_cmdline(self.reader.read_pid(row["pid"], "cmdline", binary=True,
+                                                                 limit=procfs.CMDLINE_LIMIT))
+                row["cmdline"] = " ".join(argv)[:procfs.CMDLINE_LIMIT]
+            except procfs.ProcfsError:
+                row["cmdline"] = ""
+        row["user"] = row.get("user") or _user_name(row["uid"])
 
     def _by_name(self, rows, total_memory):
         groups = {}
@@ -319,7 +325,7 @@ class Gatherer:
             "kill_count": counter,
             "kill_count_available": counter is not None,
             "log_source": source,
-            "log_path": kernlog.tree_log_path(self.reader),
+            "log_path": self.log_file or kernlog.tree_log_path(self.reader),
             "log_readable": source != "none",
             "log_skipped": not self.use_kernel_log,
             "events": events,
@@ -329,7 +335,10 @@ class Gatherer:
     def _oom_events(self):
         if not self.use_kernel_log:
             return [], "none"  # not read, so capabilities still probe whether it could be
-        text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes, self.reader)
+        if self.log_file:
+            text, source = kernlog.read_log_file(self.log_file), "file"
+        else:
+            text, source = kernlog.read_log(self.kmsg_path, self.log_commands, self.notes, self.reader)
         self._log_source = source
         if text is None:
             self.notes.append("kernel log: not readable; OOM events come from the oom_kill counter only")
@@ -481,9 +490,9 @@ class Gatherer:
                              self.vmstat.get("oom_kill"))
 
     def capabilities(self) -> dict:
-        source, tree_log = self._log_source, kernlog.tree_log_path(self.reader)
+        source, tree_log = self._log_source, self.log_file or kernlog.tree_log_path(self.reader)
         if source is None and tree_log is not None:  # not read (kernel_log=none): the tree's log, not this host's
-            source = "tree" if os.path.isfile(tree_log) else "none"
+            source = ("file" if self.log_file else "tree") if os.path.isfile(tree_log) else "none"
         return host.capabilities(self.reader, self.kmsg_path, source, self.notes)
 
     # ---------------------------------------------------------------------------

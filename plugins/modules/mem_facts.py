@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - memops.linux._attributes.LINUX
   - memops.linux._leak_history
   - memops.linux._mem_facts_inputs
+  - memops.linux._captures
 options:
   gather_subset:
     description:
@@ -114,6 +115,14 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: ansible_facts.memops.health.status != 'critical'
     fail_msg: "{{ ansible_facts.memops.health.findings | map(attribute='title') | list }}"
+
+- name: Diagnose a host from its sosreport (directory or tarball), on the machine holding it
+  memops.linux.mem_facts:
+    sosreport: /cases/1234/sosreport-web01-2026-12-04-abcdef.tar.xz
+
+- name: Read the OOM history from a saved, rotated kernel log
+  memops.linux.mem_facts:
+    kernel_log_path: /var/log/kern.log.2.gz
 
 - name: Inspect the host from a container that mounts its procfs at /host/proc
   memops.linux.mem_facts:
@@ -332,8 +341,8 @@ ansible_facts:
           description:
             - C(kill_count) is the C(oom_kill) counter of C(/proc/vmstat) (kills since boot; V(null) before kernel 4.13).
             - C(log_source) is where the kernel log was read from, V(kmsg), V(dmesg), V(journal), V(tree) (the
-              C(dmesg) file of a captured tree, C(log_path)) or V(none); C(log_path) is the file a tree's log is
-              read from, V(null) for the live host.
+              C(dmesg) file of a captured tree, C(log_path)), V(file) (O(kernel_log_path), or a sosreport's log)
+              or V(none); C(log_path) is the file read, V(null) for the live host.
             - C(log_readable) says whether the kernel log could be read; C(log_skipped) is V(true) when
               O(kernel_log=none) asked not to read it (the verdict is then not marked partial for it).
             - C(events) are the OOM kills still in the kernel log, oldest first, each with its C(victim)
@@ -559,6 +568,18 @@ ansible_facts:
             growth:
               - {pid: 4242, name: myapp, starttime: 1200, rss_series: [100000000, 120000000, 140000000],
                  growth_bytes: 40000000}
+        capture:
+          description:
+            - Present with O(sosreport). C(type) (V(sosreport directory) or V(sosreport tarball)), C(path), C(hostname)
+              (its C(etc/hostname), else its C(uname -a)), C(taken_at) (when sos started, the host's local time),
+              C(sos_version), C(log_file), C(processes_from) and C(sysctl_from) (the files read, below the
+              sosreport), and C(missing), the parts it lacks, a line each (an empty list when it had all).
+          returned: with sosreport
+          type: dict
+          sample: {type: sosreport directory, path: /cases/1234/sosreport-web01-2026-12-04-abcdef, hostname: web01,
+                   taken_at: "2026-12-04T04:37:25", sos_version: "4.0", log_file: sos_commands/kernel/dmesg,
+                   processes_from: sos_commands/process/ps_auxwww, sysctl_from: sos_commands/kernel/sysctl_-a,
+                   missing: [pressure (proc/pressure/memory)]}
         uptime_seconds:
           description: Seconds since boot, from C(/proc/uptime).
           returned: always
@@ -586,6 +607,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _leak_history
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _redact
+from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
 # the longest wait between two samples, in seconds, and the most samples
 MAX_SAMPLE_INTERVAL = 3600
@@ -603,6 +625,8 @@ def main():
             "sample_interval": {"type": "float", "default": 5.0},
             "redact": {"type": "list", "elements": "str"},
             "leak_history": {"type": "path"},
+            "kernel_log_path": {"type": "path"},
+            "sosreport": {"type": "path"},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -615,24 +639,35 @@ def main():
     if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
         module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
                              % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
+    if params["kernel_log_path"] and params["kernel_log"] == "none":
+        module.fail_json(msg="mem_facts: kernel_log=none skips the kernel log but kernel_log_path names one to read; "
+                             "leave out one of them")
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
         redact = _redact.compile_patterns(params["redact"])
     except (_diagnosis.ThresholdError, _redact.RedactError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
+    capture = None
     try:
         subsets = _memfacts.resolve_subsets(params["gather_subset"])
-        reader = _procfs.Reader(params["proc_root"], params["sys_root"])
+        capture, reader, options = _sosreport.inputs(params)
         if not reader.proc("meminfo"):
             module.fail_json(
                 msg="mem_facts: %s/meminfo is missing; proc_root must point at a mounted procfs"
                     % reader.proc_root)
+        inputs = {"use_kernel_log": params["kernel_log"] == "auto", "log_file": params["kernel_log_path"],
+                  "log_commands": _kernlog.command_runner(module),
+                  "leaks": _leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None}
+        inputs.update(options)  # a sosreport's own log and processes
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
-                                 sample_interval=params["sample_interval"], thresholds=thresholds,
-                                 use_kernel_log=params["kernel_log"] == "auto", log_commands=_kernlog.command_runner(module),
-                                 leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
+                                 sample_interval=params["sample_interval"], thresholds=thresholds, **inputs)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
+    finally:
+        if capture is not None:
+            capture.close()
+    if capture is not None:
+        facts["capture"] = capture.info
     module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})
 
 

@@ -94,7 +94,10 @@ def spec_of(module):
 
 
 def test_mem_facts(layout):
-    fuzz(layout, mem_facts, spec_of(mem_facts))
+    # the saved kernel log and the sosreport inside the tree too (the tree itself holds proc/: a sosreport)
+    fuzz(layout, mem_facts, spec_of(mem_facts),
+         override={"kernel_log_path": st.one_of(st.none(), fuzz_params.paths(layout, ["dmesg", "proc/meminfo", "proc"])),
+                   "sosreport": st.one_of(st.none(), fuzz_params.paths(layout, [".", "proc", "proc/meminfo"]))})
 
 
 def test_mem_reclaim(layout):

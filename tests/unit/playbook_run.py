@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import sys
 
 from ansible_collections.memops.linux.plugins.plugin_utils import _summary
@@ -33,6 +34,15 @@ def ansible_playbook():
     """The ansible-playbook next to this Python (its virtualenv), else the one on PATH, else None."""
     beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     return beside if os.path.exists(beside) else shutil.which("ansible-playbook")
+
+
+def run_playbook(playbook, cwd, *args):
+    """ansible-playbook PLAYBOOK ARGS in cwd with this collection and no inventory (localhost only, quiet about it)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY=str(cwd / "absent.ini"), ANSIBLE_LOCALHOST_WARNING="False",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    return subprocess.run([ansible_playbook(), playbook, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 def mode_of(path):

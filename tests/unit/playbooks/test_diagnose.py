@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from ansible_collections.memops.linux.tests.unit.playbook_run import (
-    COLLECTION, COLLECTIONS_ROOT, ansible_playbook, mode_of,
+    COLLECTION, ansible_playbook, mode_of, run_playbook,
 )
 
 PLAYBOOK = os.path.join(COLLECTION, "playbooks", "diagnose.yml")
@@ -26,12 +25,8 @@ pytestmark = pytest.mark.skipif(ansible_playbook() is None, reason="ansible-play
 
 
 def run_diagnose(cwd, *args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_INVENTORY=str(cwd / "absent.ini"), ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     # the diagnosis may find this machine critical; with the default diagnose_fail_on no host fails
-    return subprocess.run([ansible_playbook(), PLAYBOOK, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return run_playbook(PLAYBOOK, cwd, *args)
 
 
 def report_modes(report_dir):

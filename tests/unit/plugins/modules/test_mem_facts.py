@@ -7,6 +7,7 @@ message that names the problem and what to give instead, never a traceback."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -363,3 +364,24 @@ def test_redact_patterns_replace_the_defaults(run_module, tmp_path):
 def test_a_redact_pattern_that_does_not_compile_fails_clearly(run_module):
     result = run_module(mem_facts, redact=["--password=(\\S+"], **tree("host"))
     assert_clean_failure(result, "mem_facts: redact[0] '--password=(\\\\S+' is not a valid regular expression")
+
+
+def test_kernel_log_path_gzip_through_the_module(run_module, tmp_path):
+    saved = tmp_path / "kern.log.1"
+    saved.write_bytes(gzip.compress(b"[ 7063.247407] Memory cgroup out of memory: Killed process 63214 "
+                                    b"(uwsgi) total-vm:3149468kB, anon-rss:164992kB, file-rss:52176kB, "
+                                    b"shmem-rss:92kB, UID:0 pgtables:1372kB oom_score_adj:986\n"))
+    options = dict(tree("low_memory"), kernel_log="auto", kernel_log_path=str(saved))
+    oom = run_module(mem_facts, **options)["ansible_facts"]["memops"]["oom"]
+    assert (oom["log_source"], oom["log_path"]) == ("file", str(saved))
+    assert [event["victim"]["name"] for event in oom["events"]] == ["uwsgi"]
+
+
+@pytest.mark.parametrize("options, fragments", [
+    ({"kernel_log": "none", "kernel_log_path": "/var/log/kern.log"}, ["kernel_log=none", "kernel_log_path"]),
+    ({"kernel_log": "auto", "kernel_log_path": "/nonexistent/dmesg"}, ["kernel_log_path /nonexistent/dmesg",
+                                                                       "No such file"]),
+    ({"kernel_log": "auto", "kernel_log_path": "/dev/zero"}, ["/dev/zero: not a regular file"]),
+])
+def test_kernel_log_path_bad_input(run_module, options, fragments):
+    assert_clean_failure(run_module(mem_facts, **dict(tree("low_memory"), **options)), *fragments)

@@ -27,7 +27,6 @@ from ansible_collections.memops.linux.plugins.module_utils import _host as host
 from ansible_collections.memops.linux.plugins.module_utils import _kernlog as kernlog
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
 from ansible_collections.memops.linux.plugins.module_utils import _proctable as proctable
-from ansible_collections.memops.linux.plugins.module_utils import _smaps as smaps
 from ansible_collections.memops.linux.plugins.module_utils import _workloads as workloads
 from ansible_collections.memops.linux.plugins.module_utils._schema import PROCESS_KEYS
 
@@ -240,13 +239,13 @@ class Gatherer:
             "runtimes": workloads.runtimes(self.reader, rows, self.meminfo.get("MemTotal")),
         }
 
-    def process_detail(self, request: dict) -> dict:
-        """process_detail (_smaps) of the processes ``request`` names, chosen from this run's process table."""
+    def table(self) -> list[dict]:
+        """This run's process table without the module's own processes (scanned here when processes was not)."""
         rows = self.last_rows
         if rows is None:
             rows = self.scan()[0]
             rows = [r for r in rows if r["pid"] not in self._own_pids(rows)]
-        return smaps.detail(self.reader, request, rows)
+        return rows
 
     def _own_pids(self, rows):
         """This process and the chain of Ansible processes that started it
@@ -552,11 +551,11 @@ class Gatherer:
 
 def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 10, samples: int = 1,
            sample_interval: float = 5.0, thresholds: dict | None = None,
-           leaks: Callable[[list, dict], dict] | None = None, process_detail: dict | None = None, **options: Any) -> dict:
+           leaks: Callable[[list, dict], dict] | None = None, process_detail: Callable[[list], dict] | None = None, **options: Any) -> dict:
     """The facts dict of mem_facts; with ``thresholds`` (merged with the guide's
     defaults by _diagnosis.merge_thresholds) also its ``health``; ``leaks(rows, facts)``
-    (_leak_history) makes the ``leaks`` facts from the scan's processes before the diagnosis; ``process_detail``
-    (checked by _smaps.check_request) adds the facts of that name."""
+    (_leak_history) makes the ``leaks`` facts from the scan's processes before the diagnosis; ``process_detail(rows)``
+    (_smaps.detail) the ``process_detail`` facts from the process table."""
     if thresholds is not None and "watch" not in options:
         options["watch"] = sorted(set(diagnosis.DATABASES) | set(thresholds["critical_processes"]))
     if thresholds is not None:
@@ -567,7 +566,7 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
     else:
         facts = gatherer.gather(subsets)
     if process_detail is not None:
-        facts["process_detail"] = gatherer.process_detail(process_detail)
+        facts["process_detail"] = process_detail(gatherer.table())
     history = leaks(gatherer.last_rows or [], facts) if leaks is not None else None
     if history is not None:
         facts["leaks"] = history

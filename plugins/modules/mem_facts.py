@@ -659,9 +659,8 @@ def main():
             "sample_interval": {"type": "float", "default": 5.0},
             "redact": {"type": "list", "elements": "str"},
             "leak_history": {"type": "path"},
-            "process_detail": {"type": "dict", "options": {
-                "pids": {"type": "list", "elements": "int"}, "names": {"type": "list", "elements": "str"},
-                "top": {"type": "int", "default": 0}, "mappings": {"type": "int", "default": _smaps.DEFAULT_MAPPINGS}}},
+            "process_detail": {"type": "dict", "options": {"pids": {"type": "list", "elements": "int"}, "names": {
+                "type": "list", "elements": "str"}, "top": {"type": "int", "default": 0}, "mappings": {"type": "int", "default": 10}}},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -690,7 +689,8 @@ def main():
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],
                                  sample_interval=params["sample_interval"], thresholds=thresholds,
                                  use_kernel_log=params["kernel_log"] == "auto", log_commands=_kernlog.command_runner(module),
-                                 process_detail=detail, leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
+                                 process_detail=None if detail is None else lambda rows: _smaps.detail(reader, detail, rows),
+                                 leaks=_leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None)
     except (_procfs.ProcfsError, _memfacts.SubsetError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     module.exit_json(changed=False, ansible_facts={"memops": _redact.redact_commands(facts, redact)})

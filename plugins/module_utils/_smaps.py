@@ -125,7 +125,7 @@ def parse_mappings(text: str, notes: list | None = None) -> list[dict]:
         if sep and " " not in key:
             if current is not None and key in _KEYS:
                 size = procfs.to_int(value[:-2]) if value.endswith(" kB") else None
-                if size is None:
+                if size is None or size < 0:
                     skipped += 1
                 else:
                     current[_KEYS[key]] += size * procfs.KIB
@@ -281,7 +281,10 @@ def detail(reader: procfs.Reader, request: dict, rows: list[dict]) -> dict:
         try:
             found = read_process(reader, pid, request["mappings"])
         except procfs.ProcessGone:
-            vanished.append(pid)
+            if os.path.isdir(reader.proc_path(str(pid))):  # a captured tree without the file
+                notes.append("process %d: no smaps to read" % pid)
+            else:
+                vanished.append(pid)
             continue
         except procfs.AccessDenied:
             denied.append(pid)

@@ -11,7 +11,7 @@
 - a POSIX shared memory file of POSIX_MIB MiB in /dev/shm, every page written, unlinked once mapped;
 - a file of FILE_MIB MiB mapped read-only and read in full.
 
-Writes {"pid", "sysv_shmid", "shm_path", "file_path"} as JSON to argv[1] when ready, then sleeps until killed.
+Writes {"pid", "comm", "sysv_shmid", "shm_path", "file_path"} as JSON to argv[1] when ready, then sleeps until killed.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def main():
     with open(file_path, "rb") as source:
         mapped = mmap.mmap(source.fileno(), 0, prot=mmap.PROT_READ)
     total = sum(mapped[offset] for offset in range(0, len(mapped), PAGE))  # every page read
-    state = {"pid": os.getpid(), "sysv_shmid": shmid, "shm_path": shm_path, "file_path": file_path, "read": total}
+    with open("/proc/self/comm", encoding="utf-8") as comm:
+        name = comm.read().strip()
+    state = {"pid": os.getpid(), "comm": name, "sysv_shmid": shmid, "shm_path": shm_path, "file_path": file_path, "read": total}
     with open(sys.argv[1] + ".tmp", "w", encoding="utf-8") as out:
         json.dump(state, out)
     os.rename(sys.argv[1] + ".tmp", sys.argv[1])

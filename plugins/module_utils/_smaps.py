@@ -21,8 +21,8 @@ import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _oom as oom
 from ansible_collections.memops.linux.plugins.module_utils import _procfs as procfs
+from ansible_collections.memops.linux.plugins.module_utils._schema import MAPPING_KINDS as KINDS
 
-KINDS = ("heap", "stack", "anonymous", "file", "shmem", "other")
 OPTIONS = ("pids", "names", "top", "mappings")
 DEFAULT_MAPPINGS = 10
 MAX_PIDS = 100        # pids and names a request may list, each

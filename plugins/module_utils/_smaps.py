@@ -241,7 +241,7 @@ def _cmdline(reader, pid):
     return " ".join(argv)[:procfs.CMDLINE_LIMIT]
 
 
-def select(reader: procfs.Reader, request: dict, rows: list[dict]) -> tuple[dict, list[int], list[str], list[str]]:
+def choose(reader: procfs.Reader, request: dict, rows: list[dict]) -> tuple[dict, list[int], list[str], list[str]]:
     """{pid: [how it was selected]}, the pids not found, the names that matched nothing, and notes."""
     chosen: dict[int, list[str]] = {}
     known = {row["pid"]: row for row in rows}
@@ -272,7 +272,7 @@ def select(reader: procfs.Reader, request: dict, rows: list[dict]) -> tuple[dict
 def detail(reader: procfs.Reader, request: dict, rows: list[dict]) -> dict:
     """The ``process_detail`` facts: ``request`` checked by check_request, ``rows`` the process table
     (_proctable.scan, without this module's own processes) that names and top are chosen from."""
-    chosen, missing, unmatched, notes = select(reader, request, rows)
+    chosen, missing, unmatched, notes = choose(reader, request, rows)
     known = {row["pid"]: row for row in rows}
     processes = []
     vanished = []

@@ -573,7 +573,7 @@ ansible_facts:
                   C(mapping_count), C(truncated) and C(by_kind), per kind (V(heap), V(stack), V(anonymous), V(file),
                   V(shmem) for SysV segments, C(/dev/shm), memfd and shared anonymous mappings, V(other) for vdso and the
                   like) its C(count), C(size_bytes), C(rss_bytes), C(pss_bytes) and C(swap_bytes).
-                - C(mappings), the O(process_detail.mappings) largest by RSS plus swap, are the rows of C(pmap -x): C(address)
+                - C(mappings), the O(process_detail.mappings) largest by RSS plus swap, are the rows of C(pmap -x), C(address)
                   (start-end), C(perms), C(kind), C(path) (without C( (deleted)), then C(deleted) is true), C(size_bytes)
                   (Kbytes), C(rss_bytes) (RSS), C(dirty_bytes) (Dirty), C(pss_bytes), C(uss_bytes), C(swap_bytes).
               returned: always

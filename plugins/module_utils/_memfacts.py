@@ -244,6 +244,14 @@ class Gatherer:
             "runtimes": workloads.runtimes(self.reader, rows, self.meminfo.get("MemTotal")),
         }
 
+    def table(self) -> list[dict]:
+        """This run's process table without the module's own processes (scanned here when processes was not)."""
+        rows = self.last_rows
+        if rows is None:
+            rows = self.scan()[0]
+            rows = [r for r in rows if r["pid"] not in self._own_pids(rows)]
+        return rows
+
     def _own_pids(self, rows):
         """This process and the chain of Ansible processes that started it
         (the shell that ran it, the controller on a local connection): the
@@ -552,10 +560,11 @@ class Gatherer:
 
 def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 10, samples: int = 1,
            sample_interval: float = 5.0, thresholds: dict | None = None,
-           leaks: Callable[[list, dict], dict] | None = None, **options: Any) -> dict:
+           leaks: Callable[[list, dict], dict] | None = None, process_detail: Callable[[list], dict] | None = None, **options: Any) -> dict:
     """The facts dict of mem_facts; with ``thresholds`` (merged with the guide's
     defaults by _diagnosis.merge_thresholds) also its ``health``; ``leaks(rows, facts)``
-    (_leak_history) makes the ``leaks`` facts from the scan's processes before the diagnosis."""
+    (_leak_history) makes the ``leaks`` facts from the scan's processes before the diagnosis; ``process_detail(rows)``
+    (_smaps.detail) the ``process_detail`` facts from the process table."""
     if thresholds is not None and "watch" not in options:
         options["watch"] = sorted(set(diagnosis.DATABASES) | set(thresholds["critical_processes"]))
     if thresholds is not None:
@@ -565,6 +574,8 @@ def gather(reader: procfs.Reader, subsets: Sequence[str] = SUBSETS, top: int = 1
         facts = gatherer.sample(subsets, samples, sample_interval)
     else:
         facts = gatherer.gather(subsets)
+    if process_detail is not None:
+        facts["process_detail"] = process_detail(gatherer.table())
     history = leaks(gatherer.last_rows or [], facts) if leaks is not None else None
     if history is not None:
         facts["leaks"] = history

@@ -67,6 +67,8 @@ REPORT_VICTIM_KEYS = ("pid", "name", "uid", "rss_bytes", "oom_score_adj")
 # The parts of memory.breakdown, in their published order: they sum to MemTotal.
 BREAKDOWN_PARTS = ("process_anon", "page_cache", "shmem", "hugetlb", "slab", "kernel_other", "compressed_swap",
                    "unaccounted", "free")
+# The kinds of mapping process_detail sums a process's memory by (_smaps), in their published order.
+MAPPING_KINDS = ("heap", "stack", "anonymous", "file", "shmem", "other")
 # A finding's keys, and its remedy's.
 FINDING_KEYS = ("id", "severity", "title", "evidence", "remedy", "data")
 REMEDY_KEYS = ("summary", "role", "variable", "value", "module")

@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - memops.linux._leak_history
   - memops.linux._mem_facts_inputs
   - memops.linux._captures
+  - memops.linux._process_detail
 options:
   gather_subset:
     description:
@@ -580,6 +581,61 @@ ansible_facts:
                    taken_at: "2026-12-04T04:37:25", sos_version: "4.0", log_file: sos_commands/kernel/dmesg,
                    processes_from: sos_commands/process/ps_auxwww, sysctl_from: sos_commands/kernel/sysctl_-a,
                    missing: [pressure (proc/pressure/memory)]}
+        process_detail:
+          description: The C(pmap -x) and C(smem) view of the processes O(process_detail) selects, largest PSS first.
+          returned: when process_detail is given
+          type: dict
+          contains:
+            processes:
+              description:
+                - Each has C(pid), C(name), C(cmdline), C(selected_by) (V(pid), V(name:NAME), V(top)); from
+                  C(smaps_rollup) (C(totals_from)) C(rss_bytes), C(pss_bytes), C(uss_bytes) (Private_Clean plus Private_Dirty,
+                  smem's USS), C(shared_bytes) (Shared_Clean plus Shared_Dirty), C(dirty_bytes), C(swap_bytes), C(swap_pss_bytes),
+                  C(anon_huge_bytes), C(hugetlb_bytes) (not in RSS); from C(smaps) C(size_bytes) (pmap's total Kbytes),
+                  C(mapping_count), C(truncated) and C(by_kind), per kind (V(heap), V(stack), V(anonymous), V(file),
+                  V(shmem) for SysV segments, C(/dev/shm), memfd and shared anonymous mappings, V(other) for vdso and the
+                  like) its C(count), C(size_bytes), C(rss_bytes), C(pss_bytes) and C(swap_bytes).
+                - C(mappings), the O(process_detail.mappings) largest by RSS plus swap, are the rows of C(pmap -x), C(address)
+                  (start-end), C(perms), C(kind), C(path) (without C( (deleted)), then C(deleted) is true), C(size_bytes)
+                  (Kbytes), C(rss_bytes) (RSS), C(dirty_bytes) (Dirty), C(pss_bytes), C(uss_bytes), C(swap_bytes).
+              returned: always
+              type: list
+              elements: dict
+              sample:
+                - {pid: 4242, name: myapp, cmdline: /usr/bin/myapp, selected_by: [pid], rss_bytes: 79069184, pss_bytes: 76701696,
+                   uss_bytes: 76546048, shared_bytes: 2523136, dirty_bytes: 74145792, swap_bytes: 0, swap_pss_bytes: 0,
+                   anon_huge_bytes: 0, hugetlb_bytes: 0, size_bytes: 84078592, mapping_count: 98, totals_from: smaps_rollup,
+                   truncated: false, by_kind: {}, mappings: [{address: 5567261e4000-55672a32c000, perms: rw-p, kind: heap,
+                   path: '[heap]', deleted: false, size_bytes: 67895296, rss_bytes: 67895296, dirty_bytes: 67895296}]}
+            not_found_pids:
+              description: The pids of O(process_detail.pids) with no process.
+              returned: always
+              type: list
+              elements: int
+            unmatched_names:
+              description: The names of O(process_detail.names) that matched no process.
+              returned: always
+              type: list
+              elements: str
+            vanished_pids:
+              description: Processes that exited while being read.
+              returned: always
+              type: list
+              elements: int
+            access_denied_pids:
+              description: Processes whose C(smaps) this user may not read (run as root).
+              returned: always
+              type: list
+              elements: int
+            mappings:
+              description: The most mappings listed per process.
+              returned: always
+              type: int
+            notes:
+              description: Cut C(smaps), empty ones (kernel threads), unreadable processes, a selection over 100 processes.
+              returned: always
+              type: list
+              elements: str
         uptime_seconds:
           description: Seconds since boot, from C(/proc/uptime).
           returned: always
@@ -607,6 +663,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _leak_history
 from ansible_collections.memops.linux.plugins.module_utils import _memfacts
 from ansible_collections.memops.linux.plugins.module_utils import _procfs
 from ansible_collections.memops.linux.plugins.module_utils import _redact
+from ansible_collections.memops.linux.plugins.module_utils import _smaps
 from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
 # the longest wait between two samples, in seconds, and the most samples
@@ -627,6 +684,8 @@ def main():
             "leak_history": {"type": "path"},
             "kernel_log_path": {"type": "path"},
             "sosreport": {"type": "path"},
+            "process_detail": {"type": "dict", "options": {"pids": {"type": "list", "elements": "int"}, "names": {
+                "type": "list", "elements": "str"}, "top": {"type": "int", "default": 0}, "mappings": {"type": "int", "default": 10}}},
         }, **_procfs.ROOT_OPTIONS),
         supports_check_mode=True,
     )
@@ -645,7 +704,8 @@ def main():
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
         redact = _redact.compile_patterns(params["redact"])
-    except (_diagnosis.ThresholdError, _redact.RedactError) as exc:
+        detail = None if params["process_detail"] is None else _smaps.check_request(params["process_detail"])
+    except (_diagnosis.ThresholdError, _redact.RedactError, _smaps.SmapsError) as exc:
         module.fail_json(msg="mem_facts: %s" % exc)
     capture = None
     try:
@@ -657,6 +717,7 @@ def main():
                     % reader.proc_root)
         inputs = {"use_kernel_log": params["kernel_log"] == "auto", "log_file": params["kernel_log_path"],
                   "log_commands": _kernlog.command_runner(module),
+                  "process_detail": None if detail is None else lambda rows: _smaps.detail(reader, detail, rows),
                   "leaks": _leak_history.reading(params["leak_history"], thresholds) if params["leak_history"] else None}
         inputs.update(options)  # a sosreport's own log and processes
         facts = _memfacts.gather(reader, subsets, top=params["top"], samples=params["samples"],

@@ -243,6 +243,68 @@ def _process(row):
     return out
 
 
+# What the report keeps of process_detail: its processes' numbers, and of each its largest mappings
+_DETAIL_NUMBERS = ("rss_bytes", "pss_bytes", "uss_bytes", "shared_bytes", "swap_bytes", "size_bytes")
+_DETAIL_MAPPINGS = 10
+_MAPPING_TEXT = ("address", "perms", "kind", "path")
+_MAPPING_NUMBERS = ("size_bytes", "rss_bytes", "dirty_bytes", "swap_bytes")
+
+
+def _host_process_detail(facts):
+    """process_detail of the facts (mem_facts' pmap -x and smem view of chosen processes), its numbers checked;
+    None without one."""
+    detail = facts.get("process_detail") if isinstance(facts, dict) else None
+    if not isinstance(detail, dict):
+        return None
+    processes = []
+    for row in _rows(detail.get("processes")):
+        if not isinstance(row, dict):
+            continue
+        out = {"pid": row.get("pid"), "name": str(row.get("name") or "?"),
+               "cmdline": None if row.get("cmdline") is None else str(row.get("cmdline"))}
+        out.update((key, _number(row.get(key))) for key in _DETAIL_NUMBERS)
+        kinds = _mapping(row.get("by_kind"))
+        out["by_kind"] = {kind: _number(_mapping(kinds.get(kind)).get("rss_bytes")) for kind in _schema.MAPPING_KINDS}
+        out["mappings"] = [
+            dict([(key, str(m.get(key) or "")) for key in _MAPPING_TEXT] + [("deleted", m.get("deleted") is True)]
+                 + [(key, _number(m.get(key))) for key in _MAPPING_NUMBERS])
+            for m in _rows(row.get("mappings"))[:_DETAIL_MAPPINGS] if isinstance(m, dict)]
+        processes.append(out)
+    return {"processes": processes,
+            "not_found_pids": [str(pid) for pid in _rows(detail.get("not_found_pids"))],
+            "unmatched_names": [str(name) for name in _rows(detail.get("unmatched_names"))],
+            "notes": [str(note) for note in _rows(detail.get("notes"))]}
+
+
+# The tables of a host's process detail, as pmap -x and smem head their columns
+DETAIL_COLUMNS = ("Process", "RSS", "PSS", "USS", "Shared", "Swap") + tuple(
+    kind.capitalize() for kind in _schema.MAPPING_KINDS)
+MAPPING_COLUMNS = ("Address", "Kbytes", "RSS", "Dirty", "Swap", "Mode", "Kind", "Mapping")
+
+
+def detail_cells(process: dict) -> list[str]:
+    """A process's row of the process detail: its sizes, then its RSS per kind of mapping."""
+    return [human_size(process[key]) for key in ("rss_bytes", "pss_bytes", "uss_bytes", "shared_bytes", "swap_bytes")] + [
+        human_size(process["by_kind"][kind]) for kind in _schema.MAPPING_KINDS]
+
+
+def mapping_cells(mapping: dict) -> list[str]:
+    """A mapping's row, as pmap -x shows it (with swap and the kind): texts from the host, to be escaped."""
+    return [mapping["address"], human_size(mapping["size_bytes"]), human_size(mapping["rss_bytes"]),
+            human_size(mapping["dirty_bytes"]), human_size(mapping["swap_bytes"]), mapping["perms"], mapping["kind"],
+            mapping["path"] + (" (deleted)" if mapping["deleted"] else "")]
+
+
+def detail_missing(detail: dict) -> str:
+    """What the process detail could not show, a line ("" when nothing is missing)."""
+    parts = []
+    if detail["not_found_pids"]:
+        parts.append("no process with pid " + ", ".join(detail["not_found_pids"]))
+    if detail["unmatched_names"]:
+        parts.append("no process named " + ", ".join(detail["unmatched_names"]))
+    return "; ".join(parts + detail["notes"])
+
+
 def _host_findings(health):
     findings = []
     for finding in _rows(health.get("findings")):
@@ -289,6 +351,8 @@ def report_input(facts: Any, top: int = 5) -> Any:
     if isinstance(oom, dict):
         out["oom"] = {"kill_count": oom.get("kill_count"), "events": _rows(oom.get("events"))[-5:],
                       "recent_events": list(_rows(oom.get("recent_events")))}
+    if "process_detail" in facts:
+        out["process_detail"] = facts["process_detail"]
     procs = facts.get("processes")
     if isinstance(procs, dict):
         out["processes"] = {"top_rss": _rows(procs.get("top_rss"))[:top],
@@ -300,7 +364,7 @@ def _unknown_host(name, reason):
     return {
         "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
         "memory": None, "swap": None, "free_h": None, "breakdown": None, "oom": None, "uptime_seconds": None,
-        "top_processes": [], "top_swap": [], "findings": [], "partial": [],
+        "top_processes": [], "top_swap": [], "process_detail": None, "findings": [], "partial": [],
     }
 
 
@@ -326,6 +390,7 @@ def build_host(name: str, facts: dict, top: int = 5) -> dict:
         "uptime_seconds": _number(facts.get("uptime_seconds")),
         "top_processes": consumers,
         "top_swap": swap_users,
+        "process_detail": _host_process_detail(facts),
         "findings": findings,
         # what the host's facts could not see (_diagnosis.partial_view): its verdict may miss a cause
         "partial": [str(line) for line in _rows(health.get("partial"))],

@@ -21,7 +21,8 @@ import os
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
-    BREAKDOWN_LABELS, PARTIAL_VIEW, breakdown_rows, findings_by_severity, first_finding, human_size, percent, plural, remedy_parts)
+    BREAKDOWN_LABELS, DETAIL_COLUMNS, MAPPING_COLUMNS, PARTIAL_VIEW, breakdown_rows, detail_cells, detail_missing,
+    findings_by_severity, first_finding, human_size, mapping_cells, percent, plural, remedy_parts)
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -267,6 +268,32 @@ def _procs_table(rows, key, label):
     return "".join(out)
 
 
+def _html_table(columns, rows, text=(0,)):
+    """A table of the process detail; the columns at the indexes ``text`` hold text, the others numbers."""
+    def cell(tag, index, value):
+        return "<%s%s>%s</%s>" % (tag, "" if index in text else ' class="num"', _E(value), tag)
+    out = ['<table class="detail"><thead><tr>%s</tr></thead><tbody>' % "".join(
+        cell("th", index, column) for index, column in enumerate(columns))]
+    out.extend("<tr>%s</tr>" % "".join(cell("td", index, value) for index, value in enumerate(row)) for row in rows)
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _process_detail_html(detail):
+    """A host's process detail: as smem shows each process, then as pmap -x its largest mappings."""
+    out = ['<h4>Process detail (pmap -x, smem)</h4>', _html_table(DETAIL_COLUMNS, [
+        ["%s[%s]" % (p["name"], p["pid"])] + detail_cells(p) for p in detail["processes"]])]
+    for p in detail["processes"]:
+        if p["mappings"]:
+            out.append('<p title="%s">Largest mappings of %s[%s]</p>' % (
+                _E(p["cmdline"] or ""), _E(p["name"]), _E(str(p["pid"]))))
+            out.append(_html_table(MAPPING_COLUMNS, [mapping_cells(m) for m in p["mappings"]], text=(0, 5, 6, 7)))
+    missing = detail_missing(detail)
+    if missing:
+        out.append("<p><b>Not detailed:</b> %s</p>" % _E(missing))
+    return "".join(out)
+
+
 def _victims_text(oom):
     return ", ".join("%s[%s] %s%s" % (v.get("name"), v.get("pid"), human_size(v.get("rss_bytes")),
                                       " at %s" % v["logged_at"] if v.get("logged_at") else "")
@@ -315,6 +342,8 @@ def _host_details(index, host):
     if host["top_swap"]:
         out.append('<div style="height:8px"></div>')
         out.append(_procs_table(host["top_swap"], "swap_bytes", "Top swap users"))
+    if host["process_detail"]:
+        out.append(_process_detail_html(host["process_detail"]))
     out.append("</div></div></details>")
     return "".join(out)
 

@@ -18,8 +18,8 @@ import re
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
-    breakdown_rows, findings_by_severity, first_finding, human_size, percent, plural, remedy_text,
-    status_text)
+    DETAIL_COLUMNS, MAPPING_COLUMNS, breakdown_rows, detail_cells, detail_missing, findings_by_severity, first_finding,
+    human_size, mapping_cells, percent, plural, remedy_text, status_text)
 
 
 # Control characters (C0 with ESC, DEL, C1 with CSI) would move a terminal's cursor or recolour it when the
@@ -68,6 +68,25 @@ def _breakdown_table(breakdown):
     out.extend("| %s | %s | %s | %s |" % (label, size, share, detail)
                for _name, label, size, share, _width, detail in breakdown_rows(breakdown, _md))
     return out
+
+
+def _table(columns, rows):
+    return ["| %s |" % " | ".join(columns), "|---|" + "---:|" * (len(columns) - 1)] + [
+        "| %s |" % " | ".join(row) for row in rows]
+
+
+def _process_detail(detail):
+    """A host's process detail: a row a process (as smem shows it, with its memory by kind of mapping), then the
+    largest mappings of each (as pmap -x shows them)."""
+    out = ["Process detail (pmap -x, smem):", ""]
+    out += _table(DETAIL_COLUMNS, [["%s[%s]" % (_md(p["name"]), _pid(p["pid"]))] + detail_cells(p)
+                                   for p in detail["processes"]]) + [""]
+    for p in detail["processes"]:
+        if p["mappings"]:
+            out += ["Largest mappings of %s[%s]:" % (_md(p["name"]), _pid(p["pid"])), ""]
+            out += _table(MAPPING_COLUMNS, [[_md(cell) for cell in mapping_cells(m)] for m in p["mappings"]]) + [""]
+    missing = detail_missing(detail)
+    return out + (["Not detailed: %s" % _md(missing), ""] if missing else [])
 
 
 def render_markdown(fleet: dict) -> str:
@@ -146,6 +165,8 @@ def render_markdown(fleet: dict) -> str:
             out.append("Top swap users: " + ", ".join(
                 "%s[%s] %s" % (_md(p["name"]), _pid(p["pid"]), human_size(p["swap_bytes"])) for p in host["top_swap"]))
             out.append("")
+        if host["process_detail"]:
+            out += _process_detail(host["process_detail"])
         for finding in host["findings"]:
             out.append("- **%s** %s %s" % (finding["severity"].upper(), _md(finding["title"]), _md_code(finding["id"])))
             for line in finding["evidence"]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -114,3 +116,26 @@ def test_diagnose_proc_root_and_sys_root_reach_mem_facts(tmp_path):
     assert facts["health"]["status"] == "critical"
     # the tree has no dmesg file beside proc: no kernel log is read, never this machine's
     assert facts["oom"]["log_source"] == "none", facts["oom"]
+
+
+def test_diagnose_process_detail_reaches_mem_facts_and_the_report(tmp_path):
+    """diagnose_process_detail is mem_facts' process_detail: the host's JSON and report.md have the detail."""
+    fixtures = os.path.join(COLLECTION, "tests", "unit", "plugins", "module_utils", "fixtures")
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(fixtures, "host"), str(tree), symlinks=True)
+    shutil.copy(os.path.join(fixtures, "smaps", "python.smaps"), str(tree / "proc" / "19682" / "smaps"))
+    proc = run_diagnose(tmp_path, "-e", "diagnose_proc_root=%s" % (tree / "proc"), "-e", "diagnose_sys_root=%s" % (
+        tree / "sys"), "-e", json.dumps({"diagnose_process_detail": {"pids": [19682], "names": ["nginx"], "mappings": 2}}))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads((tmp_path / "memops-report" / "hosts" / "localhost.json").read_text())["memops"]
+    detail = facts["process_detail"]
+    assert [(p["pid"], len(p["mappings"])) for p in detail["processes"]] == [(19682, 2)]
+    assert detail["unmatched_names"] == ["nginx"]
+    report = (tmp_path / "memops-report" / "report.md").read_text()
+    assert "Largest mappings of python3[19682]:" in report
+
+
+def test_diagnose_process_detail_that_selects_nothing_names_the_fix(tmp_path):
+    proc = run_diagnose(tmp_path, "-e", json.dumps({"diagnose_process_detail": {}}))
+    assert "process_detail selects no process" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -385,3 +385,31 @@ def test_kernel_log_path_gzip_through_the_module(run_module, tmp_path):
 ])
 def test_kernel_log_path_bad_input(run_module, options, fragments):
     assert_clean_failure(run_module(mem_facts, **dict(tree("low_memory"), **options)), *fragments)
+
+
+def test_process_detail_from_a_tree(run_module, tmp_path):
+    # the python3 processes of the host tree, one with the smaps of a real python process (fixtures/smaps)
+    with open(os.path.join(FIXTURES, "smaps", "python.smaps"), encoding="utf-8") as handle:
+        smaps = handle.read()
+    options = hostile_tree(tmp_path, **{"19682__smaps": smaps})
+    result = run_module(mem_facts, gather_subset=["overview"], process_detail={"names": ["python3", "nginx"],
+                                                                               "pids": [424242], "mappings": 2},
+                        **options)
+    detail = result["ansible_facts"]["memops"]["process_detail"]
+    assert [(p["pid"], p["selected_by"]) for p in detail["processes"]] == [(19682, ["name:python3"])]
+    process = detail["processes"][0]
+    assert process["by_kind"]["heap"]["rss_bytes"] == 68036 * KIB and process["totals_from"] == "smaps_rollup"
+    assert [m["path"] for m in process["mappings"]] == ["[heap]", "/var/tmp/memops-process-detail-vm2ixb5q"]
+    assert detail["not_found_pids"] == [424242] and detail["unmatched_names"] == ["nginx"]
+    assert "process 19641: no smaps to read" in detail["notes"]  # the tree holds no smaps of it
+    assert "process_detail" not in run_module(mem_facts, **tree("host"))["ansible_facts"]["memops"]
+
+
+@pytest.mark.parametrize("detail, fragments", [
+    ({}, ("mem_facts: process_detail selects no process", "give pids, names or top")),
+    ({"top": -1}, ("top must be a number from 0 to 100", "got -1")),
+    ({"pids": list(range(1, 102))}, ("at most 100 pids",)),
+    ({"pid": [1]}, ("pid",)),
+])
+def test_process_detail_bad_requests(run_module, detail, fragments):
+    assert_clean_failure(run_module(mem_facts, process_detail=detail, **tree("host")), *fragments)

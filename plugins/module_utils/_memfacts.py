@@ -46,6 +46,40 @@ _ANSIBLE_MARKS = ("ansible", "AnsiballZ", "&& sleep 0")
 # process names whose presence the diagnosis rules ask about
 WATCHED_PROCESSES = tuple(sorted(set(diagnosis.DATABASES) | set(diagnosis.DEFAULT_THRESHOLDS["critical_processes"])))
 
+# the options of mem_facts (with _procfs.ROOT_OPTIONS)
+OPTIONS = {
+    "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
+    "top": {"type": "int", "default": 10},
+    "kernel_log": {"type": "str", "choices": ["auto", "none"], "default": "auto"},
+    "thresholds": {"type": "dict", "default": {}},
+    "samples": {"type": "int", "default": 1},
+    "sample_interval": {"type": "float", "default": 5.0},
+    "redact": {"type": "list", "elements": "str"},
+    "leak_history": {"type": "path"},
+    "kernel_log_path": {"type": "path"},
+    "sosreport": {"type": "path"},
+    "process_detail": {"type": "dict", "options": {
+        "pids": {"type": "list", "elements": "int"}, "names": {"type": "list", "elements": "str"},
+        "top": {"type": "int", "default": 0}, "mappings": {"type": "int", "default": 10}}},
+}
+# the longest wait between two samples, in seconds, and the most samples
+MAX_SAMPLE_INTERVAL = 3600
+MAX_SAMPLES = 1000
+
+
+def check_options(params: dict) -> str | None:
+    """What is wrong with mem_facts' options (the problem and the fix), or None."""
+    if params["top"] < 0:
+        return "top must be 0 or more, got %d" % params["top"]
+    if not 1 <= params["samples"] <= MAX_SAMPLES:
+        return "samples must be from 1 to %d (1 takes a single snapshot), got %d" % (MAX_SAMPLES, params["samples"])
+    if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
+        return "sample_interval must be a number of seconds from 0 to %d, got %s" % (
+            MAX_SAMPLE_INTERVAL, params["sample_interval"])
+    if params["kernel_log_path"] and params["kernel_log"] == "none":
+        return "kernel_log=none skips the kernel log but kernel_log_path names one to read; leave out one of them"
+    return None
+
 
 class SubsetError(ValueError):
     """gather_subset names something that does not exist."""

@@ -607,35 +607,13 @@ ansible_facts:
                    anon_huge_bytes: 0, hugetlb_bytes: 0, size_bytes: 84078592, mapping_count: 98, totals_from: smaps_rollup,
                    truncated: false, by_kind: {}, mappings: [{address: 5567261e4000-55672a32c000, perms: rw-p, kind: heap,
                    path: '[heap]', deleted: false, size_bytes: 67895296, rss_bytes: 67895296, dirty_bytes: 67895296}]}
-            not_found_pids:
-              description: The pids of O(process_detail.pids) with no process.
-              returned: always
-              type: list
-              elements: int
-            unmatched_names:
-              description: The names of O(process_detail.names) that matched no process.
-              returned: always
-              type: list
-              elements: str
-            vanished_pids:
-              description: Processes that exited while being read.
-              returned: always
-              type: list
-              elements: int
-            access_denied_pids:
-              description: Processes whose C(smaps) this user may not read (run as root).
-              returned: always
-              type: list
-              elements: int
-            mappings:
-              description: The most mappings listed per process.
-              returned: always
-              type: int
-            notes:
-              description: Cut C(smaps), empty ones (kernel threads), unreadable processes, a selection over 100 processes.
-              returned: always
-              type: list
-              elements: str
+            not_found_pids: {description: "The pids of O(process_detail.pids) with no process.", returned: always, type: list, elements: int}
+            unmatched_names: {description: "The names of O(process_detail.names) that matched no process.", returned: always, type: list, elements: str}
+            vanished_pids: {description: "Processes that exited while being read.", returned: always, type: list, elements: int}
+            access_denied_pids: {description: "Processes whose C(smaps) this user may not read (run as root).", returned: always, type: list, elements: int}
+            mappings: {description: "The most mappings listed per process.", returned: always, type: int}
+            notes: {description: "Cut C(smaps), empty ones (kernel threads), unreadable processes, a selection over 100 processes.",
+                    returned: always, type: list, elements: str}
         uptime_seconds:
           description: Seconds since boot, from C(/proc/uptime).
           returned: always
@@ -666,41 +644,12 @@ from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _smaps
 from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
-# the longest wait between two samples, in seconds, and the most samples
-MAX_SAMPLE_INTERVAL = 3600
-MAX_SAMPLES = 1000
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=dict({
-            "gather_subset": {"type": "list", "elements": "str", "default": ["all"]},
-            "top": {"type": "int", "default": 10},
-            "kernel_log": {"type": "str", "choices": ["auto", "none"], "default": "auto"},
-            "thresholds": {"type": "dict", "default": {}},
-            "samples": {"type": "int", "default": 1},
-            "sample_interval": {"type": "float", "default": 5.0},
-            "redact": {"type": "list", "elements": "str"},
-            "leak_history": {"type": "path"},
-            "kernel_log_path": {"type": "path"},
-            "sosreport": {"type": "path"},
-            "process_detail": {"type": "dict", "options": {"pids": {"type": "list", "elements": "int"}, "names": {
-                "type": "list", "elements": "str"}, "top": {"type": "int", "default": 0}, "mappings": {"type": "int", "default": 10}}},
-        }, **_procfs.ROOT_OPTIONS),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=dict(_memfacts.OPTIONS, **_procfs.ROOT_OPTIONS), supports_check_mode=True)
     params = module.params
-    if params["top"] < 0:
-        module.fail_json(msg="mem_facts: top must be 0 or more, got %d" % params["top"])
-    if not 1 <= params["samples"] <= MAX_SAMPLES:
-        module.fail_json(msg="mem_facts: samples must be from 1 to %d (1 takes a single snapshot), got %d"
-                             % (MAX_SAMPLES, params["samples"]))
-    if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
-        module.fail_json(msg="mem_facts: sample_interval must be a number of seconds from 0 to %d, got %s"
-                             % (MAX_SAMPLE_INTERVAL, params["sample_interval"]))
-    if params["kernel_log_path"] and params["kernel_log"] == "none":
-        module.fail_json(msg="mem_facts: kernel_log=none skips the kernel log but kernel_log_path names one to read; "
-                             "leave out one of them")
+    problem = _memfacts.check_options(params)
+    if problem:
+        module.fail_json(msg="mem_facts: %s" % problem)
     try:
         thresholds = _diagnosis.merge_thresholds(params["thresholds"])
         redact = _redact.compile_patterns(params["redact"])

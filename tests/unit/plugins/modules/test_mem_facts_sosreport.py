@@ -183,3 +183,17 @@ def test_a_meminfo_that_links_out_of_the_sosreport_is_not_followed(run_module, t
     os.symlink("/proc/meminfo", str(target / "proc" / "meminfo"))
     result = run_module(mem_facts, sosreport=str(target))
     assert result.get("failed") and "no proc/meminfo" in result["msg"]
+
+
+def test_without_dmesg_the_oom_history_comes_from_var_log_messages(run_module, tmp_path):
+    target = tmp_path / "sosreport-messages"
+    shutil.copytree(BASE, str(target))
+    os.remove(str(target / "sos_commands" / "kernel" / "dmesg"))
+    (target / "var" / "log").mkdir(parents=True)
+    (target / "var" / "log" / "messages").write_text(
+        "Nov 29 01:00:04 web01 kernel: Out of memory: Killed process 21578 (redis-server) total-vm:9100804kB, "
+        "anon-rss:9066596kB, file-rss:64kB, shmem-rss:0kB\n")
+    facts = facts_of(run_module, str(target))
+    assert facts["capture"]["log_file"] == "var/log/messages"
+    assert [event["victim"]["name"] for event in facts["oom"]["events"]] == ["redis-server"]
+    assert not any(line.startswith("kernel log") for line in facts["capture"]["missing"])

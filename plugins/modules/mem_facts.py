@@ -366,7 +366,6 @@ ansible_facts:
                 victim: {pid: 4242, name: python3, uid: 0, rss_bytes: 52000768, anon_rss_bytes: 51000000,
                          file_rss_bytes: 1000768, shmem_rss_bytes: 0, total_vm_bytes: 220000000,
                          pgtables_bytes: 151552, oom_score_adj: 0}
-                notes: []
             recent_events: []
         tunables:
           description:

@@ -644,6 +644,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _redact
 from ansible_collections.memops.linux.plugins.module_utils import _smaps
 from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
+
 def main():
     module = AnsibleModule(argument_spec=dict(_memfacts.OPTIONS, **_procfs.ROOT_OPTIONS), supports_check_mode=True)
     params = module.params

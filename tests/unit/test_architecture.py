@@ -31,7 +31,7 @@ LAYERS = (
     ("actors", {"_systemd": (), "_swapdisk": (), "_swap": ("_swapdisk",), "_swaphost": ("_swap", "_swapdisk"),
                 "_sysctl": (), "_thp": (), "_oom": (), "_memlimits": (), "_reclaim": ("_swap",)}),
     ("facts", {"_workloads": (), "_breakdown": (), "_proctable": (), "_smaps": (),
-               "_memfacts": ("_workloads", "_breakdown", "_proctable", "_smaps"), "_leak_history": (), "_sosreport": ()}),
+               "_memfacts": ("_workloads", "_breakdown", "_proctable"), "_leak_history": (), "_sosreport": ()}),
 )
 LAYER_OF = {name: index for index, (_layer, names) in enumerate(LAYERS) for name in names}
 SAME_LAYER = {name: set(allowed) for _layer, names in LAYERS for name, allowed in names.items()}

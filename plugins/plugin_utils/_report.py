@@ -25,6 +25,7 @@ import struct
 from typing import Any, Callable
 
 from ansible_collections.memops.linux.plugins.module_utils import _schema
+from ansible_collections.memops.linux.plugins.plugin_utils._report_capture import host_capture
 
 SCHEMA_VERSION = 1
 
@@ -351,8 +352,9 @@ def report_input(facts: Any, top: int = 5) -> Any:
     if isinstance(oom, dict):
         out["oom"] = {"kill_count": oom.get("kill_count"), "events": _rows(oom.get("events"))[-5:],
                       "recent_events": list(_rows(oom.get("recent_events")))}
-    if "process_detail" in facts:
-        out["process_detail"] = facts["process_detail"]
+    for key in ("process_detail", "capture"):  # as they are: build_host checks what it keeps of them
+        if key in facts:
+            out[key] = facts[key]
     procs = facts.get("processes")
     if isinstance(procs, dict):
         out["processes"] = {"top_rss": _rows(procs.get("top_rss"))[:top],
@@ -364,7 +366,7 @@ def _unknown_host(name, reason):
     return {
         "name": name, "status": _schema.UNKNOWN, "reason": reason, "counts": {s: 0 for s in _schema.SEVERITIES_MOST_SEVERE_FIRST},
         "memory": None, "swap": None, "free_h": None, "breakdown": None, "oom": None, "uptime_seconds": None,
-        "top_processes": [], "top_swap": [], "process_detail": None, "findings": [], "partial": [],
+        "top_processes": [], "top_swap": [], "process_detail": None, "capture": None, "findings": [], "partial": [],
     }
 
 
@@ -391,6 +393,7 @@ def build_host(name: str, facts: dict, top: int = 5) -> dict:
         "top_processes": consumers,
         "top_swap": swap_users,
         "process_detail": _host_process_detail(facts),
+        "capture": host_capture(facts),  # a sosreport's origin and the parts it lacked
         "findings": findings,
         # what the host's facts could not see (_diagnosis.partial_view): its verdict may miss a cause
         "partial": [str(line) for line in _rows(health.get("partial"))],

@@ -23,6 +23,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
     BREAKDOWN_LABELS, DETAIL_COLUMNS, MAPPING_COLUMNS, PARTIAL_VIEW, breakdown_rows, detail_cells, detail_missing,
     findings_by_severity, first_finding, human_size, mapping_cells, percent, plural, remedy_parts)
+from ansible_collections.memops.linux.plugins.plugin_utils._report_capture import capture_missing, capture_origin
 
 # the page's style sheet and script, inlined into it: files beside this one, read when a page is first rendered
 _ASSETS = os.path.dirname(os.path.abspath(__file__))
@@ -316,6 +317,9 @@ def _host_details(index, host):
     if host["partial"]:
         out.append('<p class="partial"><b>Partial view, run with become to see it all:</b> %s</p>'
                    % _E("; ".join(host["partial"])))
+    if host["capture"]:
+        out.append('<p class="capture"><b>Captured host:</b> %s.<br><b>Not in the capture:</b> %s</p>' % (
+            _E(capture_origin(host["capture"])), _E(capture_missing(host["capture"]))))
     oom = host["oom"] or {}
     if oom.get("kill_count") or oom.get("recent_victims"):
         victims = _victims_text(oom)

@@ -20,6 +20,7 @@ from ansible_collections.memops.linux.plugins.module_utils import _schema
 from ansible_collections.memops.linux.plugins.plugin_utils._report import (
     DETAIL_COLUMNS, MAPPING_COLUMNS, breakdown_rows, detail_cells, detail_missing, findings_by_severity, first_finding,
     human_size, mapping_cells, percent, plural, remedy_text, status_text)
+from ansible_collections.memops.linux.plugins.plugin_utils._report_capture import capture_missing, capture_origin
 
 
 # Control characters (C0 with ESC, DEL, C1 with CSI) would move a terminal's cursor or recolour it when the
@@ -147,6 +148,9 @@ def render_markdown(fleet: dict) -> str:
         if host["partial"]:
             out += ["Partial view, run with become to see it all: " + "; ".join(_md(line) for line in host["partial"]),
                     ""]
+        if host["capture"]:
+            out += ["Captured host: %s." % _md(capture_origin(host["capture"])), "",
+                    "Not in the capture: %s" % _md(capture_missing(host["capture"])), ""]
         oom = host["oom"] or {}
         if oom.get("kill_count") or oom.get("recent_victims"):
             victims = ", ".join("%s[%s] %s%s" % (_md(v["name"]), _pid(v["pid"]), human_size(v["rss_bytes"]),

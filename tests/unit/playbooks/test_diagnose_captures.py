@@ -61,6 +61,22 @@ def test_each_host_file_says_what_its_capture_lacked(run):
     assert "capture" not in tree["memops"] and tree["memops"]["memory"]["total_bytes"] == 4045164 * 1024
 
 
+def test_the_report_names_each_capture_and_what_it_lacked(run):
+    cwd, dummy = run
+    text = (cwd / "report" / "report.md").read_text()
+    lowmem = text.split("### sosreport-web03-2026-12-04-lowmem", 1)[1].split("\n### ", 1)[0]
+    assert "Captured host: Diagnosed from sosreport tarball %s (host name web03, taken " % (
+        cwd / "case" / "sosreport-web03-2026-12-04-lowmem.tar.xz") in lowmem
+    assert "Not in the capture: pressure (proc/pressure/memory); uptime (proc/uptime)" in lowmem
+    tree = text.split("### db01", 1)[1].split("\n### ", 1)[0]
+    assert "Captured host" not in tree and "Not in the capture" not in tree
+    report = {host["name"]: host for host in json.loads((cwd / "report" / "report.json").read_text())["hosts"]}
+    assert report["sosreport-web01-2026-12-04-base"]["capture"]["type"] == "sosreport directory"
+    assert report["db01"]["capture"] is None
+    markup = (cwd / "report" / "report.html").read_text()
+    assert "<b>Not in the capture:</b> pressure (proc/pressure/memory); uptime (proc/uptime)</p>" in markup
+
+
 def test_no_captures_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run_captures(tmp_path, "-e", "captures_dir=%s" % (tmp_path / "empty"))

@@ -51,7 +51,7 @@ def evil_facts():
 
 
 HOST_KEYS = {"name", "status", "reason", "counts", "memory", "swap", "free_h", "breakdown", "oom", "uptime_seconds",
-             "top_processes", "top_swap", "process_detail", "findings", "partial"}
+             "top_processes", "top_swap", "process_detail", "capture", "findings", "partial"}
 
 
 def test_top_level_schema(fleet):

@@ -26,9 +26,10 @@ ORIGIN = ("Diagnosed from sosreport tarball /cases/1234/sosreport-web03.tar.xz (
           "taken 2026-12-04T04:37:25, sos 4.0)")
 
 
-def host_facts(capture=CAPTURE):
+def host_facts(capture=None):
+    """One synthetic host's facts with a sosreport's capture (CAPTURE unless given)."""
     facts = copy.deepcopy(next(iter(synthetic.fleet_facts(1, seed=3).values())))
-    facts["capture"] = copy.deepcopy(capture)
+    facts["capture"] = copy.deepcopy(CAPTURE if capture is None else capture)
     return facts
 
 

@@ -646,7 +646,13 @@ from ansible_collections.memops.linux.plugins.module_utils import _sosreport
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(_memfacts.OPTIONS, **_procfs.ROOT_OPTIONS), supports_check_mode=True)
+    spec = dict(_memfacts.OPTIONS, **_procfs.ROOT_OPTIONS)
+    try:
+        module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    except TypeError:  # ansible-core's sub-option check raises on a number or boolean given for process_detail
+        module = AnsibleModule(argument_spec=dict(spec, process_detail={"type": "raw"}), supports_check_mode=True)
+        module.fail_json(msg="mem_facts: process_detail must be a dict of pids, names, top and mappings, got %r"
+                             % (module.params["process_detail"],))
     params = module.params
     problem = _memfacts.check_options(params)
     if problem:

@@ -410,6 +410,8 @@ def test_process_detail_from_a_tree(run_module, tmp_path):
     ({"top": -1}, ("top must be a number from 0 to 100", "got -1")),
     ({"pids": list(range(1, 102))}, ("at most 100 pids",)),
     ({"pid": [1]}, ("pid",)),
+    (0, ("mem_facts: process_detail must be a dict of pids, names, top and mappings, got 0",)),
+    (True, ("process_detail must be a dict", "got True")),
 ])
 def test_process_detail_bad_requests(run_module, detail, fragments):
     assert_clean_failure(run_module(mem_facts, process_detail=detail, **tree("host")), *fragments)

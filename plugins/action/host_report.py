@@ -102,11 +102,12 @@ class ActionModule(_action.ReportAction):
             # rewriting the file is not a change; opening it to other users or closing it is
             changed = current_mode not in (None, mode)
 
+        health = facts.get("health") if isinstance(facts.get("health"), dict) else {}  # facts of any shape
         result = {
             # the host is not changed; the file on the controller is the diagnosis' output
             "changed": changed,
             "path": path,
-            "status": facts.get("health", {}).get("status", "unknown"),
+            "status": health.get("status", "unknown"),
             "msg": lines,
             # shown like the output of debug, without -v
             "_ansible_verbose_always": True,

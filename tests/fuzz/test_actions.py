@@ -85,6 +85,16 @@ def run(action_class, name, args, task_vars):
     return harness.run_action(action, task_vars)
 
 
+@pytest.mark.parametrize("health", ["critical", None, ["ok"], {"status": 3}])
+def test_host_report_with_a_health_of_another_shape(facts, health):
+    """A case the fuzzing found: facts whose health is no dict (here a text) once raised AttributeError."""
+    outcome = run(host_report.ActionModule, "host_report", {}, {"inventory_hostname": "db1",
+                                                                "ansible_facts": {"memops": dict(facts, health=health)}})
+    harness.judge(outcome, "host_report")
+    if not isinstance(health, dict):
+        assert outcome.result["status"] == "unknown"
+
+
 def test_host_report(layout, facts):
     spec = dict(host_report.ActionModule.ARGUMENT_SPEC, **EXTRA)
     # gather runs mem_facts on the host through the task's connection, which these cases have not; mem_facts'

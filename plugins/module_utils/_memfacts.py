@@ -15,6 +15,7 @@ are read once per call.
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import pwd
 import time
@@ -69,13 +70,15 @@ MAX_SAMPLES = 1000
 
 def check_options(params: dict) -> str | None:
     """What is wrong with mem_facts' options (the problem and the fix), or None."""
+    interval = params["sample_interval"]
+    if not math.isfinite(interval):  # refused below; a failure echoes the options: no NaN or Infinity in its JSON
+        params["sample_interval"] = str(interval)
     if params["top"] < 0:
         return "top must be 0 or more, got %d" % params["top"]
     if not 1 <= params["samples"] <= MAX_SAMPLES:
         return "samples must be from 1 to %d (1 takes a single snapshot), got %d" % (MAX_SAMPLES, params["samples"])
-    if not 0 <= params["sample_interval"] <= MAX_SAMPLE_INTERVAL:  # also false for nan
-        return "sample_interval must be a number of seconds from 0 to %d, got %s" % (
-            MAX_SAMPLE_INTERVAL, params["sample_interval"])
+    if not 0 <= interval <= MAX_SAMPLE_INTERVAL:  # also false for nan
+        return "sample_interval must be a number of seconds from 0 to %d, got %s" % (MAX_SAMPLE_INTERVAL, interval)
     if params["kernel_log_path"] and params["kernel_log"] == "none":
         return "kernel_log=none skips the kernel log but kernel_log_path names one to read; leave out one of them"
     return None

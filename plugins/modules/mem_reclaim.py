@@ -294,17 +294,19 @@ def _compact(module, reader, meminfo, thresholds, force):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict({
-            "action": {"type": "str", "required": True, "choices": ["drop_caches", "compact", "swap_cycle"]},
-            "level": {"type": "int", "default": 3, "choices": [1, 2, 3]},
-            "min_available": {"type": "str", "default": "256M"},
-            "min_reclaimable": {"type": "str", "default": "64M"},
-            "thresholds": {"type": "dict", "default": {}},
-            "force": {"type": "bool", "default": False},
-        }, **_procfs.ROOT_OPTIONS),
-        supports_check_mode=True,
-    )
+    spec = dict({
+        "action": {"type": "str", "required": True, "choices": ["drop_caches", "compact", "swap_cycle"]},
+        "level": {"type": "int", "default": 3, "choices": [1, 2, 3]},
+        "min_available": {"type": "str", "default": "256M"},
+        "min_reclaimable": {"type": "str", "default": "64M"},
+        "thresholds": {"type": "dict", "default": {}},
+        "force": {"type": "bool", "default": False},
+    }, **_procfs.ROOT_OPTIONS)
+    try:
+        module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    except TypeError:  # ansible-core 2.16's choices check raises on a list of numbers given for level
+        module = AnsibleModule(argument_spec=dict(spec, level={"type": "raw"}), supports_check_mode=True)
+        module.fail_json(msg="mem_reclaim: level must be 1, 2 or 3, got %r" % (module.params["level"],))
     params = module.params
     action = params["action"]
     if params["force"] and action == "swap_cycle":

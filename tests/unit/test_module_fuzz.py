@@ -24,4 +24,5 @@ def test_every_entry_point_takes_a_few_fuzz_cases():
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/fuzz"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=280, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert "10 passed" in proc.stdout, proc.stdout[-2000:]
+    # the 10 entry points, and 4 cases of a defect the fuzzing found, kept as examples
+    assert "14 passed" in proc.stdout, proc.stdout[-2000:]

@@ -101,3 +101,11 @@ def test_bad_input_is_refused_before_anything_is_written(proc, run_module, args,
     result = run_module(module, proc_root=proc(), **args)
     assert result["failed"] and result["msg"].startswith("mem_reclaim: ") and says in result["msg"]
     assert proc.written("drop_caches") == proc.written("compact_memory") == "" and proc.synced == []
+
+
+@pytest.mark.parametrize("level", [[0], [1, 2], 0, "deep"])
+def test_a_level_of_another_kind_is_refused_without_a_traceback(proc, run_module, level):
+    """A list given for level once raised TypeError inside ansible-core 2.16's choices check (found by fuzzing)."""
+    result = run_module(module, action="drop_caches", level=level, proc_root=proc())
+    assert result["failed"] and "level" in result["msg"] and "Traceback" not in result["msg"] and "exception" not in result
+    assert proc.written("drop_caches") == "" and proc.synced == []
